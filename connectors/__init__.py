@@ -1,0 +1,1 @@
+"""Data sources for pmrecon: Prometheus, Elasticsearch and the saved evidence bundle."""
