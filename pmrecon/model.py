@@ -1,0 +1,316 @@
+"""The evidence model: what connectors return and what analysis reads.
+
+Everything pmrecon knows about an incident flows through these dataclasses.
+Connectors build them from their servers' answers (never handing a client
+library's objects further), the evidence bundle saves them as plain JSON/CSV,
+and analysis derives findings from them without any I/O.
+
+Times are timezone-aware UTC ``datetime`` objects everywhere except inside
+``Series`` and ``Histogram``, which keep epoch seconds (floats) because they are
+long and go straight to pandas.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union
+
+SCHEMA_VERSION = 1
+
+UTC = dt.timezone.utc
+
+
+def utc(ts: float) -> dt.datetime:
+    """Epoch seconds to an aware UTC datetime."""
+    return dt.datetime.fromtimestamp(ts, tz=UTC)
+
+
+def rfc3339(t: dt.datetime) -> str:
+    """An aware datetime as RFC 3339 in UTC with a ``Z`` (seconds, or milliseconds when needed)."""
+    t = t.astimezone(UTC)
+    if t.microsecond:
+        return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_rfc3339(s: str) -> dt.datetime:
+    """Parse what :func:`rfc3339` wrote (and any ISO 8601 with an offset)."""
+    t = dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+    if t.tzinfo is None:
+        raise ValueError(f"time without offset: {s!r}")
+    return t.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open time range [start, end)."""
+
+    start: dt.datetime
+    end: dt.datetime
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+    def contains(self, t: dt.datetime) -> bool:
+        return self.start <= t < self.end
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A span during which something held; ``open_end`` means it still held at the window's end."""
+
+    start: dt.datetime
+    end: dt.datetime
+    open_start: bool = False
+    open_end: bool = False
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+
+@dataclass
+class QueryRecord:
+    """One query sent to a source, exactly as sent, so every figure can be traced back to it."""
+
+    id: str
+    source: str
+    purpose: str
+    query: Any  # PromQL string, or an Elasticsearch request body (dict)
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    step_seconds: float | None = None
+    index: str | None = None
+    endpoint: str | None = None
+    result_count: int | None = None
+    warnings: list[str] = field(default_factory=list)
+    duration_seconds: float | None = None
+    bytes_received: int | None = None
+
+
+@dataclass
+class SourceInfo:
+    """A source that contributed evidence: its name, kind, version and the queries it answered."""
+
+    name: str
+    kind: str  # "prometheus", "elasticsearch", "alertmanager", "bundle"
+    url: str | None = None  # always with credentials redacted
+    version: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)  # e.g. scrape/evaluation intervals
+    queries: list[QueryRecord] = field(default_factory=list)
+    ok: bool = True
+    error: str | None = None
+
+
+@dataclass
+class Alert:
+    """One alert series (an alertname plus its full label set) and when it was pending or firing."""
+
+    name: str
+    labels: dict[str, str]
+    severity: str | None = None
+    active_at: dt.datetime | None = None
+    pending: list[Interval] = field(default_factory=list)
+    firing: list[Interval] = field(default_factory=list)
+    annotations: dict[str, str] = field(default_factory=dict)
+    source: str = "prometheus"
+    query_ref: str | None = None
+
+    @property
+    def service(self) -> str | None:
+        for key in ("service", "app", "application", "job"):
+            if key in self.labels:
+                return self.labels[key]
+        return None
+
+
+SeriesKind = Literal[
+    "error_ratio", "latency", "throughput", "requests_total", "requests_bad", "uptime", "extra"
+]
+
+
+@dataclass
+class Series:
+    """One metric time series over a window, as (epoch seconds, value) columns.
+
+    ``kind`` says what the values mean:
+    ``error_ratio`` (bad/total requests, 0–1), ``latency`` (seconds, at ``quantile``),
+    ``throughput`` (requests/s), ``requests_total``/``requests_bad`` (requests counted
+    in the step ending at each timestamp: summing them over an interval gives exact
+    ratio-of-sums availability), ``uptime`` (0–1 probe or ``up``), ``extra`` (user series).
+    """
+
+    name: str
+    kind: str
+    service: str
+    unit: str
+    timestamps: list[float]
+    values: list[float]
+    step_seconds: float
+    query_ref: str | None = None
+    quantile: float | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    baseline: bool = False
+
+    @property
+    def id(self) -> str:
+        suffix = "-baseline" if self.baseline else ""
+        return f"{self.name}.{self.service}{suffix}"
+
+
+@dataclass
+class Histogram:
+    """Counts per key over time (log volume per level, errors per service)."""
+
+    interval_seconds: float
+    timestamps: list[float]  # bucket starts
+    counts: dict[str, list[int]]  # key -> count per bucket, aligned with timestamps
+    query_ref: str | None = None
+
+
+@dataclass
+class ErrorSignature:
+    """A family of error logs folded to one signature."""
+
+    signature: str
+    count: int
+    first_seen: dt.datetime
+    last_seen: dt.datetime
+    services: list[str] = field(default_factory=list)
+    new_since_baseline: bool = False
+    baseline_count: int = 0
+    example: str | None = None
+    query_ref: str | None = None
+
+
+@dataclass
+class LogSample:
+    """One log line kept as an example (long fields truncated, secrets redacted)."""
+
+    timestamp: dt.datetime
+    level: str | None
+    service: str | None
+    message: str
+    fields: dict[str, str] = field(default_factory=dict)
+    reason: str = ""  # why it was kept: "first_error", "peak", ...
+    query_ref: str | None = None
+
+
+@dataclass
+class LogSummary:
+    """What the logs said about the window, aggregated by the server."""
+
+    volume_by_level: Histogram
+    errors_by_service: Histogram
+    signatures: list[ErrorSignature] = field(default_factory=list)
+    samples: list[LogSample] = field(default_factory=list)
+    impacted_users: int | None = None
+    impacted_users_ref: str | None = None
+    total_documents: int = 0
+    error_documents: int = 0
+    baseline_error_documents: int | None = None
+    baseline_seconds: float | None = None
+    error_levels: list[str] = field(default_factory=lambda: ["error", "fatal", "critical"])
+
+
+@dataclass
+class Event:
+    """Something that happened at one instant: a deploy, a silence, a config change..."""
+
+    at: dt.datetime
+    kind: str  # "deploy", "rollback", "config_change", "silence", "change", ...
+    source: str
+    text: str
+    ref: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Warning:
+    """A problem that did not stop the build but weakens what the report can say."""
+
+    source: str
+    message: str
+    code: str = "warning"
+
+
+@dataclass
+class Evidence:
+    """Everything collected for one window: the input of analysis and the content of the bundle."""
+
+    window: Window
+    baseline: Window | None = None
+    alerts: list[Alert] = field(default_factory=list)
+    series: list[Series] = field(default_factory=list)
+    logs: LogSummary | None = None
+    events: list[Event] = field(default_factory=list)
+    sources: list[SourceInfo] = field(default_factory=list)
+    warnings: list[Warning] = field(default_factory=list)
+    pmrecon_version: str = ""
+    schema_version: int = SCHEMA_VERSION
+
+    def merge(self, other: Evidence) -> None:
+        """Add another source's evidence for the same window."""
+        self.alerts.extend(other.alerts)
+        self.series.extend(other.series)
+        if other.logs is not None:
+            self.logs = other.logs
+        self.events.extend(other.events)
+        self.sources.extend(other.sources)
+        self.warnings.extend(other.warnings)
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def to_jsonable(obj: Any) -> Any:
+    """A model object as plain JSON data (datetimes as RFC 3339 strings)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dt.datetime):
+        return rfc3339(obj)
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    return obj
+
+
+_T = typing.TypeVar("_T")
+
+
+def from_jsonable(cls: type[_T], data: Any) -> _T:
+    """Rebuild a model object of type ``cls`` from :func:`to_jsonable` output."""
+    return typing.cast(_T, _convert(cls, data))
+
+
+def _convert(tp: Any, data: Any) -> Any:
+    if data is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _convert(args[0], data) if len(args) == 1 else data
+    if tp is dt.datetime:
+        return parse_rfc3339(data)
+    if origin is list:
+        (arg,) = typing.get_args(tp)
+        return [_convert(arg, v) for v in data]
+    if origin is dict:
+        _, arg = typing.get_args(tp)
+        return {k: _convert(arg, v) for k, v in data.items()}
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        hints = typing.get_type_hints(tp)
+        kwargs = {}
+        for f in dataclasses.fields(tp):
+            if f.name in data:
+                kwargs[f.name] = _convert(hints[f.name], data[f.name])
+        return tp(**kwargs)
+    if tp is float and isinstance(data, int):
+        return float(data)
+    return data
