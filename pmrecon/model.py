@@ -216,6 +216,7 @@ class LogSummary:
     baseline_error_documents: int | None = None
     baseline_seconds: float | None = None
     error_levels: list[str] = field(default_factory=lambda: ["error", "fatal", "critical"])
+    redactions: dict[str, int] = field(default_factory=dict)  # kind -> values masked
 
 
 @dataclass

@@ -1,0 +1,3 @@
+from pmrecon.cli import main
+
+main()

@@ -1,0 +1,360 @@
+"""The ``pmrecon`` command: a thin layer over :mod:`pmrecon.api`.
+
+Options default to ``None`` so that the config file wins unless a flag is given. Every
+error is one line on stderr with a documented exit code; ``--debug`` shows tracebacks.
+Heavy modules are imported inside the commands so that ``pmrecon --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import EXIT_DEGRADED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, PmreconError
+
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0  success
+  1  internal error (a bug: please report it, rerun with --debug)
+  2  usage or configuration error
+  3  a source is unavailable (or every source failed)
+  4  the evidence bundle is missing, tampered with or unreadable
+  5  a template failed to render or the output cannot be written
+  6  a rebuild met conflicting edits (marked in postmortem.md)
+  7  built in degraded mode: a source failed, the report says which
+  8  incidents found, with scan --fail-on-incident
+  130 interrupted"""
+
+_SECRETS: list[str] = []
+
+
+def scrub(text: str) -> str:
+    """Remove every known secret value from text about to be printed."""
+    for secret in _SECRETS:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[REDACTED]")
+    return text
+
+
+class State:
+    def __init__(self, debug: bool, verbose: int, quiet: bool) -> None:
+        self.debug = debug
+        self.verbose = verbose
+        self.quiet = quiet
+
+    def say(self, message: str) -> None:
+        if not self.quiet:
+            click.echo(scrub(f"pmrecon: {message}"), err=True)
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=EXIT_CODES_HELP,
+)
+@click.version_option(__version__, prog_name="pmrecon")
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.option("-v", "--verbose", count=True, help="More progress output (-vv for debug logs).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool, verbose: int, quiet: bool) -> None:
+    """Reconstruct an incident from Prometheus and Elasticsearch telemetry and draft its post-mortem.
+
+    \b
+    Examples:
+      pmrecon demo                                   # a full report from the bundled demo incident
+      pmrecon build --from now-2h --to now           # the last two hours, config from ./pmrecon.yaml
+      pmrecon build --from "2026-03-01 09:30" --to "2026-03-01 12:00" --tz Europe/Paris
+      pmrecon build --source postmortems/2026-03-01-checkout/evidence   # rebuild without servers
+    """
+    level = logging.DEBUG if debug or verbose >= 2 else logging.INFO if verbose else logging.WARNING
+    if quiet:
+        level = logging.ERROR
+    logging.basicConfig(
+        level=level, format="pmrecon: %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    ctx.obj = State(debug, verbose, quiet)
+
+
+def _time_options(f: Any) -> Any:
+    for name, help_text in reversed(
+        [
+            ("--ack", "Acknowledgement time (for MTTA); same forms as --from."),
+            ("--declared", "Time the incident was declared; same forms as --from."),
+            ("--investigation-start", "Start of the investigation; same forms as --from."),
+            ("--cause-identified", "Time the cause was identified; same forms as --from."),
+        ]
+    ):
+        f = click.option(name, default=None, metavar="TIME", help=help_text)(f)
+    return f
+
+
+def _load(config_path: str | None, overrides: dict[str, Any]) -> Any:
+    from .config import load_config
+
+    config = load_config(config_path, overrides)
+    _SECRETS.extend(config.secrets)
+    return config
+
+
+@cli.command()
+@click.option(
+    "--from",
+    "start",
+    default=None,
+    metavar="TIME",
+    help="Window start: RFC 3339, 'YYYY-MM-DD HH:MM' (configured zone), epoch seconds, now-2h…",
+)
+@click.option(
+    "--to", "end", default=None, metavar="TIME", help="Window end (same forms); not in the future."
+)
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    default=None,
+    metavar="FILE",
+    help="Config file (default: $PMRECON_CONFIG, then ./pmrecon.yaml).",
+)
+@click.option(
+    "-o",
+    "--out",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="Write exactly into DIR (default: ./postmortems/<date>-<slug>/).",
+)
+@click.option(
+    "--source",
+    "source_dir",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="Build from a saved evidence bundle instead of live servers.",
+)
+@click.option(
+    "--lang", default=None, type=click.Choice(["fr", "en"]), help="Report language (default: fr)."
+)
+@click.option("--title", default=None, help="Report title (default: derived from the incident).")
+@click.option("--service", "services", multiple=True, help="Restrict to this service (repeatable).")
+@click.option(
+    "--tz",
+    default=None,
+    metavar="ZONE",
+    help="IANA time zone for displayed times (default: config, else UTC).",
+)
+@click.option(
+    "--template-dir",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="Templates looked up before the built-in ones.",
+)
+@click.option("--no-png", is_flag=True, default=False, help="Skip PNG export (no Chromium needed).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Regenerate postmortem.md from scratch (the old one is backed up).",
+)
+@click.option(
+    "--strict", is_flag=True, help="Fail if any source fails, instead of a degraded report."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
+@_time_options
+@click.pass_obj
+def build(
+    state: State,
+    start: str | None,
+    end: str | None,
+    config_path: str | None,
+    out: Path | None,
+    source_dir: Path | None,
+    lang: str | None,
+    title: str | None,
+    services: tuple[str, ...],
+    tz: str | None,
+    template_dir: Path | None,
+    no_png: bool,
+    force: bool,
+    strict: bool,
+    as_json: bool,
+    ack: str | None,
+    declared: str | None,
+    investigation_start: str | None,
+    cause_identified: str | None,
+) -> None:
+    """Build a post-mortem draft for the window --from … --to.
+
+    \b
+    Examples:
+      pmrecon build --from now-3h --to now
+      pmrecon build --from 2026-03-01T09:30:00Z --to 2026-03-01T12:00:00Z -o pm/checkout
+      pmrecon build --from "2026-03-01 10:30" --to "2026-03-01 12:00" --tz Europe/Paris --lang en
+      pmrecon build --source pm/checkout/evidence -o pm/checkout   # rebuild, no server needed
+    """
+    from .api import BuildRequest
+    from .api import build as run_build
+    from .timeparse import parse_time, parse_window
+
+    overrides = {
+        "language": lang,
+        "timezone": tz,
+        "title": title,
+        "services": list(services) or None,
+        "report.template_dir": str(template_dir) if template_dir else None,
+    }
+    config = _load(config_path, overrides)
+    zone = config["timezone"]
+    t1 = t2 = None
+    if source_dir is None:
+        if start is None or end is None:
+            raise click.UsageError(
+                "--from and --to are required (or --source DIR to rebuild from a bundle)"
+            )
+        t1, t2 = parse_window(start, end, zone, config["max_window"])
+    elif start or end:
+        raise click.UsageError("--source uses the bundle's own window: drop --from/--to")
+    human = {
+        key: parse_time(value, zone, option=opt) if value else None
+        for key, value, opt in [
+            ("acknowledged", ack, "--ack"),
+            ("declared", declared, "--declared"),
+            ("investigation_start", investigation_start, "--investigation-start"),
+            ("cause_identified", cause_identified, "--cause-identified"),
+        ]
+    }
+    request = BuildRequest(
+        start=t1,
+        end=t2,
+        out=out,
+        source_dir=source_dir,
+        title=title,
+        human=human,
+        png=False if no_png else None,
+        force=force,
+        strict=strict,
+    )
+    result = run_build(config, request, progress=state.say if state.verbose else None)
+    _report(state, result, as_json)
+
+
+def _report(state: State, result: Any, as_json: bool) -> None:
+    import json
+
+    inc = result.findings.get("incident") or {}
+    if as_json:
+        click.echo(
+            scrub(
+                json.dumps(
+                    {
+                        "out_dir": str(result.out_dir),
+                        "files": [str(p) for p in result.files],
+                        "incident_found": inc.get("found"),
+                        "impact_start": inc.get("impact_start"),
+                        "resolution": inc.get("resolution"),
+                        "warnings": [w.message for w in result.warnings],
+                        "degraded": result.degraded,
+                    },
+                    indent=2,
+                )
+            )
+        )
+    elif not state.quiet:
+        click.echo(scrub(f"{result.out_dir / 'postmortem.md'}"))
+        for w in result.warnings:
+            click.echo(scrub(f"pmrecon: warning: {w.source}: {w.message}"), err=True)
+    if result.degraded:
+        raise SystemExit(EXIT_DEGRADED)
+
+
+@cli.command()
+@click.option(
+    "-o",
+    "--out",
+    default=Path("pmrecon-demo"),
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Where to write the demo report.",
+)
+@click.option(
+    "--lang",
+    default="fr",
+    show_default=True,
+    type=click.Choice(["fr", "en"]),
+    help="Report language.",
+)
+@click.option("--no-png", is_flag=True, help="Skip PNG export (no Chromium needed).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
+@click.pass_obj
+def demo(state: State, out: Path, lang: str, no_png: bool, as_json: bool) -> None:
+    """Build a complete post-mortem from the incident bundled with pmrecon (no server needed).
+
+    \b
+    Example:
+      pmrecon demo -o /tmp/demo && less /tmp/demo/postmortem.md
+    """
+    from .api import BuildRequest
+    from .api import build as run_build
+    from .config import validate
+    from .demo import demo_bundle_dir
+
+    config_data = validate({"language": lang, "timezone": "Europe/Paris", "title": None})
+    from .config import Config
+
+    config = Config(data=config_data)
+    request = BuildRequest(out=out, source_dir=demo_bundle_dir(), png=False if no_png else None)
+    result = run_build(config, request, progress=state.say if state.verbose else None)
+    _report(state, result, as_json)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: one-line errors, documented exit codes, no traceback unless --debug."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args or os.environ.get("PMRECON_DEBUG") == "1"
+    try:
+        cli.main(args=args, prog_name="pmrecon", standalone_mode=False)
+    except PmreconError as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        click.echo(scrub(f"pmrecon: error: {exc.format_message()}"), err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else "", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.UsageError as exc:
+        hint = f"; see 'pmrecon {exc.ctx.info_name if exc.ctx and exc.ctx.parent else ''} --help'".replace(
+            "  ", " "
+        )
+        click.echo(scrub(f"pmrecon: error: {exc.format_message()}{hint}"), err=True)
+        sys.exit(EXIT_USAGE)
+    except click.exceptions.Abort:
+        click.echo("pmrecon: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("pmrecon: interrupted; the previous report, if any, is intact", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except SystemExit:
+        raise
+    except Exception as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        click.echo(
+            scrub(
+                f"pmrecon: internal error: {type(exc).__name__}: {exc}; rerun with --debug and report it"
+            ),
+            err=True,
+        )
+        sys.exit(EXIT_INTERNAL)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,260 @@
+"""The output folder: postmortem.md, report.html, findings.json, graphs/, evidence/.
+
+Every file is written atomically (temporary file, then rename), and only once everything
+has rendered, so an interrupted or failed build leaves the previous report intact. A
+rebuild merges what humans wrote in postmortem.md with the newly generated text, using the
+last generated version kept in ``.pmrecon/`` as the common base.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .config import Config
+from .errors import MergeConflict, OutputError
+from .fsutil import atomic_write, safe_child
+from .model import Evidence, Warning, rfc3339
+from .report import make_environment, render, report_context
+
+STATE_DIR = ".pmrecon"
+MARKDOWN = "postmortem.md"
+
+NOTICE_TEXT = {
+    "fr": {
+        "unavailable": "Données indisponibles : {message}",
+        "none": "Aucun incident détecté dans la fenêtre {start} → {end} : aucune alerte déclenchée, aucun SLI dégradé, aucun pic d'erreurs.",
+        "ongoing_end": "Incident en cours à la fin de la fenêtre : il n'était pas résolu à {end}.",
+        "ongoing_start": "Incident déjà en cours au début de la fenêtre ({start}) : le début réel peut être antérieur.",
+        "others": "{n} autre(s) incident(s) dans la fenêtre (non analysés ici) : {list}.",
+        "gap": "Données manquantes pendant l'incident : {service} de {start} à {end}.",
+        "warning": "Avertissement ({source}) : {message}",
+        "redacted": "Données sensibles masquées dans les extraits : {counts}.",
+    },
+    "en": {
+        "unavailable": "Data unavailable: {message}",
+        "none": "No incident found in the window {start} → {end}: no alert fired, no SLI breached, no error burst.",
+        "ongoing_end": "Incident still in progress at the end of the window: not resolved at {end}.",
+        "ongoing_start": "Incident already in progress at the start of the window ({start}): the real start may be earlier.",
+        "others": "{n} other incident(s) in the window (not analysed here): {list}.",
+        "gap": "Missing data during the incident: {service} from {start} to {end}.",
+        "warning": "Warning ({source}): {message}",
+        "redacted": "Sensitive data masked in the excerpts: {counts}.",
+    },
+}
+
+
+def notices(
+    findings: dict[str, Any], lang: str, fmt: Callable[[Any], str], redactions: dict[str, int]
+) -> list[str]:
+    """The plain-language notices at the top of the report: edge cases are said, never hidden."""
+    text = NOTICE_TEXT[lang]
+    out: list[str] = []
+    for w in findings.get("warnings", []):
+        key = "unavailable" if w.get("code") == "source_unavailable" else "warning"
+        out.append(text[key].format(message=w.get("message", ""), source=w.get("source", "")))
+    inc = findings.get("incident") or {}
+    window = findings["window"]
+    if not inc.get("found"):
+        out.append(text["none"].format(start=fmt(window["from"]), end=fmt(window["to"])))
+    if inc.get("ongoing_at_start"):
+        out.append(text["ongoing_start"].format(start=fmt(window["from"])))
+    if inc.get("ongoing_at_end"):
+        out.append(text["ongoing_end"].format(end=fmt(window["to"])))
+    others = findings.get("other_incidents") or []
+    if others:
+        listing = ", ".join(
+            f"{fmt(o.get('impact_start'))}–{fmt(o.get('resolution')) or '…'} ({', '.join(o.get('services') or [])})"
+            for o in others
+        )
+        out.append(text["others"].format(n=len(others), list=listing))
+    for g in findings.get("gaps") or []:
+        out.append(
+            text["gap"].format(
+                service=g.get("service"), start=fmt(g.get("start")), end=fmt(g.get("end"))
+            )
+        )
+    if redactions:
+        counts = ", ".join(f"{k} × {v}" for k, v in sorted(redactions.items()))
+        out.append(text["redacted"].format(counts=counts))
+    return out
+
+
+def log_lines(evidence: Evidence, limit: int) -> list[str]:
+    """Sample log lines for the annex, oldest first (already redacted by the connector)."""
+    if evidence.logs is None:
+        return []
+    lines = []
+    for s in sorted(evidence.logs.samples, key=lambda s: s.timestamp)[:limit]:
+        level = (s.level or "").upper()
+        lines.append(f"{rfc3339(s.timestamp)} {level} {s.service or '-'}: {s.message}")
+    return lines
+
+
+def _multi_day(findings: dict[str, Any], tz: str) -> bool:
+    import zoneinfo
+
+    from .model import parse_rfc3339
+
+    inc = findings.get("incident") or {}
+    times = [inc.get(k) for k in ("impact_start", "end", "resolution")] + [
+        findings["window"]["from"],
+        findings["window"]["to"],
+    ]
+    zone = zoneinfo.ZoneInfo(tz)
+    days = {parse_rfc3339(t).astimezone(zone).date() for t in times if t}
+    return len(days) > 1
+
+
+def write_outputs(
+    out: Path,
+    *,
+    config: Config,
+    evidence: Evidence,
+    findings: dict[str, Any],
+    title: str,
+    generated_at: str,
+    png: bool,
+    force: bool,
+    write_evidence: Callable[[Path], None],
+    progress: Callable[[str], None],
+) -> Any:
+    """Render everything, then write it into ``out``; return a BuildResult."""
+    from .api import BuildResult, findings_json_bytes
+
+    lang = config["language"]
+    tz = config["timezone"]
+    state_dir = safe_child(out, STATE_DIR)
+    state = _read_state(state_dir)
+    created = state.get("created_at") or generated_at
+    multi_day = _multi_day(findings, tz)
+    env = make_environment(config["report"]["template_dir"], lang, tz, multi_day=multi_day)
+    fmt = env.filters["dt"]
+    redactions = dict(evidence.logs.redactions) if evidence.logs is not None else {}
+
+    graphs: list[dict[str, str]] = []
+    graph_files: dict[str, bytes] = {}
+    extra_warnings: list[Warning] = []
+    try:
+        from . import graphs as graphs_mod
+    except ImportError:  # graphs are optional until plotly is installed
+        graphs_mod = None  # type: ignore[assignment]
+    if graphs_mod is not None:
+        progress("drawing graphs")
+        graphs, graph_files, warns = graphs_mod.render_graphs(
+            evidence, findings, tz=tz, lang=lang, png=png
+        )
+        extra_warnings.extend(warns)
+    if extra_warnings:
+        findings.setdefault("warnings", []).extend(
+            {"source": w.source, "message": w.message, "code": w.code} for w in extra_warnings
+        )
+
+    links = _links(config, findings)
+    context = report_context(
+        findings,
+        lang=lang,
+        tz=tz,
+        title=title,
+        notices=notices(findings, lang, fmt, redactions),
+        log_lines=log_lines(evidence, int(config["report"]["max_log_lines"])),
+        graphs=[g for g in graphs if g.get("png")],
+        links=links,
+        created=created,
+        generated=generated_at,
+    )
+    generated_md = render(f"postmortem.{lang}.md.j2", context, env)
+    html = None
+    try:
+        html_env = make_environment(
+            config["report"]["template_dir"], lang, tz, html=True, multi_day=multi_day
+        )
+        html_env.get_template(f"report.{lang}.html.j2")
+    except Exception:
+        html_env = None
+    if html_env is not None:
+        html = render(
+            f"report.{lang}.html.j2",
+            {**context, "markdown": generated_md, "figures": graphs},
+            html_env,
+        )
+
+    md_path = safe_child(out, MARKDOWN)
+    final_md, conflicts = generated_md, 0
+    if md_path.exists() and not force:
+        from .merge import merge_rebuild
+
+        base = (
+            (state_dir / "last-generated.md").read_text(encoding="utf-8")
+            if (state_dir / "last-generated.md").exists()
+            else None
+        )
+        current = md_path.read_text(encoding="utf-8")
+        final_md, conflicts = merge_rebuild(base, current, generated_md)
+    elif md_path.exists() and force:
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        shutil.copy2(md_path, safe_child(out, f"{STATE_DIR}/backup-{stamp}-{MARKDOWN}"))
+
+    findings_out = {**findings, "generated_at": generated_at, "title": title}
+    progress("writing files")
+    written: list[Path] = []
+    write_evidence(safe_child(out, "evidence"))
+    written.append(out / "evidence")
+    for name, data in graph_files.items():
+        target = safe_child(out, f"graphs/{name}")
+        atomic_write(target, data)
+        written.append(target)
+    atomic_write(safe_child(out, "findings.json"), findings_json_bytes(findings_out))
+    written.append(out / "findings.json")
+    if html is not None:
+        atomic_write(safe_child(out, "report.html"), html)
+        written.append(out / "report.html")
+    atomic_write(state_dir / "last-generated.md", generated_md)
+    atomic_write(
+        state_dir / "state.json",
+        json.dumps({"created_at": created, "last_build": generated_at}, indent=1) + "\n",
+    )
+    atomic_write(md_path, final_md)
+    written.append(md_path)
+    result = BuildResult(
+        out_dir=out,
+        findings=findings_out,
+        files=written,
+        warnings=list(evidence.warnings) + extra_warnings,
+        conflicts=conflicts,
+    )
+    if conflicts:
+        raise MergeConflict(
+            f"{md_path}: {conflicts} conflict(s) between your edits and regenerated lines, marked with "
+            f"<<<<<<< / >>>>>>>; resolve them by hand (or rebuild with --force to start over, keeping a backup)"
+        )
+    return result
+
+
+def _read_state(state_dir: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((state_dir / "state.json").read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _links(config: Config, findings: dict[str, Any]) -> dict[str, Any]:
+    try:
+        from .links import make_links
+    except ImportError:
+        return {}
+    return make_links(config, findings)
+
+
+def remove_partial(path: Path) -> None:
+    """Remove a folder this build created and left unfinished."""
+    if path.exists() and not any(path.iterdir()):
+        path.rmdir()
+
+
+__all__ = ["OutputError", "write_outputs"]

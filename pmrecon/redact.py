@@ -1,0 +1,113 @@
+"""Redaction of log content before anything is written: personal data and secrets become
+``[REDACTED:<kind>]``, and the counts per kind are kept for the report."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# Order matters: the most specific patterns run first, so a JWT is not half-eaten by
+# the API-key rule, and an e-mail's domain is not taken for something else.
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}")
+_BEARER = re.compile(r"(?i)\b(bearer|token|basic)(\s+|[:=]\s*)([A-Za-z0-9._~+/=-]{12,})")
+_EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
+_KEYVAL = re.compile(
+    r"(?i)\b(api[_-]?key|apikey|secret|password|passwd|pwd|access[_-]?key|private[_-]?key|client[_-]?secret)"
+    r"(\"?\s*[:=]\s*\"?)([^\s\"',;&]{4,})"
+)
+_PREFIXED_KEY = re.compile(
+    r"\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{16,}\b|\bAKIA[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{36,}\b"
+    r"|\bxox[abprs]-[A-Za-z0-9-]{10,}\b|\bAIza[0-9A-Za-z_-]{35}\b"
+)
+_CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
+_IPV4 = re.compile(r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b")
+_IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
+
+
+def luhn_ok(digits: str) -> bool:
+    """True when ``digits`` passes the Luhn check used by payment card numbers."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _valid_ipv6(text: str) -> bool:
+    if text.count(":") < 2 or not any(
+        c.isdigit() or c in "abcdefABCDEF" for c in text.replace(":", "")
+    ):
+        return False
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass
+class Redactor:
+    """Replaces sensitive substrings; ``counts`` says how many of each kind it replaced."""
+
+    enabled: bool = True
+    ip_addresses: bool = True
+    patterns: dict[str, re.Pattern[str]] = field(default_factory=dict)
+    secrets: list[str] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+
+    @classmethod
+    def from_config(cls, settings: Mapping[str, Any], secrets: Iterable[str] = ()) -> Redactor:
+        patterns = {str(k): re.compile(str(v)) for k, v in (settings.get("patterns") or {}).items()}
+        return cls(
+            enabled=bool(settings.get("enabled", True)),
+            ip_addresses=bool(settings.get("ip_addresses", True)),
+            patterns=patterns,
+            secrets=[s for s in secrets if s and len(s) >= 4],
+        )
+
+    def _mark(self, kind: str) -> str:
+        self.counts[kind] += 1
+        return f"[REDACTED:{kind}]"
+
+    def __call__(self, text: str) -> str:
+        return self.redact(text)
+
+    def redact(self, text: str) -> str:
+        """``text`` with every sensitive substring replaced."""
+        if not text:
+            return text
+        for secret in self.secrets:
+            if secret in text:
+                self.counts["secret"] += text.count(secret)
+                text = text.replace(secret, "[REDACTED:secret]")
+        if not self.enabled:
+            return text
+        for kind, pattern in self.patterns.items():
+            text = pattern.sub(lambda _m, k=kind: self._mark(k), text)
+        text = _JWT.sub(lambda _m: self._mark("jwt"), text)
+        text = _BEARER.sub(lambda m: f"{m.group(1)}{m.group(2)}{self._mark('token')}", text)
+        text = _KEYVAL.sub(lambda m: f"{m.group(1)}{m.group(2)}{self._mark('api_key')}", text)
+        text = _PREFIXED_KEY.sub(lambda _m: self._mark("api_key"), text)
+        text = _EMAIL.sub(lambda _m: self._mark("email"), text)
+        text = _CARD.sub(self._card, text)
+        if self.ip_addresses:
+            text = _IPV4.sub(lambda _m: self._mark("ipv4"), text)
+            text = _IPV6.sub(self._ipv6, text)
+        return text
+
+    def _card(self, m: re.Match[str]) -> str:
+        digits = re.sub(r"\D", "", m.group(0))
+        if 13 <= len(digits) <= 19 and luhn_ok(digits):
+            return self._mark("credit_card")
+        return m.group(0)
+
+    def _ipv6(self, m: re.Match[str]) -> str:
+        return self._mark("ipv6") if _valid_ipv6(m.group(0)) else m.group(0)
