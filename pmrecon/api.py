@@ -225,6 +225,44 @@ def build(
     return result
 
 
+def check(config: Config) -> list[Any]:
+    """Run every source's own checks (connectivity, auth, version, data the config needs)."""
+    from connectors.base import CheckResult
+
+    from .redact import Redactor
+
+    if not config["sources"]:
+        return [
+            CheckResult(
+                "config",
+                "sources",
+                False,
+                "no source configured",
+                "add a 'sources:' section (see config/pmrecon.example.yaml)",
+            )
+        ]
+    context = SourceContext(
+        timezone=config["timezone"],
+        analysis=config["analysis"],
+        redactor=Redactor.from_config(config["redaction"]),
+    )
+    results: list[CheckResult] = [
+        CheckResult("config", "valid", True, str(config.path or "defaults"))
+    ]
+    for name, settings in config["sources"].items():
+        if not settings.get("enabled", True):
+            results.append(CheckResult(name, "enabled", True, "disabled in the config: skipped"))
+            continue
+        try:
+            source = connectors.create(settings["type"], name, settings, context)
+            results.extend(source.check())
+        except PmreconError as exc:
+            results.append(
+                CheckResult(name, "connect", False, exc.format_message(), "see the message")
+            )
+    return results
+
+
 def findings_json_bytes(findings: dict[str, Any]) -> bytes:
     """findings.json as written: sorted keys, UTF-8, a final newline."""
     return (json.dumps(findings, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode()

@@ -309,6 +309,57 @@ def demo(state: State, out: Path, lang: str, no_png: bool, as_json: bool) -> Non
     _report(state, result, as_json)
 
 
+@cli.command()
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    default=None,
+    metavar="FILE",
+    help="Config file (default: $PMRECON_CONFIG, then ./pmrecon.yaml).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON on stdout.")
+@click.pass_obj
+def check(state: State, config_path: str | None, as_json: bool) -> None:
+    """Check the config and every source: reachable, authenticated, version, the data the config needs.
+
+    Run it first in a CI job, and when a report comes out empty.
+
+    \b
+    Examples:
+      pmrecon check
+      pmrecon check --config ci/pmrecon.yaml --json
+    """
+    import dataclasses
+    import json
+
+    from .api import check as run_check
+    from .errors import EXIT_SOURCE
+
+    config = _load(config_path, {})
+    results = run_check(config)
+    if as_json:
+        click.echo(scrub(json.dumps([dataclasses.asdict(r) for r in results], indent=2)))
+    else:
+        color = None if not os.environ.get("NO_COLOR") else False
+        width = max((len(f"{r.source} {r.check}") for r in results), default=10)
+        for r in results:
+            verdict = (
+                click.style(
+                    "ok  ",
+                    fg="green",
+                )
+                if r.ok
+                else click.style("FAIL", fg="red", bold=True)
+            )
+            line = f"{verdict} {(r.source + ' ' + r.check).ljust(width)}  {r.detail}"
+            if not r.ok and r.fix:
+                line += f" — fix: {r.fix}"
+            click.echo(scrub(line), color=color)
+    if not all(r.ok for r in results):
+        raise SystemExit(EXIT_SOURCE)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: one-line errors, documented exit codes, no traceback unless --debug."""
     args = sys.argv[1:] if argv is None else argv
