@@ -1,0 +1,365 @@
+"""The findings model: what analysis derives from the evidence, and its JSON form.
+
+``analyse()`` returns a :class:`Findings`; :func:`findings_to_json` turns it into the
+plain, deterministic dict written as ``findings.json`` (times as RFC 3339 with the
+offset of the configured time zone, durations in seconds, ratios in [0, 1], ``None``
+where a value cannot be derived). :func:`validate_findings` checks such a dict
+against the JSON Schema shipped in ``pmrecon/schema/findings.schema.json``.
+
+Inside the dataclasses every time is an aware UTC ``datetime`` (or ``None``); the
+time zone is applied only when converting to JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import math
+import zoneinfo
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from .model import QueryRecord
+
+FINDINGS_SCHEMA_VERSION = 1
+
+Span = tuple["dt.datetime | None", "dt.datetime | None"]
+
+
+@dataclass
+class Instant:
+    """A key instant of the incident, with how sure we are and what produced it."""
+
+    at: dt.datetime | None
+    uncertainty_seconds: float | None = None
+    source: str | None = None  # "series", "logs", "alert", "event", "silence", "human", "analysis"
+    ref: str | None = None  # QueryRecord id, series id, alert or event reference
+    definition: str = ""
+
+
+@dataclass
+class Figure:
+    """One figure of the report, with what it means and where it comes from."""
+
+    value: Any
+    unit: str | None
+    definition: str
+    source: str | None = None
+    query_refs: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PeakValue:
+    """The highest value of an SLI over the incident: when and where it was seen."""
+
+    value: float | None = None
+    at: dt.datetime | None = None
+    service: str | None = None
+    quantile: float | None = None
+    series: str | None = None
+
+
+@dataclass
+class Availability:
+    """Availability over [impact start, resolution] and how it was computed."""
+
+    value: float | None = None
+    definition: str = ""
+    uptime: float | None = None
+    total_requests: float | None = None
+
+
+@dataclass
+class ErrorBudget:
+    """Share of the SLO's error budget the incident consumed (may exceed 1)."""
+
+    value: float | None = None
+    slo_target: float | None = None
+    slo_period_seconds: float | None = None
+
+
+@dataclass
+class SliBreach:
+    """A sustained run of steps during which one SLI of one service was beyond its threshold."""
+
+    service: str
+    sli: str  # "error_ratio", "latency", "uptime"
+    series: str  # Series.id
+    start: dt.datetime | None  # None: already in breach at the first sample of the window
+    end: dt.datetime | None  # None: still in breach at the last sample of the window
+    threshold: float
+    peak: float | None
+    peak_at: dt.datetime | None
+    steps: int
+    quantile: float | None = None
+
+
+@dataclass
+class ServiceImpact:
+    """One service touched by the incident, with what was seen of it."""
+
+    name: str
+    signals: list[str] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)
+    sli_breaches: list[SliBreach] = field(default_factory=list)
+    error_logs: int | None = None
+    availability: float | None = None
+    failed_requests: float | None = None
+
+
+@dataclass
+class Incident:
+    """The main incident of the window (or ``found=False``)."""
+
+    found: bool = False
+    status: str = "none"  # "none", "resolved", "ongoing"
+    ongoing_at_start: bool = False
+    ongoing_at_end: bool = False
+    impact_start: dt.datetime | None = None
+    first_alert: dt.datetime | None = None
+    acknowledged: dt.datetime | None = None
+    declared: dt.datetime | None = None
+    investigation_start: dt.datetime | None = None
+    cause_identified: dt.datetime | None = None
+    mitigation_start: dt.datetime | None = None
+    resolution: dt.datetime | None = None
+    end: dt.datetime | None = None
+    duration_seconds: float | None = None
+    elapsed_seconds: float | None = None
+    mttd_seconds: float | None = None
+    mtta_seconds: float | None = None
+    mttr_seconds: float | None = None
+    max_error_rate: PeakValue = field(default_factory=PeakValue)
+    max_latency_seconds: PeakValue = field(default_factory=PeakValue)
+    max_latency_by_quantile: list[PeakValue] = field(default_factory=list)
+    availability: Availability = field(default_factory=Availability)
+    failed_requests: float | None = None
+    impacted_users: int | None = None
+    error_budget_consumed: ErrorBudget = field(default_factory=ErrorBudget)
+    impact_level_suggested: str | None = None
+    error_logs: int | None = None
+    services: list[ServiceImpact] = field(default_factory=list)
+
+
+@dataclass
+class AlertFinding:
+    """One alert series as seen in the window; ``None`` bounds mean open at the window's edge."""
+
+    name: str
+    labels: dict[str, str]
+    severity: str | None
+    active_at: dt.datetime | None
+    firing: list[Span] = field(default_factory=list)
+    pending: list[Span] = field(default_factory=list)
+    annotations: dict[str, str] = field(default_factory=dict)
+    service: str | None = None
+    in_incident: bool = False
+    query_ref: str | None = None
+
+
+@dataclass
+class TimelineEntry:
+    """One row of the merged timeline."""
+
+    at: dt.datetime
+    kind: str
+    source: str
+    text: str
+    ref: str | None = None
+    service: str | None = None
+
+
+@dataclass
+class TopError:
+    """An error signature, new ones (absent from the baseline) being the prime suspects."""
+
+    signature: str
+    count: int
+    first_seen: dt.datetime | None
+    last_seen: dt.datetime | None
+    services: list[str]
+    new_since_baseline: bool
+    baseline_count: int = 0
+    example: str | None = None
+    query_ref: str | None = None
+
+
+@dataclass
+class OtherIncident:
+    """A separate incident in the same window, listed but not analysed in depth."""
+
+    impact_start: dt.datetime | None
+    resolution: dt.datetime | None
+    services: list[str]
+    first_alert: dt.datetime | None = None
+    status: str = "resolved"
+
+
+@dataclass
+class Gap:
+    """Missing samples of one series inside the incident: nothing is known in (start, end]."""
+
+    service: str
+    series: list[str]
+    start: dt.datetime
+    end: dt.datetime
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+
+@dataclass
+class Threshold:
+    """The threshold used for one SLI series, and where it came from."""
+
+    service: str
+    sli: str
+    series: str
+    value: float
+    direction: str  # "above" (breach when above) or "below"
+    origin: str  # "config", "baseline", "window", "default"
+    baseline_level: float | None = None
+    quantile: float | None = None
+
+
+@dataclass
+class SourceFinding:
+    """A source that contributed evidence, with the queries it answered."""
+
+    name: str
+    kind: str
+    version: str | None
+    queries: list[QueryRecord] = field(default_factory=list)
+    ok: bool = True
+    error: str | None = None
+
+
+@dataclass
+class WarningFinding:
+    """A caveat the report must show."""
+
+    source: str
+    message: str
+    code: str = "warning"
+
+
+@dataclass
+class Findings:
+    """Everything analysis derived from one evidence bundle."""
+
+    window_start: dt.datetime
+    window_end: dt.datetime
+    timezone: str
+    baseline: tuple[dt.datetime, dt.datetime] | None
+    incident: Incident
+    instants: dict[str, Instant]
+    figures: dict[str, Figure]
+    alerts: list[AlertFinding]
+    timeline: list[TimelineEntry]
+    top_errors: list[TopError]
+    other_incidents: list[OtherIncident]
+    gaps: list[Gap]
+    thresholds: list[Threshold]
+    sources: list[SourceFinding]
+    warnings: list[WarningFinding]
+    settings: dict[str, Any] = field(default_factory=dict)
+    schema_version: int = FINDINGS_SCHEMA_VERSION
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+class _Encoder:
+    """Turns findings dataclasses into plain JSON data in one time zone."""
+
+    def __init__(self, timezone: str) -> None:
+        self.zone = zoneinfo.ZoneInfo(timezone)
+
+    def time(self, t: dt.datetime | None) -> str | None:
+        if t is None:
+            return None
+        local = t.astimezone(self.zone)
+        if local.microsecond:
+            return local.isoformat(timespec="milliseconds")
+        return local.isoformat(timespec="seconds")
+
+    def value(self, obj: Any) -> Any:
+        if isinstance(obj, dt.datetime):
+            return self.time(obj)
+        if isinstance(obj, bool) or obj is None or isinstance(obj, (str, int)):
+            return obj
+        if isinstance(obj, float):
+            if math.isnan(obj) or math.isinf(obj):
+                return None
+            # Sums of floats can differ in the last bit; 9 significant decimals are plenty.
+            return float(round(obj, 9))
+        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            return {f.name: self.value(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        if isinstance(obj, dict):
+            return {str(k): self.value(v) for k, v in obj.items()}
+        if isinstance(obj, (list, tuple)):
+            return [self.value(v) for v in obj]
+        # numpy scalars and other number-likes
+        if hasattr(obj, "item"):
+            return self.value(obj.item())
+        return str(obj)
+
+
+def findings_to_json(f: Findings) -> dict[str, Any]:
+    """Findings as a plain JSON-ready dict (deterministic: same findings, same dict)."""
+    enc = _Encoder(f.timezone)
+    t = enc.time
+    data: dict[str, Any] = {
+        "schema_version": f.schema_version,
+        "window": {"from": t(f.window_start), "to": t(f.window_end), "timezone": f.timezone},
+        "baseline": (
+            {"from": t(f.baseline[0]), "to": t(f.baseline[1])} if f.baseline is not None else None
+        ),
+        "incident": enc.value(f.incident),
+        "instants": {k: enc.value(v) for k, v in f.instants.items()},
+        "figures": {k: enc.value(v) for k, v in f.figures.items()},
+        "alerts": [enc.value(a) for a in f.alerts],
+        "timeline": [enc.value(e) for e in f.timeline],
+        "top_errors": [enc.value(e) for e in f.top_errors],
+        "other_incidents": [enc.value(o) for o in f.other_incidents],
+        "gaps": [
+            {
+                "service": g.service,
+                "series": g.series,
+                "start": t(g.start),
+                "end": t(g.end),
+                "seconds": enc.value(g.seconds),
+            }
+            for g in f.gaps
+        ],
+        "thresholds": [enc.value(x) for x in f.thresholds],
+        "sources": [enc.value(s) for s in f.sources],
+        "warnings": [enc.value(w) for w in f.warnings],
+        "settings": enc.value(f.settings),
+    }
+    return data
+
+
+# --------------------------------------------------------------------------- schema
+
+
+@lru_cache(maxsize=1)
+def findings_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of :func:`findings_to_json` output."""
+    text = resources.files("pmrecon").joinpath("schema/findings.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def validate_findings(data: dict[str, Any]) -> None:
+    """Raise ``jsonschema.ValidationError`` (the first, most relevant error) if ``data`` breaks the schema."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(findings_schema())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if error is not None:
+        raise error
