@@ -755,7 +755,8 @@ def _resolve_cluster(ctx: _Ctx, c: _Cluster, lg: _Logs | None) -> None:
     impact = c.impact
     alerts = [s for s in c.signals if s.kind == "alert"]
     if impact:
-        first = min(impact, key=_Signal.sort_key)
+        # equal starts: the most precise signal (SLI steps are finer than log buckets)
+        first = min(impact, key=lambda s: (s.start, s.start_unc or 0.0, s.sort_key()))
         c.impact_sig = first
         c.ongoing_at_start = first.open_start
         c.impact_start = None if first.open_start else first.start

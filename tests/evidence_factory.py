@@ -357,10 +357,12 @@ def evidence_from_scenario(sc: Any, quantiles: tuple[float, ...] = (0.5, 0.95, 0
     for svc in sc.services:
         rows = sc._steps[svc.name]
         t = np.array([r["t"] for r in rows], dtype=float)
-        total = np.array([r["total"] for r in rows], dtype=float)
-        bad = np.array([r["bad"] for r in rows], dtype=float)
-        lat = [r["latency"] for r in rows]
         scraped = np.array([r["scraped"] for r in rows], dtype=bool)
+        # Counters keep counting while a target is not scraped: the first sample after a
+        # gap carries every request since the previous sample (what increase() returns).
+        total = _since_last_sample(np.array([r["total"] for r in rows], dtype=float), scraped)
+        bad = _since_last_sample(np.array([r["bad"] for r in rows], dtype=float), scraped)
+        lat = [r["latency"] for r in rows]
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = np.where(total > 0, bad / total, np.nan)
         for lo, hi, is_base in ((ep(w0), ep(w1), False), (ep(b0), ep(b1), True)):
@@ -368,24 +370,27 @@ def evidence_from_scenario(sc: Any, quantiles: tuple[float, ...] = (0.5, 0.95, 0
             sm = m & scraped & (total > 0)
             tag = "b" if is_base else "w"
 
-            def add(
-                kind: str,
-                name: str,
-                mask: np.ndarray,
-                values: np.ndarray,
-                unit: str,
-                q: float | None = None,
-            ) -> None:
+            specs: list[tuple[str, str, np.ndarray, np.ndarray, str, float | None]] = [
+                ("error_ratio", "error_ratio", sm, ratio, "ratio", None),
+                ("requests_total", "requests_total", sm, total, "requests", None),
+                ("requests_bad", "requests_bad", sm, bad, "requests", None),
+                (
+                    "throughput",
+                    "throughput",
+                    sm,
+                    total / _elapsed(t, scraped, step),
+                    "requests/s",
+                    None,
+                ),
+            ]
+            for q in quantiles:
+                v = np.array([_hq(x, q, BUCKETS) for x in lat])
+                specs.append(("latency", f"latency_p{q * 100:g}", sm, v, "s", q))
+            specs.append(("uptime", "up", m, scraped.astype(float), "ratio", None))
+            for kind, name, mask, values, unit, q in specs:
                 qid = f"{sc.name}-{tag}-{name}-{svc.name}"
-                queries.append(
-                    QueryRecord(
-                        qid,
-                        "prometheus",
-                        kind,
-                        f"{name}{{service={svc.name!r}}}",
-                        step_seconds=step,
-                    )
-                )
+                query = f"{name}{{service={svc.name!r}}}"
+                queries.append(QueryRecord(qid, "prometheus", kind, query, step_seconds=step))
                 series.append(
                     Series(
                         name,
@@ -400,15 +405,6 @@ def evidence_from_scenario(sc: Any, quantiles: tuple[float, ...] = (0.5, 0.95, 0
                         baseline=is_base,
                     )
                 )
-
-            add("error_ratio", "error_ratio", sm, ratio, "ratio")
-            add("requests_total", "requests_total", sm, total, "requests")
-            add("requests_bad", "requests_bad", sm, bad, "requests")
-            add("throughput", "throughput", sm, total / step, "requests/s")
-            for q in quantiles:
-                v = np.array([_hq(x, q, BUCKETS) for x in lat])
-                add("latency", f"latency_p{q * 100:g}", sm, v, "s", q)
-            add("uptime", "up", m, scraped.astype(float), "ratio")
 
     alerts = []
     e = sc.eval_interval
@@ -483,6 +479,22 @@ def evidence_from_scenario(sc: Any, quantiles: tuple[float, ...] = (0.5, 0.95, 0
     return Evidence(
         Window(w0, w1), Window(b0, b1), alerts, series, logs, events, sources, [], "test"
     )
+
+
+def _since_last_sample(inc: np.ndarray, scraped: np.ndarray) -> np.ndarray:
+    """Per-step increments → increments since the previous scraped sample (at scraped steps)."""
+    cum = np.cumsum(inc)
+    at = cum[scraped]
+    out = np.zeros(len(inc))
+    out[scraped] = np.diff(np.r_[0.0, at])
+    return out
+
+
+def _elapsed(t: np.ndarray, scraped: np.ndarray, step: float) -> np.ndarray:
+    out = np.full(len(t), step)
+    idx = np.flatnonzero(scraped)
+    out[idx[1:]] = np.diff(t[idx])
+    return out
 
 
 def _tick_runs(ticks: list[int], e: int) -> list[list[int]]:
