@@ -756,7 +756,9 @@ def _resolve_cluster(ctx: _Ctx, c: _Cluster, lg: _Logs | None) -> None:
     alerts = [s for s in c.signals if s.kind == "alert"]
     if impact:
         # equal starts: the most precise signal (SLI steps are finer than log buckets)
-        first = min(impact, key=lambda s: (s.start, s.start_unc or 0.0, s.sort_key()))
+        first = min(
+            impact, key=lambda s: (s.start, s.start_unc or 0.0, s.kind != "sli", s.sort_key())
+        )
         c.impact_sig = first
         c.ongoing_at_start = first.open_start
         c.impact_start = None if first.open_start else first.start
