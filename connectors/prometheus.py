@@ -232,10 +232,14 @@ class _Answer:
     duration: float
 
 
-class _Http:
-    """The PrometheusConnect session, used directly so warnings and error texts are kept."""
+class HttpClient:
+    """The PrometheusConnect session, used directly so warnings and error texts are kept.
 
-    def __init__(self, name: str, s: dict[str, Any]) -> None:
+    Also serves Alertmanager (``prometheus_client=False``: a plain session with the same
+    auth, TLS and retry policy).
+    """
+
+    def __init__(self, name: str, s: dict[str, Any], *, prometheus_client: bool = True) -> None:
         self.name = name
         url = str(s["url"] or "").strip()
         if not re.match(r"^https?://", url):
@@ -275,14 +279,20 @@ class _Http:
             raise_on_status=False,
             respect_retry_after_header=True,
         )
-        self.client = PrometheusConnect(
-            url=self.url,
-            headers=headers or None,
-            retry=retry,
-            auth=auth,
-            session=session,
-            timeout=int(math.ceil(self.timeout)),
-        )
+        self.headers: dict[str, str] | None = headers or None
+        self.auth = auth
+        self.client: PrometheusConnect | None = None
+        if prometheus_client:
+            self.client = PrometheusConnect(
+                url=self.url,
+                headers=self.headers,
+                retry=retry,
+                auth=auth,
+                session=session,
+                timeout=int(math.ceil(self.timeout)),
+            )
+        else:
+            session.mount(self.url, requests.adapters.HTTPAdapter(max_retries=retry))
         self.session = session
 
     def scrub(self, text: str) -> str:
@@ -298,6 +308,7 @@ class _Http:
         method: str = "GET",
         context: str = "",
         timeout: float | None = None,
+        envelope: bool = True,
     ) -> _Answer:
         """One API call; returns ``data`` or raises :class:`RequestFailed` with a one-line message."""
         where = f"source {self.name!r} ({self.shown_url})"
@@ -309,8 +320,8 @@ class _Http:
             resp = self.session.request(
                 method,
                 url,
-                headers=self.client.headers,
-                auth=self.client.auth,
+                headers=self.headers,
+                auth=self.auth,
                 timeout=timeout if timeout is not None else self.timeout,
                 verify=self.session.verify,
                 cert=self.session.cert,
@@ -417,6 +428,17 @@ class _Http:
                 False,
                 status,
             )
+        if not envelope:
+            if payload is None and body:
+                raise RequestFailed(
+                    self.scrub(
+                        f"{where}: the answer to {path} is not JSON ({_snippet(body)}); check the URL{ctx}"
+                    ),
+                    "not_prometheus",
+                    True,
+                    status,
+                )
+            return _Answer(payload, [], len(body), duration)
         if not isinstance(payload, dict) or payload.get("status") != "success":
             detail = server_error or _snippet(body) or "empty answer"
             raise RequestFailed(
@@ -488,7 +510,7 @@ class PrometheusSource:
         self.context = context or SourceContext()
         self.settings = _defaults(SETTINGS_SCHEMA, dict(settings or {}), f"sources.{name}")
         s = self.settings
-        self.http = _Http(name, s)
+        self.http = HttpClient(name, s)
         self.preset = load_preset(s["preset"]) if s["preset"] else {"slis": {}}
         self.service_label = s["service_label"] or self.preset.get("service_label") or "service"
         self.templates: dict[str, str] = {}

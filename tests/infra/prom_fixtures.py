@@ -98,6 +98,10 @@ def live_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LivePr
     live = LivePrometheus(server, target, started=dt.datetime.now(dt.timezone.utc))
 
     def timeline() -> None:
+        # the clock starts once Prometheus has scraped the target twice (rates need two samples)
+        limit = time.monotonic() + 30
+        while target.scrapes < 2 and time.monotonic() < limit:
+            time.sleep(0.05)
         t0 = time.monotonic()
         for at, failing in LIVE_SCHEDULE:
             time.sleep(max(0.0, t0 + at - time.monotonic()))

@@ -274,6 +274,7 @@ class MetricsTarget:
         self.failing = False
         self.ok = 0
         self.bad = 0
+        self.scrapes = 0
         self._lock = threading.Lock()
         target = self
 
@@ -299,6 +300,7 @@ class MetricsTarget:
 
     def render(self) -> str:
         with self._lock:
+            self.scrapes += 1
             if self.failing:
                 self.bad += self.per_scrape // 2
                 self.ok += self.per_scrape - self.per_scrape // 2
