@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,16 @@ from typing import Any
 from .config import Config
 from .errors import MergeConflict, OutputError
 from .fsutil import atomic_write, safe_child
-from .model import Evidence, Warning, rfc3339
+from .graphs import render_graphs
+from .htmlreport import render_report_html
+from .links import make_links
+from .merge import merge_rebuild
+from .model import Evidence, rfc3339
 from .report import make_environment, render, report_context
 
 STATE_DIR = ".pmrecon"
 MARKDOWN = "postmortem.md"
+GRAPHS = "graphs"
 
 NOTICE_TEXT = {
     "fr": {
@@ -123,7 +129,11 @@ def write_outputs(
     write_evidence: Callable[[Path], None],
     progress: Callable[[str], None],
 ) -> Any:
-    """Render everything, then write it into ``out``; return a BuildResult."""
+    """Render everything, then write it into ``out``; return a BuildResult.
+
+    Nothing is written until every part has rendered: a failing template, figure or
+    merge leaves the previous report as it was.
+    """
     from .api import BuildResult, findings_json_bytes
 
     lang = config["language"]
@@ -136,25 +146,18 @@ def write_outputs(
     fmt = env.filters["dt"]
     redactions = dict(evidence.logs.redactions) if evidence.logs is not None else {}
 
-    graphs: list[dict[str, str]] = []
-    graph_files: dict[str, bytes] = {}
-    extra_warnings: list[Warning] = []
-    try:
-        from . import graphs as graphs_mod
-    except ImportError:  # graphs are optional until plotly is installed
-        graphs_mod = None  # type: ignore[assignment]
-    if graphs_mod is not None:
-        progress("drawing graphs")
-        graphs, graph_files, warns = graphs_mod.render_graphs(
-            evidence, findings, tz=tz, lang=lang, png=png
-        )
-        extra_warnings.extend(warns)
+    progress("drawing graphs")
+    graphs, graph_files, extra_warnings = render_graphs(
+        evidence, findings, tz=tz, lang=lang, png=png
+    )
+    for w in extra_warnings:
+        progress(f"warning: {w.message}")
     if extra_warnings:
         findings.setdefault("warnings", []).extend(
             {"source": w.source, "message": w.message, "code": w.code} for w in extra_warnings
         )
 
-    links = _links(config, findings)
+    links = make_links(config, findings)
     context = report_context(
         findings,
         lang=lang,
@@ -168,71 +171,89 @@ def write_outputs(
         generated=generated_at,
     )
     generated_md = render(f"postmortem.{lang}.md.j2", context, env)
-    html = None
-    try:
-        html_env = make_environment(
-            config["report"]["template_dir"], lang, tz, html=True, multi_day=multi_day
-        )
-        html_env.get_template(f"report.{lang}.html.j2")
-    except Exception:
-        html_env = None
-    if html_env is not None:
-        html = render(
-            f"report.{lang}.html.j2",
-            {**context, "markdown": generated_md, "figures": graphs},
-            html_env,
-        )
 
     md_path = safe_child(out, MARKDOWN)
     final_md, conflicts = generated_md, 0
-    if md_path.exists() and not force:
-        from .merge import merge_rebuild
+    if md_path.is_symlink():
+        raise OutputError(f"refusing to read or write {md_path}: it is a symbolic link")
+    previous = md_path.read_text(encoding="utf-8") if md_path.exists() else None
+    if previous is not None and not force:
+        base_path = state_dir / "last-generated.md"
+        base = base_path.read_text(encoding="utf-8") if base_path.is_file() else None
+        final_md, conflicts = merge_rebuild(base, previous, generated_md)
 
-        base = (
-            (state_dir / "last-generated.md").read_text(encoding="utf-8")
-            if (state_dir / "last-generated.md").exists()
-            else None
-        )
-        current = md_path.read_text(encoding="utf-8")
-        final_md, conflicts = merge_rebuild(base, current, generated_md)
-    elif md_path.exists() and force:
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        shutil.copy2(md_path, safe_child(out, f"{STATE_DIR}/backup-{stamp}-{MARKDOWN}"))
+    # report.html shows what postmortem.md says, human edits included.
+    progress("rendering report.html")
+    html_env = make_environment(
+        config["report"]["template_dir"], lang, tz, html=True, multi_day=multi_day
+    )
+    html = render_report_html(html_env, f"report.{lang}.html.j2", context, final_md, graphs)
 
     findings_out = {**findings, "generated_at": generated_at, "title": title}
+    findings_bytes = findings_json_bytes(findings_out)
     progress("writing files")
     written: list[Path] = []
+    if previous is not None and force:
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        backup = safe_child(out, f"{STATE_DIR}/backup-{stamp}-{MARKDOWN}")
+        atomic_write(backup, previous)
+        progress(f"previous {MARKDOWN} saved as {backup}")
     write_evidence(safe_child(out, "evidence"))
     written.append(out / "evidence")
-    for name, data in graph_files.items():
-        target = safe_child(out, f"graphs/{name}")
-        atomic_write(target, data)
-        written.append(target)
-    atomic_write(safe_child(out, "findings.json"), findings_json_bytes(findings_out))
+    replace_dir(safe_child(out, GRAPHS), graph_files)
+    written.extend(out / GRAPHS / name for name in sorted(graph_files))
+    atomic_write(safe_child(out, "findings.json"), findings_bytes)
     written.append(out / "findings.json")
-    if html is not None:
-        atomic_write(safe_child(out, "report.html"), html)
-        written.append(out / "report.html")
+    atomic_write(safe_child(out, "report.html"), html)
+    written.append(out / "report.html")
+    # postmortem.md before last-generated.md: if the build stops between the two, the
+    # next rebuild sees pmrecon's new lines on both sides (no conflict), never the
+    # human's old lines passed off as edits.
+    atomic_write(md_path, final_md)
+    written.append(md_path)
     atomic_write(state_dir / "last-generated.md", generated_md)
     atomic_write(
         state_dir / "state.json",
         json.dumps({"created_at": created, "last_build": generated_at}, indent=1) + "\n",
     )
-    atomic_write(md_path, final_md)
-    written.append(md_path)
     result = BuildResult(
         out_dir=out,
         findings=findings_out,
         files=written,
-        warnings=list(evidence.warnings) + extra_warnings,
+        warnings=list(evidence.warnings) + list(extra_warnings),
         conflicts=conflicts,
     )
     if conflicts:
-        raise MergeConflict(
+        exc = MergeConflict(
             f"{md_path}: {conflicts} conflict(s) between your edits and regenerated lines, marked with "
             f"<<<<<<< / >>>>>>>; resolve them by hand (or rebuild with --force to start over, keeping a backup)"
         )
+        exc.result = result  # type: ignore[attr-defined]
+        raise exc
     return result
+
+
+def replace_dir(target: Path, files: dict[str, bytes]) -> None:
+    """Make ``target`` hold exactly ``files``: a new folder, renamed over the old one."""
+    if target.is_symlink() or (target.exists() and not target.is_dir()):
+        raise OutputError(f"refusing to replace {target}: not a plain folder")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    old: Path | None = None
+    try:
+        for name, data in files.items():
+            atomic_write(safe_child(staging, name), data)
+        if target.exists():
+            old = target.with_name(f".{target.name}-old-{staging.name[-8:]}")
+            target.rename(old)
+        staging.rename(target)
+    except BaseException:
+        if old is not None and not target.exists():
+            old.rename(target)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _read_state(state_dir: Path) -> dict[str, Any]:
@@ -241,14 +262,6 @@ def _read_state(state_dir: Path) -> dict[str, Any]:
         return data if isinstance(data, dict) else {}
     except (OSError, ValueError):
         return {}
-
-
-def _links(config: Config, findings: dict[str, Any]) -> dict[str, Any]:
-    try:
-        from .links import make_links
-    except ImportError:
-        return {}
-    return make_links(config, findings)
 
 
 def remove_partial(path: Path) -> None:
