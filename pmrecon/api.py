@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -204,23 +205,31 @@ def build(
     findings = analyse_evidence(evidence, config, human)
     title = request.title or config.get("title") or default_title(findings, lang)
     out = request.out or output_dir_for(config, findings, title)
+    created = [p for p in [out, *out.parents] if not p.exists()]
     ensure_writable_dir(out)
-    say(f"rendering into {out}")
-    from .output import write_outputs
+    try:
+        say(f"rendering into {out}")
+        from .output import write_outputs
 
-    now = request.now or dt.datetime.now(dt.timezone.utc)
-    result = write_outputs(
-        out,
-        config=config,
-        evidence=evidence,
-        findings=findings,
-        title=title,
-        generated_at=rfc3339(now),
-        png=config["report"]["png"] if request.png is None else request.png,
-        force=request.force,
-        write_evidence=lambda target: write_files(files, target),
-        progress=say,
-    )
+        now = request.now or dt.datetime.now(dt.timezone.utc)
+        result = write_outputs(
+            out,
+            config=config,
+            evidence=evidence,
+            findings=findings,
+            title=title,
+            generated_at=rfc3339(now),
+            png=config["report"]["png"] if request.png is None else request.png,
+            force=request.force,
+            write_evidence=lambda target: write_files(files, target),
+            progress=say,
+        )
+    except BaseException:
+        # Leave no trace of a failed first build: remove the folders this build created.
+        for folder in created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     result.degraded = any(w.code == "source_unavailable" for w in evidence.warnings)
     return result
 
