@@ -25,7 +25,9 @@ _PREFIXED_KEY = re.compile(
 )
 _CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 _IPV4 = re.compile(r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b")
-_IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
+_IPV6 = re.compile(
+    r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{0,4})(?![\w:])"
+)
 
 
 def luhn_ok(digits: str) -> bool:
@@ -93,14 +95,14 @@ class Redactor:
         for kind, pattern in self.patterns.items():
             text = pattern.sub(lambda _m, k=kind: self._mark(k), text)
         text = _JWT.sub(lambda _m: self._mark("jwt"), text)
+        text = _PREFIXED_KEY.sub(lambda _m: self._mark("api_key"), text)
         text = _BEARER.sub(lambda m: f"{m.group(1)}{m.group(2)}{self._mark('token')}", text)
         text = _KEYVAL.sub(lambda m: f"{m.group(1)}{m.group(2)}{self._mark('api_key')}", text)
-        text = _PREFIXED_KEY.sub(lambda _m: self._mark("api_key"), text)
         text = _EMAIL.sub(lambda _m: self._mark("email"), text)
         text = _CARD.sub(self._card, text)
         if self.ip_addresses:
-            text = _IPV4.sub(lambda _m: self._mark("ipv4"), text)
             text = _IPV6.sub(self._ipv6, text)
+            text = _IPV4.sub(lambda _m: self._mark("ipv4"), text)
         return text
 
     def _card(self, m: re.Match[str]) -> str:
