@@ -71,6 +71,7 @@ UNITS = {
     "extra": "",
 }
 RETRY_STATUS = (429, 500, 502, 503, 504)
+DISABLED = ("", "off", "none", "false")
 DEFAULT_INTERVAL = 60.0  # Prometheus's own default scrape and evaluation interval
 
 SETTINGS_SCHEMA: dict[str, Any] = {
@@ -126,7 +127,9 @@ SETTINGS_SCHEMA: dict[str, Any] = {
         "rule evaluation interval (default: the rule group's, else the global one)",
     ),
     "slis": {
-        kind: Key("str", None, f"PromQL template of the {kind} SLI (overrides the preset)")
+        kind: Key(
+            "str", None, f"PromQL template of the {kind} SLI (overrides the preset; 'off' drops it)"
+        )
         for kind in SLI_KINDS
     },
     "extra": Key(
@@ -354,6 +357,16 @@ class HttpClient:
             ) from exc
         except requests.exceptions.ConnectionError as exc:
             text = repr(exc)
+            if "ReadTimeoutError" in text or "Read timed out" in text:
+                # with a retry policy, urllib3 reports a read timeout as a ConnectionError
+                limit = timeout if timeout is not None else self.timeout
+                raise RequestFailed(
+                    self.scrub(
+                        f"{where}: timeout: no answer within {limit:g}s; raise 'timeout' or shorten the window{ctx}"
+                    ),
+                    "timeout",
+                    False,
+                ) from exc
             if any(
                 s in text
                 for s in (
@@ -515,8 +528,9 @@ class PrometheusSource:
         self.service_label = s["service_label"] or self.preset.get("service_label") or "service"
         self.templates: dict[str, str] = {}
         for kind in SLI_KINDS:
-            tpl = s["slis"].get(kind) or self.preset["slis"].get(kind)
-            if tpl:
+            user = s["slis"].get(kind)
+            tpl = user if user is not None else self.preset["slis"].get(kind)
+            if tpl and str(tpl).strip().lower() not in DISABLED:
                 self.templates[kind] = " ".join(str(tpl).split())
         self.extra = {str(k): " ".join(str(v).split()) for k, v in (s["extra"] or {}).items()}
         self._queries: list[QueryRecord] = []

@@ -296,7 +296,9 @@ class MetricsTarget:
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = int(self.server.server_address[1])
         self.address = f"127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     def render(self) -> str:
         with self._lock:
@@ -345,3 +347,90 @@ def live_rules(service: str = "live") -> str:
 
 def scratch_dir(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+class FakeHTTPServer:
+    """A local HTTP server whose answers a test scripts: ``handler(request) -> (status, body)``.
+
+    Every request is recorded (method, path, query/form params, headers); ``active`` and
+    ``max_active`` count concurrent requests, for testing a concurrency bound.
+    """
+
+    def __init__(self, handler) -> None:  # noqa: ANN001 - Callable[[FakeRequest], tuple[int, bytes | str | dict]]
+        self.handler = handler
+        self.requests: list[FakeRequest] = []
+        self.active = 0
+        self.max_active = 0
+        self._lock = threading.Lock()
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            wbufsize = 1 << 16  # one write per answer: no Nagle/delayed-ACK stall per request
+
+            def _serve(self) -> None:
+                parts = urllib.parse.urlsplit(self.path)
+                params = dict(urllib.parse.parse_qsl(parts.query))
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    params.update(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
+                req = FakeRequest(self.command, parts.path, params, dict(self.headers.items()))
+                with fake._lock:
+                    fake.requests.append(req)
+                    fake.active += 1
+                    fake.max_active = max(fake.max_active, fake.active)
+                try:
+                    status, body = fake.handler(req)
+                finally:
+                    with fake._lock:
+                        fake.active -= 1
+                if isinstance(body, (dict, list)):
+                    body = json.dumps(body)
+                data = body.encode() if isinstance(body, str) else body
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    if status == 401:
+                        self.send_header("WWW-Authenticate", 'Basic realm="prometheus"')
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            do_GET = _serve  # noqa: N815 - http.server API
+            do_POST = _serve  # noqa: N815
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = int(self.server.server_address[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    def __enter__(self) -> FakeHTTPServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class FakeRequest:
+    """One request a FakeHTTPServer received."""
+
+    def __init__(
+        self, method: str, path: str, params: dict[str, str], headers: dict[str, str]
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.params = params
+        self.headers = headers
+
+    def __repr__(self) -> str:
+        return f"FakeRequest({self.method} {self.path} {self.params})"
