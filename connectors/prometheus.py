@@ -7,6 +7,12 @@ later through the query lookback. SLIs are PromQL templates (from a preset or th
 config) run once per service over the window and over the baseline, with a step that
 keeps every series under Prometheus's 11,000-point limit.
 
+Request counts (``requests_total``/``requests_bad``) are ``sum(increase(x[step]))`` at a
+step of at least twice the scrape interval, so that summing them over an interval gives
+``1 − Σbad/Σtotal`` as a ratio of sums. On Prometheus 2.x with samples on the step grid
+this is exact; elsewhere ``increase()`` extrapolates at each step's edges and the sums are
+close, not exact (Prometheus 3 ranges are left-open).
+
 The HTTP client is prometheus-api-client's :class:`PrometheusConnect` (its session,
 headers, auth, TLS and retry adapter); requests go through that session directly so
 that the server's ``warnings``, its error text and the response size are kept.
@@ -22,7 +28,7 @@ import re
 import statistics
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -43,6 +49,7 @@ from connectors.promql import (
     metric_names,
     nice_at_least,
     selector,
+    string_literal,
     substitute,
 )
 from pmrecon.config import Key, parse_duration
@@ -508,7 +515,6 @@ class _Job:
     record: QueryRecord | None = None
     result: Any = None
     error: RequestFailed | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class PrometheusSource:
@@ -570,6 +576,8 @@ class PrometheusSource:
             else min(600, int(self.settings["max_points"]))
         )
         step = float(self.settings["step"] or choose_step(w1 - w0, scrape, max_points))
+        if (w1 - w0) / step + 1 > max_points:  # a configured step too fine for a long window
+            step = float(choose_step(w1 - w0, step, max_points))
         count_step = float(nice_at_least(max(step, 2 * scrape)))
         rate_window = float(self.settings["rate_window"] or nice_at_least(max(4 * scrape, step)))
 
@@ -643,6 +651,8 @@ class PrometheusSource:
         """Reachability, authentication, version, intervals and each configured metric."""
         out: list[CheckResult] = []
         url = self.http.shown_url
+        self._info = None
+        self._deadline = None
         try:
             answer = self._call("/api/v1/status/buildinfo", purpose="check: buildinfo")
         except RequestFailed as exc:
@@ -678,7 +688,10 @@ class PrometheusSource:
                     "" if ok else "pmrecon needs the Prometheus 2.x or 3.x HTTP API",
                 )
             )
-        info = self._server_info()
+        try:
+            info = self._server_info()
+        except ConnectorError as exc:
+            return [*out, CheckResult(self.name, "intervals", False, str(exc), "see the message")]
         scrape = info.get("scrape_interval")
         out.append(
             CheckResult(
@@ -692,7 +705,7 @@ class PrometheusSource:
             )
         )
         for metric in self.configured_metrics():
-            q = f'count(last_over_time({{__name__="{metric}"}}[1h]))'
+            q = f"count(last_over_time({{__name__={string_literal(metric)}}}[1h]))"
             try:
                 ans = self._call("/api/v1/query", {"query": q}, purpose=f"check: metric {metric}")
             except RequestFailed as exc:
@@ -902,7 +915,8 @@ class PrometheusSource:
 
     # ------------------------------------------------------------------ alerts
 
-    def _alert_matchers(self, services: tuple[str, ...]) -> list[str]:
+    def _alert_matchers(self) -> list[str]:
+        """Label matchers from the ``alerts`` filters (severities, alertname regex, matchers)."""
         a = self.settings["alerts"]
         out: list[str] = []
         if a["alertname"]:
@@ -924,7 +938,7 @@ class PrometheusSource:
         self, metric: str, window: Window, purpose: str
     ) -> tuple[dict[tuple[tuple[str, str], ...], dict[float, float]], str | None]:
         """Raw samples of ``metric{matchers}`` in the window, chunked; keyed by sorted labels."""
-        matchers = self._alert_matchers(())
+        matchers = self._alert_matchers()
         sel = selector(metric, matchers)
         chunk = max(60.0, float(self.settings["alerts"]["chunk"]))
         w0, w1 = window.start.timestamp(), window.end.timestamp()
@@ -933,7 +947,8 @@ class PrometheusSource:
         at = w1
         while at > w0:
             span = min(chunk, at - w0)
-            q = f"{sel}[{format_duration(span)}]"
+            # one extra second: Prometheus 3 ranges are left-open; repeats are merged below
+            q = f"{sel}[{format_duration(span + 1)}]"
             ans = self._call(
                 "/api/v1/query",
                 {"query": q, "time": _fmt_ts(at)},
@@ -1264,8 +1279,9 @@ def build_alerts(
 ) -> list[Alert]:
     """Alerts from raw ALERTS samples: runs split at gaps > 1.5 × the evaluation interval.
 
-    An interval is ``[first sample, last sample + eval]``; it is ``open_end`` (and ends at the
-    window's end) when its last sample lies within one evaluation interval of the window's end.
+    Samples are taken from the half-open window ``[start, end)``. An interval is
+    ``[first sample, last sample + eval]``; it is ``open_end`` (and ends at the window's end)
+    when its last sample lies within one evaluation interval of the window's end.
     """
     rules = rules or {}
     w0, w1 = window.start.timestamp(), window.end.timestamp()
@@ -1274,7 +1290,7 @@ def build_alerts(
         ld = dict(labels)
         state = ld.pop("alertstate", "firing")
         key = tuple(sorted(ld.items()))
-        times = sorted(x for x, v in samples.items() if w0 <= x <= w1 and not math.isnan(v))
+        times = sorted(x for x, v in samples.items() if w0 <= x < w1 and not math.isnan(v))
         if times:
             grouped.setdefault(key, {}).setdefault(state, []).extend(times)
     out: list[Alert] = []
@@ -1297,7 +1313,7 @@ def build_alerts(
         for state in ("pending", "firing"):
             for run in _runs(sorted(set(states.get(state, []))), eval_s):
                 last = run[-1]
-                open_end = w1 - last < eval_s
+                open_end = w1 - last <= eval_s
                 alert_iv = Interval(
                     start=utc(run[0]),
                     end=utc(w1 if open_end else min(last + eval_s, w1)),
@@ -1307,7 +1323,7 @@ def build_alerts(
                 getattr(alert, state).append(alert_iv)
         fs = for_state.get(key)
         if fs:
-            inside = sorted((x, v) for x, v in fs.items() if w0 <= x <= w1 and not math.isnan(v))
+            inside = sorted((x, v) for x, v in fs.items() if w0 <= x < w1 and not math.isnan(v))
             if inside:
                 alert.active_at = utc(inside[0][1])
         if alert.active_at is None:

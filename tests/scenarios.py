@@ -615,8 +615,8 @@ def _dt(epoch: float) -> dt.datetime:
 
 
 def _intervals(ticks: list[int], eval_s: int, w0: int, w1: int) -> list[dict[str, Any]]:
-    """Runs of consecutive eval ticks inside [w0, w1] → [first, last + eval], clipped to w1."""
-    inside = [x for x in ticks if w0 <= x <= w1]
+    """Runs of consecutive eval ticks inside [w0, w1) → [first, last + eval], clipped to w1."""
+    inside = [x for x in ticks if w0 <= x < w1]
     runs: list[list[int]] = []
     for x in inside:
         if runs and x - runs[-1][-1] <= eval_s:
@@ -663,7 +663,7 @@ def _compute_truth(sc: Scenario) -> dict[str, Any]:
             "firing": [],
         }
         for a in acts:
-            visible = [x for x in a["pending"] + a["firing"] if w0 <= x <= w1]
+            visible = [x for x in a["pending"] + a["firing"] if w0 <= x < w1]
             if not visible:
                 continue
             entry["active_at"].append(_dt(a["active_at"]))
@@ -673,7 +673,7 @@ def _compute_truth(sc: Scenario) -> dict[str, Any]:
                     outlives = (state == "firing" and a["until"] > w1) or (
                         state == "pending" and not a["firing"] and a["until"] > w1
                     )
-                    if outlives and iv["last"] + e > w1:
+                    if outlives and iv["last"] + e >= w1:
                         iv["open_end"] = True
                         iv["end"] = _dt(w1)
                     entry[state].append((iv["start"], iv["end"]))

@@ -227,6 +227,23 @@ def test_presets_define_every_request_sli(name: str) -> None:
         assert f'{preset["service_label"]}="svc"' in query
 
 
+def test_presets_are_found_in_the_installed_package_first(tmp_path, monkeypatch) -> None:
+    """In a wheel the presets live in pmrecon/config/presets; the checkout copy is the fallback."""
+    import importlib.resources
+
+    pkg = tmp_path / "pmrecon"
+    (pkg / "config" / "presets").mkdir(parents=True)
+    (pkg / "config" / "presets" / "micrometer.yaml").write_text("service_label: app\nslis: {}\n")
+    monkeypatch.setattr(
+        importlib.resources, "files", lambda name: pkg if name == "pmrecon" else None
+    )
+    assert find_preset("micrometer") == pkg / "config" / "presets" / "micrometer.yaml"
+    assert load_preset("micrometer")["service_label"] == "app"
+    # not in the package: the checkout's config/presets
+    assert find_preset("ingress_nginx").parent.parts[-2:] == ("config", "presets")
+    assert find_preset("ingress_nginx") != pkg / "config" / "presets" / "ingress_nginx.yaml"
+
+
 def test_unknown_preset_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="preset 'nope' not found"):
         find_preset("nope")
@@ -328,6 +345,28 @@ def test_build_alerts_gap_threshold_and_rule_interval() -> None:
     (alert,) = build_alerts(raw, {}, window, default_eval=15, rules=rules)
     assert len(alert.firing) == 1 and alert.firing[0].end.timestamp() == t0 + 97.5 + 60
     assert alert.annotations == {"summary": "s"}
+
+
+@given(
+    st.lists(st.integers(min_value=0, max_value=479), min_size=1, max_size=60, unique=True),
+    st.sampled_from([15.0, 30.0, 60.0]),
+)
+def test_build_alerts_invariants(ticks: list[int], eval_s: float) -> None:
+    """Whatever the samples: intervals sorted, disjoint, inside the window, one per run."""
+    window = Window(at("10:00"), at("12:00"))
+    t0 = window.start.timestamp()
+    times = sorted(t0 + k * 15.0 for k in ticks)
+    raw = {(("alertname", "A"), ("alertstate", "firing")): dict.fromkeys(times, 1.0)}
+    (alert,) = build_alerts(raw, {}, window, default_eval=eval_s)
+    ivs = alert.firing
+    gaps = sum(1 for a, b in zip(times, times[1:]) if b - a > 1.5 * eval_s)
+    assert len(ivs) == gaps + 1
+    for iv in ivs:
+        assert window.start <= iv.start < iv.end <= window.end
+    for a, b in zip(ivs, ivs[1:]):
+        assert a.end < b.start
+    assert ivs[0].start.timestamp() == times[0]
+    assert ivs[-1].end.timestamp() == min(times[-1] + eval_s, window.end.timestamp())
 
 
 # --------------------------------------------------------------------------- replayed server
@@ -502,6 +541,14 @@ def test_api_compatible_server_without_status_endpoints() -> None:
     assert {"no_server_config", "no_rules"} <= codes
     (alert,) = ev.alerts
     assert len(alert.firing) == 4 and alert.annotations == {}  # intervals from the samples' spacing
+
+
+def test_configured_step_is_capped_at_the_point_limit() -> None:
+    with FakeHTTPServer(replay()) as fake:
+        ev = replay_source(fake.url, step="500ms").collect(CollectRequest(window=FLAPPING))
+    assert ev.sources[0].settings["step"] == 1  # 2 h at 0.5 s would be 14,401 points
+    ranges = [r for r in fake.requests if r.path == "/api/v1/query_range"]
+    assert ranges and all(r.params["step"] in ("1", "2") for r in ranges)
 
 
 def test_check_with_replayed_server() -> None:

@@ -150,7 +150,7 @@ def test_truth_alert_intervals_match_the_written_alerts(scenarios, parsed) -> No
             if name != "ALERTS":
                 continue
             ld = dict(labels)
-            times = [x for x, _ in samples if w0 <= x <= w1]
+            times = [x for x, _ in samples if w0 <= x < w1]
             runs: list[list[int]] = []
             for x in times:
                 if runs and x - runs[-1][-1] <= 1.5 * e:
