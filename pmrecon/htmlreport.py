@@ -21,7 +21,8 @@ from typing import Any
 
 from markupsafe import Markup
 
-_SCRIPT = re.compile(r"<script\b[^>]*>(.*?)</script>", re.DOTALL | re.IGNORECASE)
+_SCRIPT_OPEN = re.compile(r"<script\b[^>]*>", re.IGNORECASE)
+_SCRIPT_CLOSE = re.compile(r"</script", re.IGNORECASE)
 
 
 @lru_cache(maxsize=1)
@@ -32,7 +33,20 @@ def plotly_js() -> str:
     path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     text = path.read_text(encoding="utf-8")
     # A literal "</script" inside would end the inline script early.
-    return text.replace("</script", "<\\/script")
+    return re.sub(r"</(script)", r"<\\/\1", text, flags=re.IGNORECASE)
+
+
+def inline_scripts(page: str) -> list[str]:
+    """The text of every ``<script>`` element of ``page``, as the browser will hash it."""
+    out = []
+    pos = 0
+    while (m := _SCRIPT_OPEN.search(page, pos)) is not None:
+        close = _SCRIPT_CLOSE.search(page, m.end())
+        if close is None:
+            break
+        out.append(page[m.end() : close.start()])
+        pos = close.end()
+    return out
 
 
 def content_security_policy(page: str) -> str:
@@ -42,7 +56,7 @@ def content_security_policy(page: str) -> str:
             "'sha256-"
             + base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode("ascii")
             + "'"
-            for body in _SCRIPT.findall(page)
+            for body in inline_scripts(page)
         }
     )
     return "; ".join(

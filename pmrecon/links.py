@@ -119,7 +119,7 @@ def rison_string(value: str) -> str:
     Kibana URL-decodes the state before reading it as rison, so the content may (and here
     does) stay percent-encoded: no character of ``value`` can end the string or the link.
     """
-    return "'" + quote(value.replace("!", "!!").replace("'", "!'"), safe="") + "'"
+    return "'" + quote(value.replace("!", "!!").replace("'", "!'"), safe=":") + "'"
 
 
 def _iso(t: dt.datetime) -> str:

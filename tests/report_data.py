@@ -20,7 +20,8 @@ W0 = T("2026-03-01 09:00")
 W1 = T("2026-03-01 11:00")
 
 HOSTILE_LOG = "<script>alert(1)</script> failed | retry `x` and ``y``"
-HOSTILE_LABEL = 'pay "eu" | <b>west</b>'
+#: A service name (a label value) with quotes, a pipe and markup.
+HOSTILE_SERVICE = 'pay "eu" | <b>west</b>'
 
 
 def evidence(error_ratio: float = 0.3, incident_end: str = "2026-03-01 10:10") -> Evidence:
@@ -34,13 +35,13 @@ def evidence(error_ratio: float = 0.3, incident_end: str = "2026-03-01 10:10") -
     ev = build(
         W0,
         W1,
-        [api, Svc("payments", rps=5)],
+        [api, Svc(HOSTILE_SERVICE, rps=5)],
         step=60.0,
         alerts=[
             AlertDecl("HighErrorRate", "checkout", [(T("2026-03-01 09:44"), T(incident_end))]),
             AlertDecl(
                 "HighLatency",
-                "payments",
+                HOSTILE_SERVICE,
                 [(T("2026-03-01 09:50"), T("2026-03-01 09:58"))],
                 severity="warning",
             ),
@@ -61,7 +62,6 @@ def evidence(error_ratio: float = 0.3, incident_end: str = "2026-03-01 10:10") -
         ),
         events=[Event(T("2026-03-01 10:02"), "rollback", "deploys", "rollback checkout v1.2.3")],
     )
-    ev.alerts[1].labels["note"] = HOSTILE_LABEL
     assert ev.logs is not None
     ev.logs.samples.append(
         LogSample(T("2026-03-01 09:41"), "error", "checkout", HOSTILE_LOG, reason="first_error")
@@ -88,7 +88,13 @@ def config(tz: str = "Europe/Paris", lang: str = "fr", **report: Any) -> Any:
 
 
 def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
-    """(width, height, rows of raw pixel bytes) of an 8-bit, non-interlaced PNG."""
+    """(width, height, rows of raw pixel bytes) of an 8-bit, non-interlaced PNG.
+
+    A small decoder (no imaging library in the test dependencies): chunk CRCs are
+    checked, scanline filters undone (numpy where the filter allows it).
+    """
+    import numpy as np
+
     assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
     pos = 8
     idat = b""
@@ -111,34 +117,41 @@ def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
         pos += 12 + length
     raw = zlib.decompress(idat)
     stride = width * channels
+    assert len(raw) == height * (stride + 1), "truncated image data"
     rows: list[bytes] = []
-    prev = bytearray(stride)
+    prev = np.zeros(stride, dtype=np.uint8)
     for y in range(height):
         f = raw[y * (stride + 1)]
-        line = bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
-        for i in range(stride):
-            a = line[i - channels] if i >= channels else 0
-            b = prev[i]
-            c = prev[i - channels] if i >= channels else 0
-            if f == 1:
-                line[i] = (line[i] + a) & 0xFF
-            elif f == 2:
-                line[i] = (line[i] + b) & 0xFF
-            elif f == 3:
-                line[i] = (line[i] + (a + b) // 2) & 0xFF
-            elif f == 4:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
-                line[i] = (line[i] + pred) & 0xFF
-        rows.append(bytes(line))
-        prev = line
+        line = np.frombuffer(raw, dtype=np.uint8, count=stride, offset=y * (stride + 1) + 1)
+        if f == 0:
+            out = line.copy()
+        elif f == 1:  # Sub: running sum per channel
+            out = np.cumsum(line.reshape(width, channels), axis=0, dtype=np.uint64) % 256
+            out = out.astype(np.uint8).reshape(stride)
+        elif f == 2:  # Up
+            out = (line.astype(np.uint16) + prev).astype(np.uint8)
+        else:  # Average, Paeth: each byte depends on the one before it
+            cur = bytearray(line.tobytes())
+            up = prev.tobytes()
+            for i in range(stride):
+                a = cur[i - channels] if i >= channels else 0
+                b = up[i]
+                if f == 3:
+                    cur[i] = (cur[i] + (a + b) // 2) & 0xFF
+                else:
+                    c = up[i - channels] if i >= channels else 0
+                    p = a + b - c
+                    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                    pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+                    cur[i] = (cur[i] + pred) & 0xFF
+            out = np.frombuffer(bytes(cur), dtype=np.uint8)
+        rows.append(out.tobytes())
+        prev = out
     return width, height, rows
 
 
-def distinct_colors(data: bytes, sample_every: int = 7) -> int:
-    """How many distinct pixel values a PNG holds (sampled): a blank image has one."""
-    width, _height, rows = png_pixels(data)
+def distinct_colors(rows: list[bytes], width: int, sample_every: int = 7) -> int:
+    """How many distinct pixel values decoded rows hold (sampled): a blank image has one."""
     seen: set[bytes] = set()
     channels = len(rows[0]) // width if rows else 1
     for row in rows[::sample_every]:

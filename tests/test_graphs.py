@@ -1,0 +1,189 @@
+"""Figures: what each one shows, its offline HTML, and PNG export in one Chromium session."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+from pmrecon.graphs import NO_CHROMIUM, draw_figures, find_chromium, render_graphs
+from tests.report_data import HOSTILE_SERVICE, distinct_colors, evidence, findings_for, png_pixels
+
+TZ = "Europe/Paris"
+
+
+@pytest.fixture(scope="module")
+def data():
+    ev = evidence()
+    return ev, findings_for(ev, TZ)
+
+
+@pytest.fixture(scope="module")
+def drawn(data):
+    ev, f = data
+    return {d.name: d for d in draw_figures(ev, f, tz=TZ, lang="fr")}
+
+
+def test_one_figure_per_sli_plus_logs_and_alerts(drawn):
+    assert list(drawn) == ["error_ratio", "latency", "throughput", "log_volume", "alerts"]
+    assert drawn["error_ratio"].title == "Taux d'erreur"
+
+
+def test_key_instants_are_labelled_markers_on_every_figure(drawn, data):
+    _, f = data
+    expected = {
+        name: f["instants"][name]["at"][11:16]
+        for name in ("impact_start", "first_alert", "mitigation_start", "resolution")
+    }
+    assert all(expected.values())
+    for d in drawn.values():
+        layout = d.fig.layout
+        verticals = [s for s in layout.shapes if s.x0 == s.x1 and s.yref == "paper"]
+        assert len(verticals) == 4, d.name
+        texts = " ".join(a.text for a in layout.annotations)
+        for hhmm in expected.values():
+            assert hhmm in texts, (d.name, hhmm)
+        assert "Début d'impact" in texts and "Résolution" in texts
+
+
+def test_time_axis_is_in_the_configured_zone(drawn):
+    for d in drawn.values():
+        # 09:00Z-11:00Z is 10:00-12:00 in Paris (CET) on 2026-03-01.
+        assert list(d.fig.layout.xaxis.range) == ["2026-03-01 10:00:00", "2026-03-01 12:00:00"]
+        assert "Europe/Paris" in d.fig.layout.xaxis.title.text
+    first = drawn["error_ratio"].fig.data[0]
+    assert first.x[0].startswith("2026-03-01 10:")
+
+
+def test_per_service_traces_baseline_faint_thresholds_drawn(drawn):
+    fig = drawn["error_ratio"].fig
+    solid = [t for t in fig.data if t.legendgroup != "baseline"]
+    faint = [t for t in fig.data if t.legendgroup == "baseline"]
+    assert [t.name for t in solid] == ["checkout", html.escape(HOSTILE_SERVICE, quote=False)]
+    assert len(faint) == 2
+    assert all(t.opacity < 1 and t.line.dash == "dot" for t in faint)
+    assert sum(1 for t in faint if t.showlegend is not False) == 1  # one legend entry
+    # The baseline window (2 h before) is shifted under the incident window.
+    assert faint[0].x[0] >= "2026-03-01 10:00:00"
+    horizontals = [s for s in fig.layout.shapes if s.y0 == s.y1 and s.xref == "paper"]
+    assert horizontals, "threshold line missing"
+    latency = drawn["latency"].fig
+    assert {t.name for t in latency.data if t.legendgroup != "baseline"} >= {
+        "checkout p50",
+        "checkout p99",
+    }
+
+
+def test_alert_swimlane_has_pending_and_firing_spans(drawn):
+    fig = drawn["alerts"].fig
+    names = [t.name for t in fig.data]
+    assert names == ["en attente", "déclenchée"]
+    firing = fig.data[1]
+    lanes = set(firing.y)
+    assert any(lane.startswith("HighErrorRate") for lane in lanes)
+    assert len(firing.base) == len(firing.x) == len(firing.y)
+    assert all(w > 0 for w in firing.x)
+
+
+def test_log_volume_is_stacked_by_level(drawn):
+    fig = drawn["log_volume"].fig
+    assert fig.layout.barmode == "stack"
+    assert [t.name for t in fig.data] == ["error", "info"]
+
+
+def test_text_from_the_data_is_shown_literally(drawn):
+    # plotly reads <b>, <br>, <a> in strings as markup: data must be escaped for it.
+    for d in drawn.values():
+        for t in d.fig.data:
+            assert "<b>" not in (t.name or "")
+    names = [t.name for t in drawn["error_ratio"].fig.data]
+    assert any("&lt;b&gt;west&lt;/b&gt;" in n for n in names)
+
+
+def test_html_figures_are_self_contained_and_hold_their_data(data):
+    ev, f = data
+    graphs, files, warnings = render_graphs(ev, f, tz=TZ, lang="fr", png=False)
+    assert warnings == []
+    assert {g["name"] for g in graphs} == {
+        "error_ratio",
+        "latency",
+        "throughput",
+        "log_volume",
+        "alerts",
+    }
+    for g in graphs:
+        assert g["png"] is None and g["html"] == f"graphs/{g['name']}.html"
+        page = files[f"{g['name']}.html"].decode()
+        assert 'src="http' not in page and "cdn" not in page.lower().split("<body>")[1]
+        assert page.count("Plotly.newPlot(") == 1
+        assert "Content-Security-Policy" in page
+        assert g["div"] in page
+        assert "plotly.js" in page[:20000]  # the library itself, inline
+        # The figure's data is in the page, as JSON.
+        payload = json.loads(
+            re.search(r"Plotly\.newPlot\(\s*\"[^\"]+\",\s*(\[.*?\]),\s*\{", page, re.S).group(1)
+        )
+        assert payload and all(len(t.get("x") or t.get("y") or []) > 0 for t in payload)
+    checkout = next(
+        s
+        for s in ev.series
+        if s.kind == "error_ratio" and s.service == "checkout" and not s.baseline
+    )
+    page = files["error_ratio.html"].decode()
+    assert json.dumps(max(checkout.values)) in page
+    assert set(files) == {f"{g['name']}.html" for g in graphs}
+
+
+def test_missing_chromium_is_one_warning_and_no_png(data, monkeypatch):
+    ev, f = data
+    monkeypatch.setenv("BROWSER_PATH", "/nonexistent/chromium")
+    graphs, files, warnings = render_graphs(ev, f, tz=TZ, lang="en", png=True)
+    assert len(warnings) == 1 and warnings[0].code == "png_skipped"
+    assert "\n" not in warnings[0].message and "--no-png" in warnings[0].message
+    assert all(g["png"] is None for g in graphs)
+    assert not any(name.endswith(".png") for name in files)
+    monkeypatch.delenv("BROWSER_PATH")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr("os.path.isfile", lambda _p: False)
+    assert find_chromium() is None
+    _, _, warnings = render_graphs(ev, f, tz=TZ, lang="en", png=True)
+    assert [w.message for w in warnings] == [NO_CHROMIUM]
+
+
+def test_empty_evidence_draws_nothing():
+    from pmrecon.model import Evidence, Window
+    from tests.report_data import W0, W1
+
+    ev = Evidence(window=Window(W0, W1))
+    f = {"window": {"from": "2026-03-01T09:00:00Z", "to": "2026-03-01T11:00:00Z"}, "instants": {}}
+    assert render_graphs(ev, f, tz="UTC", lang="en", png=True) == ([], {}, [])
+
+
+def test_plotly_is_not_imported_by_the_cli_or_the_output_modules():
+    code = "import sys, pmrecon.cli, pmrecon.output, pmrecon.graphs; print(sorted(m for m in ('plotly', 'kaleido', 'markdown_it') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.chromium
+def test_every_png_is_a_real_image_of_the_requested_size(data):
+    if find_chromium() is None:
+        pytest.skip("no Chromium on this machine")
+    ev, f = data
+    started = time.monotonic()
+    graphs, files, warnings = render_graphs(ev, f, tz=TZ, lang="fr", png=True)
+    elapsed = time.monotonic() - started
+    assert warnings == []
+    drawn = {d.name: d for d in draw_figures(ev, f, tz=TZ, lang="fr")}
+    for g in graphs:
+        assert g["png"] == f"graphs/{g['name']}.png"
+        width, height, rows = png_pixels(files[f"{g['name']}.png"])
+        assert (width, height) == (drawn[g["name"]].width, drawn[g["name"]].height)
+        assert distinct_colors(rows, width) > 20, f"{g['name']}.png looks blank"
+    # Five figures in one browser session: far from five browser starts (~3 s each).
+    assert elapsed < 30, elapsed
