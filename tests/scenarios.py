@@ -286,6 +286,15 @@ class Scenario:
             out[svc.name] = rows
         return out
 
+    def steps(self, service: str) -> list[dict[str, Any]]:
+        """Per scrape tick of ``service``: ``t``, ``total``/``bad`` increments, ``latency``,
+        ``ratio``, ``error_phase``, ``scraped``, ``reset`` (the generator's ground truth)."""
+        return self._steps[service]
+
+    def alert_ticks(self, spec: AlertSpec) -> list[dict[str, Any]]:
+        """Per activation of ``spec``: ``active_at``, ``pending``/``firing`` eval ticks, ``until``."""
+        return self._alert_ticks(spec)
+
     def _tick_at_or_after(self, epoch: int) -> int:
         s = self.scrape_interval
         return -(-epoch // s) * s
