@@ -26,7 +26,7 @@ import shutil
 import threading
 import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .model import Alert, Evidence, Series, Warning, parse_rfc3339
@@ -148,7 +148,6 @@ class Drawn:
     width: int = PNG_WIDTH
     height: int = PNG_HEIGHT
     png: bytes | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- entry point

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -239,6 +240,10 @@ def replace_dir(target: Path, files: dict[str, bytes]) -> None:
         raise OutputError(f"refusing to replace {target}: not a plain folder")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    # mkdtemp makes a private folder; the report is meant to be shared like any other.
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(staging, 0o777 & ~mask)
     old: Path | None = None
     try:
         for name, data in files.items():

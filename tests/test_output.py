@@ -270,3 +270,25 @@ def test_graphs_folder_is_replaced_whole_and_never_through_a_symlink(workdir, tm
     graphs.symlink_to(elsewhere, target_is_directory=True)
     assert build(workdir) != 0
     assert list(elsewhere.iterdir()) == []
+
+
+def test_no_chromium_is_one_warning_line_and_the_report_is_still_built(
+    workdir, monkeypatch, capsys
+):
+    monkeypatch.setenv("BROWSER_PATH", str(workdir / "no-such-chromium"))
+    bundle = workdir / "bundle"
+    write_bundle(evidence(), bundle)
+    capsys.readouterr()
+    try:
+        main(["build", "--source", str(bundle), "-o", str(workdir / "out"), "--tz", "UTC"])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code or 0
+    assert code == 0
+    err = [line for line in capsys.readouterr().err.splitlines() if "graphs" in line]
+    assert len(err) == 1 and "PNG graphs skipped" in err[0] and "--no-png" in err[0]
+    out = workdir / "out"
+    assert (out / "postmortem.md").exists() and (out / "report.html").exists()
+    assert not list((out / "graphs").glob("*.png")) and list((out / "graphs").glob("*.html"))
+    findings = json.loads((out / "findings.json").read_text())
+    assert any(w["code"] == "png_skipped" for w in findings["warnings"])
