@@ -158,7 +158,13 @@ def analyse_evidence(
     from .analysis import analyse
     from .findings import findings_to_json
 
-    findings = analyse(evidence, config["analysis"], timezone=config["timezone"], human=human)
+    findings = analyse(
+        evidence,
+        config["analysis"],
+        timezone=config["timezone"],
+        human=human,
+        language=config["language"],
+    )
     return findings_to_json(findings)
 
 
