@@ -430,6 +430,8 @@ class _Context:
             return f"{days} j" if self.lang == "fr" else f"{days} d"
         if minutes % 60 == 0:
             return f"{minutes // 60} h"
+        if minutes > 60:
+            return f"{minutes // 60} h {minutes % 60:02d}"
         return f"{minutes} min"
 
 
