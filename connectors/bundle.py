@@ -26,6 +26,7 @@ from typing import Any
 
 from pmrecon import __version__
 from pmrecon.errors import EvidenceError
+from pmrecon.fsutil import public_dir
 from pmrecon.model import (
     SCHEMA_VERSION,
     Alert,
@@ -122,6 +123,7 @@ def write_files(files: dict[str, bytes], target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".evidence-", dir=target.parent))
     try:
+        public_dir(staging)
         for name, data in files.items():
             (staging / name).write_bytes(data)
         old = None

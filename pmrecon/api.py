@@ -109,8 +109,8 @@ def collect(sources: list[Source], request: CollectRequest, strict: bool = False
                     failures.append(
                         (src, ConnectorError(f"{src.name}: no answer within the build timeout"))
                     )
-    for src, exc in failures:
-        message = exc.format_message()
+    for src, err in failures:
+        message = err.format_message()
         if strict:
             raise ConnectorError(f"{message} (--strict: any source failure fails the build)")
         evidence.warnings.append(

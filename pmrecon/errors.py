@@ -8,6 +8,8 @@ class's ``exit_code``. Driver errors are wrapped at the connector boundary with
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 #: Documented exit codes (README, "Exit codes").
@@ -32,7 +34,7 @@ class PmreconError(click.ClickException):
         # One line, always: a multi-line driver message would break the contract.
         super().__init__(" ".join(str(message).split()))
 
-    def show(self, file=None) -> None:  # type: ignore[no-untyped-def]
+    def show(self, file: Any = None) -> None:
         click.echo(f"pmrecon: error: {self.format_message()}", err=True, file=file)
 
 

@@ -24,11 +24,24 @@ def atomic_write(path: Path, data: bytes | str) -> None:
             fh.write(payload)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    """The process umask (read by setting and restoring it: there is no getter)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def public_dir(path: Path) -> None:
+    """Give a folder made by mkdtemp (0700) the permissions of an ordinary new folder."""
+    os.chmod(path, 0o777 & ~_umask())
 
 
 def safe_child(root: Path, relative: str) -> Path:

@@ -166,7 +166,7 @@ def write_outputs(
         title=title,
         notices=notices(findings, lang, fmt, redactions),
         log_lines=log_lines(evidence, int(config["report"]["max_log_lines"])),
-        graphs=[g for g in graphs if g.get("png")],
+        graphs=graphs,
         links=links,
         created=created,
         generated=generated_at,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections import Counter
@@ -79,6 +80,9 @@ class Redactor:
         self.counts[kind] += 1
         return f"[REDACTED:{kind}]"
 
+    def _mark_match(self, kind: str, _m: re.Match[str]) -> str:
+        return self._mark(kind)
+
     def __call__(self, text: str) -> str:
         return self.redact(text)
 
@@ -93,7 +97,7 @@ class Redactor:
         if not self.enabled:
             return text
         for kind, pattern in self.patterns.items():
-            text = pattern.sub(lambda _m, k=kind: self._mark(k), text)
+            text = pattern.sub(functools.partial(self._mark_match, kind), text)
         text = _JWT.sub(lambda _m: self._mark("jwt"), text)
         text = _PREFIXED_KEY.sub(lambda _m: self._mark("api_key"), text)
         text = _BEARER.sub(lambda m: f"{m.group(1)}{m.group(2)}{self._mark('token')}", text)

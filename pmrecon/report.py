@@ -339,7 +339,7 @@ def report_context(
     }
 
 
-class _Obj(dict):  # type: ignore[type-arg]
+class _Obj(dict[str, Any]):
     """A dict whose missing keys read as None in templates (findings may omit optional keys)."""
 
     def __getattr__(self, name: str) -> Any:
