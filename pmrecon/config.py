@@ -40,21 +40,39 @@ Schema = dict[str, Any]
 ANALYSIS_SCHEMA: Schema = {
     "consecutive_steps": Key("int", 3, "steps an SLI must stay in breach to count as impact"),
     "stability_period": Key("duration", 600, "how long SLIs must stay healthy to call it resolved"),
-    "error_ratio_threshold": Key("ratio", None, "error ratio above which a step is in breach (default: derived from the baseline, at least 0.01)"),
-    "latency_threshold": Key("float", None, "latency (seconds, highest configured quantile) above which a step is in breach (default: derived from the baseline)"),
-    "baseline_factor": Key("float", 3.0, "with no threshold set: breach when the SLI is this many times its baseline level"),
-    "log_burst_factor": Key("float", 5.0, "an error-log bucket is a burst when it is this many times the baseline rate"),
+    "error_ratio_threshold": Key(
+        "ratio",
+        None,
+        "error ratio above which a step is in breach (default: derived from the baseline, at least 0.01)",
+    ),
+    "latency_threshold": Key(
+        "float",
+        None,
+        "latency (seconds, highest configured quantile) above which a step is in breach (default: derived from the baseline)",
+    ),
+    "baseline_factor": Key(
+        "float",
+        3.0,
+        "with no threshold set: breach when the SLI is this many times its baseline level",
+    ),
+    "log_burst_factor": Key(
+        "float", 5.0, "an error-log bucket is a burst when it is this many times the baseline rate"
+    ),
     "log_burst_min_count": Key("int", 10, "and holds at least this many error logs"),
     "merge_gap": Key("duration", 900, "signals closer than this belong to the same incident"),
     "slo_target": Key("ratio", 0.999, "availability SLO target for the error-budget figure"),
     "slo_period": Key("duration", 30 * 86400, "the SLO's period"),
     "impact_rules": {
         "critique": {
-            "min_error_ratio": Key("ratio", 0.25, "max error ratio at or above which impact is Critique"),
+            "min_error_ratio": Key(
+                "ratio", 0.25, "max error ratio at or above which impact is Critique"
+            ),
             "min_duration": Key("duration", 3600, "or a duration at or above this"),
         },
         "majeur": {
-            "min_error_ratio": Key("ratio", 0.05, "max error ratio at or above which impact is Majeur"),
+            "min_error_ratio": Key(
+                "ratio", 0.05, "max error ratio at or above which impact is Majeur"
+            ),
             "min_duration": Key("duration", 900, "or a duration at or above this"),
         },
     },
@@ -65,7 +83,9 @@ SCHEMA: Schema = {
     "language": Key("choice", "fr", "report language", choices=("fr", "en")),
     "title": Key("str", None, "report title (default: derived from the incident)"),
     "max_window": Key("duration", 7 * 86400, "longest window `build` accepts"),
-    "baseline": Key("duration", None, "baseline period before the window (default: as long as the window)"),
+    "baseline": Key(
+        "duration", None, "baseline period before the window (default: as long as the window)"
+    ),
     "services": Key("list", [], "restrict the analysis to these services (default: all found)"),
     "output_dir": Key("str", "postmortems", "parent folder of reports when --out is not given"),
     "timeout": Key("duration", 300, "limit for a whole build, in seconds or a duration"),
@@ -326,7 +346,11 @@ def _check_source(name: str, raw: Any, prefix: str, problems: list[str]) -> dict
                 f"reinstall pmrecon"
             )
         return dict(raw)
-    full = {"type": Key("str", kind, "connector type"), "enabled": Key("bool", True, "use this source"), **schema}
+    full = {
+        "type": Key("str", kind, "connector type"),
+        "enabled": Key("bool", True, "use this source"),
+        **schema,
+    }
     out = _check({k: v for k, v in raw.items()}, full, prefix, problems)
     out["type"] = kind
     return out
