@@ -1,0 +1,94 @@
+"""Error signatures: log messages with their variable parts folded, so one family is one key.
+
+``normalise("timeout after 3012ms")`` and ``normalise("timeout after 2981ms")`` are both
+``"timeout after <n>ms"``. What is folded, in this order (the most specific first, so a
+UUID is not eaten digit by digit):
+
+- UUIDs → ``<uuid>``; ISO 8601 timestamps and clock times → ``<time>``;
+  IPv4 addresses (with an optional port) → ``<ip>``; e-mail addresses → ``<email>``;
+- ``0x…`` hexadecimal and runs of 8+ hex digits holding a digit (hashes, trace ids) → ``<hex>``;
+- long mixed tokens (16+ characters of letters, digits and ``_-+/=`` with 2+ digits:
+  base64 ids, session keys) → ``<id>``;
+- numbers not glued to a preceding letter (``3012ms``, ``order 42``, ``-7``, ``1.5``) and
+  digit runs of 4+ anywhere (``user12345``) → ``<n>``; short codes such as ``v1`` or
+  ``ERR42`` stay, because they name *which* thing failed.
+
+Only the first line counts (a stack trace's first line names the error), and only its first
+:data:`MAX_INPUT` characters, so the cost per message is bounded. Pure functions, no I/O:
+connectors call them on messages the server already aggregated.
+"""
+
+from __future__ import annotations
+
+import re
+
+MAX_INPUT = 1000  # characters of the first line that are looked at
+MAX_LENGTH = 200  # characters of a signature
+EMPTY = "(empty message)"
+
+_NOT_ALNUM_BEFORE = r"(?<![0-9A-Za-z])"
+_NOT_ALNUM_AFTER = r"(?![0-9A-Za-z])"
+
+_UUID = re.compile(
+    _NOT_ALNUM_BEFORE
+    + r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    + _NOT_ALNUM_AFTER
+)
+_ISO_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]{1,9})?)?"
+    r"(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?"
+)
+_CLOCK = re.compile(
+    _NOT_ALNUM_BEFORE + r"[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:[.,][0-9]{1,9})?" + _NOT_ALNUM_AFTER
+)
+_IPV4 = re.compile(
+    _NOT_ALNUM_BEFORE + r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?::[0-9]{1,5})?" + _NOT_ALNUM_AFTER
+)
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_HEX0X = re.compile(_NOT_ALNUM_BEFORE + r"0[xX][0-9a-fA-F]+" + _NOT_ALNUM_AFTER)
+_HEXRUN = re.compile(_NOT_ALNUM_BEFORE + r"(?=[0-9a-fA-F]*[0-9])[0-9a-fA-F]{8,}" + _NOT_ALNUM_AFTER)
+_TOKEN = re.compile(r"[A-Za-z0-9_+/=-]{16,}")
+_NUMBER = re.compile(r"(?<![A-Za-z0-9])[0-9]+(?:[.,][0-9]+)*|[0-9]{4,}")
+_SPACE = re.compile(r"\s+")
+_PLACEHOLDER_RUN = re.compile(r"<n>(?:[.,:]<n>)+")
+
+
+def _fold_token(m: re.Match[str]) -> str:
+    text = m.group(0)
+    digits = sum(c.isdigit() for c in text)
+    letters = sum(c.isalpha() for c in text)
+    return "<id>" if digits >= 2 and letters >= 1 else text
+
+
+def first_line(message: str) -> str:
+    """The first non-blank line of ``message``, at most :data:`MAX_INPUT` characters."""
+    for line in message.splitlines():
+        if line.strip():
+            return line[:MAX_INPUT]
+    return ""
+
+
+def normalise(message: object, max_length: int = MAX_LENGTH) -> str:
+    """The signature of one log message: variable parts folded, whitespace collapsed, bounded."""
+    text = first_line(message if isinstance(message, str) else str(message or ""))
+    text = _UUID.sub("<uuid>", text)
+    text = _ISO_TIME.sub("<time>", text)
+    text = _CLOCK.sub("<time>", text)
+    text = _IPV4.sub("<ip>", text)
+    text = _EMAIL.sub("<email>", text)
+    text = _HEX0X.sub("<hex>", text)
+    text = _HEXRUN.sub("<hex>", text)
+    text = _TOKEN.sub(_fold_token, text)
+    text = _NUMBER.sub("<n>", text)
+    text = _PLACEHOLDER_RUN.sub("<n>", text)
+    text = _SPACE.sub(" ", text).strip()
+    if not text:
+        return EMPTY
+    return truncate(text, max_length)
+
+
+def truncate(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, the cut marked with ``…``."""
+    if limit <= 0 or len(text) <= limit:
+        return text
+    return text[: max(1, limit - 1)] + "…"
