@@ -1177,3 +1177,166 @@ SCENARIOS: dict[str, Callable[[], Scenario]] = {
 
 def all_scenarios() -> list[Scenario]:
     return [f() for f in SCENARIOS.values()]
+
+
+# --------------------------------------------------------------------------- scheduled mode (scan)
+
+
+@dataclass
+class LongScenario(Scenario):
+    """A scan's long window: its data starts ``lead`` before the window, not a whole window earlier.
+
+    A scan reads no baseline for the whole window (its coarse pass has none); each
+    incident's detail pass reads a baseline as long as its own short window, so a day
+    of lead is plenty and keeps the data small.
+    """
+
+    lead: dt.timedelta = dt.timedelta(days=1)
+
+    @property
+    def baseline(self) -> tuple[dt.datetime, dt.datetime]:
+        return self.start - self.lead, self.start
+
+
+def scan_three_days() -> LongScenario:
+    """Three days, three incidents: two alert storms 10 minutes apart (one incident), a
+    payments outage, and a worker whose failures show only in the logs. A warning-level
+    alert with no impact must not count."""
+    d1, d2, d3 = "2026-07-06", "2026-07-07", "2026-07-08"
+    storm = ((t(f"{d1} 10:01"), t(f"{d1} 10:16")), (t(f"{d1} 10:26"), t(f"{d1} 10:41")))
+    storm_cart = ((t(f"{d1} 10:02"), t(f"{d1} 10:15")), (t(f"{d1} 10:27"), t(f"{d1} 10:40")))
+    return LongScenario(
+        "scan_three_days",
+        t(f"{d1} 00:00"),
+        t("2026-07-09 00:00"),
+        services=[
+            ServiceProfile(
+                "checkout",
+                rps=20,
+                phases=(
+                    Phase(t(f"{d1} 10:00"), t(f"{d1} 10:15"), 0.3),
+                    Phase(t(f"{d1} 10:25"), t(f"{d1} 10:40"), 0.3),
+                ),
+            ),
+            ServiceProfile(
+                "cart",
+                rps=10,
+                phases=(
+                    Phase(t(f"{d1} 10:01"), t(f"{d1} 10:14"), 0.2),
+                    Phase(t(f"{d1} 10:26"), t(f"{d1} 10:39"), 0.2),
+                ),
+            ),
+            ServiceProfile(
+                "payments",
+                rps=15,
+                phases=(Phase(t(f"{d2} 14:00"), t(f"{d2} 14:45"), 0.15, 1.2),),
+            ),
+            # 0.8 % failures: under the 1 % floor of the error-ratio threshold, so only
+            # the logs (one error line per failed job) show the incident.
+            ServiceProfile(
+                "worker", rps=40, phases=(Phase(t(f"{d3} 09:00"), t(f"{d3} 09:30"), 0.008),)
+            ),
+        ],
+        alerts=[
+            AlertSpec("HighErrorRate", "checkout", storm),
+            AlertSpec("HighErrorRate", "cart", storm_cart),
+            AlertSpec("CheckoutDegraded", "checkout", storm, severity="page"),
+            AlertSpec("HighErrorRate", "payments", ((t(f"{d2} 14:02"), t(f"{d2} 14:46")),)),
+            AlertSpec(
+                "HighLatency",
+                "cart",
+                ((t(f"{d2} 03:00"), t(f"{d2} 03:20")),),
+                severity="warning",
+                summary="p99 latency of {{ $labels.service }} above 500ms",
+                description="Slow responses.",
+                runbook_url="https://runbooks.example.com/high-latency",
+            ),
+        ],
+        log_signatures=[
+            *_standard_signatures("checkout")[:1],
+            *_standard_signatures("payments")[:1],
+            *_standard_signatures("cart")[2:3],
+            LogSignature(
+                key="worker-lease-lost",
+                service="worker",
+                template="Job {uuid} failed: lease lost after {n}ms",
+                error_type="LeaseLostError",
+                per_failures=1,
+            ),
+        ],
+        scrape_interval=60,
+        eval_interval=60,
+        info_every_seconds=300,
+        description="a 3-day scan window: a merged double alert storm, an outage, a logs-only incident",
+    )
+
+
+def scan_month() -> LongScenario:
+    """Thirty days at a 5-minute scrape, four incidents and one warning-level alert."""
+    m = "2026-08"
+    return LongScenario(
+        "scan_month",
+        t(f"{m}-01 00:00"),
+        t(f"{m}-31 00:00"),
+        services=[
+            ServiceProfile(
+                "api",
+                rps=20,
+                phases=(
+                    Phase(t(f"{m}-03 02:00"), t(f"{m}-03 02:40"), 0.2),
+                    Phase(t(f"{m}-19 08:00"), t(f"{m}-19 08:30"), 0.5),
+                ),
+            ),
+            ServiceProfile(
+                "web",
+                rps=30,
+                phases=(
+                    Phase(t(f"{m}-11 15:00"), t(f"{m}-11 16:00"), latency_seconds=2.0),
+                    Phase(t(f"{m}-19 08:05"), t(f"{m}-19 08:25"), 0.1),
+                ),
+            ),
+            ServiceProfile(
+                "db", rps=10, phases=(Phase(t(f"{m}-27 22:00"), t(f"{m}-27 22:45"), 0.3),)
+            ),
+        ],
+        alerts=[
+            AlertSpec(
+                "HighErrorRate",
+                "api",
+                (
+                    (t(f"{m}-03 02:02"), t(f"{m}-03 02:41")),
+                    (t(f"{m}-19 08:02"), t(f"{m}-19 08:31")),
+                ),
+            ),
+            AlertSpec(
+                "HighLatency",
+                "web",
+                ((t(f"{m}-11 15:03"), t(f"{m}-11 16:01")),),
+                for_seconds=120,
+                summary="p99 latency of {{ $labels.service }} above 1s",
+                description="Slow responses.",
+                runbook_url="https://runbooks.example.com/high-latency",
+            ),
+            AlertSpec(
+                "HighErrorRate", "db", ((t(f"{m}-27 22:02"), t(f"{m}-27 22:46")),), severity="page"
+            ),
+            AlertSpec(
+                "HighErrorRate",
+                "web",
+                ((t(f"{m}-15 12:00"), t(f"{m}-15 12:30")),),
+                severity="warning",
+            ),
+        ],
+        scrape_interval=300,
+        eval_interval=60,
+        info_every_seconds=3600,
+        description="a 30-day scan window with four incidents",
+    )
+
+
+#: Long-window scenarios for scheduled mode, kept out of SCENARIOS (and so out of the
+#: shared session Prometheus): tests/test_scan.py backfills them into its own server.
+SCAN_SCENARIOS: dict[str, Callable[[], Scenario]] = {
+    "scan_three_days": scan_three_days,
+    "scan_month": scan_month,
+}
