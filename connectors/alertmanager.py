@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -89,7 +90,9 @@ class AlertmanagerSource:
         self.http = HttpClient(name, self.settings, prometheus_client=False)
         self._seq = 0
 
-    def _get(self, path: str, purpose: str, queries: list[QueryRecord]) -> Any:
+    def _get(
+        self, path: str, purpose: str, queries: list[QueryRecord], deadline: float | None = None
+    ) -> Any:
         self._seq += 1
         rec = QueryRecord(
             id=f"{self.name}:q{self._seq}",
@@ -99,8 +102,16 @@ class AlertmanagerSource:
             endpoint=path,
         )
         queries.append(rec)
+        timeout = None
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ConnectorError(
+                    f"source {self.name!r}: time limit reached before {path} was read; raise 'timeout'"
+                )
+            timeout = min(left, self.http.timeout)
         try:
-            ans = self.http.call(path, envelope=False)
+            ans = self.http.call(path, envelope=False, timeout=timeout)
         except RequestFailed as exc:
             rec.warnings.append(str(exc))
             raise
@@ -116,14 +127,14 @@ class AlertmanagerSource:
         warnings: list[Warning] = []
         version = None
         try:
-            status = self._get("/api/v2/status", "server version", queries)
+            status = self._get("/api/v2/status", "server version", queries, request.deadline)
             version = ((status or {}).get("versionInfo") or {}).get("version")
         except RequestFailed as exc:
             if exc.fatal:
                 raise ConnectorError(str(exc)) from exc
             warnings.append(Warning(self.name, str(exc), code="no_status"))
         try:
-            silences = self._get("/api/v2/silences", "silences", queries) or []
+            silences = self._get("/api/v2/silences", "silences", queries, request.deadline) or []
         except RequestFailed as exc:
             raise ConnectorError(str(exc)) from exc
         w = request.window

@@ -21,6 +21,7 @@ that the server's ``warnings``, its error text and the response size are kept.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import importlib.resources
 import json
 import math
@@ -31,9 +32,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
+import urllib3
 import yaml
 from prometheus_api_client import PrometheusConnect
 from urllib3.util.retry import Retry
@@ -78,6 +80,9 @@ UNITS = {
     "extra": "",
 }
 RETRY_STATUS = (429, 500, 502, 503, 504)
+MAX_REDIRECTS = 3  # redirects followed, and only on the configured host
+MAX_RESPONSE_BYTES = 256 * 1024 * 1024  # largest answer read (decoded), per request
+BODY_CHUNK = 64 * 1024
 DISABLED = ("", "off", "none", "false")
 DEFAULT_INTERVAL = 60.0  # Prometheus's own default scrape and evaluation interval
 
@@ -246,8 +251,12 @@ class HttpClient:
     """The PrometheusConnect session, used directly so warnings and error texts are kept.
 
     Also serves Alertmanager (``prometheus_client=False``: a plain session with the same
-    auth, TLS and retry policy).
+    auth, TLS and retry policy). Answers from a hostile or broken server are bounded:
+    at most ``max_bytes`` read, the whole answer within the timeout (slow drips
+    included), redirects followed only on the configured host.
     """
+
+    max_bytes = MAX_RESPONSE_BYTES
 
     def __init__(self, name: str, s: dict[str, Any], *, prometheus_client: bool = True) -> None:
         self.name = name
@@ -325,16 +334,67 @@ class HttpClient:
         ctx = f"; {context}" if context else ""
         url = f"{self.url}{path}"
         kwargs: dict[str, Any] = {"params": params} if method == "GET" else {"data": params}
+        limit = timeout if timeout is not None else self.timeout
         started = time.monotonic()
+        # The whole answer, redirects and body included, must arrive within ``limit``:
+        # a server dripping one byte at a time never trips a per-read socket timeout.
+        deadline = started + limit
+        for _hop in range(MAX_REDIRECTS + 1):
+            wait = max(0.05, deadline - time.monotonic())
+            resp = self._send(method, url, kwargs, wait, limit, where, ctx)
+            if not resp.is_redirect:
+                break
+            target = urljoin(url, resp.headers.get("location", ""))
+            resp.close()
+            if not _same_origin(target, self.url):
+                # Credentials would follow the redirect, and the data would come from a
+                # server nobody configured.
+                raise RequestFailed(
+                    self.scrub(
+                        f"{where}: HTTP {resp.status_code} redirect to another host "
+                        f"({redact_url(target)}) refused; set url to the address that serves the API{ctx}"
+                    ),
+                    "redirect",
+                    True,
+                    resp.status_code,
+                )
+            url = target
+            if method == "GET":
+                kwargs = {}  # the Location carries the query string
+        else:
+            raise RequestFailed(
+                self.scrub(
+                    f"{where}: more than {MAX_REDIRECTS} redirects for {path}; check the URL{ctx}"
+                ),
+                "redirect",
+                True,
+                resp.status_code,
+            )
+        body = self._read_body(resp, deadline, limit, where, path, ctx)
+        return self._answer(resp, body, started, where, path, ctx, envelope)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        kwargs: dict[str, Any],
+        wait: float,
+        limit: float,
+        where: str,
+        ctx: str,
+    ) -> requests.Response:
+        """Send one request and read its headers within ``wait`` seconds (``limit`` is shown)."""
         try:
-            resp = self.session.request(
+            return self.session.request(
                 method,
                 url,
                 headers=self.headers,
                 auth=self.auth,
-                timeout=timeout if timeout is not None else self.timeout,
+                timeout=wait,
                 verify=self.session.verify,
                 cert=self.session.cert,
+                allow_redirects=False,
+                stream=True,
                 **kwargs,
             )
         except requests.exceptions.SSLError as exc:
@@ -354,10 +414,9 @@ class HttpClient:
                 True,
             ) from exc
         except requests.exceptions.ReadTimeout as exc:
-            limit = timeout if timeout is not None else self.timeout
             raise RequestFailed(
                 self.scrub(
-                    f"{where}: timeout: no answer within {limit:g}s; raise 'timeout' or shorten the window{ctx}"
+                    f"{where}: timeout: no answer within {_secs(limit)}s; raise 'timeout' or shorten the window{ctx}"
                 ),
                 "timeout",
                 False,
@@ -366,10 +425,9 @@ class HttpClient:
             text = repr(exc)
             if "ReadTimeoutError" in text or "Read timed out" in text:
                 # with a retry policy, urllib3 reports a read timeout as a ConnectionError
-                limit = timeout if timeout is not None else self.timeout
                 raise RequestFailed(
                     self.scrub(
-                        f"{where}: timeout: no answer within {limit:g}s; raise 'timeout' or shorten the window{ctx}"
+                        f"{where}: timeout: no answer within {_secs(limit)}s; raise 'timeout' or shorten the window{ctx}"
                     ),
                     "timeout",
                     False,
@@ -401,13 +459,114 @@ class HttpClient:
             raise RequestFailed(
                 self.scrub(f"{where}: request failed ({_reason(exc)}){ctx}"), "unreachable", True
             ) from exc
+
+    def _read_body(
+        self,
+        resp: requests.Response,
+        deadline: float,
+        limit: float,
+        where: str,
+        path: str,
+        ctx: str,
+    ) -> bytes:
+        """The body, read in pieces: at most ``max_bytes``, and complete before ``deadline``."""
+        cap = self.max_bytes
+        too_big = RequestFailed(
+            self.scrub(
+                f"{where}: the answer to {path} is larger than {cap // (1024 * 1024)} MiB; "
+                f"shorten the window or narrow the query{ctx}"
+            ),
+            "too_large",
+            False,
+            resp.status_code,
+        )
+        declared = resp.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap and "content-encoding" not in resp.headers:
+            resp.close()
+            raise too_big
+        raw = resp.raw
+        read = getattr(raw, "read1", None) or raw.read
+        sock = getattr(getattr(raw, "connection", None), "sock", None)
+        chunks: list[bytes] = []
+        size = 0
+        complete = False
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise RequestFailed(
+                        self.scrub(
+                            f"{where}: timeout: the answer to {path} did not arrive within {_secs(limit)}s "
+                            f"({size} bytes received); raise 'timeout' or shorten the window{ctx}"
+                        ),
+                        "timeout",
+                        False,
+                        resp.status_code,
+                    )
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.settimeout(left)
+                chunk = read(BODY_CHUNK, decode_content=True)
+                if not chunk:
+                    complete = True
+                    break
+                size += len(chunk)
+                if size > cap:
+                    raise too_big
+                chunks.append(chunk)
+        except (urllib3.exceptions.HTTPError, requests.exceptions.RequestException, OSError) as exc:
+            text = repr(exc)
+            if (
+                isinstance(exc, (TimeoutError, urllib3.exceptions.TimeoutError))
+                or "timed out" in text
+            ):
+                raise RequestFailed(
+                    self.scrub(
+                        f"{where}: timeout: the answer to {path} did not arrive within {_secs(limit)}s "
+                        f"({size} bytes received); raise 'timeout' or shorten the window{ctx}"
+                    ),
+                    "timeout",
+                    False,
+                    resp.status_code,
+                ) from exc
+            raise RequestFailed(
+                self.scrub(
+                    f"{where}: the answer to {path} was cut short after {size} bytes "
+                    f"({_reason(exc)}); the server or a proxy closed the connection{ctx}"
+                ),
+                "truncated",
+                False,
+                resp.status_code,
+            ) from exc
+        finally:
+            if complete:
+                resp.raw.release_conn()  # read to the end: the connection can be reused
+            else:
+                resp.close()  # a connection in an unknown state is dropped
+        return b"".join(chunks)
+
+    def _answer(
+        self,
+        resp: requests.Response,
+        body: bytes,
+        started: float,
+        where: str,
+        path: str,
+        ctx: str,
+        envelope: bool,
+    ) -> _Answer:
+        """Map an HTTP answer to data, or to a RequestFailed saying what went wrong."""
         duration = time.monotonic() - started
-        body = resp.content or b""
         payload: Any = None
+        malformed = False
         try:
             payload = json.loads(body) if body else None
         except ValueError:
             payload = None
+            # JSON that does not parse (cut short, corrupted) is not the same failure as
+            # an HTML login page (whatever its Content-Type): the first may work on the
+            # next query, the second never will.
+            malformed = body.lstrip()[:1] in (b"{", b"[")
         server_error = ""
         if isinstance(payload, dict) and payload.get("error"):
             server_error = f"{payload.get('errorType', 'error')}: {payload['error']}"
@@ -448,6 +607,16 @@ class HttpClient:
                 False,
                 status,
             )
+        if malformed:
+            raise RequestFailed(
+                self.scrub(
+                    f"{where}: the answer to {path} is malformed JSON ({len(body)} bytes: {_snippet(body)[:80]}); "
+                    f"the server or a proxy corrupted it{ctx}"
+                ),
+                "malformed",
+                False,
+                status,
+            )
         if not envelope:
             if payload is None and body:
                 raise RequestFailed(
@@ -473,6 +642,25 @@ class HttpClient:
         return _Answer(payload.get("data"), warnings, len(body), duration)
 
 
+def _secs(seconds: float) -> str:
+    """Seconds for a message: ``1.5``, ``30``, ``2.9`` (never ``2.87234``)."""
+    return f"{round(seconds, 1):g}"
+
+
+def _same_origin(url: str, base: str) -> bool:
+    """Same scheme, host and port (default ports filled in)."""
+    try:
+        a, b = urlsplit(url), urlsplit(base)
+        ports = {"http": 80, "https": 443}
+        return (
+            a.scheme == b.scheme
+            and (a.hostname or "") == (b.hostname or "")
+            and (a.port or ports.get(a.scheme)) == (b.port or ports.get(b.scheme))
+        )
+    except ValueError:
+        return False
+
+
 def _reason(exc: BaseException) -> str:
     """The innermost useful reason of a requests/urllib3 error, without URLs."""
     text = str(exc)
@@ -481,6 +669,7 @@ def _reason(exc: BaseException) -> str:
         r"\[Errno -?\d+\] ([^'\")]+)",
         r"(certificate verify failed[^'\")]*)",
         r"(Connection refused|Connection reset by peer|Network is unreachable|No route to host)",
+        r"(Remote end closed connection without response)",
         r"(Read timed out)",
     ):
         m = re.search(pat, text)

@@ -7,11 +7,12 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import datetime as dt
 import json
 import logging
+import queue
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -78,8 +79,28 @@ def baseline_window(window: Window, config: Config) -> Window:
     return Window(window.start - dt.timedelta(seconds=length), window.start)
 
 
+#: Warning codes that say a source answered only in part (a query failed): the report
+#: lacks data it should have had. Connectors name such warnings ``sli_<kind>`` or
+#: ``<what>_failed``.
+PARTIAL_CODES = ("alerts_failed", "discovery_failed")
+
+#: Seconds granted past the deadline for a connector to report its own (more precise)
+#: time-limit error before the build gives up on it.
+DEADLINE_GRACE = 0.5
+
+
+def is_partial_failure(code: str) -> bool:
+    """Whether a connector warning means some of its data is missing (not merely absent)."""
+    return code.startswith("sli_") or code.endswith("_failed") or code in PARTIAL_CODES
+
+
 def collect(sources: list[Source], request: CollectRequest, strict: bool = False) -> Evidence:
-    """Ask every source concurrently; a failing source becomes a warning (an error with ``strict``)."""
+    """Ask every source concurrently; a failing source becomes a warning (an error with ``strict``).
+
+    A source that has not answered by ``request.deadline`` is given up on: its thread is a
+    daemon, so neither this function nor the process waits for it. A connector bug (an
+    exception outside the PmreconError tree) fails that source only.
+    """
     evidence = Evidence(
         window=request.window, baseline=request.baseline, pmrecon_version=__version__
     )
@@ -88,41 +109,87 @@ def collect(sources: list[Source], request: CollectRequest, strict: bool = False
             "no source configured: add a 'sources:' section to the config "
             "(see config/pmrecon.example.yaml), or build from a saved bundle with --source DIR"
         )
-    failures: list[tuple[Source, PmreconError]] = []
-    with concurrent.futures.ThreadPoolExecutor(max_workers=len(sources)) as pool:
-        futures = {pool.submit(src.collect, request): src for src in sources}
-        timeout = (
-            None if request.deadline is None else max(1.0, request.deadline - time.monotonic())
-        )
+    answers: queue.Queue[tuple[Source, Evidence | None, BaseException | None]] = queue.Queue()
+
+    def run(src: Source) -> None:
         try:
-            done = concurrent.futures.as_completed(futures, timeout=timeout)
-            for fut in done:
-                src = futures[fut]
-                try:
-                    evidence.merge(fut.result())
-                except PmreconError as exc:
-                    failures.append((src, exc))
-        except concurrent.futures.TimeoutError:
-            for fut, src in futures.items():
-                if not fut.done():
-                    fut.cancel()
-                    failures.append(
-                        (src, ConnectorError(f"{src.name}: no answer within the build timeout"))
-                    )
-    for src, err in failures:
-        message = err.format_message()
-        if strict:
-            raise ConnectorError(f"{message} (--strict: any source failure fails the build)")
+            answers.put((src, src.collect(request), None))
+        except BaseException as exc:  # noqa: BLE001 - reported to the main thread
+            answers.put((src, None, exc))
+
+    for src in sources:
+        threading.Thread(
+            target=run, args=(src,), name=f"pmrecon-collect-{src.name}", daemon=True
+        ).start()
+    pending = {id(src): src for src in sources}
+    failures: list[tuple[Source, str]] = []
+    partial: list[tuple[Source, list[Warning]]] = []
+    while pending:
+        wait = None
+        if request.deadline is not None:
+            wait = max(0.0, request.deadline + DEADLINE_GRACE - time.monotonic())
+        try:
+            src, got, exc = answers.get(timeout=wait)
+        except queue.Empty:
+            break
+        pending.pop(id(src), None)
+        if exc is not None:
+            failures.append((src, _failure_message(src, exc)))
+            continue
+        assert got is not None
+        missing = [w for w in got.warnings if is_partial_failure(w.code)]
+        if missing:
+            partial.append((src, missing))
+        evidence.merge(got)
+    for src in pending.values():
+        failures.append(
+            (
+                src,
+                f"source {src.name!r}: no answer within the build's time limit; "
+                "raise 'timeout' in the config or shorten the window",
+            )
+        )
+    failures.sort(key=lambda f: f[0].name)
+    partial.sort(key=lambda p: p[0].name)
+    if strict and (failures or partial):
+        first = failures[0][1] if failures else _partial_message(*partial[0])
+        raise ConnectorError(f"{first} (--strict: any source failure fails the build)")
+    if len(failures) == len(sources):
+        raise ConnectorError("every source failed: " + " | ".join(m for _, m in failures))
+    for src, message in failures:
         evidence.warnings.append(
             Warning(source=src.name, message=message, code="source_unavailable")
         )
         evidence.sources.append(SourceInfo(name=src.name, kind=src.kind, ok=False, error=message))
-    if len(failures) == len(sources):
-        raise ConnectorError(
-            "every source failed: " + " | ".join(e.format_message() for _, e in failures)
+    for src, missing in partial:
+        evidence.warnings.append(
+            Warning(
+                source=src.name, message=_partial_message(src, missing), code="source_unavailable"
+            )
         )
     evidence.sources.sort(key=lambda s: s.name)
     return evidence
+
+
+def _failure_message(src: Source, exc: BaseException) -> str:
+    if isinstance(exc, PmreconError):
+        return exc.format_message()
+    if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+        raise exc
+    log.debug("source %s failed", src.name, exc_info=exc)
+    text = " ".join(str(exc).split())[:200]
+    return (
+        f"source {src.name!r}: internal error in the {src.kind} connector "
+        f"({type(exc).__name__}: {text}); rerun with --debug and report it"
+    )
+
+
+def _partial_message(src: Source, missing: list[Warning]) -> str:
+    return (
+        f"source {src.name!r} answered only in part: {len(missing)} "
+        f"quer{'y' if len(missing) == 1 else 'ies'} failed, their data is missing "
+        f"(first: {missing[0].message})"
+    )
 
 
 def gather_evidence(config: Config, request: BuildRequest) -> Evidence:

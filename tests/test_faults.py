@@ -1,0 +1,547 @@
+"""Fault injection: a source that fails (down, auth, timeout, hostile answers, partial results)
+never stops the report, never shows a traceback and never leaves a half-written file.
+
+The healthy source is the session's real, backfilled Prometheus (scenario ``clean_single``);
+the failing one reaches the same server through :class:`tests.faultproxy.FaultProxy`, which
+breaks the answers on request. A degraded build must give the same incident as a healthy
+build, plus the notice "Données indisponibles : …" in the report, a ``source_unavailable``
+warning in findings.json, and exit code 7 (3 with ``--strict``). Prometheus stopped
+mid-build is a dedicated server, stopped for real while the build runs.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.base import CheckResult, CollectRequest, SourceContext
+from connectors.prometheus import HttpClient, PrometheusSource
+from pmrecon.api import collect
+from pmrecon.errors import EXIT_DEGRADED, EXIT_INTERRUPTED, EXIT_SOURCE, ConnectorError
+from pmrecon.model import Evidence, Window
+from tests.clihelp import Run, run_cli
+from tests.faultproxy import Catcher, Fault, FaultProxy, leftovers, snapshot, write_config
+from tests.infra.prometheus import PrometheusServer, backfill
+from tests.scenarios import SCENARIOS
+
+pytestmark = pytest.mark.prometheus
+
+SCENARIO = "clean_single"
+SC = SCENARIOS[SCENARIO]()
+FROM, TO = (t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in SC.window)
+NOTICE = "Données indisponibles : "
+REQUEST_TIMEOUT = 1.5  # the failing source's per-request timeout
+
+
+def prom(url: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "prometheus",
+        "url": url,
+        "services": ["checkout"],
+        "retry_backoff": 0.01,
+        **extra,
+    }
+
+
+def replica(url: str, **extra: Any) -> dict[str, Any]:
+    """The failing source: the same data, alerts off (so a partial answer duplicates nothing)."""
+    settings: dict[str, Any] = {
+        "timeout": REQUEST_TIMEOUT,
+        "retries": 1,
+        "alerts": {"enabled": False},
+    }
+    return prom(url, **{**settings, **extra})
+
+
+def build(tmp: Path, sources: dict[str, Any], *args: str, timeout: Any = 60) -> tuple[Run, Path]:
+    cfg = write_config(
+        tmp / "pmrecon.yaml",
+        {"timezone": "UTC", "language": "fr", "timeout": timeout, "sources": sources},
+    )
+    out = tmp / "out"
+    run = run_cli(
+        "build", "-c", str(cfg), "--from", FROM, "--to", TO, "-o", str(out), "--no-png", *args,
+        timeout=90,
+    )  # fmt: skip
+    return run, out
+
+
+def assert_clean(run: Run) -> None:
+    """No traceback; every stderr line is pmrecon's own."""
+    assert "Traceback" not in run.err, run.err
+    for line in run.error_lines:
+        assert line.startswith("pmrecon: "), line
+
+
+def assert_one_line_error(run: Run, code: int, words: str) -> None:
+    assert run.code == code, (run.code, run.err)
+    assert_clean(run)
+    errors = [line for line in run.error_lines if line.startswith("pmrecon: error: ")]
+    assert len(errors) == 1, run.err
+    assert words in errors[0], errors[0]
+
+
+def findings(out: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((out / "findings.json").read_text(encoding="utf-8"))
+    return data
+
+
+def assert_degraded(
+    run: Run, out: Path, source: str, words: str, reference: dict[str, Any]
+) -> None:
+    """Exit 7, the notice in every output, the incident as a healthy build found it."""
+    assert run.code == EXIT_DEGRADED, (run.code, run.err)
+    assert_clean(run)
+    assert run.out.strip() == str(out / "postmortem.md")
+    assert any(
+        line.startswith(f"pmrecon: warning: {source}: ") and words in line
+        for line in run.error_lines
+    ), run.err
+    found = findings(out)
+    unavailable = [w for w in found["warnings"] if w["code"] == "source_unavailable"]
+    assert [w["source"] for w in unavailable] == [source], found["warnings"]
+    assert words in unavailable[0]["message"]
+    md = (out / "postmortem.md").read_text(encoding="utf-8")
+    notice = [line for line in md.splitlines() if NOTICE in line]
+    assert notice and words in notice[0], notice
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert NOTICE in html
+    assert found["incident"] == reference["incident"]
+    assert found["alerts"] == reference["alerts"]
+    assert (out / "evidence" / "manifest.json").is_file()
+    assert leftovers(out) == []
+
+
+@pytest.fixture(scope="module")
+def reference(prometheus, tmp_path_factory) -> dict[str, Any]:  # noqa: ANN001
+    """Findings of a healthy build from the direct source alone."""
+    run, out = build(tmp_path_factory.mktemp("reference"), {"prom": prom(prometheus.url)})
+    assert run.code == 0, run.err
+    data = findings(out)
+    assert data["incident"]["found"]
+    return data
+
+
+@pytest.fixture
+def proxy(prometheus) -> Iterator[FaultProxy]:  # noqa: ANN001
+    with FaultProxy(prometheus.url, max_requests=500) as p:
+        yield p
+
+
+# --------------------------------------------------------------------------- one source fails
+
+#: Faults run through the whole CLI (report, notice, exit code): the ones most likely in
+#: production. (id, fault, words the warning must hold)
+CLI_FAULTS = [
+    (
+        "http-500",
+        Fault("status", status=500),
+        "server error (HTTP 500): internal: injected HTTP 500",
+    ),
+    ("truncated", Fault("truncate"), "was cut short after"),
+    ("delay", Fault("delay", seconds=10), f"timeout: no answer within {REQUEST_TIMEOUT:g}s"),
+    ("slow-drip", Fault("drip", interval=0.1), f"did not arrive within {REQUEST_TIMEOUT:g}s"),
+]
+
+#: The other hostile answers, through the library's collect() (the same code path up to
+#: rendering, which the CLI cases cover).
+LIB_FAULTS = [
+    ("http-401", Fault("status", status=401), "authentication failed (HTTP 401)"),
+    ("malformed-json", Fault("malformed"), "is malformed JSON"),
+    ("wrong-content-type", Fault("html"), "is not the Prometheus API (Sign in to continue)"),
+    ("oversized", Fault("oversized", size=400 * 2**20), "is larger than 256 MiB"),
+    ("closed", Fault("close"), "closed connection without response"),
+    (
+        "http-503-html",
+        Fault("status", status=503, body=b"<h1>Bad gateway</h1>"),
+        "(HTTP 503): Bad gateway",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("fault", "words"), [f[1:] for f in CLI_FAULTS], ids=[f[0] for f in CLI_FAULTS]
+)
+def test_one_failing_source_gives_a_degraded_report(
+    prometheus,
+    proxy,
+    reference,
+    tmp_path,
+    fault: Fault,
+    words: str,  # noqa: ANN001
+) -> None:
+    proxy.set(fault)
+    started = time.monotonic()
+    run, out = build(tmp_path, {"prom": prom(prometheus.url), "replica": replica(proxy.url)})
+    elapsed = time.monotonic() - started
+    assert_degraded(run, out, "replica", words, reference)
+    assert proxy.faulted >= 1
+    # bounded: a handful of requests, and no wait far beyond the per-request timeout
+    assert len(proxy.requests) <= 6, proxy.requests
+    assert elapsed < 40
+
+
+@pytest.mark.parametrize(
+    ("fault", "words"), [f[1:] for f in LIB_FAULTS], ids=[f[0] for f in LIB_FAULTS]
+)
+def test_hostile_answer_makes_that_source_unavailable(
+    prometheus,
+    proxy,
+    fault: Fault,
+    words: str,  # noqa: ANN001
+) -> None:
+    proxy.set(fault)
+    direct = PrometheusSource("prom", prom(prometheus.url), SourceContext())
+    failing = PrometheusSource("replica", replica(proxy.url), SourceContext())
+    started = time.monotonic()
+    ev = collect(
+        [direct, failing],
+        CollectRequest(
+            window=Window(*SC.window),
+            baseline=Window(*SC.baseline),
+            deadline=time.monotonic() + 30,
+        ),
+    )
+    assert time.monotonic() - started < 10
+    (w,) = [w for w in ev.warnings if w.code == "source_unavailable"]
+    assert w.source == "replica" and words in w.message, w.message
+    assert w.message.startswith("source 'replica' (http://127.0.0.1:")
+    assert "\n" not in w.message and len(w.message) < 600
+    assert ev.alerts and ev.series, "the healthy source's evidence is kept"
+    assert len(proxy.requests) <= 6, proxy.requests
+
+
+def test_partial_answers_are_a_degraded_report(prometheus, proxy, reference, tmp_path) -> None:  # noqa: ANN001
+    """The server answers its status but cuts every SLI answer short: data is missing, said so."""
+    proxy.set(Fault("truncate", paths=("/api/v1/query_range",)))
+    run, out = build(tmp_path, {"prom": prom(prometheus.url), "replica": replica(proxy.url)})
+    assert_degraded(run, out, "replica", "answered only in part", reference)
+    found = findings(out)
+    details = [w for w in found["warnings"] if w["code"] == "sli_truncated"]
+    assert details and all("cut short" in w["message"] for w in details)
+
+
+def test_redirect_to_another_host_is_refused(prometheus, proxy, reference, tmp_path) -> None:  # noqa: ANN001
+    with Catcher() as elsewhere:
+        proxy.set(Fault("redirect", location=f"{elsewhere.url}/api/v1/status/buildinfo"))
+        run, out = build(
+            tmp_path,
+            {
+                "prom": prom(prometheus.url),
+                "replica": replica(proxy.url, bearer_token="tok-redirect-0042"),
+            },
+        )
+        assert elsewhere.requests == [], "the redirect was followed"
+    assert_degraded(run, out, "replica", "redirect to another host", reference)
+    assert proxy.requests[0].headers.get("Authorization") == "Bearer tok-redirect-0042"
+
+
+def test_failing_alertmanager_gives_a_degraded_report(
+    prometheus,
+    alertmanager,
+    reference,
+    tmp_path,  # noqa: ANN001
+) -> None:
+    with FaultProxy(alertmanager.url) as am:
+        am.set(Fault("status", status=503, paths=("/api/v2/silences",)))
+        run, out = build(
+            tmp_path,
+            {
+                "prom": prom(prometheus.url),
+                "am": {"type": "alertmanager", "url": am.url, "retries": 1, "retry_backoff": 0.01},
+            },
+        )
+        assert any(r.path.startswith("/api/v2/status") and not r.faulted for r in am.requests)
+    assert_degraded(run, out, "am", "server error (HTTP 503)", reference)
+
+
+def test_strict_turns_a_source_failure_into_a_failure(prometheus, proxy, tmp_path) -> None:  # noqa: ANN001
+    proxy.set(Fault("status", status=500))
+    run, out = build(
+        tmp_path, {"prom": prom(prometheus.url), "replica": replica(proxy.url)}, "--strict"
+    )
+    assert_one_line_error(run, EXIT_SOURCE, "--strict: any source failure fails the build")
+    assert "server error (HTTP 500)" in run.err
+    assert not out.exists()
+
+
+def test_strict_also_fails_on_partial_answers(prometheus, proxy, tmp_path) -> None:  # noqa: ANN001
+    proxy.set(Fault("malformed", paths=("/api/v1/query_range",)))
+    run, out = build(
+        tmp_path, {"prom": prom(prometheus.url), "replica": replica(proxy.url)}, "--strict"
+    )
+    assert_one_line_error(run, EXIT_SOURCE, "answered only in part")
+    assert not out.exists()
+
+
+def test_every_source_failing_is_a_clean_error(proxy, tmp_path) -> None:  # noqa: ANN001
+    proxy.set(Fault("status", status=502))
+    run, out = build(tmp_path, {"replica": replica(proxy.url)})
+    assert_one_line_error(run, EXIT_SOURCE, "every source failed: source 'replica'")
+    assert not out.exists()
+
+
+def test_failed_rebuild_keeps_the_previous_report(prometheus, proxy, tmp_path) -> None:  # noqa: ANN001
+    """A rebuild whose only source is broken fails and leaves the report as it was."""
+    sources = {"replica": replica(proxy.url)}
+    first, out = build(tmp_path, sources)
+    assert first.code == 0, first.err
+    before = snapshot(out)
+    proxy.set(Fault("truncate"))
+    again, _ = build(tmp_path, sources)
+    assert_one_line_error(again, EXIT_SOURCE, "cut short")
+    assert snapshot(out) == before
+
+
+# --------------------------------------------------------------------------- time limits
+
+
+def test_whole_build_timeout_holds_against_a_slow_source(
+    prometheus, proxy, reference, tmp_path
+) -> None:  # noqa: ANN001
+    """Each answer takes 1 s, the source's own timeout is generous: the build's limit cuts it."""
+    proxy.set(Fault("delay", seconds=1.0, paths=("/api/v1/query_range",)))
+    started = time.monotonic()
+    run, out = build(
+        tmp_path,
+        {
+            "prom": prom(prometheus.url),
+            "replica": replica(proxy.url, timeout=60, max_concurrency=1),
+        },
+        timeout=3,
+    )
+    elapsed = time.monotonic() - started
+    assert_degraded(run, out, "replica", "time limit", reference)
+    # 3 s of collection, then analysis and rendering; never the 60 s of the source's timeout
+    assert elapsed < 20
+    assert len(proxy.requests) < 10
+
+
+def test_whole_build_timeout_holds_against_a_hanging_server(
+    prometheus, proxy, reference, tmp_path
+) -> None:  # noqa: ANN001
+    proxy.set(Fault("delay", seconds=60, max_seconds=60))
+    started = time.monotonic()
+    run, out = build(
+        tmp_path,
+        {"prom": prom(prometheus.url), "replica": replica(proxy.url, timeout=120)},
+        timeout=2,
+    )
+    elapsed = time.monotonic() - started
+    assert_degraded(run, out, "replica", "timeout", reference)
+    assert elapsed < 20
+
+
+class _Stuck:
+    """A connector that ignores the deadline (a third-party one, say)."""
+
+    kind = "stuck"
+
+    def __init__(self, name: str, release: threading.Event) -> None:
+        self.name = name
+        self.release = release
+
+    def collect(self, request: CollectRequest) -> Evidence:
+        self.release.wait(30)
+        raise ConnectorError("released")
+
+    def check(self) -> list[CheckResult]:
+        return []
+
+
+class _Fine:
+    kind = "fine"
+    name = "fine"
+
+    def collect(self, request: CollectRequest) -> Evidence:
+        return Evidence(window=request.window, baseline=request.baseline)
+
+    def check(self) -> list[CheckResult]:
+        return []
+
+
+class _Buggy(_Fine):
+    name = "buggy"
+    kind = "buggy"
+
+    def collect(self, request: CollectRequest) -> Evidence:
+        raise KeyError("result")  # a connector bug on an unexpected answer
+
+
+def test_build_deadline_does_not_wait_for_a_connector_that_ignores_it() -> None:
+    release = threading.Event()
+    window = Window(*SC.window)
+    started = time.monotonic()
+    try:
+        ev = collect(
+            [_Stuck("stuck", release), _Fine()],
+            CollectRequest(window=window, deadline=time.monotonic() + 1.0),
+        )
+    finally:
+        release.set()
+    elapsed = time.monotonic() - started
+    assert elapsed < 3
+    (w,) = [w for w in ev.warnings if w.code == "source_unavailable"]
+    assert w.source == "stuck" and "no answer within the build's time limit" in w.message
+
+
+def test_a_connector_bug_fails_that_source_only() -> None:
+    ev = collect([_Buggy(), _Fine()], CollectRequest(window=Window(*SC.window)))
+    (w,) = ev.warnings
+    assert w.source == "buggy" and w.code == "source_unavailable"
+    assert "internal error in the buggy connector (KeyError: 'result')" in w.message
+
+
+# --------------------------------------------------------------------------- hostile answers, in-process
+
+
+def _collect_via(url: str, **settings: Any) -> Evidence:
+    src = PrometheusSource(
+        "p",
+        {"url": url, "retry_backoff": 0.01, "services": ["checkout"], **settings},
+        SourceContext(),
+    )
+    return src.collect(CollectRequest(window=Window(*SC.window), baseline=Window(*SC.baseline)))
+
+
+def test_oversized_answer_without_length_is_cut_at_the_limit(proxy, monkeypatch) -> None:  # noqa: ANN001
+    """No Content-Length to refuse up front: reading stops once the limit is passed."""
+    monkeypatch.setattr(HttpClient, "max_bytes", 2 * 2**20)
+    proxy.set(Fault("oversized", size=64 * 2**20, declare=False))
+    started = time.monotonic()
+    with pytest.raises(ConnectorError, match=r"is larger than 2 MiB"):
+        _collect_via(proxy.url, retries=0, timeout=10)
+    assert time.monotonic() - started < 5
+
+
+def test_slow_drip_is_bounded_by_the_request_timeout(proxy) -> None:  # noqa: ANN001
+    """One byte every 50 ms never trips a socket timeout; the answer's deadline does."""
+    proxy.set(Fault("drip", interval=0.05))
+    started = time.monotonic()
+    with pytest.raises(ConnectorError, match=r"did not arrive within 1s \(\d+ bytes received\)"):
+        _collect_via(proxy.url, retries=0, timeout=1)
+    assert time.monotonic() - started < 2.5
+
+
+def test_same_host_redirect_is_followed_other_hosts_are_not(prometheus, proxy) -> None:  # noqa: ANN001
+    """A reverse proxy moving the API on the same host is fine; another port is another host."""
+    proxy.set(Fault("redirect", location=f"{proxy.url}/api/v1/status/buildinfo", after=0))
+    # the redirect target is the proxy itself, which redirects again: a loop, cut short
+    with pytest.raises(ConnectorError, match=r"more than 3 redirects"):
+        _collect_via(proxy.url, retries=0)
+    assert len(proxy.requests) <= 4 * 2  # buildinfo, then the vector(1) probe
+    with Catcher() as other:
+        proxy.set(Fault("redirect", location=other.url.replace("127.0.0.1", "localhost")))
+        with pytest.raises(ConnectorError, match=r"redirect to another host"):
+            _collect_via(proxy.url, retries=0)
+        assert other.requests == []
+
+
+# --------------------------------------------------------------------------- Prometheus stopped mid-build
+
+
+@pytest.fixture
+def own_prometheus(tmp_path_factory) -> Iterator[PrometheusServer]:  # noqa: ANN001
+    """A Prometheus of this test's own (the session one must stay up), holding the scenario."""
+    root = Path(tmp_path_factory.mktemp("stopped-prometheus"))
+    backfill([SC], root / "data", root / "openmetrics")
+    server = PrometheusServer(root, root / "data")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _queries_served(url: str) -> int:
+    with urllib.request.urlopen(f"{url}/metrics", timeout=2) as resp:
+        text = resp.read().decode()
+    total = 0
+    for line in text.splitlines():
+        if line.startswith("prometheus_http_requests_total{") and 'handler="/api/v1/query' in line:
+            total += int(float(line.rsplit(" ", 1)[1]))
+    return total
+
+
+def test_prometheus_stopped_mid_build(prometheus, own_prometheus, reference, tmp_path) -> None:  # noqa: ANN001
+    """The build reads alerts in 60 s chunks (300 sequential queries); Prometheus stops after 20."""
+    sources = {
+        "prom": prom(prometheus.url),
+        "replica": replica(own_prometheus.url, alerts={"enabled": True, "chunk": 60}, retries=1),
+    }
+    cfg = write_config(
+        tmp_path / "pmrecon.yaml", {"timezone": "UTC", "timeout": 60, "sources": sources}
+    )
+    out = tmp_path / "out"
+    baseline_queries = _queries_served(own_prometheus.url)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pmrecon", "build", "-c", str(cfg), "--from", FROM, "--to", TO,
+         "-o", str(out), "--no-png"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        limit = time.monotonic() + 30
+        while time.monotonic() < limit and proc.poll() is None:
+            if _queries_served(own_prometheus.url) - baseline_queries >= 20:
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, "the build ended before Prometheus could be stopped"
+        own_prometheus.stop()
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    run = Run(proc.returncode, stdout, stderr)
+    # "Connection refused" once it is down; a query in flight may see its connection reset
+    assert_degraded(run, out, "replica", "unreachable: cannot connect (", reference)
+
+
+# --------------------------------------------------------------------------- interrupted builds
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupted_build_keeps_the_previous_report(prometheus, proxy, tmp_path, sig) -> None:  # noqa: ANN001
+    sources = {"prom": prom(prometheus.url), "replica": replica(proxy.url, timeout=60)}
+    first, out = build(tmp_path, sources)
+    assert first.code == 0, first.err
+    before = snapshot(out)
+    assert leftovers(out) == []
+
+    proxy.set(Fault("delay", seconds=30, max_seconds=30))
+    cfg = tmp_path / "pmrecon.yaml"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pmrecon", "build", "-c", str(cfg), "--from", FROM, "--to", TO,
+         "-o", str(out), "--no-png"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        limit = time.monotonic() + 20
+        while proxy.faulted == 0 and time.monotonic() < limit and proc.poll() is None:
+            time.sleep(0.02)
+        assert proxy.faulted >= 1, "the build never reached the slow server"
+        proc.send_signal(sig)
+        started = time.monotonic()
+        stdout, stderr = proc.communicate(timeout=15)
+        elapsed = time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == EXIT_INTERRUPTED, (proc.returncode, stderr)
+    assert elapsed < 5, "the interrupt waited for the slow server"
+    assert "Traceback" not in stderr
+    assert "pmrecon: interrupted" in stderr
+    assert stdout == ""
+    assert snapshot(out) == before
+    assert leftovers(tmp_path) == []
