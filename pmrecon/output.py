@@ -91,12 +91,28 @@ def notices(
     return out
 
 
-def log_lines(evidence: Evidence, limit: int) -> list[str]:
-    """Sample log lines for the annex, oldest first (already redacted by the connector)."""
+def log_lines(evidence: Evidence, limit: int, findings: dict[str, Any] | None = None) -> list[str]:
+    """Sample log lines for the annex (already redacted by the connector).
+
+    Lines from the incident itself come first (from five minutes before impact start to
+    resolution), then the others; each group is shown oldest first.
+    """
     if evidence.logs is None:
         return []
+    from .model import parse_rfc3339
+
+    inc = (findings or {}).get("incident") or {}
+    lo = parse_rfc3339(inc["impact_start"]).timestamp() - 300 if inc.get("impact_start") else None
+    hi = parse_rfc3339(inc["resolution"]).timestamp() if inc.get("resolution") else None
+
+    def outside(ts: float) -> bool:
+        return lo is not None and (ts < lo or (hi is not None and ts > hi))
+
+    chosen = sorted(
+        evidence.logs.samples, key=lambda s: (outside(s.timestamp.timestamp()), s.timestamp)
+    )[:limit]
     lines = []
-    for s in sorted(evidence.logs.samples, key=lambda s: s.timestamp)[:limit]:
+    for s in sorted(chosen, key=lambda s: s.timestamp):
         level = (s.level or "").upper()
         lines.append(f"{rfc3339(s.timestamp)} {level} {s.service or '-'}: {s.message}")
     return lines
@@ -165,7 +181,7 @@ def write_outputs(
         tz=tz,
         title=title,
         notices=notices(findings, lang, fmt, redactions),
-        log_lines=log_lines(evidence, int(config["report"]["max_log_lines"])),
+        log_lines=log_lines(evidence, int(config["report"]["max_log_lines"]), findings),
         graphs=graphs,
         links=links,
         created=created,

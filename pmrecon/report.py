@@ -263,15 +263,16 @@ def footnotes(findings: Mapping[str, Any]) -> list[dict[str, str]]:
         if i and i.get("at")
     ]
     for key, fig in items:
+        # Pre-rendered Markdown: prose escaped, queries as code spans (they hold [ ] _ * ...).
         parts = []
         if fig.get("definition"):
-            parts.append(str(fig["definition"]))
+            parts.append(md_inline(str(fig["definition"]).rstrip(".") + "."))
         if fig.get("source"):
-            parts.append(f"source: {fig['source']}")
+            parts.append(f"source: {md_inline(fig['source'])}")
         for ref in fig.get("query_refs") or []:
             q = queries.get(ref)
             if q is None:
-                parts.append(f"ref {ref}")
+                parts.append(f"ref {md_code(ref)}")
                 continue
             text = (
                 q["query"]
@@ -280,8 +281,8 @@ def footnotes(findings: Mapping[str, Any]) -> list[dict[str, str]]:
             )
             if len(text) > 300:
                 text = text[:297] + "..."
-            parts.append(f"query {ref} ({q.get('purpose', '')}): {text}")
-        notes.append({"key": re.sub(r"[^A-Za-z0-9_-]", "_", key), "text": "; ".join(parts)})
+            parts.append(f"{md_code(ref)} ({md_inline(q.get('purpose', ''))}) {md_code(text)}")
+        notes.append({"key": re.sub(r"[^A-Za-z0-9_-]", "_", key), "text": " — ".join(parts)})
     return notes
 
 

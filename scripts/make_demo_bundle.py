@@ -33,6 +33,21 @@ from tests.scenarios import (  # noqa: E402
 
 TARGET = ROOT / "pmrecon" / "demo_data" / "evidence"
 INDEX = "logs-shop-2026.02.17"
+KEYWORD = {"type": "keyword"}
+MAPPING = {
+    "properties": {
+        "@timestamp": {"type": "date"},
+        "message": {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 1024}}},
+        "log": {"properties": {"level": KEYWORD}},
+        "service": {"properties": {"name": KEYWORD}},
+        "host": {"properties": {"name": KEYWORD}},
+        "trace": {"properties": {"id": KEYWORD}},
+        "user": {"properties": {"id": KEYWORD}},
+        "event": {"properties": {"category": KEYWORD, "action": KEYWORD}},
+        "error": {"properties": {"type": KEYWORD, "message": {"type": "text"}}},
+        "tags": KEYWORD,
+    }
+}
 
 
 def demo_scenario() -> Scenario:
@@ -100,7 +115,6 @@ def demo_scenario() -> Scenario:
 def main() -> int:
     from pmrecon.api import BuildRequest, build
     from pmrecon.config import Config, validate
-    from tests.test_es_infra import ECS_MAPPING
 
     sc = demo_scenario()
     work = Path(tempfile.mkdtemp(prefix="pmrecon-demo-"))
@@ -109,7 +123,7 @@ def main() -> int:
         with PrometheusServer(work / "prom", work / "tsdb", rules=rules_yaml([sc])) as prom, \
                 ElasticsearchNode(pinned_version(9)) as es:
             client = make_client(es.url, es.major)
-            client.indices.create(index=INDEX, mappings=ECS_MAPPING)
+            client.indices.create(index=INDEX, mappings=MAPPING)
             bulk_load(es.url, INDEX, sc.log_docs(), major=es.major)
             data = validate({
                 "timezone": "Europe/Paris",
