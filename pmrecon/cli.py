@@ -35,11 +35,13 @@ _SECRETS: list[str] = []
 
 
 def scrub(text: str) -> str:
-    """Remove every known secret value from text about to be printed."""
-    for secret in _SECRETS:
+    """Remove every known secret value, and any ``user:password@`` of a URL, from text about to be printed."""
+    import re
+
+    for secret in sorted(_SECRETS, key=len, reverse=True):
         if secret and len(secret) >= 4:
             text = text.replace(secret, "[REDACTED]")
-    return text
+    return re.sub(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]*:[^/@\s]*@", r"\1***@", text)
 
 
 class State:
@@ -362,15 +364,38 @@ def check(state: State, config_path: str | None, as_json: bool) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: one-line errors, documented exit codes, no traceback unless --debug."""
+    import contextlib
+    import signal
+    import traceback
+
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("PMRECON_DEBUG") == "1"
+    console = argv is None
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    def print_traceback() -> None:
+        click.echo(scrub(traceback.format_exc()), err=True, nl=False)
+
+    def exit_interrupted() -> None:
+        # Exit now: a source thread still waiting on a server must not hold the exit.
+        if not console:
+            sys.exit(EXIT_INTERRUPTED)
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(EXIT_INTERRUPTED)
+
+    if console:
+        # SIGTERM (a cancelled CI job, `timeout`, systemd) unwinds like Ctrl-C: temporary
+        # files are removed and the previous report stays as it was.
+        signal.signal(signal.SIGTERM, interrupt)
     try:
         cli.main(args=args, prog_name="pmrecon", standalone_mode=False)
     except PmreconError as exc:
         if debug:
-            import traceback
-
-            traceback.print_exc()
+            print_traceback()
         click.echo(scrub(f"pmrecon: error: {exc.format_message()}"), err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.NoArgsIsHelpError as exc:
@@ -384,19 +409,17 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(EXIT_USAGE)
     except click.exceptions.Abort:
         click.echo("pmrecon: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        exit_interrupted()
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("pmrecon: interrupted; the previous report, if any, is intact", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        exit_interrupted()
     except SystemExit:
         raise
     except Exception as exc:
         if debug:
-            import traceback
-
-            traceback.print_exc()
+            print_traceback()
         click.echo(
             scrub(
                 f"pmrecon: internal error: {type(exc).__name__}: {exc}; rerun with --debug and report it"
