@@ -362,6 +362,132 @@ def check(state: State, config_path: str | None, as_json: bool) -> None:
         raise SystemExit(EXIT_SOURCE)
 
 
+@cli.command()
+@click.option(
+    "--from",
+    "start",
+    default=None,
+    metavar="TIME",
+    help="Scan start (default: now-24h); same forms as build --from.",
+)
+@click.option("--to", "end", default=None, metavar="TIME", help="Scan end (default: now).")
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    default=None,
+    metavar="FILE",
+    help="Config file (default: $PMRECON_CONFIG, then ./pmrecon.yaml).",
+)
+@click.option(
+    "-o",
+    "--out",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="Folder holding one draft per incident (default: output_dir, ./postmortems).",
+)
+@click.option(
+    "--max-incidents",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Most incidents drafted in detail (default: 25); bounds the queries.",
+)
+@click.option("--no-png", is_flag=True, default=False, help="Skip PNG export (no Chromium needed).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@click.option(
+    "--fail-on-incident", is_flag=True, help="Exit with code 8 when an incident was found."
+)
+@click.pass_obj
+def scan(
+    state: State,
+    start: str | None,
+    end: str | None,
+    config_path: str | None,
+    out: Path | None,
+    max_incidents: int | None,
+    no_png: bool,
+    as_json: bool,
+    fail_on_incident: bool,
+) -> None:
+    """Find every incident in a window and draft one post-mortem each (scheduled mode).
+
+    Each incident gets its own folder DIR/<YYYY-MM-DD-HHMM>-<slug>/. A re-run finds the
+    same drafts and rebuilds them in place, keeping human edits: nothing new is created.
+
+    \b
+    Examples:
+      pmrecon scan                                        # the last 24 hours
+      pmrecon scan --from now-7d --to now --out postmortems --no-png
+      pmrecon scan --from now-1d --to now --json > scan.json
+      pmrecon check && pmrecon scan --fail-on-incident    # CI: red when an incident was found
+    """
+    import json
+
+    from .scan import (
+        MAX_INCIDENTS,
+        MAX_SCAN_SECONDS,
+        exit_code,
+        format_table,
+        summary_line,
+        table_rows,
+        to_json,
+    )
+    from .scan import scan as run_scan
+    from .timeparse import parse_window
+
+    config = _load(config_path, {})
+    t1, t2 = parse_window(start or "now-24h", end or "now", config["timezone"], MAX_SCAN_SECONDS)
+    bar: Any = None
+
+    def progress(p: Any) -> None:
+        nonlocal bar
+        if state.quiet:
+            return
+        if not sys.stderr.isatty():
+            if p.stage != "done":
+                state.say(f"scan: {p.message}")
+            return
+        if p.stage == "candidates" and p.total:
+            bar = click.progressbar(length=p.total, label="pmrecon: drafting", file=sys.stderr)
+        elif bar is not None and p.stage in ("detail", "done"):
+            bar.update(p.done - bar.pos)
+            if p.stage == "done":
+                bar.render_finish()
+
+    result = run_scan(
+        config,
+        t1,
+        t2,
+        out,
+        png=False if no_png else None,
+        max_incidents=max_incidents or MAX_INCIDENTS,
+        progress=progress,
+    )
+    color = False if os.environ.get("NO_COLOR") else None
+    if as_json:
+        click.echo(scrub(json.dumps(to_json(result, config["timezone"]), indent=2)))
+    elif result.incidents:
+        header, *lines = format_table(table_rows(result, config["timezone"]))
+        click.echo(click.style(header, bold=True), color=color)
+        for line in lines:
+            click.echo(scrub(line), color=color)
+    for cand, message, _code in result.failed:
+        click.echo(
+            scrub(f"pmrecon: error: incident near {cand.start:%Y-%m-%d %H:%M}Z: {message}"),
+            err=True,
+        )
+    for inc in result.incidents:
+        if inc.error:
+            click.echo(scrub(f"pmrecon: warning: {inc.id}: {inc.error}"), err=True)
+    if not state.quiet:
+        for w in result.warnings:
+            click.echo(scrub(f"pmrecon: warning: {w}"), err=True)
+        state.say(summary_line(result))
+    code = exit_code(result, fail_on_incident)
+    if code:
+        raise SystemExit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: one-line errors, documented exit codes, no traceback unless --debug."""
     import contextlib
