@@ -1489,7 +1489,7 @@ def _availability(
             t, b = _sum_in(tot, lo, hi), _sum_in(bad, lo, hi)
             refs += _refs(tot, bad)
             method = method or "counts"
-            per_service[service] = ((1 - b / t) if t > 0 else None, b)
+            per_service[service] = (_ratio_ok(1 - b / t) if t > 0 else None, b)
             bad_sum += b
             tot_sum += t
             continue
@@ -1507,7 +1507,7 @@ def _availability(
             b = float((df["q"] * step * df["r"].clip(0, 1)).sum())
             refs += _refs(ratio, thr)
             method = "estimated" if method in (None, "estimated") else "mixed"
-            per_service[service] = ((1 - b / t) if t > 0 else None, b)
+            per_service[service] = (_ratio_ok(1 - b / t) if t > 0 else None, b)
             bad_sum += b
             tot_sum += t
     uptime_vals = []
@@ -1530,7 +1530,7 @@ def _availability(
                 f"1 − Σ(error ratio × throughput × step)/Σ(throughput × step) over {span}: "
                 "request counts estimated from per-step rates where counts were missing."
             )
-        failed: float | None = round(bad_sum, 6)
+        failed: float | None = max(0.0, round(bad_sum, 6))
     else:
         value, failed = None, None
         definition = (
@@ -1858,3 +1858,8 @@ def _source_out(s: SourceInfo) -> SourceFinding:
     return SourceFinding(
         name=s.name, kind=s.kind, version=s.version, queries=list(s.queries), ok=s.ok, error=s.error
     )
+
+
+def _ratio_ok(x: float) -> float:
+    """Clamp to [0, 1]: counts from different queries can disagree by a request or two."""
+    return min(1.0, max(0.0, x))
