@@ -49,10 +49,12 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import re
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,6 +95,7 @@ from pmrecon.model import (
 )
 
 UTC = dt.timezone.utc
+_MASK = re.compile(r"\[REDACTED:([A-Za-z0-9_-]+)\]")
 CLIENT_MAJOR = int(CLIENT_VERSION.split(".")[0])
 RETRY_STATUS = (429, 502, 503, 504)
 DISABLED = ("", "off", "none", "false")
@@ -193,6 +196,7 @@ SETTINGS_SCHEMA: dict[str, Any] = {
         "max_length": Key("int", 200, "characters of a signature"),
     },
     "samples": {
+        "new_signatures": Key("int", 3, "first line of each of the most frequent new signatures"),
         "first_errors": Key("int", 5, "error lines kept from the first error on"),
         "peak": Key("int", 5, "error lines kept from the busiest error bucket"),
         "max_chars": Key("int", 500, "longest message kept in a sample (longer ones truncated)"),
@@ -333,9 +337,16 @@ class _SigAcc:
     services: set[str] = field(default_factory=set)
     example: str | None = None
     example_at: int | None = None
+    key: tuple[str, str] | None = None  # (_index, _id) of the example's document
 
     def add(
-        self, n: int, first: int | None, last: int | None, services: list[str], example: str | None
+        self,
+        n: int,
+        first: int | None,
+        last: int | None,
+        services: list[str],
+        example: str | None,
+        key: tuple[str, str] | None = None,
     ) -> None:
         if n <= 0:
             return
@@ -350,6 +361,7 @@ class _SigAcc:
         if example is not None and (self.example_at is None or (first or 0) < self.example_at):
             self.example = example
             self.example_at = first
+            self.key = key
 
 
 @dataclass
@@ -372,6 +384,7 @@ class _SigTally:
         services: list[str],
         example: str | None,
         ref: str | None,
+        key: tuple[str, str] | None = None,
     ) -> None:
         if n <= 0:
             return
@@ -383,7 +396,7 @@ class _SigTally:
             acc = self.window[sig] = _SigAcc()
             if ref:
                 self.refs[sig] = ref
-        acc.add(n, first, last, services, example)
+        acc.add(n, first, last, services, example, key)
 
     def add_baseline(self, sig: str, n: int) -> None:
         if n <= 0:
@@ -435,6 +448,8 @@ class ElasticsearchSource:
         self._queries: list[QueryRecord] = []
         self._query_seq = 0
         self._deadline: float | None = None
+        self._new_keys: list[tuple[str, str]] = []
+        self._silent: Any = None
         self.error_levels = [str(x).lower() for x in s["error_levels"] or []]
         self.warning_levels = [str(x).lower() for x in s["warning_levels"] or []]
 
@@ -1389,7 +1404,9 @@ class ElasticsearchSource:
                     b1,
                     tally,
                     budget,
-                    lambda key: truncate(" ".join(str(key).split()), max_len) or "(empty)",
+                    lambda key: (
+                        truncate(" ".join(self._prefold(str(key)).split()), max_len) or "(empty)"
+                    ),
                     warnings,
                 )
             no_type: list[dict[str, Any]] = []
@@ -1407,7 +1424,7 @@ class ElasticsearchSource:
                     b1,
                     tally,
                     budget,
-                    lambda key: normalise(key, max_len),
+                    lambda key: normalise(self._prefold(str(key)), max_len),
                     warnings,
                 )
             if unkeyed or not msg.agg:
@@ -1540,6 +1557,7 @@ class ElasticsearchSource:
                 if n:
                     hits = ((wb.get("example") or {}).get("hits") or {}).get("hits") or []
                     example = _get_path(hits[0].get("_source") or {}, msg) if hits else None
+                    doc = (str(hits[0].get("_index")), str(hits[0].get("_id"))) if hits else None
                     tally.add_window(
                         sig,
                         n,
@@ -1551,6 +1569,7 @@ class ElasticsearchSource:
                         ],
                         str(example) if example is not None else None,
                         rec.id,
+                        doc,
                     )
                 tally.add_baseline(sig, int(bb.get("doc_count") or 0))
             after = agg.get("after_key")
@@ -1589,22 +1608,27 @@ class ElasticsearchSource:
         value = after.get("k")
         if value is None:
             return 0
-        body = {
-            "size": 0,
-            "track_total_hits": True,
-            "query": {
-                "bool": {
-                    "filter": [*query, self._range(w0, w1), {"range": {agg_field: {"gt": value}}}]
-                }
-            },
-        }
-        ans = self._search(
-            body,
-            purpose="error lines beyond the signature bound",
+
+        def body(after_value: Any) -> dict[str, Any]:
+            past = {"range": {agg_field: {"gt": after_value}}}
+            return {
+                "size": 0,
+                "track_total_hits": True,
+                "query": {"bool": {"filter": [*query, self._range(w0, w1), past]}},
+            }
+
+        purpose = "error lines beyond the signature bound"
+        # the evidence keeps the key redacted: it is a raw log message
+        rec = self._record(
+            purpose,
+            body(self._prefold(str(value))),
+            endpoint=f"/{self.index}/_search",
             window=(w0, w1),
-            warnings=warnings,
+            index=self.index,
         )
-        return _total(ans)
+        ans = self._search(body(value), purpose=purpose, window=None, warnings=warnings, record=rec)
+        rec.result_count = _total(ans)
+        return rec.result_count
 
     def _unaggregated_scan(
         self,
@@ -1637,7 +1661,7 @@ class ElasticsearchSource:
             src = hit.get("_source") or {}
             at = _sort_ms(hit)
             text = _get_path(src, msg)
-            sig = normalise(text, max_len)
+            sig = normalise(self._prefold(str(text or "")), max_len)
             if at is not None and w0 <= at < w1:
                 service = _get_path(src, svc)
                 tally.add_window(
@@ -1648,6 +1672,7 @@ class ElasticsearchSource:
                     [str(service)] if service is not None else [],
                     str(text) if text is not None else None,
                     rec_holder[0].id if rec_holder else None,
+                    (str(hit.get("_index")), str(hit.get("_id"))),
                 )
             elif at is not None and b0 <= at < b1:
                 tally.add_baseline(sig, 1)
@@ -1673,8 +1698,17 @@ class ElasticsearchSource:
             : max(1, top // 2)
         ]
         out = []
+        self._new_keys = [
+            acc.key
+            for sig, acc in kept
+            if has_baseline and acc.key is not None and sig not in tally.baseline
+        ]
         for sig, acc in kept + [kv for kv in new_extra if kv[0] not in names]:
             base = tally.baseline.get(sig, 0)
+            redactor = self.context.redactor
+            if redactor is not None and self._silent is not None:
+                for m in _MASK.finditer(sig):
+                    redactor.counts[m.group(1)] += 1
             out.append(
                 ErrorSignature(
                     signature=redact(sig),
@@ -1693,6 +1727,19 @@ class ElasticsearchSource:
                 )
             )
         return out
+
+    def _prefold(self, text: str) -> str:
+        """Redaction before folding, so that signatures merge over masked values; not counted
+        (the kept signatures' masks are counted once, in :meth:`_pick_signatures`)."""
+        redactor = self.context.redactor
+        if redactor is None or not text:
+            return text
+        if self._silent is None:
+            try:
+                self._silent = dataclasses.replace(redactor, counts=Counter())
+            except TypeError:  # not the dataclass Redactor: redact without a silent copy
+                return str(redactor.redact(text))
+        return str(self._silent.redact(text))
 
     def _redact(self, text: str) -> str:
         redactor = self.context.redactor
@@ -1800,19 +1847,39 @@ class ElasticsearchSource:
             return []
         out: list[LogSample] = []
         seen: set[tuple[str | None, str | None]] = set()
-        plans = [("first_error", first_ms, w1, int(cfg["first_errors"]))]
+        errors = self._levels_query(self.error_levels)
+        plans: list[tuple[str, int, int, list[dict[str, Any]], int]] = []
+        # the first line of each new signature (where the incident's own errors begin), found
+        # by document id: no log content goes into a query, so none into the evidence either
+        docs = self._new_keys[: max(0, int(cfg["new_signatures"]))]
+        if docs:
+            by_id = [
+                {"bool": {"filter": [{"term": {"_index": index}}, {"ids": {"values": [doc_id]}}]}}
+                for index, doc_id in docs
+            ]
+            plans.append(
+                (
+                    "new_signature",
+                    w0,
+                    w1,
+                    [{"bool": {"should": by_id, "minimum_should_match": 1}}],
+                    len(docs),
+                )
+            )
+        plans.append(("first_error", first_ms, w1, [errors], int(cfg["first_errors"])))
         if peak_ms is not None:
-            plans.append(("peak", peak_ms, min(w1, peak_ms + interval * 1000), int(cfg["peak"])))
-        for reason, a, b, n in plans:
+            end = min(w1, peak_ms + interval * 1000)
+            plans.append(("peak", peak_ms, end, [errors], int(cfg["peak"])))
+        for reason, a, b, query, n in plans:
             if n <= 0:
                 continue
             recs: list[QueryRecord] = []
             try:
                 for hit in self._iter_hits(
-                    [self._range(a, b), self._levels_query(self.error_levels), *extra],
+                    [self._range(a, b), *query, *extra],
                     self._sample_fields(),
                     n,
-                    purpose=f"sample error lines ({reason.replace('_', ' ')})",
+                    purpose=f"sample log lines ({reason.replace('_', ' ')})",
                     window=(a, b),
                     warnings=warnings,
                     record_out=recs,

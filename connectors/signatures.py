@@ -7,8 +7,8 @@ UUID is not eaten digit by digit):
 - UUIDs → ``<uuid>``; ISO 8601 timestamps and clock times → ``<time>``;
   IPv4 addresses (with an optional port) → ``<ip>``; e-mail addresses → ``<email>``;
 - ``0x…`` hexadecimal and runs of 8+ hex digits holding a digit (hashes, trace ids) → ``<hex>``;
-- long mixed tokens (16+ characters of letters, digits and ``_-+/=`` with 2+ digits:
-  base64 ids, session keys) → ``<id>``;
+- long mixed tokens (16+ characters of letters, digits and ``_-+/``, optional ``=`` padding,
+  with 2+ digits: base64 ids, session keys) → ``<id>``;
 - numbers not glued to a preceding letter (``3012ms``, ``order 42``, ``-7``, ``1.5``) and
   digit runs of 4+ anywhere (``user12345``) → ``<n>``; short codes such as ``v1`` or
   ``ERR42`` stay, because they name *which* thing failed.
@@ -47,7 +47,7 @@ _IPV4 = re.compile(
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _HEX0X = re.compile(_NOT_ALNUM_BEFORE + r"0[xX][0-9a-fA-F]+" + _NOT_ALNUM_AFTER)
 _HEXRUN = re.compile(_NOT_ALNUM_BEFORE + r"(?=[0-9a-fA-F]*[0-9])[0-9a-fA-F]{8,}" + _NOT_ALNUM_AFTER)
-_TOKEN = re.compile(r"[A-Za-z0-9_+/=-]{16,}")
+_TOKEN = re.compile(r"[A-Za-z0-9_+/-]{16,}={0,2}")
 _NUMBER = re.compile(r"(?<![A-Za-z0-9])[0-9]+(?:[.,][0-9]+)*|[0-9]{4,}")
 _SPACE = re.compile(r"\s+")
 _PLACEHOLDER_RUN = re.compile(r"<n>(?:[.,:]<n>)+")
