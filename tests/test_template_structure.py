@@ -125,7 +125,9 @@ def test_placeholders_left_are_for_humans(rendered):
     found = set(re.findall(r"\[[^\]\[]{0,80}\]", body))
     derivable_left = found & DERIVABLE
     # The sample evidence has an incident (still in progress), so these must have been derived.
-    assert not {"[YYYY-MM-DD HH:MM]", "[X heures Y minutes]", "[Liste des services]"} & derivable_left, derivable_left
+    assert (
+        not {"[YYYY-MM-DD HH:MM]", "[X heures Y minutes]", "[Liste des services]"} & derivable_left
+    ), derivable_left
     unknown = {
         p
         for p in found - HUMAN_PLACEHOLDERS - DERIVABLE
