@@ -802,7 +802,8 @@ def _resolve_cluster(ctx: _Ctx, c: _Cluster, lg: _Logs | None) -> None:
             last = max(alerts, key=lambda s: (s.end, s.sort_key()))
             c.resolution, c.resolution_sig = last.end, last
 
-    firing = [s for s in alerts if not s.open_start]
+    # an alert already firing at the window's start fired first, at an unknown time
+    firing = [] if any(s.open_start for s in alerts) else alerts
     if firing:
         fa = min(firing, key=_Signal.sort_key)
         c.first_alert, c.first_alert_sig = fa.start, fa
