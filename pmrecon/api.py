@@ -205,7 +205,8 @@ def gather_evidence(config: Config, request: BuildRequest) -> Evidence:
     context = SourceContext(
         timezone=config["timezone"],
         analysis=config["analysis"],
-        redactor=Redactor.from_config(config["redaction"]),
+        # the configured credentials too: an application may log its own token
+        redactor=Redactor.from_config(config["redaction"], secrets=config.secrets),
         now=request.now,
     )
     sources = make_sources(config, context)

@@ -5,6 +5,7 @@ Alertmanager started by the tests) until a :class:`Fault` is set, and then answe
 that fault instead, for the paths the fault names, from its ``after``-th request on:
 
 - ``status``: an HTTP error (500 by default) with a small JSON or text body;
+- ``echo``: an HTTP error (``status``) whose body quotes the request, headers included;
 - ``truncate``: the upstream answer, announced with its full ``Content-Length`` but cut
   in the middle, then the connection closed;
 - ``malformed``: ``200`` with a JSON body that does not parse;
@@ -183,7 +184,16 @@ class FaultProxy:
 
             def _fault(self, f: Fault, body: bytes) -> None:
                 kind = f.kind
-                if kind == "status":
+                if kind == "echo":
+                    # a misconfigured server quoting the request, credentials included
+                    said = {"status": "error", "errorType": "unauthorized", "error": "denied",
+                            "request": {"path": self.path, "headers": dict(self.headers.items()),
+                                        "body": body.decode("utf-8", "replace")}}  # fmt: skip
+                    self._send(f.status, json.dumps(said).encode(), headers={
+                        "WWW-Authenticate": 'Basic realm="x"',
+                        "X-Elastic-Product": "Elasticsearch",
+                    })  # fmt: skip
+                elif kind == "status":
                     data = f.body if f.body is not None else _error_body(f.status)
                     self._send(f.status, data)
                 elif kind == "malformed":
