@@ -1,0 +1,1 @@
+"""pmrecon's benchmark against real servers: see bench/run.py and docs/benchmark.md."""

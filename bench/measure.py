@@ -1,0 +1,449 @@
+"""Measuring one ``pmrecon build`` (a subprocess) and its floor (the same queries, replayed raw).
+
+pmrecon itself: wall time from spawn to exit; CPU time and peak RSS of the pmrecon process
+alone (``/proc/PID/stat`` of the exited, not yet reaped process, and ``VmHWM`` sampled while it
+runs), and of the whole process tree (``wait4``'s rusage: includes Chromium for PNG export).
+
+The floor: every query of the build's evidence bundle (``sources.json``: text or body, time
+range, step, endpoint), sent again over plain HTTP with each source's concurrency, in the
+recorded order, each body read (and un-gzipped) but never parsed. Its wall time is what the
+servers and the network cost; pmrecon ÷ floor is the headline figure.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import http.client
+import json
+import os
+import subprocess
+import threading
+import time
+import urllib.parse
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+# --------------------------------------------------------------------------- CPU accounting
+
+
+def proc_cpu(pid: int) -> tuple[float, float] | None:
+    """(own CPU, reaped children's CPU) in seconds from /proc/PID/stat."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()
+    utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
+    return (utime + stime) / CLK_TCK, (cutime + cstime) / CLK_TCK
+
+
+def group_cpu(pgid: int) -> float:
+    """CPU seconds of every live process in process group ``pgid`` (the ES node's JVM)."""
+    total = 0.0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        if int(fields[2]) == pgid:
+            total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return total
+
+
+def system_busy() -> float:
+    """CPU seconds spent busy by the whole machine since boot (all cores)."""
+    parts = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in parts[:8])
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK
+
+
+@dataclass
+class ServerPids:
+    """Where the servers' CPU time is read, to tell the machine's other load apart."""
+
+    prometheus: int | None = None
+    es_group: int | None = None
+
+    def cpu(self) -> dict[str, float]:
+        out = {}
+        if self.prometheus:
+            got = proc_cpu(self.prometheus)
+            out["prometheus"] = got[0] if got else 0.0
+        if self.es_group:
+            out["elasticsearch"] = group_cpu(self.es_group)
+        return out
+
+
+# --------------------------------------------------------------------------- pmrecon runs
+
+
+@dataclass
+class Run:
+    """One measured ``pmrecon`` process."""
+
+    argv: list[str]
+    exit_code: int
+    wall: float
+    cpu: float  # pmrecon's own process
+    cpu_tree: float  # with its reaped children (Chromium)
+    rss_mb: float  # peak RSS of pmrecon's own process
+    rss_tree_mb: float  # largest peak of the process or any reaped child
+    stdout: str
+    stderr: str
+    servers_cpu: dict[str, float] = field(default_factory=dict)
+    others_cpu: float | None = None
+
+
+def run_measured(
+    argv: list[str],
+    env: dict[str, str],
+    servers: ServerPids | None = None,
+    timeout: float | None = None,
+) -> Run:
+    """Run ``argv``, sampling its VmHWM; read its CPU from /proc before reaping it.
+
+    A process still running after ``timeout`` seconds is killed (exit code -9).
+    """
+    servers = servers or ServerPids()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    busy0, srv0 = system_busy(), servers.cpu()
+    started = time.monotonic()
+    proc = subprocess.Popen(argv, env=env, stdout=out_w, stderr=err_w, stdin=subprocess.DEVNULL)
+    os.close(out_w)
+    os.close(err_w)
+    chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}
+
+    def drain(fd: int) -> None:
+        while True:
+            data = os.read(fd, 65536)
+            if not data:
+                return
+            chunks[fd].append(data)
+
+    readers = [threading.Thread(target=drain, args=(fd,), daemon=True) for fd in chunks]
+    for r in readers:
+        r.start()
+    peak_kb = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak_kb
+        path = f"/proc/{proc.pid}/status"
+        while not stop.is_set():
+            try:
+                with open(path) as f:
+                    for line in f:
+                        if line.startswith("VmHWM:"):
+                            peak_kb = max(peak_kb, int(line.split()[1]))
+                            break
+            except OSError:
+                return
+            stop.wait(0.01)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    killer = threading.Timer(timeout, proc.kill) if timeout else None
+    if killer is not None:
+        killer.daemon = True
+        killer.start()
+    # wait for the exit without reaping: /proc/PID/stat still holds the final CPU times
+    os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+    wall = time.monotonic() - started
+    if killer is not None:
+        killer.cancel()
+    stop.set()
+    sampler.join()
+    own = proc_cpu(proc.pid) or (0.0, 0.0)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    busy1, srv1 = system_busy(), servers.cpu()
+    for r in readers:
+        r.join()
+    os.close(out_r)
+    os.close(err_r)
+    cpu_tree = usage.ru_utime + usage.ru_stime
+    srv = {k: round(srv1.get(k, 0.0) - v, 2) for k, v in srv0.items()}
+    others = (busy1 - busy0) - cpu_tree - sum(srv.values())
+    return Run(
+        argv=argv,
+        exit_code=proc.returncode,
+        wall=wall,
+        cpu=own[0],
+        cpu_tree=cpu_tree,
+        rss_mb=peak_kb / 1024,
+        rss_tree_mb=usage.ru_maxrss / 1024,
+        stdout=b"".join(chunks[out_r]).decode(errors="replace"),
+        stderr=b"".join(chunks[err_r]).decode(errors="replace"),
+        servers_cpu=srv,
+        others_cpu=round(max(0.0, others), 2),
+    )
+
+
+# --------------------------------------------------------------------------- the bundle
+
+
+def bundle_queries(evidence_dir: Path) -> list[dict[str, Any]]:
+    """Every source of the bundle with its kind, URL and queries."""
+    return list(json.loads((evidence_dir / "sources.json").read_text(encoding="utf-8")))
+
+
+def bundle_totals(sources: list[dict[str, Any]]) -> dict[str, Any]:
+    """Number of queries and bytes received, per source and in all."""
+    per: dict[str, dict[str, int]] = {}
+    for s in sources:
+        qs = s.get("queries") or []
+        per[s["name"]] = {
+            "queries": len(qs),
+            "bytes": sum(int(q.get("bytes_received") or 0) for q in qs),
+        }
+    return {
+        "queries": sum(v["queries"] for v in per.values()),
+        "bytes": sum(v["bytes"] for v in per.values()),
+        "per_source": per,
+    }
+
+
+# --------------------------------------------------------------------------- the floor
+
+
+def _epoch(text: str | None) -> str | None:
+    if not text:
+        return None
+    t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return f"{t.timestamp():.3f}".rstrip("0").rstrip(".")
+
+
+@dataclass
+class Replay:
+    """One HTTP request rebuilt from a recorded query."""
+
+    source: str
+    method: str
+    path: str
+    body: bytes | None
+    headers: dict[str, str]
+    expected_bytes: int | None
+
+
+def prometheus_requests(source: dict[str, Any]) -> list[Replay]:
+    """The requests the Prometheus connector sent, rebuilt from its query records."""
+    out = []
+    base = urllib.parse.urlsplit(source["url"]).path.rstrip("/")
+    for q in source.get("queries") or []:
+        endpoint = q.get("endpoint") or "/api/v1/query"
+        params: dict[str, str] = {}
+        method = "GET"
+        if endpoint == "/api/v1/query_range":
+            method = "POST"
+            params = {
+                "query": q["query"],
+                "start": _epoch(q["start"]) or "",
+                "end": _epoch(q["end"]) or "",
+                "step": f"{float(q['step_seconds']):g}",
+            }
+        elif endpoint == "/api/v1/query":
+            method = "POST"
+            params = {"query": q["query"]}
+            if q.get("end"):
+                params["time"] = _epoch(q["end"]) or ""
+        elif endpoint == "/api/v1/rules":
+            params = {"type": "alert"}
+        headers = {"Accept-Encoding": "gzip, deflate", "Accept": "*/*"}
+        body = None
+        path = base + endpoint
+        if method == "POST":
+            body = urllib.parse.urlencode(params).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        elif params:
+            path += "?" + urllib.parse.urlencode(params)
+        out.append(Replay(source["name"], method, path, body, headers, q.get("bytes_received")))
+    return out
+
+
+def elasticsearch_requests(source: dict[str, Any]) -> list[Replay]:
+    """The searches the Elasticsearch connector sent, rebuilt from its query records."""
+    out = []
+    for q in source.get("queries") or []:
+        body = q.get("query")
+        endpoint = q.get("endpoint") or "_search"
+        index = q.get("index")
+        if endpoint.startswith("/"):
+            path = endpoint
+        else:
+            path = (
+                f"/{urllib.parse.quote(index, safe=',*')}/{endpoint}" if index else f"/{endpoint}"
+            )
+        method = "POST" if body is not None else "GET"
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        out.append(Replay(source["name"], method, path, data, headers, q.get("bytes_received")))
+    return out
+
+
+@dataclass
+class FloorResult:
+    wall: float
+    requests: int
+    bytes: int
+    wire_bytes: int
+    per_source: dict[str, dict[str, Any]]
+    mismatched_sizes: int
+    errors: list[str]
+
+
+def _replay(
+    host: str, port: int, requests: list[Replay], workers: int
+) -> tuple[float, int, int, int, list[str]]:
+    local = threading.local()
+    conns: list[http.client.HTTPConnection] = []
+    lock = threading.Lock()
+    totals = {"bytes": 0, "wire": 0, "mismatch": 0}
+    errors: list[str] = []
+
+    def conn() -> http.client.HTTPConnection:
+        c = getattr(local, "conn", None)
+        if c is None:
+            c = http.client.HTTPConnection(host, port, timeout=300)
+            local.conn = c
+            with lock:
+                conns.append(c)
+        return c
+
+    def one(req: Replay) -> None:
+        c = conn()
+        c.request(req.method, req.path, body=req.body, headers=req.headers)
+        resp = c.getresponse()
+        wire = resp.read()
+        data = wire
+        if resp.getheader("Content-Encoding") == "gzip":
+            data = zlib.decompress(wire, 16 + zlib.MAX_WBITS)
+        with lock:
+            totals["bytes"] += len(data)
+            totals["wire"] += len(wire)
+            if req.expected_bytes is not None and abs(len(data) - req.expected_bytes) > 64:
+                totals["mismatch"] += 1
+            if resp.status >= 400:
+                errors.append(f"{req.method} {req.path[:120]}: HTTP {resp.status}")
+
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        list(pool.map(one, requests))
+    wall = time.monotonic() - started
+    for c in conns:
+        c.close()
+    return wall, totals["bytes"], totals["wire"], totals["mismatch"], errors
+
+
+def floor(sources: list[dict[str, Any]], concurrency: dict[str, int]) -> FloorResult:
+    """Replay every source's recorded queries at its concurrency, all sources at once."""
+    jobs = []
+    for s in sources:
+        if not s.get("ok", True) or not s.get("url"):
+            continue
+        if s["kind"] == "prometheus":
+            reqs = prometheus_requests(s)
+        elif s["kind"] == "elasticsearch":
+            reqs = elasticsearch_requests(s)
+        else:
+            continue
+        parts = urllib.parse.urlsplit(s["url"])
+        jobs.append((s["name"], parts.hostname or "127.0.0.1", parts.port or 80, reqs))
+    results: dict[str, Any] = {}
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(jobs))) as pool:
+        futures = {
+            pool.submit(_replay, host, port, reqs, concurrency.get(name, 1)): (name, reqs)
+            for name, host, port, reqs in jobs
+        }
+        for fut, (name, reqs) in futures.items():
+            wall, nbytes, wire, mismatch, errors = fut.result()
+            results[name] = {
+                "wall": wall,
+                "requests": len(reqs),
+                "bytes": nbytes,
+                "wire_bytes": wire,
+                "mismatched_sizes": mismatch,
+                "errors": errors,
+                "concurrency": concurrency.get(name, 1),
+            }
+    wall = time.monotonic() - started
+    return FloorResult(
+        wall=wall,
+        requests=sum(r["requests"] for r in results.values()),
+        bytes=sum(r["bytes"] for r in results.values()),
+        wire_bytes=sum(r["wire_bytes"] for r in results.values()),
+        per_source=results,
+        mismatched_sizes=sum(r["mismatched_sizes"] for r in results.values()),
+        errors=[e for r in results.values() for e in r["errors"]],
+    )
+
+
+# --------------------------------------------------------------------------- the machine
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    import platform
+
+    info: dict[str, Any] = {
+        "nproc": os.cpu_count(),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu_model"] = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                info["memory_gib"] = round(int(line.split()[1]) / 1024 / 1024, 1)
+                break
+        info["loadavg"] = Path("/proc/loadavg").read_text().split()[:3]
+    except OSError:
+        pass
+    try:
+        out = subprocess.run(
+            [
+                "git",
+                "-C",
+                str(Path(__file__).resolve().parent.parent),
+                "rev-parse",
+                "--short",
+                "HEAD",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        info["git_commit"] = out.stdout.strip() or None
+        dirty = subprocess.run(
+            [
+                "git",
+                "-C",
+                str(Path(__file__).resolve().parent.parent),
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        info["git_dirty_files"] = len(dirty.stdout.splitlines())
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return info

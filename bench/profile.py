@@ -1,0 +1,131 @@
+"""Profile one ``pmrecon build`` against the benchmark's servers with pyinstrument.
+
+Uses the data cached by bench/run.py (generating it if needed) and writes
+``<out>/profile-<window>-<docs>.txt`` (call tree) and ``.html``::
+
+    .venv/bin/pip install pyinstrument
+    .venv/bin/python bench/profile.py --window 24h --docs 5000000 [--png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import servers  # noqa: E402
+from bench.dataset import Dataset  # noqa: E402
+from bench.run import es_connector_available, parse_duration, say, write_config  # noqa: E402
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--window", default="24h")
+    p.add_argument("--docs", type=int, default=1_000_000, help="log dataset (0: no logs)")
+    p.add_argument("--png", action="store_true")
+    p.add_argument("--smoke", action="store_true", help="the smoke dataset")
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    p.add_argument("--es-heap", default="2g")
+    p.add_argument("--interval", default="0.001", help="pyinstrument sampling interval (s)")
+    args = p.parse_args()
+    try:
+        import pyinstrument  # noqa: F401
+    except ImportError:
+        raise SystemExit(
+            "pyinstrument is not installed: .venv/bin/pip install pyinstrument"
+        ) from None
+    ds = Dataset(days=0.5, services=3, rps_min=5.0, rps_max=20.0) if args.smoke else Dataset()
+    seconds = parse_duration(args.window)
+    window = ds.window(seconds)
+    tsdb, _ = servers.prometheus_tsdb(ds, say)
+    use_es = args.docs > 0 and es_connector_available() is None
+    work = Path(tempfile.mkdtemp(prefix="pmrecon-profile-"))
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = (
+        args.out / f"profile-{args.window}-{args.docs if use_es else 0}{'-png' if args.png else ''}"
+    )
+    try:
+        with servers.running_prometheus(ds, tsdb, work) as prom:
+            es_ctx = None
+            node = None
+            if use_es:
+                from tests.infra.es import pinned_version
+
+                version = pinned_version(9)
+                cached, _ = servers.es_data(ds, [args.docs], version, say, args.es_heap)
+                es_ctx = servers.running_elasticsearch(version, cached, args.es_heap)
+                node = es_ctx.__enter__()
+            try:
+                config = work / "pmrecon.yaml"
+                write_config(
+                    config,
+                    prom.url,
+                    node.url if node else None,
+                    servers.index_prefix(args.docs) + "-*" if node else None,
+                    4,
+                )
+                session = f"{stem}.pyisession"
+                argv = [
+                    sys.executable,
+                    "-m",
+                    "pyinstrument",
+                    "--interval",
+                    args.interval,
+                    "-r",
+                    "pyisession",
+                    "-o",
+                    session,
+                    "-m",
+                    "pmrecon",
+                    "-q",
+                    "build",
+                    "--from",
+                    window[0].strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "--to",
+                    window[1].strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "-c",
+                    str(config),
+                    "-o",
+                    str(work / "out"),
+                ]
+                if not args.png:
+                    argv.append("--no-png")
+                env = {k: v for k, v in os.environ.items() if k != "PMRECON_CONFIG"}
+                say("profiling: " + " ".join(argv[11:]))
+                subprocess.run(argv, check=False, env=env)
+                for renderer, ext in (("text", "txt"), ("html", "html")):
+                    subprocess.run(
+                        [
+                            sys.executable,
+                            "-m",
+                            "pyinstrument",
+                            "--load",
+                            session,
+                            "-r",
+                            renderer,
+                            "-o",
+                            f"{stem}.{ext}",
+                        ],
+                        check=True,
+                    )
+                Path(session).unlink(missing_ok=True)
+                shutil.rmtree(work / "out", ignore_errors=True)
+            finally:
+                if es_ctx is not None:
+                    es_ctx.__exit__(None, None, None)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    say(f"wrote {stem}.txt and {stem}.html")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
