@@ -276,6 +276,12 @@ class _Sli:
     direction: str = "above"
     origin: str = "default"
     baseline_level: float | None = None
+    span: float = 0.0  # how long before its timestamp a sample looks (its rate window)
+
+    @property
+    def lag(self) -> float:
+        """How long a breach still shows after it ended: the sample span beyond one step."""
+        return max(0.0, self.span - self.step)
 
     @property
     def mask(self) -> np.ndarray:
@@ -325,6 +331,24 @@ def _step(s: Series, ts: np.ndarray) -> float:
     return 60.0
 
 
+def _span(ctx: _Ctx, s: Series) -> float:
+    """The rate window a rate-based sample averages over, from its source's settings (0: one step).
+
+    A sample computed as ``rate(x[w])`` at ``t`` describes ``(t - w, t]``, so a breach keeps
+    showing for ``w - step`` after it ended; the source records ``w`` as ``rate_window``.
+    """
+    from .config import parse_duration
+
+    source = ctx.query_source.get(s.query_ref or "")
+    for src in ctx.evidence.sources:
+        if src.name == source and src.settings.get("rate_window") is not None:
+            try:
+                return parse_duration(src.settings["rate_window"])
+            except ValueError:
+                return 0.0
+    return 0.0
+
+
 def _key(s: Series) -> tuple[str, str, str, float | None]:
     return (s.kind, s.name, s.service, s.quantile)
 
@@ -364,6 +388,7 @@ def _build_slis(ctx: _Ctx) -> list[_Sli]:
                     ts,
                     np.clip(v, 0, 1),
                     _refs(s),
+                    span=_span(ctx, s),
                 )
             )
         if not ratios and totals and bads:
@@ -391,7 +416,16 @@ def _build_slis(ctx: _Ctx) -> list[_Sli]:
                 ts, v = _arrays(s, ctx.ws, ctx.we)
                 slis.append(
                     _Sli(
-                        service, "latency", s.id, s.name, s.quantile, _step(s, ts), ts, v, _refs(s)
+                        service,
+                        "latency",
+                        s.id,
+                        s.name,
+                        s.quantile,
+                        _step(s, ts),
+                        ts,
+                        v,
+                        _refs(s),
+                        span=_span(ctx, s),
                     )
                 )
         for s in mine:
@@ -548,7 +582,7 @@ def _sli_signals(ctx: _Ctx, slis: list[_Sli]) -> list[_Signal]:
                 _Signal(
                     kind="sli",
                     start=float(start),
-                    end=float(ts[i1]),
+                    end=float(max(start, ts[i1] - sli.lag)),
                     strong=n >= ctx.cfg.consecutive_steps,
                     open_start=i0 == 0,
                     open_end=i1 == len(ts) - 1,
@@ -556,7 +590,7 @@ def _sli_signals(ctx: _Ctx, slis: list[_Sli]) -> list[_Signal]:
                     start_unc=start_unc,
                     end_unc=end_unc,
                     ref=sli.refs[0] if sli.refs else sli.sid,
-                    weight=float(ts[i1] - start),
+                    weight=float(max(0.0, ts[i1] - sli.lag - start)),
                     sli=sli,
                     i0=i0,
                     i1=i1,
@@ -1457,8 +1491,10 @@ def _mitigation(ctx: _Ctx, c: _Cluster, slis: list[_Sli]) -> Instant:
     sli = best.sli
     assert sli is not None
     span_lo = c.impact_start if c.impact_start is not None else ctx.ws
-    m = (sli.ts >= span_lo) & (sli.ts <= hi)
+    m = (sli.ts >= span_lo) & (sli.ts <= hi + sli.lag)
     idx = np.flatnonzero(m)
+    if not len(idx):
+        return Instant(None, None, None, None, _DEFS["mitigation_improvement"])
     ex = sli.excess()[idx]
     peak = float(ex.max())
     last_peak = int(idx[np.flatnonzero(ex >= IMPROVEMENT_SHARE * peak)[-1]])
@@ -1466,7 +1502,7 @@ def _mitigation(ctx: _Ctx, c: _Cluster, slis: list[_Sli]) -> Instant:
     if c.resolution is None and len(after) < ctx.cfg.consecutive_steps:
         return Instant(None, None, None, None, _DEFS["mitigation_improvement"])
     return Instant(
-        _dt(float(sli.ts[last_peak])),
+        _dt(min(hi, max(span_lo, float(sli.ts[last_peak]) - sli.lag))),
         sli.step,
         "series",
         sli.refs[0] if sli.refs else sli.sid,

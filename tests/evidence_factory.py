@@ -345,8 +345,16 @@ def _hq(latency: float, q: float, buckets: tuple[float, ...]) -> float:
 _NUM = re.compile(r"0x[0-9a-f]+|[0-9a-f]{8}-[0-9a-f-]{27}|\d+")
 
 
-def evidence_from_scenario(sc: Any, quantiles: tuple[float, ...] = (0.5, 0.95, 0.99)) -> Evidence:
-    """The evidence the connectors would return for a ``tests.scenarios.Scenario``."""
+def evidence_from_scenario(
+    sc: Any, quantiles: tuple[float, ...] = (0.5, 0.95, 0.99), rate_window: float | None = None
+) -> Evidence:
+    """The evidence the connectors would return for a ``tests.scenarios.Scenario``.
+
+    With ``rate_window`` (seconds), error ratio, latency and throughput are computed the
+    way the Prometheus connector's PromQL does — ``rate(x[rate_window])`` at every step,
+    ratio of rates and ``histogram_quantile`` over the window's buckets — and the source
+    records ``rate_window`` in its settings. Without it, each sample is exact for its step.
+    """
     from tests.scenarios import BUCKETS, ERROR_LEVELS
 
     w0, w1 = sc.window
@@ -386,6 +394,21 @@ def evidence_from_scenario(sc: Any, quantiles: tuple[float, ...] = (0.5, 0.95, 0
             for q in quantiles:
                 v = np.array([_hq(x, q, BUCKETS) for x in lat])
                 specs.append(("latency", f"latency_p{q * 100:g}", sm, v, "s", q))
+            if rate_window:
+                raw_tot = np.array([r["total"] for r in rows], dtype=float)
+                raw_bad = np.array([r["bad"] for r in rows], dtype=float)
+                rated = _rated(t, scraped, raw_tot, raw_bad, lat, rate_window, quantiles, BUCKETS)
+                rm = m & np.isfinite(rated["error_ratio"])
+                specs = [x for x in specs if x[0] not in ("error_ratio", "latency", "throughput")]
+                specs.append(
+                    ("error_ratio", "error_ratio", rm, rated["error_ratio"], "ratio", None)
+                )
+                specs.append(
+                    ("throughput", "throughput", rm, rated["throughput"], "requests/s", None)
+                )
+                for q in quantiles:
+                    name = f"latency_p{q * 100:g}"
+                    specs.append(("latency", name, rm, rated[name], "s", q))
             specs.append(("uptime", "up", m, scraped.astype(float), "ratio", None))
             for kind, name, mask, values, unit, q in specs:
                 qid = f"{sc.name}-{tag}-{name}-{svc.name}"
@@ -463,7 +486,11 @@ def evidence_from_scenario(sc: Any, quantiles: tuple[float, ...] = (0.5, 0.95, 0
             "prometheus",
             "prometheus",
             version="2.42.0",
-            settings={"scrape_interval": step, "evaluation_interval": float(e)},
+            settings={
+                "scrape_interval": step,
+                "evaluation_interval": float(e),
+                **({"rate_window": rate_window} if rate_window else {}),
+            },
             queries=queries,
         ),
         SourceInfo(
@@ -479,6 +506,52 @@ def evidence_from_scenario(sc: Any, quantiles: tuple[float, ...] = (0.5, 0.95, 0
     return Evidence(
         Window(w0, w1), Window(b0, b1), alerts, series, logs, events, sources, [], "test"
     )
+
+
+def _rated(
+    t: np.ndarray,
+    scraped: np.ndarray,
+    inc_total: np.ndarray,
+    inc_bad: np.ndarray,
+    latency: list[float],
+    window: float,
+    quantiles: tuple[float, ...],
+    buckets: tuple[float, ...],
+) -> dict[str, np.ndarray]:
+    """PromQL over ``[window]`` at every tick: increases between the first and last sample
+    scraped in ``(t - window, t]`` (NaN with fewer than two), as ratio, rate and quantiles."""
+    bounds = np.asarray(buckets)
+    bidx = np.searchsorted(bounds, np.asarray(latency), side="left")
+    cum = np.vstack(
+        [np.cumsum(inc_total)]
+        + [np.cumsum(inc_bad)]
+        + [np.cumsum(np.where(bidx == k, inc_total, 0.0)) for k in range(len(bounds))]
+    )
+    st = t[scraped]
+    sc = cum[:, scraped]
+    first = np.searchsorted(st, t - window, side="right")
+    last = np.searchsorted(st, t, side="right") - 1
+    ok = (last - first) >= 1
+    f, la = np.where(ok, first, 0), np.where(ok, last, 0)
+    delta = sc[:, la] - sc[:, f]
+    tot, bad, per_bucket = delta[0], delta[1], delta[2:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = {
+            "error_ratio": np.where(ok & (tot > 0), bad / tot, np.nan),
+            "throughput": np.where(ok, tot / (st[la] - st[f]), np.nan),
+        }
+        cumb = np.cumsum(per_bucket, axis=0)
+        lows = np.r_[0.0, bounds[:-1]]
+        for q in quantiles:
+            rank = q * tot
+            k = np.argmax(cumb >= rank[None, :] - 1e-9, axis=0)
+            before = np.where(k > 0, cumb[np.maximum(k - 1, 0), np.arange(len(t))], 0.0)
+            inside = per_bucket[k, np.arange(len(t))]
+            lo, hi = lows[k], bounds[k]
+            frac = np.where(inside > 0, (rank - before) / inside, 0.0)
+            val = np.where(np.isinf(hi), lo, lo + (hi - lo) * frac)
+            out[f"latency_p{q * 100:g}"] = np.where(ok & (tot > 0), val, np.nan)
+    return out
 
 
 def _since_last_sample(inc: np.ndarray, scraped: np.ndarray) -> np.ndarray:

@@ -565,3 +565,36 @@ def test_schema_rejects_what_breaks_the_contract() -> None:
     del bad["timeline"]
     with pytest.raises(jsonschema.ValidationError):
         validate_findings(bad)
+
+
+def test_first_alert_unknown_when_an_incident_alert_fired_before_the_window() -> None:
+    svc = Svc("api", phases=[Deg(D("10:30"), D("11:00"), error_ratio=0.2)])
+    alerts = [
+        AlertDecl("Early", "api", [(D("09:50"), D("10:40"))]),
+        AlertDecl("HighErrorRate", "api", [(D("10:33"), D("11:02"))]),
+    ]
+    _, d = run(build(W0, W1, [svc], alerts=alerts))
+    assert d["incident"]["first_alert"] is None and d["incident"]["mttd_seconds"] is None
+    assert at(d, "impact_start") == D("10:30")
+
+
+def test_rate_window_lag_is_taken_off_breach_ends() -> None:
+    svc = Svc("api", phases=[Deg(D("10:30"), D("11:00"), error_ratio=0.2)])
+    ev = build(W0, W1, [svc])
+    # the same samples, said to come from rate(x[3m]): a breach shows 2 steps after it ended
+    ev.sources[0].settings["rate_window"] = "3m"
+    _, d = run(ev)
+    assert at(d, "impact_start") == D("10:30") and at(d, "resolution") == D("10:58")
+    (b,) = [x for x in d["incident"]["services"][0]["sli_breaches"] if x["sli"] == "error_ratio"]
+    assert b["end"] == "2026-03-02T10:58:00+00:00"
+
+
+def test_every_instant_and_figure_is_defined_in_the_docs() -> None:
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "definitions.md").read_text("utf-8")
+    _, d = run(clean_evidence())
+    for name in list(d["instants"]) + list(d["figures"]):
+        if name.startswith("max_latency_"):
+            name = "max_latency_p99"  # one per quantile, defined together
+        assert f"`{name}`" in docs, name
