@@ -606,13 +606,13 @@ class ElasticsearchSource:
 
     def _failure(self, exc: BaseException, context: str, timeout: float) -> RequestFailed:
         where = self._where()
-        ctx = f"; {context}" if context else ""
+        ctx = f" (while {context})" if context else ""
         if isinstance(exc, RequestFailed):
             return exc
         if isinstance(exc, TlsError):
             return RequestFailed(
                 self.scrub(
-                    f"{where}: TLS handshake failed ({_reason(exc)}); check tls.ca_file, tls.cert_file or tls.verify{ctx}"
+                    f"{where}: TLS handshake failed ({_reason(_CauseText(exc))}); check tls.ca_file, tls.cert_file or tls.verify{ctx}"
                 ),
                 "tls",
                 True,
@@ -626,7 +626,7 @@ class ElasticsearchSource:
                 True,
             )
         if isinstance(exc, TransportConnectionError):
-            text = str(exc)
+            text = str(_CauseText(exc))
             if "timed out" in text.lower():
                 return RequestFailed(
                     self.scrub(
@@ -645,14 +645,16 @@ class ElasticsearchSource:
                     "Temporary failure in name resolution",
                 )
             ):
+                m = re.search(r"Failed to resolve '([^']+)'", text)
+                host = f" {m.group(1)!r}" if m else ""
                 return RequestFailed(
-                    self.scrub(f"{where}: DNS: cannot resolve the host; check hosts{ctx}"),
+                    self.scrub(f"{where}: DNS: cannot resolve host{host}; check hosts{ctx}"),
                     "dns",
                     True,
                 )
             return RequestFailed(
                 self.scrub(
-                    f"{where}: unreachable: cannot connect ({_reason(exc)}); check hosts and that Elasticsearch is running{ctx}"
+                    f"{where}: unreachable: cannot connect ({_reason(_CauseText(exc))}); check hosts and that Elasticsearch is running{ctx}"
                 ),
                 "unreachable",
                 True,
@@ -782,7 +784,7 @@ class ElasticsearchSource:
             path,
             body=body,
             record=record,
-            context=f"{purpose} (query {record.id})",
+            context=f"running query {record.id}: {purpose}",
         )
         if not isinstance(answer, Mapping):
             raise RequestFailed(
@@ -834,13 +836,13 @@ class ElasticsearchSource:
         version: str | None = None
         rec = self._record("server version", "GET /", endpoint="/")
         try:
-            info = self._raw("GET", "/", record=rec, context="server version (GET /)")
+            info = self._raw("GET", "/", record=rec, context="asking the server version: GET /")
             if isinstance(info, Mapping):
                 version = str((info.get("version") or {}).get("number") or "") or None
         except RequestFailed as exc:
-            if exc.fatal:
+            if exc.fatal and exc.status != 403:  # no 'monitor' privilege: ask otherwise
                 raise
-            rec.warnings[-1:] = ["GET / not served; asking /_nodes/_local"]
+            rec.warnings[-1:] = [f"GET / answered HTTP {exc.status}; asking /_nodes/_local"]
             rec2 = self._record(
                 "server version", "GET /_nodes/_local/version", endpoint="/_nodes/_local"
             )
@@ -850,13 +852,13 @@ class ElasticsearchSource:
                     "/_nodes/_local",
                     params={"filter_path": "nodes.*.version"},
                     record=rec2,
-                    context="server version (GET /_nodes/_local)",
+                    context="asking the server version: GET /_nodes/_local",
                 )
                 for n in ((nodes or {}).get("nodes") or {}).values():
                     version = str(n.get("version") or "") or None
                     break
             except RequestFailed as exc2:
-                if exc2.fatal:
+                if exc2.fatal and exc2.status != 403:
                     raise
         if version is None and not forced:
             version = self._probe_major(warnings)
@@ -892,7 +894,7 @@ class ElasticsearchSource:
                 f"/{quote(self.index, safe=',*:')}/_field_caps",
                 params={"fields": "@timestamp", "ignore_unavailable": "true"},
                 record=rec,
-                context="server version probe",
+                context="probing the server version",
             )
             return f"{CLIENT_MAJOR}.x"
         except RequestFailed as exc:
@@ -941,7 +943,7 @@ class ElasticsearchSource:
                 "allow_no_indices": "true",
             },
             record=rec,
-            context="field mapping",
+            context="reading the field mapping: _field_caps",
         )
         indices = caps.get("indices") if isinstance(caps, Mapping) else None
         fields = (caps.get("fields") if isinstance(caps, Mapping) else None) or {}
@@ -1816,7 +1818,7 @@ class ElasticsearchSource:
             f"/{quote(self.index, safe=',*:')}/_pit",
             params={"keep_alive": "1m", "ignore_unavailable": "true"},
             record=rec,
-            context="open a point in time",
+            context="opening a point in time",
         )
         pit = ans.get("id") if isinstance(ans, Mapping) else None
         if not pit:
@@ -1829,7 +1831,11 @@ class ElasticsearchSource:
         # a point in time left open expires by itself after keep_alive
         with contextlib.suppress(RequestFailed):
             self._raw(
-                "DELETE", "/_pit", body={"id": pit_id}, record=rec, context="close a point in time"
+                "DELETE",
+                "/_pit",
+                body={"id": pit_id},
+                record=rec,
+                context="closing a point in time",
             )
 
     def _samples(
@@ -2163,6 +2169,27 @@ class ElasticsearchSource:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+class _CauseText(Exception):
+    """A transport error with its causes' texts: with ``max_retries=0`` the client's own
+    message is just "Connection error", the reason lives in ``__cause__`` or ``errors``."""
+
+    def __init__(self, exc: BaseException) -> None:
+        parts: list[str] = []
+        seen: set[int] = set()
+        todo: list[BaseException] = [exc]
+        while todo and len(parts) < 10:
+            e = todo.pop(0)
+            if id(e) in seen:
+                continue
+            seen.add(id(e))
+            parts.append(f"{type(e).__name__}: {e}")
+            todo.extend(x for x in getattr(e, "errors", ()) or () if isinstance(x, BaseException))
+            for nxt in (e.__cause__, e.__context__):
+                if nxt is not None:
+                    todo.append(nxt)
+        super().__init__(" | ".join(parts))
 
 
 def _change_kind(action: Any, tags: Any, message: str) -> str:
