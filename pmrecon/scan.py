@@ -128,6 +128,7 @@ class ScanResult:
     queries: dict[str, int] = field(default_factory=lambda: {"coarse": 0, "detail": 0})
     seconds: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    degraded: bool = False  # a source failed in the coarse pass: incidents may be missing
 
     @property
     def new(self) -> list[ScanIncident]:
@@ -179,6 +180,7 @@ def scan(
     coarse = collect_coarse(config, window, now=now)
     result.queries["coarse"] = count_queries(coarse)
     result.warnings.extend(f"{w.source}: {w.message}" for w in coarse.warnings)
+    result.degraded = any(w.code == "source_unavailable" for w in coarse.warnings)
     candidates = find_candidates(coarse, config)
     result.seconds["coarse"] = round(time.monotonic() - t0, 3)
     result.candidates = candidates
@@ -525,7 +527,7 @@ def exit_code(result: ScanResult, fail_on_incident: bool = False) -> int:
         return max(code for _, _, code in result.failed)
     if fail_on_incident and result.incidents:
         return EXIT_INCIDENT
-    if any(i.degraded for i in result.incidents):
+    if result.degraded or any(i.degraded for i in result.incidents):
         return EXIT_DEGRADED
     return EXIT_OK
 
@@ -575,6 +577,7 @@ def to_json(result: ScanResult, timezone: str = "UTC") -> dict[str, Any]:
         "queries": {**result.queries, "total": result.total_queries},
         "seconds": result.seconds,
         "warnings": result.warnings,
+        "degraded": result.degraded,
     }
 
 

@@ -49,7 +49,7 @@ from pmrecon.scan import (
 )
 from tests import evidence_factory as ef
 from tests.clihelp import run_cli
-from tests.infra.es import pinned_version
+from tests.infra.es import free_port, pinned_version
 from tests.infra.prometheus import PrometheusServer, ensure_installed
 from tests.scenarios import SCAN_SCENARIOS, Scenario, rules_yaml
 
@@ -261,6 +261,7 @@ def test_severity_filter_keeps_warning_alerts_out(scan_prom: ScanProm, tmp_path:
     quiet = scan(make_config(scan_prom.url), start, end, tmp_path / "a", png=False)
     assert quiet.incidents == [] and quiet.candidates == []
     assert not (tmp_path / "a").exists() or not any((tmp_path / "a").iterdir())
+    assert exit_code(quiet, fail_on_incident=True) == EXIT_OK
     # With every severity allowed, the warning alert opens an (alerts-only) incident.
     every = make_config(scan_prom.url, scan={"severities": []})
     loud = scan(every, start, end, tmp_path / "b", png=False)
@@ -355,12 +356,65 @@ def test_cli_scan_json_on_stdout_logs_on_stderr_exit_8(scan_prom: ScanProm, tmp_
     assert "0 incident(s)" in empty.err
 
 
+@pytest.mark.prometheus
+def test_a_source_failing_in_the_coarse_pass_makes_the_scan_degraded(
+    scan_prom: ScanProm, tmp_path: Path
+) -> None:
+    sc = scan_prom.scenarios["scan_three_days"]
+    config = make_config(scan_prom.url)
+    config.data["sources"]["logs"] = validate(
+        {
+            "sources": {
+                "logs": {
+                    "type": "elasticsearch",
+                    "hosts": [f"http://127.0.0.1:{free_port()}"],
+                    "retries": 0,
+                }
+            }
+        }
+    )["sources"]["logs"]
+    start = sc.start + dt.timedelta(days=1)
+    result = scan(config, start, start + dt.timedelta(hours=7), tmp_path / "pm", png=False)
+    assert result.degraded and result.incidents == []
+    assert any(w.startswith("logs: ") for w in result.warnings)
+    assert exit_code(result) == EXIT_DEGRADED
+    assert to_json(result)["degraded"] is True
+
+
 def test_cli_scan_refuses_bad_windows(tmp_path: Path) -> None:
     long = run_cli("scan", "--from", "now-100d", "--to", "now", cwd=tmp_path)
     assert long.code == 2 and "longer than the maximum of 92 days" in long.err
     future = run_cli("scan", "--from", "now-1h", "--to", "2099-01-01T00:00:00Z", cwd=tmp_path)
     assert future.code == 2 and "in the future" in future.err
     assert len(future.error_lines) == 1
+
+
+def test_examples_and_docs_use_real_options() -> None:
+    """The CI examples parse, and every option they (and the docs) pass to scan exists."""
+    import re
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    help_text = run_cli("scan", "--help").out + run_cli("check", "--help").out
+    texts = {}
+    for name in ("examples/github-actions.yml", "examples/gitlab-ci.yml"):
+        text = (root / name).read_text(encoding="utf-8")
+        assert yaml.safe_load(text), name
+        assert "pmrecon check" in text and "pmrecon scan" in text, name
+        texts[name] = text
+    texts["docs/scheduled-mode.md"] = (root / "docs/scheduled-mode.md").read_text()
+    texts["examples/README.md"] = (root / "examples/README.md").read_text()
+    seen: set[str] = set()
+    for name, text in texts.items():
+        joined = text.replace("\\\n", " ")
+        # a command: `pmrecon scan …` up to a redirection, a pipe or a comment, quotes dropped
+        for m in re.finditer(r"(?:^|[\s(`])pmrecon (?:scan|check)([^>|;&#`\n]*)", joined):
+            args = re.sub(r'"[^"]*"', "ARG", m.group(1))
+            for opt in re.findall(r"(?<![\w-])--[a-z][a-z-]+", args):
+                assert opt in help_text, (name, opt)
+                seen.add(opt)
+    assert {"--from", "--to", "--out", "--json", "--fail-on-incident", "--no-png"} <= seen
 
 
 def test_scan_help_has_examples() -> None:
@@ -514,6 +568,7 @@ def test_exit_codes_and_summary() -> None:
     assert exit_code(ScanResult(window, Path("pm"), incidents=[_inc(degraded=True)])) == (
         EXIT_DEGRADED
     )
+    assert exit_code(ScanResult(window, Path("pm"), degraded=True)) == EXIT_DEGRADED
     assert exit_code(ScanResult(window, Path("pm"), incidents=[_inc(conflicts=2)]), True) == (
         EXIT_CONFLICT
     )
