@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -901,7 +902,17 @@ def analyse(
     human: Mapping[str, dt.datetime | None] | None = None,
     language: str = "fr",
 ) -> Findings:
-    """Derive the findings (instants, figures, timeline, services…) from one evidence bundle."""
+    """Derive the findings (instants, figures, timeline, services…) from one evidence bundle.
+
+    ``settings`` is the ``analysis`` config section (validated or raw; defaults filled in),
+    ``timezone`` the IANA zone of every time in the JSON form, ``human`` the times only a
+    person knows (``acknowledged``, ``declared``, ``investigation_start``,
+    ``cause_identified``; naive datetimes are taken as UTC), ``language`` that of the
+    timeline texts (``fr`` or ``en``). Pure: same arguments, same findings.
+    """
+    from .config import check_timezone
+
+    check_timezone(timezone)  # fail here, not later when the findings are written
     cfg, full_settings = _settings(settings)
     ws, we = _ts(evidence.window.start), _ts(evidence.window.end)
     ctx = _Ctx(evidence, cfg, ws, we, language if language in _TEXT else "en")
@@ -1445,21 +1456,24 @@ def _eval_interval(ctx: _Ctx, s: _Signal | None) -> float | None:
 
 
 def _matching_silence(ctx: _Ctx, c: _Cluster, lo: float, hi: float) -> Event | None:
+    """The silence to offer as acknowledgement: the one the source marked (``ack``), else the
+    first naming one of the incident's alerts; only silences created during the incident."""
     names = {s.alert.name for s in c.signals if s.alert is not None}
-    found = []
+    marked, named = [], []
     for e in ctx.evidence.events:
-        if e.kind != "silence":
+        if e.kind != "silence" or not (lo <= _ts(e.at) <= hi):
             continue
-        t = _ts(e.at)
-        if not (lo <= t <= hi):
-            continue
-        matched = (
-            e.labels.get("alertname") in names
-            if "alertname" in e.labels
-            else any(n in e.text for n in names)
-        )
-        if matched:
-            found.append(e)
+        if e.labels.get("ack") == "true":
+            marked.append(e)
+        if "alertname" in e.labels:
+            if e.labels["alertname"] in names:
+                named.append(e)
+        elif any(
+            re.search(rf"\b{re.escape(n)}\b", e.text + " " + e.labels.get("matchers", ""))
+            for n in names
+        ):
+            named.append(e)
+    found = marked or named
     found.sort(key=lambda e: (_ts(e.at), e.text))
     return found[0] if found else None
 

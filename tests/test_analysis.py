@@ -598,3 +598,26 @@ def test_every_instant_and_figure_is_defined_in_the_docs() -> None:
         if name.startswith("max_latency_"):
             name = "max_latency_p99"  # one per quantile, defined together
         assert f"`{name}`" in docs, name
+
+
+def test_silence_marked_by_the_source_wins() -> None:
+    ev = clean_evidence()
+    ev.events += [
+        Event(
+            D("10:34"), "silence", "am", "silence created by eve for alerts HighErrorRateX", "s0"
+        ),
+        Event(D("10:37"), "silence", "am", "silence created by bob for alerts HighErrorRate", "s1"),
+        Event(
+            D("10:39"),
+            "silence",
+            "am",
+            "silence created by ann for team=web",
+            "s2",
+            {"ack": "true"},
+        ),
+    ]
+    _, d = run(ev)
+    assert at(d, "acknowledged") == D("10:39") and d["instants"]["acknowledged"]["ref"] == "s2"
+    ev.events[-1].labels = {}
+    _, d = run(ev)
+    assert at(d, "acknowledged") == D("10:37")  # whole alert names only
