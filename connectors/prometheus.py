@@ -184,6 +184,8 @@ def _defaults(schema: Mapping[str, Any], raw: Mapping[str, Any], where: str) -> 
                     out[key] = parse_duration(value)
                 except ValueError as exc:
                     raise ConfigError(f"{where}.{key}: {exc}") from None
+                if not math.isfinite(out[key]):
+                    raise ConfigError(f"{where}.{key}: {value!r} is not a duration; use e.g. 30s")
             else:
                 out[key] = value
         else:

@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import math
 import queue
 import threading
 import time
@@ -25,7 +26,7 @@ from connectors.bundle import bundle_files, evidence_from_files, read_bundle, wr
 
 from . import __version__
 from .config import Config
-from .errors import ConnectorError, PmreconError, UsageError
+from .errors import ConfigError, ConnectorError, PmreconError, UsageError
 from .fsutil import atomic_write, ensure_writable_dir, slugify
 from .model import Evidence, SourceInfo, Warning, Window, rfc3339
 
@@ -199,7 +200,10 @@ def gather_evidence(config: Config, request: BuildRequest) -> Evidence:
     if request.start is None or request.end is None:
         raise UsageError("--from and --to are required unless --source DIR is given")
     window = Window(request.start, request.end)
-    deadline = time.monotonic() + float(config.get("timeout") or 300)
+    limit = float(config.get("timeout") or 300)
+    if not math.isfinite(limit):
+        raise ConfigError(f"timeout: {limit!r} is not a duration; use e.g. 5m")
+    deadline = time.monotonic() + limit
     from .redact import Redactor
 
     context = SourceContext(
