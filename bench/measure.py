@@ -17,6 +17,7 @@ import datetime as dt
 import http.client
 import json
 import os
+import re
 import subprocess
 import threading
 import time
@@ -234,6 +235,8 @@ class Replay:
     body: bytes | None
     headers: dict[str, str]
     expected_bytes: int | None
+    follow: str | None = None  # "composite" or "pit": more pages follow from the answers
+    pages: int = 1
 
 
 def prometheus_requests(source: dict[str, Any]) -> list[Replay]:
@@ -272,25 +275,77 @@ def prometheus_requests(source: dict[str, Any]) -> list[Replay]:
 
 
 def elasticsearch_requests(source: dict[str, Any]) -> list[Replay]:
-    """The searches the Elasticsearch connector sent, rebuilt from its query records."""
+    """The requests the Elasticsearch connector sent, rebuilt from its query records.
+
+    A record can stand for several requests: a composite aggregation read page by page
+    (``after_key``) or a ``search_after`` scan over a point in time. Its purpose says how many
+    pages; the replay follows the same pages, reading only ``after_key``/``sort`` from the
+    answers (a regular-expression match, not a JSON parse).
+    """
     out = []
     for q in source.get("queries") or []:
         body = q.get("query")
-        endpoint = q.get("endpoint") or "_search"
+        endpoint = str(q.get("endpoint") or "/_search")
         index = q.get("index")
-        if endpoint.startswith("/"):
-            path = endpoint
-        else:
-            path = (
-                f"/{urllib.parse.quote(index, safe=',*')}/{endpoint}" if index else f"/{endpoint}"
-            )
-        method = "POST" if body is not None else "GET"
-        data = json.dumps(body).encode() if body is not None else None
+        pages = 1
+        m = re.search(r"(\d+) page\(s\)", str(q.get("purpose") or ""))
+        if m:
+            pages = max(1, int(m.group(1)))
         headers = {"Accept": "application/json"}
-        if data is not None:
+        path = endpoint.split(" ")[0]
+        if not path.startswith("/"):
+            path = "/" + path
+        follow = None
+        method = "POST"
+        data: bytes | None = None
+        if path == "/":
+            method = "GET"
+        elif path.startswith("/_nodes"):
+            method, path = "GET", "/_nodes/_local?filter_path=nodes.*.version"
+        elif path.endswith("/_field_caps"):
+            method = "GET"
+            fields = body.get("fields") if isinstance(body, dict) else None
+            if isinstance(fields, list):
+                fields = ",".join(fields)
+            params = {"fields": fields or "*", "ignore_unavailable": "true"}
+            if "allow_no_indices" not in path:
+                params["allow_no_indices"] = "true"
+            path += "?" + urllib.parse.urlencode(params)
+        elif isinstance(body, dict):
+            if isinstance(body.get("pit"), dict):
+                follow = "pit"
+                path = f"/{urllib.parse.quote(index or '_all', safe=',*:')}/_pit"
+            elif pages > 1 and _composite_name(body):
+                follow = "composite"
+            data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
-        out.append(Replay(source["name"], method, path, data, headers, q.get("bytes_received")))
+        else:
+            method = "GET"
+        out.append(
+            Replay(
+                source["name"],
+                method,
+                path,
+                data,
+                headers,
+                q.get("bytes_received"),
+                follow=follow,
+                pages=pages,
+            )
+        )
     return out
+
+
+def _composite_name(body: dict[str, Any]) -> str | None:
+    for name, agg in (body.get("aggs") or body.get("aggregations") or {}).items():
+        if isinstance(agg, dict) and "composite" in agg:
+            return str(name)
+    return None
+
+
+_AFTER_KEY = re.compile(rb'"after_key":(\{[^{}]*\})')
+_SORT = re.compile(rb'"sort":(\[[^\]]*\])')
+_PIT_ID = re.compile(rb'"(?:pit_)?id":"([^"]+)"')
 
 
 @dataclass
@@ -306,11 +361,11 @@ class FloorResult:
 
 def _replay(
     host: str, port: int, requests: list[Replay], workers: int
-) -> tuple[float, int, int, int, list[str]]:
+) -> tuple[float, int, int, int, int, list[str]]:
     local = threading.local()
     conns: list[http.client.HTTPConnection] = []
     lock = threading.Lock()
-    totals = {"bytes": 0, "wire": 0, "mismatch": 0}
+    totals = {"bytes": 0, "wire": 0, "mismatch": 0, "requests": 0}
     errors: list[str] = []
 
     def conn() -> http.client.HTTPConnection:
@@ -322,9 +377,9 @@ def _replay(
                 conns.append(c)
         return c
 
-    def one(req: Replay) -> None:
+    def send(method: str, path: str, body: bytes | None, headers: dict[str, str]) -> bytes:
         c = conn()
-        c.request(req.method, req.path, body=req.body, headers=req.headers)
+        c.request(method, path, body=body, headers=headers)
         resp = c.getresponse()
         wire = resp.read()
         data = wire
@@ -333,10 +388,50 @@ def _replay(
         with lock:
             totals["bytes"] += len(data)
             totals["wire"] += len(wire)
-            if req.expected_bytes is not None and abs(len(data) - req.expected_bytes) > 64:
-                totals["mismatch"] += 1
+            totals["requests"] += 1
             if resp.status >= 400:
-                errors.append(f"{req.method} {req.path[:120]}: HTTP {resp.status}")
+                errors.append(f"{method} {path[:120]}: HTTP {resp.status}")
+        return data
+
+    def one(req: Replay) -> None:
+        got = 0
+        if req.follow == "composite":
+            body = json.loads(req.body or b"{}")
+            name = _composite_name(body)
+            for page in range(req.pages):
+                data = send(req.method, req.path, json.dumps(body).encode(), req.headers)
+                got += len(data)
+                found = _AFTER_KEY.findall(data)
+                if page + 1 >= req.pages or not found or name is None:
+                    break
+                body["aggs"][name]["composite"]["after"] = json.loads(found[-1])
+        elif req.follow == "pit":
+            data = send("POST", req.path + "?keep_alive=1m&ignore_unavailable=true", None, {})
+            got += len(data)
+            found = _PIT_ID.findall(data)
+            pit = found[0].decode() if found else ""
+            body = json.loads(req.body or b"{}")
+            for page in range(req.pages):
+                body["pit"] = {"id": pit, "keep_alive": "1m"}
+                data = send("POST", "/_search", json.dumps(body).encode(), req.headers)
+                got += len(data)
+                if page + 1 >= req.pages:
+                    break
+                sorts = _SORT.findall(data)
+                if not sorts:
+                    break
+                body["search_after"] = json.loads(sorts[-1])
+                body["track_total_hits"] = False
+                ids = _PIT_ID.findall(data[:4096])
+                pit = ids[0].decode() if ids else pit
+            got += len(send("DELETE", "/_pit", json.dumps({"id": pit}).encode(), req.headers))
+        else:
+            got += len(send(req.method, req.path, req.body, req.headers))
+        if req.expected_bytes is not None and abs(got - req.expected_bytes) > max(
+            64, 0.01 * req.expected_bytes
+        ):
+            with lock:
+                totals["mismatch"] += 1
 
     started = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
@@ -344,7 +439,7 @@ def _replay(
     wall = time.monotonic() - started
     for c in conns:
         c.close()
-    return wall, totals["bytes"], totals["wire"], totals["mismatch"], errors
+    return wall, totals["bytes"], totals["wire"], totals["mismatch"], totals["requests"], errors
 
 
 def floor(sources: list[dict[str, Any]], concurrency: dict[str, int]) -> FloorResult:
@@ -369,10 +464,11 @@ def floor(sources: list[dict[str, Any]], concurrency: dict[str, int]) -> FloorRe
             for name, host, port, reqs in jobs
         }
         for fut, (name, reqs) in futures.items():
-            wall, nbytes, wire, mismatch, errors = fut.result()
+            wall, nbytes, wire, mismatch, sent, errors = fut.result()
             results[name] = {
                 "wall": wall,
-                "requests": len(reqs),
+                "records": len(reqs),
+                "requests": sent,
                 "bytes": nbytes,
                 "wire_bytes": wire,
                 "mismatched_sizes": mismatch,

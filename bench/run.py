@@ -55,13 +55,6 @@ def parse_duration(text: str) -> float:
     return float(text)
 
 
-def label_duration(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
-
-
 def label_docs(n: int | None) -> str:
     if n is None:
         return "none"
@@ -386,24 +379,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--es-heap", default="2g", help="Elasticsearch heap (default 2g)")
     p.add_argument("--concurrency", type=int, default=4, help="Prometheus max_concurrency")
     p.add_argument("--build-timeout", type=float, default=600.0, help="limit per build, seconds")
+    p.add_argument(
+        "--pmrecon-root",
+        type=Path,
+        default=None,
+        help="measure the pmrecon checkout in DIR (PYTHONPATH), e.g. to compare a patch",
+    )
     args = p.parse_args(argv)
 
     if args.smoke:
         ds = Dataset(days=0.5, services=3, rps_min=5.0, rps_max=20.0)
         docs = [int(x) for x in (args.docs or "20000").split(",")]
-        windows = [parse_duration(w) for w in (args.windows or "1h").split(",")]
+        windows = [w.strip() for w in (args.windows or "1h").split(",")]
         png_modes = {"both": [False, True], "on": [True], "off": [False]}[args.png or "off"]
         repeat = args.repeat or 1
         help_runs = 3
     else:
         ds = Dataset()
         docs = [int(x) for x in (args.docs or "1000000,5000000").split(",")]
-        windows = [parse_duration(w) for w in (args.windows or "1h,24h,7d").split(",")]
+        windows = [w.strip() for w in (args.windows or "1h,24h,7d").split(",")]
         png_modes = {"both": [False, True], "on": [True], "off": [False]}[args.png or "both"]
         repeat = args.repeat or 3
         help_runs = 7
     for w in windows:
-        ds.window(w)  # fails early when a window does not fit in the data
+        ds.window(parse_duration(w))  # fails early when a window does not fit in the data
     notes: list[str] = []
     es_skip = "--no-es given" if args.no_es else es_connector_available()
     if es_skip:
@@ -424,6 +423,10 @@ def main(argv: list[str] | None = None) -> int:
 
     env = dict(os.environ)
     env.pop("PMRECON_CONFIG", None)
+    if args.pmrecon_root is not None:
+        root = args.pmrecon_root.resolve()
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+        notes.append(f"pmrecon measured from {root} (--pmrecon-root), not from this checkout.")
     results: list[dict[str, Any]] = []
     versions: dict[str, Any] = {}
     from pmrecon import __version__
@@ -452,7 +455,8 @@ def main(argv: list[str] | None = None) -> int:
                 datasets: list[int | None] = list(docs) if node is not None else [None]
                 warmed = False
                 for n in datasets:
-                    for w in windows:
+                    for label in windows:
+                        w = parse_duration(label)
                         window = ds.window(w)
                         config = work / f"pmrecon-{n}-{int(w)}.yaml"
                         write_config(
@@ -479,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
                             runs = []
                             for i in range(repeat):
                                 say(
-                                    f"build: {label_docs(n)} docs, {label_duration(w)} window, "
+                                    f"build: {label_docs(n)} docs, {label} window, "
                                     f"PNG {'on' if png else 'off'}, run {i + 1}/{repeat}"
                                 )
                                 r = one_build(
@@ -501,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
                             results.append(
                                 {
                                     "docs": n,
-                                    "window": label_duration(w),
+                                    "window": label,
                                     "window_seconds": w,
                                     "from": window[0].isoformat(),
                                     "to": window[1].isoformat(),
