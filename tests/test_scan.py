@@ -5,10 +5,8 @@ own Prometheus (one block per scenario: a month of data would otherwise be read 
 promtool once per 2-hour block). Every expected incident comes from the scenario's
 declaration (``scenario.truth``), never from pmrecon's code.
 
-Tolerances: an incident's start within two steps of the truth; its resolution within
-two steps plus one rate window when an SLI ends it (a rate over ``rate_window`` stays
-beyond its threshold until the window has slid past the last failures), within two
-log buckets when the logs alone show it.
+Tolerance: an incident's start and resolution within two steps of the truth (two log
+buckets when the logs alone show it).
 """
 
 from __future__ import annotations
@@ -138,13 +136,12 @@ def make_config(
 
 
 def _bundle_steps(path: Path) -> dict[str, float]:
-    """Step, rate window and log bucket of the data a draft was built from."""
+    """Step and log bucket of the data a draft was built from."""
     ev = read_bundle(path / "evidence")
     out: dict[str, float] = {}
     for src in ev.sources:
         if src.kind == "prometheus":
             out["step"] = float(src.settings["step"])
-            out["rate_window"] = float(src.settings["rate_window"])
         if src.kind == "elasticsearch":
             out["log_interval"] = float(src.settings["interval"])
     return out
@@ -166,8 +163,7 @@ def assert_matches_truth(result: ScanResult, truth: list[dict[str, Any]]) -> Non
         start_err = abs((inc.impact_start - t["impact_start"]).total_seconds())
         end_err = abs((inc.resolution - t["resolution"]).total_seconds())
         assert start_err <= 2 * unit, (inc.id, inc.impact_start, t["impact_start"])
-        lag = 0.0 if logs_only else steps["rate_window"]
-        assert end_err <= 2 * unit + lag, (inc.id, inc.resolution, t["resolution"], steps)
+        assert end_err <= 2 * unit, (inc.id, inc.resolution, t["resolution"], steps)
         # the draft was built from a window around the incident, padded by the margin
         assert inc.window.start <= t["impact_start"] and inc.window.end >= t["resolution"]
 
