@@ -277,10 +277,14 @@ class HttpClient:
         self.url = url.rstrip("/")
         self.shown_url = redact_url(self.url)
         self.timeout = float(s["timeout"])
-        self.secrets = [v for v in (s.get("bearer_token"), s.get("password")) if v]
         parts = urlsplit(self.url)
-        if parts.password:
-            self.secrets.append(parts.password)
+        # Scrubbed from every message; a value too short to be a real credential (a test
+        # password "x") would only garble the messages.
+        self.secrets = [
+            str(v)
+            for v in (s.get("bearer_token"), s.get("password"), parts.password)
+            if v and len(str(v)) >= 4
+        ]
         headers = {str(k): str(v) for k, v in (s.get("headers") or {}).items()}
         if s.get("bearer_token"):
             headers["Authorization"] = f"Bearer {s['bearer_token']}"

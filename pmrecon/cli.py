@@ -517,6 +517,17 @@ def main(argv: list[str] | None = None) -> None:
         # SIGTERM (a cancelled CI job, `timeout`, systemd) unwinds like Ctrl-C: temporary
         # files are removed and the previous report stays as it was.
         signal.signal(signal.SIGTERM, interrupt)
+    if console and not debug:
+        # Libraries log tracebacks with their warnings (elastic_transport on a retry):
+        # tracebacks are for --debug only.
+        make_record = logging.getLogRecordFactory()
+
+        def record_without_traceback(*a: Any, **k: Any) -> logging.LogRecord:
+            record = make_record(*a, **k)
+            record.exc_info = record.exc_text = record.stack_info = None
+            return record
+
+        logging.setLogRecordFactory(record_without_traceback)
     try:
         cli.main(args=args, prog_name="pmrecon", standalone_mode=False)
     except PmreconError as exc:

@@ -12,6 +12,7 @@ mid-build is a dedicated server, stopped for real while the build runs.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -89,6 +90,20 @@ def assert_one_line_error(run: Run, code: int, words: str) -> None:
     errors = [line for line in run.error_lines if line.startswith("pmrecon: error: ")]
     assert len(errors) == 1, run.err
     assert words in errors[0], errors[0]
+
+
+#: What a client sees of a server that went away: refused once it is down; a request in
+#: flight when it stopped may see its connection closed instead.
+DOWN_REASONS = (
+    "(Connection refused)",
+    "(Remote end closed connection without response)",
+    "(Connection reset by peer)",
+)
+
+
+def assert_down_reason(found: dict[str, Any], source: str) -> None:
+    (w,) = [w for w in found["warnings"] if w["source"] == source]
+    assert any(reason in w["message"] for reason in DOWN_REASONS), w["message"]
 
 
 def findings(out: Path) -> dict[str, Any]:
@@ -342,6 +357,22 @@ def test_whole_build_timeout_holds_against_a_hanging_server(
     assert elapsed < 20
 
 
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [("build", ".inf"), ("build", ".nan"), ("source", ".inf"), ("source", ".nan")],
+)
+def test_non_finite_timeouts_are_config_errors(tmp_path, where: str, value: str) -> None:  # noqa: ANN001
+    """YAML reads .inf and .nan as floats; they used to end in OverflowError (exit 1)."""
+    source = "timeout: 30" if where == "build" else f"timeout: {value}"
+    top = f"timeout: {value}\n" if where == "build" else ""
+    cfg = tmp_path / "pmrecon.yaml"
+    cfg.write_text(
+        f"{top}sources:\n  prom:\n    type: prometheus\n    url: http://127.0.0.1:9\n    {source}\n"
+    )
+    run = run_cli("build", "-c", str(cfg), "--from", FROM, "--to", TO, "-o", str(tmp_path / "o"))
+    assert_one_line_error(run, 2, "is not a duration")
+
+
 class _Stuck:
     """A connector that ignores the deadline (a third-party one, say)."""
 
@@ -495,16 +526,19 @@ def test_prometheus_stopped_mid_build(prometheus, own_prometheus, reference, tmp
             if _queries_served(own_prometheus.url) - baseline_queries >= 20:
                 break
             time.sleep(0.02)
+        # frozen while Prometheus shuts down, the build then runs on against a dead server
+        proc.send_signal(signal.SIGSTOP)
         assert proc.poll() is None, "the build ended before Prometheus could be stopped"
         own_prometheus.stop()
+        proc.send_signal(signal.SIGCONT)
         stdout, stderr = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     run = Run(proc.returncode, stdout, stderr)
-    # "Connection refused" once it is down; a query in flight may see its connection reset
     assert_degraded(run, out, "replica", "unreachable: cannot connect (", reference)
+    assert_down_reason(findings(out), "replica")
 
 
 # --------------------------------------------------------------------------- interrupted builds
@@ -545,3 +579,94 @@ def test_interrupted_build_keeps_the_previous_report(prometheus, proxy, tmp_path
     assert stdout == ""
     assert snapshot(out) == before
     assert leftovers(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- Elasticsearch stopped mid-build
+
+ES_MAPPING: dict[str, Any] = {
+    "properties": {
+        "@timestamp": {"type": "date"},
+        "message": {
+            "type": "text",
+            "fields": {"keyword": {"type": "keyword", "ignore_above": 1024}},
+        },
+        "log": {"properties": {"level": {"type": "keyword"}}},
+        "service": {"properties": {"name": {"type": "keyword"}, "version": {"type": "keyword"}}},
+        "user": {"properties": {"id": {"type": "keyword"}}},
+        "event": {"properties": {"category": {"type": "keyword"}, "action": {"type": "keyword"}}},
+        "tags": {"type": "keyword"},
+    }
+}
+
+
+def _searches(node: Any) -> int:
+    stats = node.request("GET", "/_nodes/stats/indices/search", timeout=5)
+    return sum(
+        int(n["indices"]["search"]["query_total"]) for n in (stats.get("nodes") or {}).values()
+    )
+
+
+@pytest.mark.elasticsearch
+@pytest.mark.slow
+def test_elasticsearch_stopped_mid_build(prometheus, reference, tmp_path) -> None:  # noqa: ANN001
+    """Signatures are read one composite bucket per request: the node stops after 5 searches."""
+    if os.environ.get("PMRECON_SKIP_ES") == "1":
+        pytest.skip("PMRECON_SKIP_ES=1: Elasticsearch tests skipped")
+    from tests.infra.es import ElasticsearchNode, bulk_load, make_client, pinned_version
+    from tests.scenarios import nested
+
+    node = ElasticsearchNode(pinned_version(9))
+    node.start()
+    try:
+        index = "pmrecon-faults-logs"
+        client = make_client(node.url, node.major)
+        try:
+            client.indices.create(
+                index=index,
+                settings={"number_of_shards": 1, "number_of_replicas": 0},
+                mappings=ES_MAPPING,
+            )
+        finally:
+            client.close()
+        assert bulk_load(node.url, index, (nested(d) for d in SC.log_docs()), major=node.major)
+        es = {
+            "type": "elasticsearch",
+            "hosts": [node.url],
+            "index": [index],
+            "retries": 1,
+            "timeout": 5,
+            "signatures": {"page_size": 1, "max_distinct_messages": 5000},
+        }
+        cfg = write_config(
+            tmp_path / "pmrecon.yaml",
+            {"timezone": "UTC", "timeout": 90, "sources": {"prom": prom(prometheus.url), "es": es}},
+        )
+        out = tmp_path / "out"
+        before = _searches(node)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pmrecon", "build", "-c", str(cfg), "--from", FROM, "--to", TO,
+             "-o", str(out), "--no-png"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            limit = time.monotonic() + 60
+            while time.monotonic() < limit and proc.poll() is None:
+                if _searches(node) - before >= 5:
+                    break
+                time.sleep(0.02)
+            # Freeze the build while the node shuts down (a graceful stop takes seconds,
+            # during which the node still answers), then let it run on against a dead node.
+            proc.send_signal(signal.SIGSTOP)
+            assert proc.poll() is None, "the build ended before Elasticsearch could be stopped"
+            node.stop()
+            proc.send_signal(signal.SIGCONT)
+            stdout, stderr = proc.communicate(timeout=90)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    finally:
+        node.stop()
+    run = Run(proc.returncode, stdout, stderr)
+    assert_degraded(run, out, "es", "unreachable: cannot connect (", reference)
+    assert_down_reason(findings(out), "es")
