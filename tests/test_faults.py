@@ -606,10 +606,14 @@ def _searches(node: Any) -> int:
     )
 
 
-@pytest.mark.elasticsearch
-@pytest.mark.slow
-def test_elasticsearch_stopped_mid_build(prometheus, reference, tmp_path) -> None:  # noqa: ANN001
-    """Signatures are read one composite bucket per request: the node stops after 5 searches."""
+ES_INDEX = "pmrecon-faults-logs"
+#: A service name that is query syntax in every Elasticsearch query language.
+ES_EVIL = 'checkout" OR *:* OR service.name:* | where true //'
+
+
+@pytest.fixture(scope="module")
+def own_elasticsearch() -> Iterator[Any]:
+    """An Elasticsearch 9 node of this module's own, holding the scenario's logs."""
     if os.environ.get("PMRECON_SKIP_ES") == "1":
         pytest.skip("PMRECON_SKIP_ES=1: Elasticsearch tests skipped")
     from tests.infra.es import ElasticsearchNode, bulk_load, make_client, pinned_version
@@ -618,55 +622,108 @@ def test_elasticsearch_stopped_mid_build(prometheus, reference, tmp_path) -> Non
     node = ElasticsearchNode(pinned_version(9))
     node.start()
     try:
-        index = "pmrecon-faults-logs"
         client = make_client(node.url, node.major)
         try:
             client.indices.create(
-                index=index,
+                index=ES_INDEX,
                 settings={"number_of_shards": 1, "number_of_replicas": 0},
                 mappings=ES_MAPPING,
             )
         finally:
             client.close()
-        assert bulk_load(node.url, index, (nested(d) for d in SC.log_docs()), major=node.major)
-        es = {
-            "type": "elasticsearch",
-            "hosts": [node.url],
-            "index": [index],
-            "retries": 1,
-            "timeout": 5,
-            "signatures": {"page_size": 1, "max_distinct_messages": 5000},
-        }
-        cfg = write_config(
-            tmp_path / "pmrecon.yaml",
-            {"timezone": "UTC", "timeout": 90, "sources": {"prom": prom(prometheus.url), "es": es}},
-        )
-        out = tmp_path / "out"
-        before = _searches(node)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "pmrecon", "build", "-c", str(cfg), "--from", FROM, "--to", TO,
-             "-o", str(out), "--no-png"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        try:
-            limit = time.monotonic() + 60
-            while time.monotonic() < limit and proc.poll() is None:
-                if _searches(node) - before >= 5:
-                    break
-                time.sleep(0.02)
-            # Freeze the build while the node shuts down (a graceful stop takes seconds,
-            # during which the node still answers), then let it run on against a dead node.
-            proc.send_signal(signal.SIGSTOP)
-            assert proc.poll() is None, "the build ended before Elasticsearch could be stopped"
-            node.stop()
-            proc.send_signal(signal.SIGCONT)
-            stdout, stderr = proc.communicate(timeout=90)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        assert bulk_load(node.url, ES_INDEX, (nested(d) for d in SC.log_docs()), major=node.major)
+        yield node
     finally:
         node.stop()
+
+
+def es_source(node: Any, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "elasticsearch",
+        "hosts": [node.url],
+        "index": [ES_INDEX],
+        "retries": 1,
+        "timeout": 5,
+        **extra,
+    }
+
+
+def _strings_with_paths(
+    data: Any, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], str]]:
+    if isinstance(data, dict):
+        for k, v in data.items():
+            yield from _strings_with_paths(v, (*path, str(k)))
+    elif isinstance(data, list):
+        for v in data:
+            yield from _strings_with_paths(v, (*path, "[]"))
+    elif isinstance(data, str):
+        yield path, data
+
+
+@pytest.mark.elasticsearch
+@pytest.mark.slow
+def test_elasticsearch_service_filter_is_a_structured_term(
+    prometheus,
+    own_elasticsearch,
+    tmp_path,  # noqa: ANN001
+) -> None:
+    """``--service`` reaches Elasticsearch as a ``terms`` value, never as query text."""
+    sources = {"prom": prom(prometheus.url), "es": es_source(own_elasticsearch)}
+    run, out = build(tmp_path, sources, "--service", ES_EVIL, "--service", "checkout")
+    assert run.code == 0, run.err
+    recorded = json.loads((out / "evidence" / "sources.json").read_text(encoding="utf-8"))
+    (es,) = [src for src in recorded if src["name"] == "es"]
+    places = [
+        path
+        for q in es["queries"]
+        for path, text in _strings_with_paths(q["query"])
+        if ES_EVIL in text
+    ]
+    assert places, "the service filter is missing from the recorded queries"
+    for path in places:
+        assert path[-3:-1] == ("terms", "service.name") and path[-1] == "[]", path
+    logs = json.loads((out / "evidence" / "logs.json").read_text(encoding="utf-8"))
+    assert set(logs["errors_by_service"]["counts"]) <= {"checkout"}
+    assert logs["error_documents"] > 0
+
+
+@pytest.mark.elasticsearch
+@pytest.mark.slow
+def test_elasticsearch_stopped_mid_build(
+    prometheus, own_elasticsearch, reference, tmp_path
+) -> None:  # noqa: ANN001
+    """Signatures are read one composite bucket per request: the node stops after 5 searches."""
+    node = own_elasticsearch
+    es = es_source(node, signatures={"page_size": 1, "max_distinct_messages": 5000})
+    cfg = write_config(
+        tmp_path / "pmrecon.yaml",
+        {"timezone": "UTC", "timeout": 90, "sources": {"prom": prom(prometheus.url), "es": es}},
+    )
+    out = tmp_path / "out"
+    before = _searches(node)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pmrecon", "build", "-c", str(cfg), "--from", FROM, "--to", TO,
+         "-o", str(out), "--no-png"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        limit = time.monotonic() + 60
+        while time.monotonic() < limit and proc.poll() is None:
+            if _searches(node) - before >= 5:
+                break
+            time.sleep(0.02)
+        # Freeze the build while the node shuts down (a graceful stop takes seconds,
+        # during which the node still answers), then let it run on against a dead node.
+        proc.send_signal(signal.SIGSTOP)
+        assert proc.poll() is None, "the build ended before Elasticsearch could be stopped"
+        node.stop()
+        proc.send_signal(signal.SIGCONT)
+        stdout, stderr = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     run = Run(proc.returncode, stdout, stderr)
     assert_degraded(run, out, "es", "unreachable: cannot connect (", reference)
     assert_down_reason(findings(out), "es")
