@@ -136,7 +136,7 @@ DEFAULT_CHANGE_TAGS = ["deployment", "deploy", "rollback", "config_change", "con
 
 SETTINGS_SCHEMA: dict[str, Any] = {
     "hosts": Key("list", ["http://127.0.0.1:9200"], "one or more node URLs (or set cloud_id)"),
-    "cloud_id": Key("str", None, "Elastic Cloud deployment id (instead of hosts)"),
+    "cloud_id": Key("str", None, "Elastic Cloud deployment id (when set, hosts is ignored)"),
     "api_key": Key(
         "str", None, "API key, base64 'id:key' as Kibana shows it (use ${ENV_VAR})", secret=True
     ),
@@ -423,6 +423,8 @@ class ElasticsearchSource:
         self.settings = _defaults(SETTINGS_SCHEMA, dict(settings or {}), f"sources.{name}")
         s = self.settings
         self.hosts = [str(h).strip().rstrip("/") for h in (s["hosts"] or []) if str(h).strip()]
+        if s["cloud_id"]:
+            self.hosts = []  # cloud_id wins over hosts (whose default is a local node)
         if not self.hosts and not s["cloud_id"]:
             raise ConfigError(f"sources.{name}: set hosts (node URLs) or cloud_id")
         for h in self.hosts:
@@ -430,8 +432,11 @@ class ElasticsearchSource:
                 raise ConfigError(
                     f"sources.{name}.hosts: {redact_url(h)!r} must start with http:// or https://"
                 )
+        cloud = str(s["cloud_id"] or "").partition(":")[0]  # the deployment's name, not secret
         self.shown_url = (
-            ", ".join(redact_url(h) for h in self.hosts) if self.hosts else "Elastic Cloud"
+            ", ".join(redact_url(h) for h in self.hosts)
+            if self.hosts
+            else f"Elastic Cloud deployment {cloud!r}"
         )
         indices = s["index"] if isinstance(s["index"], list) else [s["index"]]
         self.index = ",".join(str(i).strip() for i in indices if str(i).strip())
@@ -450,6 +455,7 @@ class ElasticsearchSource:
         self._deadline: float | None = None
         self._new_keys: list[tuple[str, str]] = []
         self._silent: Any = None
+        self._counts_before: dict[str, int] = {}
         self.error_levels = [str(x).lower() for x in s["error_levels"] or []]
         self.warning_levels = [str(x).lower() for x in s["warning_levels"] or []]
 
@@ -1063,6 +1069,8 @@ class ElasticsearchSource:
         self._deadline = request.deadline
         self._version = None  # asked again: the server may have been upgraded since
         self._fields = None
+        redactor = self.context.redactor
+        self._counts_before = dict(redactor.counts) if redactor is not None else {}
         warnings: list[Warning] = []
         try:
             return self._collect(request, warnings)
@@ -1103,7 +1111,6 @@ class ElasticsearchSource:
             samples = self._samples(w0, w1, interval, first_error_ms, peak_ms, extra, warnings)
         events = self._changes(w0, w1, extra, warnings) if s["changes"]["enabled"] else []
 
-        redactor = self.context.redactor
         summary = LogSummary(
             volume_by_level=volume,
             errors_by_service=errors_hist,
@@ -1116,7 +1123,7 @@ class ElasticsearchSource:
             baseline_error_documents=baseline_errors,
             baseline_seconds=(b1 - b0) / 1000 if base is not None else None,
             error_levels=list(self.error_levels),
-            redactions=dict(redactor.counts) if redactor is not None else {},
+            redactions=self._redactions_since_start(),
         )
         source = SourceInfo(
             name=self.name,
@@ -1178,8 +1185,8 @@ class ElasticsearchSource:
         step = (grid[1] - grid[0]) if len(grid) > 1 else 1
         for b in buckets:
             key = int(b.get("key") or 0)
-            i = (key - grid[0]) // step if step else 0
-            if 0 <= i < len(out):
+            i = (key - grid[0]) // step
+            if 0 <= i < len(out) and (len(grid) > 1 or key == grid[0]):
                 out[i] += int(b.get("doc_count") or 0)
         return out
 
@@ -1428,6 +1435,7 @@ class ElasticsearchSource:
                     budget,
                     lambda key: normalise(self._prefold(str(key)), max_len),
                     warnings,
+                    key_is_message=True,
                 )
             if unkeyed or not msg.agg:
                 must_not = [{"exists": {"field": msg.agg}}] if msg.agg else []
@@ -1485,9 +1493,13 @@ class ElasticsearchSource:
         budget: list[int],
         fold: Any,
         warnings: list[Warning],
+        key_is_message: bool = False,
     ) -> int:
         """Page a composite aggregation over ``agg_field``; returns the window+baseline count of
-        documents without a value (the missing bucket)."""
+        documents without a value (the missing bucket).
+
+        ``key_is_message``: the bucket key is the raw message itself, so the example document
+        is asked for without its ``_source`` (a smaller page)."""
         f = self._fields_or_fail()
         ts = f["timestamp"].name
         svc = f["service"].agg or f["service"].name
@@ -1513,7 +1525,7 @@ class ElasticsearchSource:
                                     "top_hits": {
                                         "size": 1,
                                         "sort": [{ts: {"order": "asc"}}],
-                                        "_source": {"includes": [msg]},
+                                        "_source": False if key_is_message else {"includes": [msg]},
                                     }
                                 },
                             },
@@ -1558,7 +1570,13 @@ class ElasticsearchSource:
                 n = int(wb.get("doc_count") or 0)
                 if n:
                     hits = ((wb.get("example") or {}).get("hits") or {}).get("hits") or []
-                    example = _get_path(hits[0].get("_source") or {}, msg) if hits else None
+                    example = (
+                        key
+                        if key_is_message
+                        else _get_path(hits[0].get("_source") or {}, msg)
+                        if hits
+                        else None
+                    )
                     doc = (str(hits[0].get("_index")), str(hits[0].get("_id"))) if hits else None
                     tally.add_window(
                         sig,
@@ -1729,6 +1747,17 @@ class ElasticsearchSource:
                 )
             )
         return out
+
+    def _redactions_since_start(self) -> dict[str, int]:
+        """Values masked by this collect (the redactor is shared by the whole build)."""
+        redactor = self.context.redactor
+        if redactor is None:
+            return {}
+        out = {
+            str(k): int(v) - int(self._counts_before.get(k, 0))
+            for k, v in dict(redactor.counts).items()
+        }
+        return {k: v for k, v in sorted(out.items()) if v > 0}
 
     def _prefold(self, text: str) -> str:
         """Redaction before folding, so that signatures merge over masked values; not counted
