@@ -11,6 +11,7 @@ that fault instead, for the paths the fault names, from its ``after``-th request
 - ``malformed``: ``200`` with a JSON body that does not parse;
 - ``html``: ``200`` with ``Content-Type: text/html`` and a login page (wrong content type);
 - ``oversized``: ``200`` with a body of ``size`` bytes, streamed in 64 KiB chunks;
+- ``gzip``: ``200`` with a gzip body of ``size`` bytes once decompressed (a gzip bomb);
 - ``drip``: ``200`` headers at once, then one byte every ``interval`` seconds;
 - ``redirect``: ``302`` to ``location`` (e.g. another host);
 - ``delay``: wait ``seconds``, then forward;
@@ -201,6 +202,12 @@ class FaultProxy:
                 elif kind == "html":
                     page = f.body or b"<html><body><form>Sign in to continue</form></body></html>"
                     self._send(200, page, "text/html; charset=utf-8")
+                elif kind == "gzip":
+                    # ``size`` bytes once decompressed, a few kB on the wire
+                    import gzip
+
+                    packed = gzip.compress(b'{"status":"success","data":"' + b"0" * f.size, 9)
+                    self._send(200, packed, headers={"Content-Encoding": "gzip"})
                 elif kind == "redirect":
                     self._send(302, b"", "text/plain", {"Location": f.location})
                 elif kind == "close":

@@ -455,6 +455,13 @@ def test_oversized_answer_without_length_is_cut_at_the_limit(proxy, monkeypatch)
     assert time.monotonic() - started < 5
 
 
+def test_gzip_bomb_is_bounded_by_its_decoded_size(proxy, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr(HttpClient, "max_bytes", 2 * 2**20)
+    proxy.set(Fault("gzip", size=64 * 2**20))
+    with pytest.raises(ConnectorError, match=r"is larger than 2 MiB"):
+        _collect_via(proxy.url, retries=0, timeout=10)
+
+
 def test_slow_drip_is_bounded_by_the_request_timeout(proxy) -> None:  # noqa: ANN001
     """One byte every 50 ms never trips a socket timeout; the answer's deadline does."""
     proxy.set(Fault("drip", interval=0.05))
