@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -802,3 +803,28 @@ def test_elasticsearch_stopped_mid_build(
     run = Run(proc.returncode, stdout, stderr)
     assert_degraded(run, out, "es", "unreachable: cannot connect (", reference)
     assert_down_reason(findings(out), "es")
+
+
+# --------------------------------------------------------------------------- the threat table
+
+
+def test_security_doc_names_only_existing_tests() -> None:
+    """Every test docs/security.md cites exists (a renamed test must not leave a dead row)."""
+    import ast
+
+    root = Path(__file__).resolve().parent
+    doc = (root.parent / "docs" / "security.md").read_text(encoding="utf-8")
+    cited: list[tuple[str, str]] = []
+    current = ""
+    for m in re.finditer(r"(test_\w+\.py)?::(test_\w+)", doc):
+        current = m.group(1) or current  # `::name` cites the file named just before
+        cited.append((current, m.group(2)))
+    files: dict[str, set[str]] = {}
+    missing = []
+    for name, test in cited:
+        if name not in files:
+            tree = ast.parse((root / name).read_text(encoding="utf-8"))
+            files[name] = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+        if test not in files[name]:
+            missing.append(f"{name}::{test}")
+    assert len(cited) > 60 and missing == [], missing
