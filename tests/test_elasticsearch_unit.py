@@ -527,3 +527,29 @@ def test_server_major_setting_when_the_version_cannot_be_read() -> None:
     assert not server.mismatches, server.mismatches
     assert ev.sources[0].version == "8.x" and ev.sources[0].settings["compatible_with"] == 8
     assert ev.warnings == []
+
+
+def test_cloud_id_wins_over_hosts_and_shows_only_the_deployment_name() -> None:
+    import base64
+
+    cloud = "prod-logs:" + base64.b64encode(b"eu-west-1.aws.found.io:443$abc123$def456").decode()
+    src = ElasticsearchSource(
+        "es", {"cloud_id": cloud, "api_key": "id1:secret-value"}, SourceContext()
+    )
+    assert src.hosts == []
+    assert src.shown_url == "Elastic Cloud deployment 'prod-logs'"
+    client = src._client()
+    try:
+        node = client.transport.node_pool.all()[0]
+        assert node.base_url.startswith("https://abc123.eu-west-1.aws.found.io")
+    finally:
+        src.close()
+
+
+def test_redactions_are_counted_per_collect() -> None:
+    redactor = Redactor()
+    redactor.counts["email"] += 7  # masked earlier in the build, by someone else
+    ev, _ = replay(9, redactor=redactor)
+    assert ev.logs is not None
+    assert ev.logs.redactions.get("email", 0) == 0  # the flapping logs hold no e-mail
+    assert redactor.counts["email"] == 7
