@@ -623,7 +623,7 @@ def two_bundles(tmp_path: Path) -> tuple[Path, Path]:
     return tmp_path / "first", tmp_path / "second"
 
 
-@pytest.mark.parametrize("name", ["findings.json", "postmortem.md", "state.json"])
+@pytest.mark.parametrize("name", ["findings.json", "state.json"])
 def test_interrupt_while_writing_leaves_no_temporary_file(
     two_bundles,
     tmp_path,

@@ -244,7 +244,7 @@ def test_any_yaml_config_loads_or_fails_once(data: dict[Any, Any], env: dict[str
     _assert_config(cfg)
 
 
-@settings(max_examples=300, deadline=None, phases=NO_SHRINK)
+@settings(max_examples=150, deadline=None, phases=NO_SHRINK)
 @given(data=configs())
 def test_validate_any_structure(data: dict[Any, Any]) -> None:
     assume(not _known_timezone_bug(data))
