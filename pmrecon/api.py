@@ -80,10 +80,11 @@ def baseline_window(window: Window, config: Config) -> Window:
     return Window(window.start - dt.timedelta(seconds=length), window.start)
 
 
-#: Warning codes that say a source answered only in part (a query failed): the report
-#: lacks data it should have had. Connectors name such warnings ``sli_<kind>`` or
-#: ``<what>_failed``.
-PARTIAL_CODES = ("alerts_failed", "discovery_failed")
+#: Warning codes that say a source answered only in part (a query failed, or the server
+#: returned partial results): the report lacks data it should have had. Connectors name
+#: such warnings ``sli_<kind>`` or ``<what>_failed``; Elasticsearch's own partial answers
+#: (failed shards, a search timeout) are listed here.
+PARTIAL_CODES = ("alerts_failed", "discovery_failed", "shard_failures", "timed_out")
 
 #: Seconds granted past the deadline for a connector to report its own (more precise)
 #: time-limit error before the build gives up on it.
