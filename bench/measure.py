@@ -207,6 +207,8 @@ def bundle_totals(sources: list[dict[str, Any]]) -> dict[str, Any]:
         per[s["name"]] = {
             "queries": len(qs),
             "bytes": sum(int(q.get("bytes_received") or 0) for q in qs),
+            # records without a size: the connector did not count what it received
+            "unsized": sum(1 for q in qs if q.get("bytes_received") is None),
         }
     return {
         "queries": sum(v["queries"] for v in per.values()),
@@ -237,6 +239,7 @@ class Replay:
     expected_bytes: int | None
     follow: str | None = None  # "composite" or "pit": more pages follow from the answers
     pages: int = 1
+    failed: bool = False  # the connector's request failed too (its record holds a warning)
 
 
 def prometheus_requests(source: dict[str, Any]) -> list[Replay]:
@@ -270,7 +273,17 @@ def prometheus_requests(source: dict[str, Any]) -> list[Replay]:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         elif params:
             path += "?" + urllib.parse.urlencode(params)
-        out.append(Replay(source["name"], method, path, body, headers, q.get("bytes_received")))
+        out.append(
+            Replay(
+                source["name"],
+                method,
+                path,
+                body,
+                headers,
+                q.get("bytes_received"),
+                failed=bool(q.get("warnings")),
+            )
+        )
     return out
 
 
@@ -331,6 +344,7 @@ def elasticsearch_requests(source: dict[str, Any]) -> list[Replay]:
                 q.get("bytes_received"),
                 follow=follow,
                 pages=pages,
+                failed=bool(q.get("warnings")),
             )
         )
     return out
@@ -377,7 +391,9 @@ def _replay(
                 conns.append(c)
         return c
 
-    def send(method: str, path: str, body: bytes | None, headers: dict[str, str]) -> bytes:
+    def send(
+        method: str, path: str, body: bytes | None, headers: dict[str, str], failed: bool = False
+    ) -> bytes:
         c = conn()
         c.request(method, path, body=body, headers=headers)
         resp = c.getresponse()
@@ -389,7 +405,7 @@ def _replay(
             totals["bytes"] += len(data)
             totals["wire"] += len(wire)
             totals["requests"] += 1
-            if resp.status >= 400:
+            if resp.status >= 400 and not failed:
                 errors.append(f"{method} {path[:120]}: HTTP {resp.status}")
         return data
 
@@ -426,7 +442,7 @@ def _replay(
                 pit = ids[0].decode() if ids else pit
             got += len(send("DELETE", "/_pit", json.dumps({"id": pit}).encode(), req.headers))
         else:
-            got += len(send(req.method, req.path, req.body, req.headers))
+            got += len(send(req.method, req.path, req.body, req.headers, req.failed))
         if req.expected_bytes is not None and abs(got - req.expected_bytes) > max(
             64, 0.01 * req.expected_bytes
         ):
