@@ -10,6 +10,7 @@ Uses the data cached by bench/run.py (generating it if needed) and writes
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import subprocess
@@ -53,74 +54,56 @@ def main() -> int:
         args.out / f"profile-{args.window}-{args.docs if use_es else 0}{'-png' if args.png else ''}"
     )
     try:
-        with servers.running_prometheus(ds, tsdb, work) as prom:
-            es_ctx = None
+        with contextlib.ExitStack() as stack:
+            prom = stack.enter_context(servers.running_prometheus(ds, tsdb, work))
             node = None
             if use_es:
                 from tests.infra.es import pinned_version
 
                 version = pinned_version(9)
                 cached, _ = servers.es_data(ds, [args.docs], version, say, args.es_heap)
-                es_ctx = servers.running_elasticsearch(version, cached, args.es_heap)
-                node = es_ctx.__enter__()
-            try:
-                config = work / "pmrecon.yaml"
-                write_config(
-                    config,
-                    prom.url,
-                    node.url if node else None,
-                    servers.index_prefix(args.docs) + "-*" if node else None,
-                    4,
+                node = stack.enter_context(
+                    servers.running_elasticsearch(version, cached, args.es_heap)
                 )
-                session = f"{stem}.pyisession"
-                argv = [
-                    sys.executable,
-                    "-m",
-                    "pyinstrument",
-                    "--interval",
-                    args.interval,
-                    "-r",
-                    "pyisession",
-                    "-o",
-                    session,
-                    "-m",
-                    "pmrecon",
-                    "-q",
-                    "build",
-                    "--from",
-                    window[0].strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    "--to",
-                    window[1].strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    "-c",
-                    str(config),
-                    "-o",
-                    str(work / "out"),
-                ]
-                if not args.png:
-                    argv.append("--no-png")
-                env = {k: v for k, v in os.environ.items() if k != "PMRECON_CONFIG"}
-                say("profiling: " + " ".join(argv[11:]))
-                subprocess.run(argv, check=False, env=env)
-                for renderer, ext in (("text", "txt"), ("html", "html")):
-                    subprocess.run(
-                        [
-                            sys.executable,
-                            "-m",
-                            "pyinstrument",
-                            "--load",
-                            session,
-                            "-r",
-                            renderer,
-                            "-o",
-                            f"{stem}.{ext}",
-                        ],
-                        check=True,
-                    )
-                Path(session).unlink(missing_ok=True)
-                shutil.rmtree(work / "out", ignore_errors=True)
-            finally:
-                if es_ctx is not None:
-                    es_ctx.__exit__(None, None, None)
+            config = work / "pmrecon.yaml"
+            write_config(
+                config,
+                prom.url,
+                node.url if node else None,
+                servers.index_prefix(args.docs) + "-*" if node else None,
+                4,
+            )
+            session = f"{stem}.pyisession"
+            build = [
+                "pmrecon",
+                "-q",
+                "build",
+                "--from",
+                window[0].strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "--to",
+                window[1].strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "-c",
+                str(config),
+                "-o",
+                str(work / "out"),
+            ]
+            if not args.png:
+                build.append("--no-png")
+            pyinstrument = [sys.executable, "-m", "pyinstrument"]
+            env = {k: v for k, v in os.environ.items() if k != "PMRECON_CONFIG"}
+            say("profiling: " + " ".join(build[1:]))
+            subprocess.run(
+                [*pyinstrument, "--interval", args.interval, "-r", "pyisession", "-o", session,
+                 "-m", *build],
+                check=False,
+                env=env,
+            )  # fmt: skip
+            for renderer, ext in (("text", "txt"), ("html", "html")):
+                subprocess.run(
+                    [*pyinstrument, "--load", session, "-r", renderer, "-o", f"{stem}.{ext}"],
+                    check=True,
+                )
+            Path(session).unlink(missing_ok=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     say(f"wrote {stem}.txt and {stem}.html")

@@ -14,7 +14,9 @@ See docs/benchmark.md for what each figure means.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import functools
 import json
 import os
 import shutil
@@ -447,89 +449,72 @@ def main(argv: list[str] | None = None) -> int:
     versions["pmrecon"] = __version__
     work = Path(tempfile.mkdtemp(prefix="pmrecon-bench-"))
     try:
-        with servers.running_prometheus(ds, tsdb, work) as prom:
+        with contextlib.ExitStack() as stack:
+            prom = stack.enter_context(servers.running_prometheus(ds, tsdb, work))
             versions["prometheus"] = _prom_version(prom.url)
-            es_ctx = (
-                servers.running_elasticsearch(es_version, es_cached, args.es_heap)
-                if es_cached is not None and es_version
-                else None
-            )
-            node = es_ctx.__enter__() if es_ctx else None
-            try:
-                if node is not None:
-                    versions["elasticsearch"] = node.version
-                pids = measure.ServerPids(
-                    prometheus=prom.proc.pid if prom.proc else None,
-                    es_group=node._proc.pid if node is not None and node._proc else None,
+            node = None
+            if es_cached is not None and es_version:
+                node = stack.enter_context(
+                    servers.running_elasticsearch(es_version, es_cached, args.es_heap)
                 )
-                say("timing pmrecon --help")
-                help_t = time_help(env, help_runs)
-                concurrency = {"prometheus": args.concurrency, "elasticsearch": 1}
-                datasets: list[int | None] = list(docs) if node is not None else [None]
-                for n in datasets:
-                    warmed = False  # one warm-up build per log dataset (caches, JIT)
-                    for label in windows:
-                        w = parse_duration(label)
-                        window = ds.window(w)
-                        config = work / f"pmrecon-{n}-{int(w)}.yaml"
-                        write_config(
-                            config,
-                            prom.url,
-                            node.url if node is not None else None,
-                            servers.index_prefix(n) + "-*" if n else None,
-                            args.concurrency,
+                versions["elasticsearch"] = node.version
+            pids = measure.ServerPids(
+                prometheus=prom.proc.pid if prom.proc else None,
+                es_group=node._proc.pid if node is not None and node._proc else None,
+            )
+            say("timing pmrecon --help")
+            help_t = time_help(env, help_runs)
+            cell = functools.partial(
+                one_build,
+                work=work,
+                env=env,
+                pids=pids,
+                concurrency={"prometheus": args.concurrency, "elasticsearch": 1},
+                timeout=args.build_timeout,
+            )
+            datasets: list[int | None] = list(docs) if node is not None else [None]
+            for n in datasets:
+                for k, label in enumerate(windows):
+                    w = parse_duration(label)
+                    window = ds.window(w)
+                    config = work / f"pmrecon-{n}-{int(w)}.yaml"
+                    write_config(
+                        config,
+                        prom.url,
+                        node.url if node is not None else None,
+                        servers.index_prefix(n) + "-*" if n else None,
+                        args.concurrency,
+                    )
+                    if k == 0:  # one warm-up build per log dataset (caches, JIT)
+                        say("warm-up build (not measured)")
+                        cell(config=config, window=window, png=False)
+                    for png in png_modes:
+                        runs = []
+                        for i in range(repeat):
+                            say(
+                                f"build: {label_docs(n)} docs, {label} window, "
+                                f"PNG {'on' if png else 'off'}, run {i + 1}/{repeat}"
+                            )
+                            r = cell(config=config, window=window, png=png)
+                            say(
+                                f"  wall {r['wall']:.2f} s, cpu {r['cpu']:.2f} s, "
+                                f"rss {r['rss_mb']:.0f} MB, {r['queries']} queries, "
+                                f"{r['bytes'] / 1e6:.1f} MB; floor {r['floor']['wall']:.2f} s; "
+                                f"ratio {r['ratio']}"
+                            )
+                            runs.append(r)
+                        results.append(
+                            {
+                                "docs": n,
+                                "window": label,
+                                "window_seconds": w,
+                                "from": window[0].isoformat(),
+                                "to": window[1].isoformat(),
+                                "png": png,
+                                "summary": summarize(runs),
+                                "runs": runs,
+                            }
                         )
-                        if not warmed:
-                            say("warm-up build (not measured)")
-                            one_build(
-                                config=config,
-                                window=window,
-                                png=False,
-                                work=work,
-                                env=env,
-                                pids=pids,
-                                concurrency=concurrency,
-                                timeout=args.build_timeout,
-                            )
-                            warmed = True
-                        for png in png_modes:
-                            runs = []
-                            for i in range(repeat):
-                                say(
-                                    f"build: {label_docs(n)} docs, {label} window, "
-                                    f"PNG {'on' if png else 'off'}, run {i + 1}/{repeat}"
-                                )
-                                r = one_build(
-                                    config=config,
-                                    window=window,
-                                    png=png,
-                                    work=work,
-                                    env=env,
-                                    pids=pids,
-                                    concurrency=concurrency,
-                                    timeout=args.build_timeout,
-                                )
-                                say(
-                                    f"  wall {r['wall']:.2f} s, cpu {r['cpu']:.2f} s, rss {r['rss_mb']:.0f} MB, "
-                                    f"{r['queries']} queries, {r['bytes'] / 1e6:.1f} MB; "
-                                    f"floor {r['floor']['wall']:.2f} s; ratio {r['ratio']}"
-                                )
-                                runs.append(r)
-                            results.append(
-                                {
-                                    "docs": n,
-                                    "window": label,
-                                    "window_seconds": w,
-                                    "from": window[0].isoformat(),
-                                    "to": window[1].isoformat(),
-                                    "png": png,
-                                    "summary": summarize(runs),
-                                    "runs": runs,
-                                }
-                            )
-            finally:
-                if es_ctx is not None:
-                    es_ctx.__exit__(None, None, None)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
