@@ -74,13 +74,39 @@ def cli(ctx: click.Context, debug: bool, verbose: int, quiet: bool) -> None:
       pmrecon build --from "2026-03-01 09:30" --to "2026-03-01 12:00" --tz Europe/Paris
       pmrecon build --source postmortems/2026-03-01-checkout/evidence   # rebuild without servers
     """
-    level = logging.DEBUG if debug or verbose >= 2 else logging.INFO if verbose else logging.WARNING
-    if quiet:
-        level = logging.ERROR
-    logging.basicConfig(
-        level=level, format="pmrecon: %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    logging.basicConfig(format="pmrecon: %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     ctx.obj = State(debug, verbose, quiet)
+    _apply_log_level(ctx.obj)
+
+
+def _apply_log_level(state: State) -> None:
+    level = logging.WARNING
+    if state.debug or state.verbose >= 2:
+        level = logging.DEBUG
+    elif state.verbose:
+        level = logging.INFO
+    if state.quiet:
+        level = logging.ERROR
+    logging.getLogger().setLevel(level)
+
+
+def _subcommand_option(*names: str, **kwargs: Any) -> Any:
+    """The group's --debug/-v/-q, also accepted after the subcommand (``pmrecon demo -q``)."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        state = ctx.find_object(State)
+        if state is None or not value:
+            return
+        setattr(state, str(param.name), value if param.name != "verbose" else state.verbose + value)
+        _apply_log_level(state)
+
+    return click.option(*names, expose_value=False, callback=callback, **kwargs)
+
+
+def _global_options(f: Any) -> Any:
+    f = _subcommand_option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")(f)
+    f = _subcommand_option("-v", "--verbose", count=True, help="More progress output.")(f)
+    return _subcommand_option("--debug", is_flag=True, help="Show tracebacks and debug logs.")(f)
 
 
 def _time_options(f: Any) -> Any:
@@ -105,6 +131,7 @@ def _load(config_path: str | None, overrides: dict[str, Any]) -> Any:
 
 
 @cli.command()
+@_global_options
 @click.option(
     "--from",
     "start",
@@ -272,6 +299,7 @@ def _report(state: State, result: Any, as_json: bool) -> None:
 
 
 @cli.command()
+@_global_options
 @click.option(
     "-o",
     "--out",
@@ -312,6 +340,7 @@ def demo(state: State, out: Path, lang: str, no_png: bool, as_json: bool) -> Non
 
 
 @cli.command()
+@_global_options
 @click.option(
     "-c",
     "--config",
@@ -363,6 +392,7 @@ def check(state: State, config_path: str | None, as_json: bool) -> None:
 
 
 @cli.command()
+@_global_options
 @click.option(
     "--from",
     "start",

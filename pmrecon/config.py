@@ -8,6 +8,7 @@ either a nested schema, ``{"*": spec}`` for free-form names, or a :class:`Key`.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 import zoneinfo
@@ -112,6 +113,8 @@ SCHEMA: Schema = {
 }
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
+#: About 100 years: anything longer is a typo, and would overflow datetime arithmetic.
+_MAX_DURATION = 100 * 366 * 86400.0
 _UNIT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -121,13 +124,17 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError(f"not a duration: {value!r}")
     if isinstance(value, (int, float)):
-        if value < 0:
-            raise ValueError(f"negative duration: {value!r}")
-        return float(value)
-    m = _DURATION.match(str(value))
-    if not m:
-        raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 5m, 2h, 7d)")
-    return float(m.group(1)) * _UNIT[m.group(2)]
+        seconds = float(value) if abs(value) < 1e300 else math.inf
+    else:
+        m = _DURATION.match(str(value))
+        if not m:
+            raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 5m, 2h, 7d)")
+        seconds = float(m.group(1)) * _UNIT[m.group(2)]
+    if not math.isfinite(seconds) or seconds > _MAX_DURATION:
+        raise ValueError(f"not a finite duration: {value!r} (use e.g. 90s, 5m, 2h, 7d)")
+    if seconds < 0:
+        raise ValueError(f"negative duration: {value!r}")
+    return seconds
 
 
 @dataclass
@@ -406,7 +413,8 @@ def _check_leaf(value: Any, spec: Key, name: str, problems: list[str]) -> Any:
 def check_timezone(name: str) -> str:
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        # A folder of the tz database ("America") or an over-long name raises OSError.
         raise ValueError(
             f"unknown time zone {name!r} (use an IANA name such as UTC or Europe/Paris)"
         ) from None

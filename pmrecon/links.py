@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from .model import parse_rfc3339
 
@@ -54,6 +54,15 @@ def incident_window(findings: Mapping[str, Any]) -> tuple[dt.datetime, dt.dateti
     end = parse_rfc3339(last) if last else w_end
     pad = dt.timedelta(seconds=PAD_SECONDS)
     return start - pad, max(end, start) + pad
+
+
+def public_base(url: str) -> str:
+    """The base URL without its ``user:password@`` and trailing slash: a link is for readers."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if "@" in parts.netloc:
+        parts = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
+    return urlunsplit(parts).rstrip("/")
 
 
 def _ms(t: dt.datetime) -> str:
@@ -107,7 +116,7 @@ def grafana_links(
             query["datasource"] = ds
             pane["datasource"] = str(datasource)
         panes = json.dumps({"pm": pane}, separators=(",", ":"), ensure_ascii=False)
-        url = f"{base.strip().rstrip('/')}/explore?schemaVersion=1&panes={quote(panes, safe='')}&orgId=1"
+        url = f"{public_base(base)}/explore?schemaVersion=1&panes={quote(panes, safe='')}&orgId=1"
         title = str(q.get("purpose") or q.get("id") or "PromQL")
         links.append({"title": title, "url": url})
     return links
@@ -151,7 +160,7 @@ def kibana_link(
     if indices:
         a_parts.insert(0, f"index:{rison_string(','.join(indices))}")
     a = "(" + ",".join(a_parts) + ")"
-    return f"{base.strip().rstrip('/')}/app/discover#/?_g={g}&_a={a}"
+    return f"{public_base(base)}/app/discover#/?_g={g}&_a={a}"
 
 
 __all__ = ["grafana_links", "incident_window", "kibana_link", "make_links", "sli_queries"]

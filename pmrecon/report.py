@@ -227,9 +227,16 @@ def render(template_name: str, context: Mapping[str, Any], env: SandboxedEnviron
         ) from None
     except jinja2.exceptions.SecurityError as exc:
         raise RenderError(f"template {template_name}: unsafe operation refused ({exc})") from None
-    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+    except (
+        TypeError,
+        ValueError,
+        KeyError,
+        AttributeError,
+        OverflowError,
+        ZeroDivisionError,
+    ) as exc:
         raise RenderError(
-            f"template {template_name}{_line_of(exc)}: {exc}; fix the template"
+            f"template {template_name}{_line_of(exc)}: {type(exc).__name__}: {exc}; fix the template"
         ) from None
 
 

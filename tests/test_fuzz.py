@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, Phase, assume, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from pmrecon.config import Config, check_timezone, load_config, parse_duration, validate
@@ -102,13 +102,6 @@ def test_parse_duration_gives_seconds_or_a_value_error(value: Any) -> None:
     assert 0 <= seconds < float("inf")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pmrecon/config.py parse_duration accepts .nan and .inf (YAML floats): "
-    "'timeout: .inf' then crashed the build with OverflowError; api.py and the Prometheus "
-    "connector now refuse them, other durations (analysis.*) still take them "
-    "(bug reported to the owner of config.py)",
-)
 @pytest.mark.parametrize("value", [float("nan"), float("inf")], ids=["nan", "inf"])
 def test_parse_duration_refuses_non_finite_values(value: Any) -> None:
     with pytest.raises(ValueError):
@@ -157,26 +150,6 @@ def configs(draw: st.DrawFn) -> dict[Any, Any]:
     return data
 
 
-def _known_timezone_bug(data: Any) -> bool:
-    """config.check_timezone lets OSError out (see the xfail test below): not fuzzed again."""
-    if not isinstance(data, dict) or data.get("timezone") is None:
-        return False
-    try:
-        check_timezone(str(data["timezone"]))
-    except ValueError:
-        return False
-    except OSError:
-        return True
-    return False
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="pmrecon/config.py check_timezone catches ZoneInfoNotFoundError and ValueError "
-    "only: a folder of the tz database ('America', 'Etc') raises IsADirectoryError and a "
-    "name over 255 bytes OSError, so `--tz America` or `timezone: America` is an internal "
-    "error (exit 1), not a config error (bug reported to the owner of config.py)",
-)
 @pytest.mark.parametrize("name", ["America", "Etc", "x" * 300])
 def test_timezone_folders_and_long_names_are_config_errors(name: str) -> None:
     with pytest.raises(ValueError):
@@ -231,7 +204,6 @@ def test_any_bytes_config_loads_or_fails_once(data: bytes) -> None:
     ),
 )
 def test_any_yaml_config_loads_or_fails_once(data: dict[Any, Any], env: dict[str, str]) -> None:
-    assume(not _known_timezone_bug(data))
     try:
         text = yaml.safe_dump(data, allow_unicode=True)
     except yaml.YAMLError:
@@ -247,7 +219,6 @@ def test_any_yaml_config_loads_or_fails_once(data: dict[Any, Any], env: dict[str
 @settings(max_examples=150, deadline=None, phases=NO_SHRINK)
 @given(data=configs())
 def test_validate_any_structure(data: dict[Any, Any]) -> None:
-    assume(not _known_timezone_bug(data))
     try:
         out = validate(data)
     except ConfigError:

@@ -372,12 +372,6 @@ def test_user_templates_render_sandboxed(source: str, tmp_path: Path) -> None:
     assert "\n" not in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pmrecon/report.py render() does not catch the sandbox's OverflowError "
-    "(range() above MAX_RANGE): the CLI reports an internal error (exit 1) instead of a "
-    "template error (exit 5) (bug reported to the owner of report.py)",
-)
 def test_sandbox_range_limit_is_a_template_error(tmp_path: Path) -> None:
     (tmp_path / "t.md.j2").write_text("{{ range(10**6) | list | length }}", encoding="utf-8")
     with pytest.raises(RenderError):
