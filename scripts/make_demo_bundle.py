@@ -37,7 +37,10 @@ KEYWORD = {"type": "keyword"}
 MAPPING = {
     "properties": {
         "@timestamp": {"type": "date"},
-        "message": {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 1024}}},
+        "message": {
+            "type": "text",
+            "fields": {"keyword": {"type": "keyword", "ignore_above": 1024}},
+        },
         "log": {"properties": {"level": KEYWORD}},
         "service": {"properties": {"name": KEYWORD}},
         "host": {"properties": {"name": KEYWORD}},
@@ -59,8 +62,12 @@ def demo_scenario() -> Scenario:
         start,
         end,
         services=[
-            ServiceProfile("payments", rps=25, phases=(Phase(*bad, error_ratio=0.12, latency_seconds=2.2),)),
-            ServiceProfile("checkout", rps=40, phases=(Phase(*bad, error_ratio=0.31, latency_seconds=0.9),)),
+            ServiceProfile(
+                "payments", rps=25, phases=(Phase(*bad, error_ratio=0.12, latency_seconds=2.2),)
+            ),
+            ServiceProfile(
+                "checkout", rps=40, phases=(Phase(*bad, error_ratio=0.31, latency_seconds=0.9),)
+            ),
             ServiceProfile("cart", rps=15),
         ],
         alerts=[
@@ -84,23 +91,34 @@ def demo_scenario() -> Scenario:
         ],
         log_signatures=[
             LogSignature(
-                "gw-timeout", "checkout",
+                "gw-timeout",
+                "checkout",
                 "Payment gateway timed out after {n}ms for order {uuid} (customer jane.doe@example.com)",
-                error_type="GatewayTimeoutError", per_failures=40,
+                error_type="GatewayTimeoutError",
+                per_failures=40,
             ),
             LogSignature(
-                "tls-handshake", "payments",
+                "tls-handshake",
+                "payments",
                 "TLS handshake with acquirer 10.20.3.{n} failed: certificate chain too long",
-                error_type="SSLHandshakeError", per_failures=25,
+                error_type="SSLHandshakeError",
+                per_failures=25,
             ),
             LogSignature(
-                "legacy", "cart",
+                "legacy",
+                "cart",
                 "Legacy endpoint /v1/cart called by client {hex} ({n} calls today)",
-                error_type="DeprecatedApiError", mode="periodic", every_seconds=420,
+                error_type="DeprecatedApiError",
+                mode="periodic",
+                every_seconds=420,
             ),
             LogSignature(
-                "slow-cache", "checkout", "Cache lookup took {n}ms for key session:{uuid}",
-                level="warn", mode="periodic", every_seconds=600,
+                "slow-cache",
+                "checkout",
+                "Cache lookup took {n}ms for key session:{uuid}",
+                level="warn",
+                mode="periodic",
+                every_seconds=600,
             ),
         ],
         change_events=[
@@ -120,22 +138,35 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="pmrecon-demo-"))
     try:
         backfill([sc], work / "tsdb", work / "om")
-        with PrometheusServer(work / "prom", work / "tsdb", rules=rules_yaml([sc])) as prom, \
-                ElasticsearchNode(pinned_version(9)) as es:
+        with (
+            PrometheusServer(work / "prom", work / "tsdb", rules=rules_yaml([sc])) as prom,
+            ElasticsearchNode(pinned_version(9)) as es,
+        ):
             client = make_client(es.url, es.major)
             client.indices.create(index=INDEX, mappings=MAPPING)
             bulk_load(es.url, INDEX, sc.log_docs(), major=es.major)
-            data = validate({
-                "timezone": "Europe/Paris",
-                "language": "fr",
-                "sources": {
-                    "prometheus": {"type": "prometheus", "url": prom.url,
-                                   "services": ["checkout", "payments", "cart"]},
-                    "elasticsearch": {"type": "elasticsearch", "hosts": [es.url], "index": "logs-*"},
-                },
-            })
+            data = validate(
+                {
+                    "timezone": "Europe/Paris",
+                    "language": "fr",
+                    "sources": {
+                        "prometheus": {
+                            "type": "prometheus",
+                            "url": prom.url,
+                            "services": ["checkout", "payments", "cart"],
+                        },
+                        "elasticsearch": {
+                            "type": "elasticsearch",
+                            "hosts": [es.url],
+                            "index": "logs-*",
+                        },
+                    },
+                }
+            )
             t1, t2 = sc.window
-            result = build(Config(data=data), BuildRequest(start=t1, end=t2, out=work / "out", png=False))
+            result = build(
+                Config(data=data), BuildRequest(start=t1, end=t2, out=work / "out", png=False)
+            )
             if result.degraded:
                 print("a source failed while building the demo:", result.warnings, file=sys.stderr)
                 return 1
