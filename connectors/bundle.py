@@ -132,7 +132,12 @@ def write_files(files: dict[str, bytes], target: Path) -> None:
                 raise EvidenceError(f"refusing to replace {target}: not a plain folder")
             old = target.with_name(f".{target.name}-old-{staging.name[-8:]}")
             target.rename(old)
-        staging.rename(target)
+        try:
+            staging.rename(target)
+        except BaseException:
+            if old is not None and not target.exists():
+                old.rename(target)
+            raise
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:

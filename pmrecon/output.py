@@ -8,18 +8,21 @@ last generated version kept in ``.pmrecon/`` as the common base.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
-import os
 import shutil
+import signal
 import tempfile
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from .config import Config
 from .errors import MergeConflict, OutputError
-from .fsutil import atomic_write, safe_child
+from .fsutil import atomic_write, public_dir, safe_child
 from .graphs import render_graphs
 from .htmlreport import render_report_html
 from .links import make_links
@@ -156,6 +159,7 @@ def write_outputs(
     lang = config["language"]
     tz = config["timezone"]
     state_dir = safe_child(out, STATE_DIR)
+    check_targets(out)
     state = _read_state(state_dir)
     created = state.get("created_at") or generated_at
     multi_day = _multi_day(findings, tz)
@@ -208,31 +212,37 @@ def write_outputs(
 
     findings_out = {**findings, "generated_at": generated_at, "title": title}
     findings_bytes = findings_json_bytes(findings_out)
+    state_bytes = json.dumps({"created_at": created, "last_build": generated_at}, indent=1) + "\n"
     progress("writing files")
-    written: list[Path] = []
     if previous is not None and force:
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         backup = safe_child(out, f"{STATE_DIR}/backup-{stamp}-{MARKDOWN}")
         atomic_write(backup, previous)
         progress(f"previous {MARKDOWN} saved as {backup}")
-    write_evidence(safe_child(out, "evidence"))
-    written.append(out / "evidence")
-    replace_dir(safe_child(out, GRAPHS), graph_files)
-    written.extend(out / GRAPHS / name for name in sorted(graph_files))
-    atomic_write(safe_child(out, "findings.json"), findings_bytes)
-    written.append(out / "findings.json")
-    atomic_write(safe_child(out, "report.html"), html)
-    written.append(out / "report.html")
-    # postmortem.md before last-generated.md: if the build stops between the two, the
-    # next rebuild sees pmrecon's new lines on both sides (no conflict), never the
-    # human's old lines passed off as edits.
-    atomic_write(md_path, final_md)
-    written.append(md_path)
-    atomic_write(state_dir / "last-generated.md", generated_md)
-    atomic_write(
-        state_dir / "state.json",
-        json.dumps({"created_at": created, "last_build": generated_at}, indent=1) + "\n",
-    )
+    # Everything is written into a staging folder inside ``out`` first, then moved into
+    # place by renames, with Ctrl-C and SIGTERM held back: a report never mixes the new
+    # evidence with the old text, and a failure half-way puts the old files back.
+    with staging_dir(out) as stage:
+        write_evidence(stage / "evidence")
+        graphs_dir = stage / GRAPHS
+        graphs_dir.mkdir()
+        for name, data in graph_files.items():
+            atomic_write(safe_child(graphs_dir, name), data)
+        # postmortem.md is placed before last-generated.md: were the two ever to part, the
+        # next rebuild would see pmrecon's new lines on both sides (no conflict), never the
+        # human's old lines passed off as edits.
+        contents: dict[str, bytes | str] = {
+            "findings.json": findings_bytes,
+            "report.html": html,
+            MARKDOWN: final_md,
+            f"{STATE_DIR}/last-generated.md": generated_md,
+            f"{STATE_DIR}/state.json": state_bytes,
+        }
+        for name, content in contents.items():
+            atomic_write(stage / name, content)
+        commit(out, stage, ["evidence", GRAPHS, *contents])
+    written = [out / "evidence", *(out / GRAPHS / name for name in sorted(graph_files))]
+    written += [out / "findings.json", out / "report.html", md_path]
     result = BuildResult(
         out_dir=out,
         findings=findings_out,
@@ -250,31 +260,101 @@ def write_outputs(
     return result
 
 
-def replace_dir(target: Path, files: dict[str, bytes]) -> None:
-    """Make ``target`` hold exactly ``files``: a new folder, renamed over the old one."""
-    if target.is_symlink() or (target.exists() and not target.is_dir()):
-        raise OutputError(f"refusing to replace {target}: not a plain folder")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    # mkdtemp makes a private folder; the report is meant to be shared like any other.
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(staging, 0o777 & ~mask)
-    old: Path | None = None
+#: Every path a build replaces, folders first (checked before anything is written).
+OUTPUT_DIRS = ("evidence", GRAPHS)
+OUTPUT_FILES = (
+    "findings.json",
+    "report.html",
+    MARKDOWN,
+    f"{STATE_DIR}/last-generated.md",
+    f"{STATE_DIR}/state.json",
+)
+
+
+def check_targets(out: Path) -> None:
+    """Refuse, before writing anything, an output whose paths are symlinks or of the wrong kind."""
+    state = safe_child(out, STATE_DIR)
+    if state.is_symlink() or (state.exists() and not state.is_dir()):
+        raise OutputError(f"refusing to write under {state}: not a plain folder; remove it first")
+    for name in OUTPUT_DIRS + OUTPUT_FILES:
+        path = safe_child(out, name)
+        if path.is_symlink():
+            raise OutputError(f"refusing to write {path}: it is a symbolic link; remove it first")
+        wrong = path.is_file() if name in OUTPUT_DIRS else path.is_dir()
+        if path.exists() and wrong:
+            kind = "folder" if name in OUTPUT_DIRS else "file"
+            raise OutputError(f"refusing to replace {path}: not a plain {kind}; remove it first")
+
+
+def _staged_name(name: str) -> str:
+    return name.replace("/", "__")
+
+
+@contextlib.contextmanager
+def staging_dir(out: Path) -> Iterator[Path]:
+    """A private folder inside ``out`` (same file system: renames are atomic), always removed."""
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob(".build-*.tmp"):
+        # Left by a build that was killed (SIGKILL, power loss) an hour or more ago.
+        with contextlib.suppress(OSError):
+            if stale.is_dir() and time.time() - stale.stat().st_mtime > 3600:
+                shutil.rmtree(stale)
+    stage = Path(tempfile.mkdtemp(prefix=".build-", suffix=".tmp", dir=out))
+    public_dir(stage)
     try:
-        for name, data in files.items():
-            atomic_write(safe_child(staging, name), data)
-        if target.exists():
-            old = target.with_name(f".{target.name}-old-{staging.name[-8:]}")
-            target.rename(old)
-        staging.rename(target)
-    except BaseException:
-        if old is not None and not target.exists():
-            old.rename(target)
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        yield stage
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM back (main thread only) and deliver them when the block ends."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    held = [s for s in (signal.SIGINT, signal.SIGTERM)]
+    previous = {s: signal.signal(s, lambda signum, _frame: received.append(signum)) for s in held}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if received:
+            signal.raise_signal(received[0])
+
+
+def commit(out: Path, stage: Path, names: list[str]) -> None:
+    """Move each staged ``name`` over ``out/name``; on any failure, put every old one back."""
+    aside = stage / ".old"
+    aside.mkdir()
+    done: list[tuple[Path, Path | None]] = []
+    with signals_held():
+        try:
+            safe_child(out, STATE_DIR).mkdir(exist_ok=True)
+            for name in names:
+                target, new = out / name, stage / name
+                old = None
+                if target.exists():
+                    old = aside / _staged_name(name)
+                    target.rename(old)
+                done.append((target, old))
+                new.rename(target)
+        except BaseException as exc:
+            for target, old in reversed(done):
+                if target.is_dir() and not target.is_symlink():
+                    shutil.rmtree(target, ignore_errors=True)
+                elif target.exists():
+                    target.unlink()
+                if old is not None:
+                    old.rename(target)
+            if isinstance(exc, OSError):
+                raise OutputError(
+                    f"cannot move the new report into {out}: {exc.strerror or exc}; "
+                    "the previous report is intact, fix the folder and rebuild"
+                ) from None
+            raise
 
 
 def _read_state(state_dir: Path) -> dict[str, Any]:
@@ -283,12 +363,6 @@ def _read_state(state_dir: Path) -> dict[str, Any]:
         return data if isinstance(data, dict) else {}
     except (OSError, ValueError):
         return {}
-
-
-def remove_partial(path: Path) -> None:
-    """Remove a folder this build created and left unfinished."""
-    if path.exists() and not any(path.iterdir()):
-        path.rmdir()
 
 
 __all__ = ["OutputError", "write_outputs"]

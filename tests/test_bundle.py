@@ -210,3 +210,24 @@ def test_rewrite_replaces_the_old_bundle_whole(tmp_path):
     write_bundle(sample_evidence(), target)
     assert not (target / "stray.txt").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["evidence"]
+
+
+def test_a_failed_rewrite_keeps_the_old_bundle(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    target = tmp_path / "evidence"
+    write_bundle(sample_evidence(), target)
+    before = {p.name: p.read_bytes() for p in target.iterdir()}
+    real = Path.rename
+
+    def rename(self, dest):
+        staged = self.name.startswith(".evidence-") and "-old-" not in self.name
+        if staged and Path(dest).name == "evidence":
+            raise OSError(28, "No space left on device")
+        return real(self, dest)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    with pytest.raises(OSError):
+        write_bundle(sample_evidence(), target)
+    assert {p.name: p.read_bytes() for p in target.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["evidence"]

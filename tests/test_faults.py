@@ -29,7 +29,7 @@ import pytest
 from connectors.base import CheckResult, CollectRequest, SourceContext
 from connectors.prometheus import HttpClient, PrometheusSource
 from pmrecon.api import collect
-from pmrecon.errors import EXIT_DEGRADED, EXIT_INTERRUPTED, EXIT_SOURCE, ConnectorError
+from pmrecon.errors import EXIT_DEGRADED, EXIT_INTERRUPTED, EXIT_RENDER, EXIT_SOURCE, ConnectorError
 from pmrecon.model import Evidence, Window
 from tests.clihelp import Run, run_cli
 from tests.faultproxy import Catcher, Fault, FaultProxy, leftovers, snapshot, write_config
@@ -639,12 +639,6 @@ def test_interrupt_while_writing_leaves_no_temporary_file(
     assert (out / "postmortem.md").is_file() and (out / "evidence" / "manifest.json").is_file()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pmrecon/output.py writes evidence/, graphs/, findings.json, report.html and "
-    "postmortem.md one after the other: Ctrl-C (or SIGTERM) between two leaves a report "
-    "mixing the new evidence with the old text (bug reported to the owner of output.py)",
-)
 def test_interrupt_while_writing_keeps_the_previous_report(
     two_bundles, tmp_path, monkeypatch
 ) -> None:  # noqa: ANN001
@@ -655,6 +649,51 @@ def test_interrupt_while_writing_keeps_the_previous_report(
     _interrupt_at(monkeypatch, "findings.json")
     assert _main("build", "--source", str(second), "-o", str(out), "--no-png") == EXIT_INTERRUPTED
     assert snapshot(out) == before
+
+
+def _fail_placing(monkeypatch, name: str, action: Any) -> None:
+    """Run ``action`` when the staged ``name`` is about to be moved into the output folder."""
+    real = Path.rename
+
+    def rename(self: Path, target: Any) -> Any:
+        if self.name == name and self.parent.name.startswith(".build-"):
+            action()
+        return real(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename)
+
+
+def test_failure_while_placing_puts_the_previous_report_back(
+    two_bundles, tmp_path, monkeypatch
+) -> None:  # noqa: ANN001
+    first, second = two_bundles
+    out = tmp_path / "out"
+    assert _main("build", "--source", str(first), "-o", str(out), "--no-png") == 0
+    before = snapshot(out)
+
+    def fail() -> None:
+        raise OSError(28, "No space left on device")
+
+    _fail_placing(monkeypatch, "report.html", fail)
+    assert _main("build", "--source", str(second), "-o", str(out), "--no-png") == EXIT_RENDER
+    assert snapshot(out) == before
+    assert leftovers(tmp_path) == []
+
+
+def test_ctrl_c_while_placing_finishes_the_new_report(two_bundles, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    first, second = two_bundles
+    out = tmp_path / "out"
+    assert _main("build", "--source", str(first), "-o", str(out), "--no-png") == 0
+    before = snapshot(out)
+    _fail_placing(monkeypatch, "report.html", lambda: os.kill(os.getpid(), signal.SIGINT))
+    assert _main("build", "--source", str(second), "-o", str(out), "--no-png") == EXIT_INTERRUPTED
+    # Held back until every file was in place: the report is wholly the new one.
+    assert (out / "evidence" / "manifest.json").read_bytes() == (
+        second / "manifest.json"
+    ).read_bytes()
+    for name in ("postmortem.md", "report.html", "findings.json", ".pmrecon/last-generated.md"):
+        assert (out / name).read_bytes() != before[name], name
+    assert leftovers(tmp_path) == []
 
 
 # --------------------------------------------------------------------------- Elasticsearch stopped mid-build
