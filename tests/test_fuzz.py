@@ -102,7 +102,9 @@ def test_parse_duration_gives_seconds_or_a_value_error(value: Any) -> None:
     assert 0 <= seconds < float("inf")
 
 
-@pytest.mark.parametrize("value", [float("nan"), float("inf")], ids=["nan", "inf"])
+@pytest.mark.parametrize(
+    "value", [float("nan"), float("inf"), "50000d", 10**400], ids=["nan", "inf", "50000d", "huge"]
+)
 def test_parse_duration_refuses_non_finite_values(value: Any) -> None:
     with pytest.raises(ValueError):
         parse_duration(value)
