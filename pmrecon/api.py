@@ -201,27 +201,35 @@ def gather_evidence(config: Config, request: BuildRequest) -> Evidence:
     if request.start is None or request.end is None:
         raise UsageError("--from and --to are required unless --source DIR is given")
     window = Window(request.start, request.end)
-    limit = float(config.get("timeout") or 300)
-    if not math.isfinite(limit):
-        raise ConfigError(f"timeout: {limit!r} is not a duration; use e.g. 5m")
-    deadline = time.monotonic() + limit
-    from .redact import Redactor
-
-    context = SourceContext(
-        timezone=config["timezone"],
-        analysis=config["analysis"],
-        # the configured credentials too: an application may log its own token
-        redactor=Redactor.from_config(config["redaction"], secrets=config.secrets),
-        now=request.now,
-    )
-    sources = make_sources(config, context)
+    sources = make_sources(config, source_context(config, request.now))
     creq = CollectRequest(
         window=window,
         baseline=baseline_window(window, config),
         services=tuple(config.get("services") or ()),
-        deadline=deadline,
+        deadline=deadline_for(config),
     )
     return collect(sources, creq, strict=request.strict)
+
+
+def source_context(config: Config, now: dt.datetime | None = None) -> SourceContext:
+    """What every source is given: zone, analysis settings and the redactor."""
+    from .redact import Redactor
+
+    return SourceContext(
+        timezone=config["timezone"],
+        analysis=config["analysis"],
+        # the configured credentials too: an application may log its own token
+        redactor=Redactor.from_config(config["redaction"], secrets=config.secrets),
+        now=now,
+    )
+
+
+def deadline_for(config: Config) -> float:
+    """The monotonic time by which every source must have answered (config ``timeout``)."""
+    limit = float(config.get("timeout") or 300)
+    if not math.isfinite(limit):
+        raise ConfigError(f"timeout: {limit!r} is not a duration; use e.g. 5m")
+    return time.monotonic() + limit
 
 
 def analyse_evidence(
@@ -317,8 +325,6 @@ def check(config: Config) -> list[Any]:
     """Run every source's own checks (connectivity, auth, version, data the config needs)."""
     from connectors.base import CheckResult
 
-    from .redact import Redactor
-
     if not config["sources"]:
         return [
             CheckResult(
@@ -329,11 +335,7 @@ def check(config: Config) -> list[Any]:
                 "add a 'sources:' section (see config/pmrecon.example.yaml)",
             )
         ]
-    context = SourceContext(
-        timezone=config["timezone"],
-        analysis=config["analysis"],
-        redactor=Redactor.from_config(config["redaction"]),
-    )
+    context = source_context(config)
     results: list[CheckResult] = [
         CheckResult("config", "valid", True, str(config.path or "defaults"))
     ]

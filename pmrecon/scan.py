@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from connectors.base import CollectRequest, SourceContext
+from connectors.base import CollectRequest
 from connectors.bundle import bundle_files, write_files
 
 from .api import (
@@ -41,8 +41,10 @@ from .api import (
     analyse_evidence,
     build,
     collect,
+    deadline_for,
     gather_evidence,
     make_sources,
+    source_context,
 )
 from .config import Config
 from .errors import (
@@ -228,22 +230,14 @@ def scan(
 
 def collect_coarse(config: Config, window: Window, now: dt.datetime | None = None) -> Evidence:
     """Evidence for the whole window on coarse data (every source, no baseline)."""
-    from .redact import Redactor
-
-    context = SourceContext(
-        timezone=config["timezone"],
-        analysis=config["analysis"],
-        redactor=Redactor.from_config(config["redaction"]),
-        now=now,
-    )
     request = CollectRequest(
         window=window,
         baseline=None,
         services=tuple(config.get("services") or ()),
-        deadline=time.monotonic() + float(config.get("timeout") or 300),
+        deadline=deadline_for(config),
         coarse=True,
     )
-    return collect(make_sources(config, context), request)
+    return collect(make_sources(config, source_context(config, now)), request)
 
 
 def count_queries(evidence: Evidence) -> int:

@@ -334,3 +334,18 @@ def test_configured_secrets_are_redacted_from_log_content(tmp_path, monkeypatch)
     samples = (tmp_path / "out" / "evidence" / "samples.ndjson").read_text()
     assert samples.count("[REDACTED:secret]") >= 2, samples
     assert result.out_dir == tmp_path / "out"
+
+
+def test_scan_redacts_configured_secrets_too(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    import connectors
+    from pmrecon.model import Window
+    from pmrecon.scan import collect_coarse
+
+    monkeypatch.setitem(connectors._REGISTRY, "quoting", f"{__name__}:QuotingSource")
+    secret = f"plain{MARKER}value"
+    path = config(tmp_path, {"logs": {"type": "quoting", "token": "${PMR_LOG_TOKEN}"}})
+    monkeypatch.setenv("PMR_LOG_TOKEN", secret)
+    evidence = collect_coarse(load_config(path), Window(*SC.window))
+    messages = [s.message for s in evidence.logs.samples]
+    assert messages and not any(secret in m for m in messages), messages
+    assert sum("[REDACTED:secret]" in m for m in messages) >= 2, messages
