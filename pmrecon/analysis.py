@@ -172,6 +172,7 @@ class _Cfg:
     stability: float
     error_ratio_threshold: float | None
     latency_threshold: float | None
+    thresholds: Mapping[str, Mapping[str, Any]]
     baseline_factor: float
     burst_factor: float
     burst_min: int
@@ -199,6 +200,7 @@ def _settings(raw: Mapping[str, Any] | None) -> tuple[_Cfg, dict[str, Any]]:
         stability=float(full["stability_period"]),
         error_ratio_threshold=full["error_ratio_threshold"],
         latency_threshold=full["latency_threshold"],
+        thresholds=full["thresholds"],
         baseline_factor=float(full["baseline_factor"]),
         burst_factor=float(full["log_burst_factor"]),
         burst_min=int(full["log_burst_min_count"]),
@@ -454,7 +456,11 @@ def _build_slis(ctx: _Ctx) -> list[_Sli]:
         if s.baseline and s.kind in ("requests_total", "requests_bad")
     }
     for sli in slis:
+        own = cfg.thresholds.get(sli.service or "", {})
         if sli.sli == "error_ratio":
+            if own.get("error_ratio") is not None:
+                sli.threshold, sli.origin = float(own["error_ratio"]), "config"
+                continue
             if cfg.error_ratio_threshold is not None:
                 sli.threshold, sli.origin = cfg.error_ratio_threshold, "config"
                 continue
@@ -484,6 +490,9 @@ def _build_slis(ctx: _Ctx) -> list[_Sli]:
                     "threshold_from_window",
                 )
         elif sli.sli == "latency":
+            if own.get("latency") is not None:
+                sli.threshold, sli.origin = float(own["latency"]), "config"
+                continue
             if cfg.latency_threshold is not None:
                 sli.threshold, sli.origin = cfg.latency_threshold, "config"
                 continue

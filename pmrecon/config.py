@@ -51,6 +51,12 @@ ANALYSIS_SCHEMA: Schema = {
         None,
         "latency (seconds, highest configured quantile) above which a step is in breach (default: derived from the baseline)",
     ),
+    "thresholds": {
+        "*": {
+            "error_ratio": Key("ratio", None, "this service's error-ratio threshold"),
+            "latency": Key("float", None, "this service's latency threshold, in seconds"),
+        }
+    },
     "baseline_factor": Key(
         "float",
         3.0,

@@ -621,3 +621,26 @@ def test_silence_marked_by_the_source_wins() -> None:
     ev.events[-1].labels = {}
     _, d = run(ev)
     assert at(d, "acknowledged") == D("10:37")  # whole alert names only
+
+
+def test_per_service_thresholds_override_the_global_ones() -> None:
+    api = Svc("api", phases=[Deg(D("10:30"), D("11:00"), error_ratio=0.04)])
+    web = Svc("web", phases=[Deg(D("10:30"), D("11:00"), error_ratio=0.04)])
+    ev = build(W0, W1, [api, web], baseline=False)
+    settings = {"error_ratio_threshold": 0.1, "thresholds": {"web": {"error_ratio": 0.02}}}
+    _, d = run(ev, settings)
+    by_service = {t["service"]: t for t in d["thresholds"] if t["sli"] == "error_ratio"}
+    assert by_service["api"]["value"] == 0.1 and by_service["web"]["value"] == 0.02
+    assert {t["origin"] for t in by_service.values()} == {"config"}
+    # only web (4 % errors against its own 2 %) is in breach: api stays under 10 %
+    assert at(d, "impact_start") == D("10:30")
+    assert [s["name"] for s in d["incident"]["services"]] == ["web"]
+
+
+def test_per_service_thresholds_are_validated() -> None:
+    from pmrecon.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"analysis\.thresholds\.web\.error_ratio"):
+        run(clean_evidence(), {"thresholds": {"web": {"error_ratio": 3}}})
+    with pytest.raises(ConfigError, match=r"analysis\.thresholds\.web.*latencyy"):
+        run(clean_evidence(), {"thresholds": {"web": {"latencyy": 1}}})
