@@ -16,6 +16,7 @@ numbers, and therefore the exact same findings.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -82,18 +83,29 @@ def serialize(evidence: Evidence) -> dict[str, bytes]:
         "warnings.json": _dumps(to_jsonable(evidence.warnings)),
     }
     meta = []
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    head = io.StringIO()
+    writer = csv.writer(head, lineterminator="\n")
     writer.writerow(["series_id", "timestamp", "epoch", "value"])
+    rows: list[str] = [head.getvalue()]
+    stamps: dict[float, str] = {}  # series share their time grid: format each instant once
     for s in evidence.series:
-        m = to_jsonable(s)
-        del m["timestamps"], m["values"]
+        m = {
+            f.name: to_jsonable(getattr(s, f.name))
+            for f in dataclasses.fields(s)
+            if f.name not in ("timestamps", "values")
+        }
         m["id"] = s.id
         meta.append(m)
+        one = io.StringIO()
+        csv.writer(one, lineterminator="").writerow([s.id])
+        sid = one.getvalue()  # quoted once, as csv.writer would
         for ts, v in zip(s.timestamps, s.values):
-            writer.writerow([s.id, rfc3339(utc(ts)), repr(float(ts)), repr(float(v))])
+            stamp = stamps.get(ts)
+            if stamp is None:
+                stamp = stamps[ts] = f"{rfc3339(utc(ts))},{float(ts)!r}"
+            rows.append(f"{sid},{stamp},{float(v)!r}\n")
     files["series.json"] = _dumps(meta)
-    files["series.csv"] = out.getvalue()
+    files["series.csv"] = "".join(rows)
     if evidence.logs is not None:
         logs = to_jsonable(evidence.logs)
         samples = logs.pop("samples")
@@ -211,15 +223,22 @@ def _deserialize(manifest: dict[str, Any], raw: dict[str, bytes]) -> Evidence:
     if "series.csv" in raw:
         reader = csv.reader(io.StringIO(raw["series.csv"].decode("utf-8")))
         next(reader, None)
+        current = None
+        ts_list: list[float] = []
+        v_list: list[float] = []
         for sid, _ts, epoch, value in reader:
-            ts_list, v_list = points.setdefault(sid, ([], []))
+            if sid != current:
+                ts_list, v_list = points.setdefault(sid, ([], []))
+                current = sid
             ts_list.append(float(epoch))
             v_list.append(float(value))
     series = []
     for m in _load(raw, "series.json", []):
         sid = m.pop("id")
         ts_list, v_list = points.get(sid, ([], []))
-        series.append(from_jsonable(Series, {**m, "timestamps": ts_list, "values": v_list}))
+        s = from_jsonable(Series, {**m, "timestamps": [], "values": []})
+        s.timestamps, s.values = ts_list, v_list  # floats already: no per-point conversion
+        series.append(s)
     logs = None
     if "logs.json" in raw:
         data = _load(raw, "logs.json", {})

@@ -268,6 +268,19 @@ def default_title(findings: dict[str, Any], lang: str) -> str:
     return f"{base} ({what})" if what else base
 
 
+def _preload_in_background() -> None:
+    """Import what comes after collection (numpy, plotly, jinja2) while sources are asked."""
+
+    def load() -> None:
+        import importlib
+
+        for name in ("pmrecon.analysis", "pmrecon.graphs", "pmrecon.output"):
+            with contextlib.suppress(Exception):
+                importlib.import_module(name)
+
+    threading.Thread(target=load, name="pmrecon-preload", daemon=True).start()
+
+
 def output_dir_for(config: Config, findings: dict[str, Any], title: str) -> Path:
     start = (findings.get("incident") or {}).get("impact_start") or findings["window"]["from"]
     return Path(config["output_dir"]) / f"{str(start)[:10]}-{slugify(title)}"
@@ -282,10 +295,13 @@ def build(
     say = progress or (lambda _msg: None)
     lang = config["language"]
     say("collecting evidence")
+    if request.source_dir is None:
+        _preload_in_background()
     evidence = gather_evidence(config, request)
     # Analyse what the bundle holds, read back from its bytes, so a rebuild from the
     # bundle gives byte-identical findings.
     files = bundle_files(evidence)
+    del evidence  # not held while its copy is parsed back: that is the peak of memory
     evidence = evidence_from_files(files)
     say("analysing")
     human = {k: request.human.get(k) for k in HUMAN_INSTANTS}

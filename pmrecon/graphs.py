@@ -344,6 +344,7 @@ class _Context:
         last = (evidence.window.end - dt.timedelta(microseconds=1)).astimezone(self.zone)
         self.one_day = first.date() == last.date()
         self.day = first.strftime("%d/%m/%Y" if lang == "fr" else "%Y-%m-%d")
+        self._stamps: dict[float, str] = {}
         self.shift = 0.0
         if evidence.baseline is not None:
             self.shift = (evidence.window.start - evidence.baseline.start).total_seconds()
@@ -398,18 +399,56 @@ class _Context:
         return fig
 
     def xy(self, s: Series, scale: float = 1.0, shift: float = 0.0) -> tuple[list[str], list[Any]]:
-        """Points of a series in local time, with a break wherever samples are missing."""
+        """Points of a series in local time, with a break wherever samples are missing.
+
+        At most MAX_TRACE_POINTS points a line: a figure is about 1,000 px wide, so a
+        longer series is cut into buckets and each keeps its minimum and maximum (peaks
+        survive), plus both ends of every gap. Each instant is formatted once.
+        """
+        import numpy as np
+
+        n = len(s.timestamps)
+        if n == 0:
+            return [], []
+        ts = np.asarray(s.timestamps, dtype=float)
+        max_gap = 1.5 * s.step_seconds if s.step_seconds else math.inf
+        segment = np.concatenate(([0], np.cumsum(np.diff(ts) > max_gap)))
+        if n > MAX_TRACE_POINTS:
+            vs = np.asarray(s.values, dtype=float)
+            k = -(-n // (MAX_TRACE_POINTS // 2))  # points per bucket
+            rows = -(-n // k)
+            flat = np.full(rows * k, np.nan)
+            flat[:n] = np.where(np.isfinite(vs), vs, np.nan)
+            grid = flat.reshape(rows, k)
+            nan = np.isnan(grid)
+            lo = np.argmin(np.where(nan, np.inf, grid), axis=1)
+            hi = np.argmax(np.where(nan, -np.inf, grid), axis=1)
+            base = np.arange(rows) * k
+            keep = np.concatenate(([0, n - 1], base + lo, base + hi))
+            keep = keep[keep < n].tolist()
+            # both ends of every gap, so breaks stay where they are
+            jumps = np.nonzero(np.diff(segment))[0]
+            keep.extend(jumps.tolist())
+            keep.extend((jumps + 1).tolist())
+            index: list[int] | range = sorted(set(keep))
+        else:
+            index = range(n)
         xs: list[str] = []
         ys: list[Any] = []
-        previous: float | None = None
-        max_gap = 1.5 * s.step_seconds if s.step_seconds else math.inf
-        for ts, value in zip(s.timestamps, s.values):
-            if previous is not None and ts - previous > max_gap:
-                xs.append(self.local(previous + s.step_seconds + shift))
+        cache = self._stamps
+        previous: int | None = None
+        seg = segment.tolist()
+        for i in index:
+            t = s.timestamps[i]
+            value = s.values[i]
+            if previous is not None and seg[i] != seg[previous]:
+                key = s.timestamps[previous] + s.step_seconds + shift
+                xs.append(cache.get(key) or cache.setdefault(key, self.local(key)))
                 ys.append(None)  # plotly draws no line across a None
-            xs.append(self.local(ts + shift))
+            key = t + shift
+            xs.append(cache.get(key) or cache.setdefault(key, self.local(key)))
             ys.append(None if value is None or not math.isfinite(value) else value * scale)
-            previous = ts
+            previous = i
         return xs, ys
 
     def baseline_shift(self, s: Series) -> float:
@@ -433,6 +472,10 @@ class _Context:
         if minutes > 60:
             return f"{minutes // 60} h {minutes % 60:02d}"
         return f"{minutes} min"
+
+
+#: Most points drawn per line (see _Context.xy).
+MAX_TRACE_POINTS = 1200
 
 
 def esc(text: Any) -> str:

@@ -278,8 +278,13 @@ def to_jsonable(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
+        if all(type(v) in _PLAIN for v in obj):  # point lists: no per-element dispatch
+            return list(obj)
         return [to_jsonable(v) for v in obj]
     return obj
+
+
+_PLAIN = frozenset({float, int, str, bool, type(None)})
 
 
 _T = typing.TypeVar("_T")
@@ -301,6 +306,10 @@ def _convert(tp: Any, data: Any) -> Any:
         return parse_rfc3339(data)
     if origin is list:
         (arg,) = typing.get_args(tp)
+        if arg is float:  # point lists: one pass, no per-element type introspection
+            return [float(v) if type(v) is int else v for v in data]
+        if arg is str or arg is int:
+            return list(data)
         return [_convert(arg, v) for v in data]
     if origin is dict:
         _, arg = typing.get_args(tp)

@@ -187,3 +187,30 @@ def test_every_png_is_a_real_image_of_the_requested_size(data):
         assert distinct_colors(rows, width) > 20, f"{g['name']}.png looks blank"
     # Five figures in one browser session: far from five browser starts (~3 s each).
     assert elapsed < 30, elapsed
+
+
+def test_long_series_are_thinned_keeping_peaks_troughs_and_gaps(data):
+    """A day at 15 s is 5,760 points a line: drawn as at most MAX_TRACE_POINTS, exactly."""
+    import math
+
+    from pmrecon.graphs import MAX_TRACE_POINTS, _Context
+    from pmrecon.model import Series
+
+    ev, f = data
+    ctx = _Context(ev, f, TZ, "fr")
+    t0 = ev.window.start.timestamp()
+    ts = [t0 + 15 * i for i in range(5760) if not 2000 <= i < 2100]  # a 25-minute gap
+    values = [0.01 + 0.001 * math.sin(i / 50) for i in range(len(ts))]
+    values[3333], values[4444] = 0.97, -0.5  # a one-sample spike and a one-sample dip
+    s = Series("error_ratio", "error_ratio", "api", "ratio", ts, values, 15.0)
+    xs, ys = ctx.xy(s)
+    assert len(xs) == len(ys) <= MAX_TRACE_POINTS + 5
+    assert 0.97 in ys and -0.5 in ys
+    assert ys.count(None) == 1  # the gap, and nothing else, breaks the line
+    gap = ys.index(None)
+    local = ctx.local
+    assert xs[gap - 1] == local(ts[1999]) and xs[gap + 1] == local(ts[2000])
+    assert xs[0] == local(ts[0]) and xs[-1] == local(ts[-1])
+    assert xs == sorted(xs)
+    short = Series("error_ratio", "error_ratio", "api", "ratio", ts[:100], values[:100], 15.0)
+    assert ctx.xy(short) == ([local(t) for t in ts[:100]], values[:100])
