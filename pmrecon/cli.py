@@ -88,6 +88,14 @@ def _apply_log_level(state: State) -> None:
     if state.quiet:
         level = logging.ERROR
     logging.getLogger().setLevel(level)
+    # The clients' own retry chatter ("node has failed … putting on timeout") repeats what
+    # pmrecon reports once, in words: shown with -v or --debug only.
+    chatty = level if state.debug else logging.WARNING if state.verbose else logging.ERROR
+    for name in LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(max(level, chatty))
+
+
+LIBRARY_LOGGERS = ("elastic_transport", "urllib3", "kaleido", "choreographer")
 
 
 def _subcommand_option(*names: str, **kwargs: Any) -> Any:

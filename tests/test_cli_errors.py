@@ -250,3 +250,24 @@ def test_build_from_bundle_writes_the_report(tmp_path, bundle):
     data = json.loads((out / "findings.json").read_text())
     assert data["schema_version"] >= 1
     assert (out / "evidence" / "manifest.json").is_file()
+
+
+def test_client_retry_chatter_only_with_verbose(tmp_path: Path) -> None:
+    """An unreachable Elasticsearch: pmrecon says so once; the client's own retry warnings
+    ("node has failed … putting on timeout") appear with -v only."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once the block ends: nothing listens there
+    (tmp_path / "pmrecon.yaml").write_text(
+        "sources:\n  logs:\n    type: elasticsearch\n"
+        f"    hosts: [http://127.0.0.1:{port}]\n    retries: 1\n    timeout: 5s\n",
+        encoding="utf-8",
+    )
+    args = ["check", "-c", str(tmp_path / "pmrecon.yaml")]
+    quiet, verbose = run_cli(*args, cwd=tmp_path), run_cli(*args, "-v", cwd=tmp_path)
+    assert quiet.code == verbose.code == 3, quiet.err
+    assert "elastic_transport" not in quiet.err, quiet.err
+    assert "Traceback" not in quiet.err + verbose.err
+    assert "elastic_transport" in verbose.err, verbose.err
