@@ -44,6 +44,7 @@ NOTICE_TEXT = {
         "gap": "Données manquantes pendant l'incident : {service} de {start} à {end}.",
         "warning": "Avertissement ({source}) : {message}",
         "redacted": "Données sensibles masquées dans les extraits : {counts}.",
+        "png_skipped": "Graphiques PNG non générés ; les graphiques interactifs de report.html sont complets (détail : {message}).",
     },
     "en": {
         "unavailable": "Data unavailable: {message}",
@@ -54,6 +55,7 @@ NOTICE_TEXT = {
         "gap": "Missing data during the incident: {service} from {start} to {end}.",
         "warning": "Warning ({source}): {message}",
         "redacted": "Sensitive data masked in the excerpts: {counts}.",
+        "png_skipped": "PNG graphs not written; the interactive graphs of report.html are complete ({message}).",
     },
 }
 
@@ -65,7 +67,9 @@ def notices(
     text = NOTICE_TEXT[lang]
     out: list[str] = []
     for w in findings.get("warnings", []):
-        key = "unavailable" if w.get("code") == "source_unavailable" else "warning"
+        key = {"source_unavailable": "unavailable", "png_skipped": "png_skipped"}.get(
+            str(w.get("code")), "warning"
+        )
         out.append(text[key].format(message=w.get("message", ""), source=w.get("source", "")))
     inc = findings.get("incident") or {}
     window = findings["window"]

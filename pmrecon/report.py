@@ -250,8 +250,11 @@ def _line_of(exc: BaseException) -> str:
     return line or ""
 
 
-def footnotes(findings: Mapping[str, Any]) -> list[dict[str, str]]:
+def footnotes(findings: Mapping[str, Any], lang: str = "en") -> list[dict[str, str]]:
     """One footnote per figure and instant: its definition, its source and the query behind it."""
+    from .definitions_fr import to_french
+
+    word = "source :" if lang == "fr" else "source:"
     queries: dict[str, dict[str, Any]] = {}
     for src in findings.get("sources", []):
         for q in src.get("queries", []):
@@ -273,9 +276,10 @@ def footnotes(findings: Mapping[str, Any]) -> list[dict[str, str]]:
         # Pre-rendered Markdown: prose escaped, queries as code spans (they hold [ ] _ * ...).
         parts = []
         if fig.get("definition"):
-            parts.append(md_inline(str(fig["definition"]).rstrip(".") + "."))
+            text = str(fig["definition"]).rstrip(".") + "."
+            parts.append(md_inline(to_french(text) if lang == "fr" else text))
         if fig.get("source"):
-            parts.append(f"source: {md_inline(fig['source'])}")
+            parts.append(f"{word} {md_inline(fig['source'])}")
         for ref in fig.get("query_refs") or []:
             q = queries.get(ref)
             if q is None:
@@ -311,7 +315,7 @@ def report_context(
     for key in ("max_error_rate", "max_latency_seconds", "availability", "error_budget_consumed"):
         inc[key] = inc.get(key) or {}
         inc[key].setdefault("value", None)
-    notes = footnotes(findings)
+    notes = footnotes(findings, lang)
     top = list(findings.get("top_errors", []))
     timeline = list(findings.get("timeline", []))
     tzname = zoneinfo.ZoneInfo(tz).key

@@ -371,7 +371,7 @@ def test_non_finite_timeouts_are_config_errors(tmp_path, where: str, value: str)
         f"{top}sources:\n  prom:\n    type: prometheus\n    url: http://127.0.0.1:9\n    {source}\n"
     )
     run = run_cli("build", "-c", str(cfg), "--from", FROM, "--to", TO, "-o", str(tmp_path / "o"))
-    assert_one_line_error(run, 2, "is not a duration")
+    assert_one_line_error(run, 2, "not a finite duration")
 
 
 class _Stuck:

@@ -292,3 +292,8 @@ def test_no_chromium_is_one_warning_line_and_the_report_is_still_built(
     assert not list((out / "graphs").glob("*.png")) and list((out / "graphs").glob("*.html"))
     findings = json.loads((out / "findings.json").read_text())
     assert any(w["code"] == "png_skipped" for w in findings["warnings"])
+    # the French report says it in French, the English detail in brackets
+    md = (out / "postmortem.md").read_text()
+    assert (
+        "Graphiques PNG non générés ; les graphiques interactifs de report.html sont complets" in md
+    )
