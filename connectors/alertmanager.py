@@ -184,6 +184,14 @@ class AlertmanagerSource:
             "ends_at": str(s.get("endsAt", "")),
             "state": str((s.get("status") or {}).get("state", "")),
         }
+        exact = [
+            str(m.get("value"))
+            for m in matchers
+            if m.get("name") == "alertname" and not m.get("isRegex") and m.get("isEqual", True)
+        ]
+        if len(exact) == 1:
+            # the analysis matches it to the incident's alerts by name, not by text search
+            labels["alertname"] = exact[0]
         return Event(at=at, kind="silence", source=self.name, text=text, ref=sid, labels=labels)
 
     def check(self) -> list[CheckResult]:

@@ -79,6 +79,7 @@ def test_silences_become_events_and_the_first_alert_silence_is_the_ack(silences)
     )
     assert second.labels["state"] == "expired" and second.labels["created_by"] == "alice"
     assert second.labels["matchers"] == 'alertname="HighErrorRate",service=~"check.*"'
+    assert [e.labels.get("alertname") for e in ev.events] == [None, "HighErrorRate", "HighLatency"]
     assert all(window.start <= e.at < window.end for e in ev.events)
     (src,) = ev.sources
     assert src.kind == "alertmanager" and src.version and src.version.startswith("0.")
