@@ -639,13 +639,18 @@ def test_interrupt_while_writing_leaves_no_temporary_file(
     assert (out / "postmortem.md").is_file() and (out / "evidence" / "manifest.json").is_file()
 
 
-def test_interrupt_while_writing_keeps_the_previous_report(
-    two_bundles, tmp_path, monkeypatch
-) -> None:  # noqa: ANN001
+def _built_once(two_bundles: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path, Any]:
+    """A report built from the first bundle: (the second bundle, the folder, its snapshot)."""
     first, second = two_bundles
     out = tmp_path / "out"
     assert _main("build", "--source", str(first), "-o", str(out), "--no-png") == 0
-    before = snapshot(out)
+    return second, out, snapshot(out)
+
+
+def test_interrupt_while_writing_keeps_the_previous_report(
+    two_bundles, tmp_path, monkeypatch
+) -> None:  # noqa: ANN001
+    second, out, before = _built_once(two_bundles, tmp_path)
     _interrupt_at(monkeypatch, "findings.json")
     assert _main("build", "--source", str(second), "-o", str(out), "--no-png") == EXIT_INTERRUPTED
     assert snapshot(out) == before
@@ -666,10 +671,7 @@ def _fail_placing(monkeypatch, name: str, action: Any) -> None:
 def test_failure_while_placing_puts_the_previous_report_back(
     two_bundles, tmp_path, monkeypatch
 ) -> None:  # noqa: ANN001
-    first, second = two_bundles
-    out = tmp_path / "out"
-    assert _main("build", "--source", str(first), "-o", str(out), "--no-png") == 0
-    before = snapshot(out)
+    second, out, before = _built_once(two_bundles, tmp_path)
 
     def fail() -> None:
         raise OSError(28, "No space left on device")
@@ -681,10 +683,7 @@ def test_failure_while_placing_puts_the_previous_report_back(
 
 
 def test_ctrl_c_while_placing_finishes_the_new_report(two_bundles, tmp_path, monkeypatch) -> None:  # noqa: ANN001
-    first, second = two_bundles
-    out = tmp_path / "out"
-    assert _main("build", "--source", str(first), "-o", str(out), "--no-png") == 0
-    before = snapshot(out)
+    second, out, before = _built_once(two_bundles, tmp_path)
     _fail_placing(monkeypatch, "report.html", lambda: os.kill(os.getpid(), signal.SIGINT))
     assert _main("build", "--source", str(second), "-o", str(out), "--no-png") == EXIT_INTERRUPTED
     # Held back until every file was in place: the report is wholly the new one.
