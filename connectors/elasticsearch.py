@@ -37,9 +37,20 @@ to a ``compatible-with`` probe, which names the versions it accepts; ``server_ma
 settings overrides all this. One client package thus serves both majors, with no extra to
 install.
 
+**Concurrency.** After the version and the mapping, the parts of a collect (volume, errors,
+impacted users, baseline errors, signatures, change events; the samples once the errors and
+the signatures are known) run on up to ``max_concurrency`` threads sharing the one client
+(thread-safe; its pool holds a connection per thread). Each part keeps its own records and
+warnings, and numbers its queries inside a placeholder; they are merged in the sequential order
+with the ids a sequential run gives, so the evidence does not depend on the concurrency. Parts
+after a failed one stop at their next request; the error raised is the one a sequential run
+would have met first. A paged scan (composite, ``search_after``) stays sequential inside its
+part: each page needs the previous one's last key.
+
 Every request body is kept in the evidence as a :class:`~pmrecon.model.QueryRecord` (index
-pattern, time range, duration, shard failures); a paged scan is one record whose ``purpose``
-says how many pages it took. Shard failures and ``timed_out`` answers become warnings.
+pattern, time range, duration, size of the answers as received, shard failures); a paged scan
+is one record whose ``purpose`` says how many pages it took. Shard failures and ``timed_out``
+answers become warnings.
 Driver errors become one-line :class:`~pmrecon.errors.ConnectorError` messages naming the
 source, never a secret.
 """
@@ -48,29 +59,32 @@ from __future__ import annotations
 
 import base64
 import binascii
+import concurrent.futures
 import contextlib
 import dataclasses
 import datetime as dt
 import json
 import re
+import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 from elastic_transport import ApiError as TransportApiError
 from elastic_transport import (
-    ConnectionError as TransportConnectionError,
-)
-from elastic_transport import (
+    ApiResponseMeta,
     ConnectionTimeout,
     HttpHeaders,
     SerializationError,
     TlsError,
     TransportError,
     Urllib3HttpNode,
+)
+from elastic_transport import (
+    ConnectionError as TransportConnectionError,
 )
 from elastic_transport.client_utils import DEFAULT, DefaultType
 from elasticsearch import Elasticsearch, UnsupportedProductError
@@ -150,6 +164,7 @@ SETTINGS_SCHEMA: dict[str, Any] = {
     },
     "timeout": Key("duration", 30, "limit for one request"),
     "retries": Key("int", 2, "retries after a connection error, 429, 502, 503 or 504"),
+    "max_concurrency": Key("int", 4, "queries run at the same time (1: one after another)"),
     "server_major": Key(
         "int",
         None,
@@ -283,6 +298,16 @@ class _Compat:
 _COMPAT_MEDIA = re.compile(r"application/vnd\.elasticsearch\+([a-z-]+);\s*compatible-with=\d+")
 
 
+@dataclass
+class _SizedMeta(ApiResponseMeta):
+    """The transport's response metadata plus the size of the body as received.
+
+    Elasticsearch sends chunked answers without ``Content-Length``, and the client only hands
+    back the parsed body, so the node class, which still holds the raw bytes, measures them."""
+
+    body_bytes: int | None = None
+
+
 def _compat_node_class(compat: _Compat) -> type[Urllib3HttpNode]:
     """A node class that rewrites ``compatible-with=N`` to what the server accepts."""
 
@@ -309,7 +334,18 @@ def _compat_node_class(compat: _Compat) -> type[Urllib3HttpNode]:
                         headers[name] = _COMPAT_MEDIA.sub(
                             rf"application/vnd.elasticsearch+\1; compatible-with={major}", value
                         )
-            return super().perform_request(method, target, body, headers, request_timeout)
+            resp = super().perform_request(method, target, body, headers, request_timeout)
+            meta = resp.meta
+            # the body as urllib3 gives it: de-chunked and, had the server compressed it, decoded
+            sized = _SizedMeta(
+                meta.status,
+                meta.http_version,
+                meta.headers,
+                meta.duration,
+                meta.node,
+                body_bytes=len(resp.body or b""),
+            )
+            return resp._replace(meta=sized)
 
     return CompatNode
 
@@ -407,6 +443,61 @@ class _SigTally:
         self.baseline[sig] = self.baseline.get(sig, 0) + n
 
 
+# --------------------------------------------------------------------------- concurrent parts
+
+
+@dataclass
+class _Part:
+    """One part of a collect (a few queries); ``run(warnings, done)`` gets the results of the
+    parts named in ``after`` from ``done``."""
+
+    name: str
+    run: Callable[[list[Warning], dict[str, Any]], Any]
+    after: tuple[str, ...] = ()
+
+
+@dataclass
+class _Task:
+    """A part running on a worker: its own records and warnings, and ids numbered from 1 inside
+    a placeholder until the parts before it are done and its first id is known."""
+
+    index: int  # the part's place in the sequential order
+    records: list[QueryRecord] = field(default_factory=list)
+    warnings: list[Warning] = field(default_factory=list)
+    seq: int = 0
+
+
+class _Aborted(RequestFailed):
+    """A part stopped because a part before it failed (a sequential run would not have got there)."""
+
+    def __init__(self) -> None:
+        super().__init__("stopped: an earlier query failed", "aborted", True)
+
+
+def _resolve_ids(obj: Any, sub: Callable[[str], str]) -> Any:
+    """``obj`` with ``sub`` applied to every string in it (lists, dicts and dataclasses are
+    changed in place)."""
+    if isinstance(obj, str):
+        return sub(obj) if "\x00" in obj else obj
+    if isinstance(obj, list):
+        obj[:] = [_resolve_ids(x, sub) for x in obj]
+        return obj
+    if isinstance(obj, tuple):
+        items = tuple(_resolve_ids(x, sub) for x in obj)
+        return obj if all(a is b for a, b in zip(items, obj)) else type(obj)(items)
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            obj[k] = _resolve_ids(v, sub)
+        return obj
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        for f in dataclasses.fields(obj):
+            old = getattr(obj, f.name)
+            new = _resolve_ids(old, sub)
+            if new is not old:
+                setattr(obj, f.name, new)
+    return obj
+
+
 # --------------------------------------------------------------------------- the source
 
 
@@ -456,6 +547,11 @@ class ElasticsearchSource:
         self._new_keys: list[tuple[str, str]] = []
         self._silent: Any = None
         self._counts_before: dict[str, int] = {}
+        # the parts of a collect run on worker threads (max_concurrency): each one's records,
+        # warnings and ids live in its _Task (thread-local); the redactor's counts are shared
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._abort_after = 0  # parts after this index stop at their next request
         self.error_levels = [str(x).lower() for x in s["error_levels"] or []]
         self.warning_levels = [str(x).lower() for x in s["warning_levels"] or []]
 
@@ -493,6 +589,8 @@ class ElasticsearchSource:
             "retry_on_status": RETRY_STATUS,
             "retry_on_timeout": False,  # a slow query repeated only adds load
             "node_class": _compat_node_class(self._compat),
+            # one connection per concurrent query (urllib3 blocks for one above its pool size)
+            "connections_per_node": max(10, int(s["max_concurrency"] or 1)),
         }
         if s["cloud_id"]:
             kwargs["cloud_id"] = s["cloud_id"]
@@ -548,9 +646,24 @@ class ElasticsearchSource:
             )
         return min(left, self.timeout)
 
+    def _task(self) -> _Task | None:
+        """The part running on this thread, None on the caller's thread."""
+        task: _Task | None = getattr(self._local, "task", None)
+        return task
+
     def _next_id(self) -> str:
+        task = self._task()
+        if task is not None:
+            # each part numbers its own queries: no shared counter, and the final id (the
+            # sequential one) is put in by _run_parts once the parts before it are done
+            task.seq += 1
+            return f"{self.name}:q\x00{task.index}.{task.seq}\x00"
         self._query_seq += 1
         return f"{self.name}:q{self._query_seq}"
+
+    def _last_record(self) -> QueryRecord:
+        task = self._task()
+        return task.records[-1] if task is not None else self._queries[-1]
 
     def _record(
         self,
@@ -571,7 +684,8 @@ class ElasticsearchSource:
             start=_ms_to_dt(window[0]) if window else None,
             end=_ms_to_dt(window[1]) if window else None,
         )
-        self._queries.append(rec)
+        task = self._task()
+        (task.records if task is not None else self._queries).append(rec)
         return rec
 
     def _raw(
@@ -583,8 +697,14 @@ class ElasticsearchSource:
         body: Any = None,
         context: str = "",
         record: QueryRecord | None = None,
+        abortable: bool = True,
     ) -> Any:
-        """One request through the official client; errors become :class:`RequestFailed`."""
+        """One request through the official client; errors become :class:`RequestFailed`.
+
+        ``abortable``: on a worker, not sent once a part before this one has failed."""
+        task = self._task()
+        if abortable and task is not None and task.index > self._abort_after:
+            raise _Aborted()
         es = self._client()
         headers = {"accept": "application/json"}
         if body is not None:
@@ -605,9 +725,12 @@ class ElasticsearchSource:
             record.duration_seconds = round(
                 (record.duration_seconds or 0) + time.monotonic() - started, 4
             )
-            length = resp.meta.headers.get("content-length")
-            if length and str(length).isdigit():
-                record.bytes_received = (record.bytes_received or 0) + int(length)
+            size = getattr(resp.meta, "body_bytes", None)
+            if size is None:  # a node class other than ours
+                length = resp.meta.headers.get("content-length")
+                size = int(length) if length and str(length).isdigit() else None
+            if size is not None:
+                record.bytes_received = (record.bytes_received or 0) + size
         return resp.body
 
     def _failure(self, exc: BaseException, context: str, timeout: float) -> RequestFailed:
@@ -1095,21 +1218,40 @@ class ElasticsearchSource:
             interval = choose_step(seconds, interval, max_buckets + 1)
         interval = max(1, int(interval))
 
-        volume, total = self._volume(w0, w1, interval, extra, warnings)
-        errors_hist, error_docs, first_error_ms, peak_ms = self._errors(
-            w0, w1, interval, extra, warnings
-        )
-        users, users_ref = self._users(w0, w1, extra, warnings)
-        baseline_errors = (
-            self._count_errors(b0, b1, extra, warnings) if base is not None and b1 > b0 else None
-        )
-
-        signatures: list[ErrorSignature] = []
-        samples: list[LogSample] = []
+        # the parts in the order a sequential run takes them: query ids, records and warnings
+        # follow this order whatever the concurrency
+        parts = [
+            _Part("volume", lambda w, _: self._volume(w0, w1, interval, extra, w)),
+            _Part("errors", lambda w, _: self._errors(w0, w1, interval, extra, w)),
+            _Part("users", lambda w, _: self._users(w0, w1, extra, w)),
+        ]
+        if base is not None and b1 > b0:
+            parts.append(_Part("baseline", lambda w, _: self._count_errors(b0, b1, extra, w)))
         if not request.coarse:
-            signatures = self._signatures(w0, w1, b0, b1, extra, warnings)
-            samples = self._samples(w0, w1, interval, first_error_ms, peak_ms, extra, warnings)
-        events = self._changes(w0, w1, extra, warnings) if s["changes"]["enabled"] else []
+            parts.append(
+                _Part("signatures", lambda w, _: self._signatures(w0, w1, b0, b1, extra, w))
+            )
+            # samples start at the first error and at the peak, and show the new signatures
+            parts.append(
+                _Part(
+                    "samples",
+                    lambda w, done: self._samples(
+                        w0, w1, interval, done["errors"][2], done["errors"][3], extra, w
+                    ),
+                    after=("errors", "signatures"),
+                )
+            )
+        if s["changes"]["enabled"]:
+            parts.append(_Part("changes", lambda w, _: self._changes(w0, w1, extra, w)))
+        done = self._run_parts(parts, warnings)
+
+        volume, total = done["volume"]
+        errors_hist, error_docs, _first, _peak = done["errors"]
+        users, users_ref = done["users"]
+        baseline_errors = done.get("baseline")
+        signatures: list[ErrorSignature] = done.get("signatures", [])
+        samples: list[LogSample] = done.get("samples", [])
+        events: list[Event] = done.get("changes", [])
 
         summary = LogSummary(
             volume_by_level=volume,
@@ -1154,6 +1296,103 @@ class ElasticsearchSource:
             sources=[source],
             warnings=warnings,
         )
+
+    def _run_parts(self, parts: list[_Part], warnings: list[Warning]) -> dict[str, Any]:
+        """Each part's result by name; up to ``max_concurrency`` parts at once, with what a
+        sequential run gives: the same query ids, records and warnings in the same order, and
+        on failure the exception of the first part (in that order) that failed.
+
+        A part runs as soon as the parts it needs are done. Parts before a failed one run to
+        their end (a sequential run would have run them, and one of them may fail first); parts
+        after it stop at their next request. No worker is left running on return."""
+        done: dict[str, Any] = {}
+        workers = max(1, int(self.settings["max_concurrency"]))
+        if workers == 1 or len(parts) <= 1:
+            for part in parts:
+                done[part.name] = part.run(warnings, done)
+            return done
+        tasks = [_Task(i) for i in range(len(parts))]
+        place = {p.name: i for i, p in enumerate(parts)}
+        needed = {name for p in parts for name in p.after}
+        # what others wait for starts first (error signatures are also the longest part)
+        waiting = sorted(range(len(parts)), key=lambda i: (parts[i].name not in needed, i))
+        succeeded: set[int] = set()
+        failed: dict[int, BaseException] = {}
+        self._abort_after = len(parts)
+
+        def run(i: int) -> Any:
+            self._local.task = tasks[i]
+            try:
+                if i > self._abort_after:
+                    raise _Aborted()
+                return parts[i].run(tasks[i].warnings, done)
+            except BaseException:
+                with self._lock:
+                    self._abort_after = min(self._abort_after, i)
+                raise
+            finally:
+                self._local.task = None
+
+        with concurrent.futures.ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix=f"pmrecon-{self.name}"
+        ) as pool:
+            running: dict[concurrent.futures.Future[Any], int] = {}
+            try:
+                while True:
+                    for i in list(waiting):
+                        if i > self._abort_after:  # a sequential run stops before it
+                            waiting.remove(i)
+                        elif all(place[name] in succeeded for name in parts[i].after):
+                            waiting.remove(i)
+                            running[pool.submit(run, i)] = i
+                    if not running:
+                        break
+                    finished, _ = concurrent.futures.wait(
+                        running, return_when=concurrent.futures.FIRST_COMPLETED
+                    )
+                    for fut in finished:
+                        i = running.pop(fut)
+                        exc = fut.exception()
+                        if exc is None:
+                            done[parts[i].name] = fut.result()
+                            succeeded.add(i)
+                        else:
+                            failed[i] = exc
+            except BaseException:
+                self._abort_after = -1  # interrupted: every worker stops at its next request
+                for fut in running:
+                    fut.cancel()
+                raise
+
+        # the parts before the first failure all succeeded: the ids up to it are known
+        last = min(failed) if failed else len(parts) - 1
+        first_id = [0] * len(parts)
+        seq = self._query_seq
+        for task in tasks[: last + 1]:
+            first_id[task.index] = seq
+            seq += task.seq
+        self._query_seq = seq
+        token = re.compile(re.escape(f"{self.name}:q") + "\x00" + r"(\d+)\.(\d+)" + "\x00")
+
+        def sub(text: str) -> str:
+            return token.sub(
+                lambda m: f"{self.name}:q{first_id[int(m.group(1))] + int(m.group(2))}", text
+            )
+
+        for task in tasks[: last + 1]:
+            for rec in task.records:
+                rec.id = sub(rec.id)
+                rec.warnings = [sub(w) for w in rec.warnings]
+                self._queries.append(rec)
+            warnings.extend(_resolve_ids(task.warnings, sub))
+        if failed:
+            exc = failed[last]
+            if isinstance(exc, RequestFailed) and "\x00" in str(exc):
+                # its message names the query that failed: with the sequential run's id
+                named = RequestFailed(sub(str(exc)), exc.kind, exc.fatal, exc.status)
+                raise named.with_traceback(exc.__traceback__) from exc.__cause__
+            raise exc
+        return {name: _resolve_ids(result, sub) for name, result in done.items()}
 
     # ------------------------------------------------------------------ histograms
 
@@ -1209,7 +1448,7 @@ class ElasticsearchSource:
         ans = self._search(
             body, purpose="log volume per level over time", window=(w0, w1), warnings=warnings
         )
-        rec = self._queries[-1]
+        rec = self._last_record()
         grid = self._grid(w0, w1, interval)
         counts: dict[str, list[int]] = {}
         agg = (ans.get("aggregations") or {}).get("levels") or {}
@@ -1264,7 +1503,7 @@ class ElasticsearchSource:
         ans = self._search(
             body, purpose="error logs per service over time", window=(w0, w1), warnings=warnings
         )
-        rec = self._queries[-1]
+        rec = self._last_record()
         aggs = ans.get("aggregations") or {}
         grid = self._grid(w0, w1, interval)
         counts: dict[str, list[int]] = {}
@@ -1344,7 +1583,7 @@ class ElasticsearchSource:
                 raise
             warnings.append(Warning(self.name, str(exc), code="users_failed"))
             return None, None
-        rec = self._queries[-1]
+        rec = self._last_record()
         value = ((ans.get("aggregations") or {}).get("users") or {}).get("value")
         rec.result_count = int(value) if value is not None else None
         return (int(value) if value is not None else None), rec.id
@@ -1371,7 +1610,7 @@ class ElasticsearchSource:
             warnings.append(Warning(self.name, str(exc), code="baseline_failed"))
             return None
         total = _total(ans)
-        self._queries[-1].result_count = total
+        self._last_record().result_count = total
         return total
 
     # ------------------------------------------------------------------ signatures
@@ -1727,8 +1966,9 @@ class ElasticsearchSource:
             base = tally.baseline.get(sig, 0)
             redactor = self.context.redactor
             if redactor is not None and self._silent is not None:
-                for m in _MASK.finditer(sig):
-                    redactor.counts[m.group(1)] += 1
+                with self._lock:
+                    for m in _MASK.finditer(sig):
+                        redactor.counts[m.group(1)] += 1
             out.append(
                 ErrorSignature(
                     signature=redact(sig),
@@ -1765,16 +2005,20 @@ class ElasticsearchSource:
         redactor = self.context.redactor
         if redactor is None or not text:
             return text
-        if self._silent is None:
-            try:
-                self._silent = dataclasses.replace(redactor, counts=Counter())
-            except TypeError:  # not the dataclass Redactor: redact without a silent copy
-                return str(redactor.redact(text))
+        with self._lock:
+            if self._silent is None:
+                try:
+                    self._silent = dataclasses.replace(redactor, counts=Counter())
+                except TypeError:  # not the dataclass Redactor: redact without a silent copy
+                    return str(redactor.redact(text))
         return str(self._silent.redact(text))
 
     def _redact(self, text: str) -> str:
         redactor = self.context.redactor
-        return str(redactor.redact(text)) if redactor is not None and text else text
+        if redactor is None or not text:
+            return text
+        with self._lock:  # its counts are shared by the parts running at once
+            return str(redactor.redact(text))
 
     # ------------------------------------------------------------------ documents
 
@@ -1865,6 +2109,7 @@ class ElasticsearchSource:
                 body={"id": pit_id},
                 record=rec,
                 context="closing a point in time",
+                abortable=False,  # even when stopped: it frees the server's resources at once
             )
 
     def _samples(

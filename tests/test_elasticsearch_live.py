@@ -13,6 +13,9 @@ from __future__ import annotations
 import concurrent.futures
 import datetime as dt
 import json
+import re
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -332,6 +335,71 @@ def test_query_records_and_server_version(loaded: Loaded) -> None:
     assert all(e.ref in refs for e in ev.events)
     # the evidence round-trips as JSON
     json.dumps(to_jsonable(ev))
+
+
+def _comparable(ev: Evidence) -> Any:
+    """The evidence as JSON, without what differs from run to run: durations and sizes (an
+    answer's ``took`` varies)."""
+    out = to_jsonable(ev)
+    for info in out["sources"]:
+        for q in info["queries"]:
+            q.pop("duration_seconds")
+            q.pop("bytes_received")
+    return out
+
+
+class InFlight:
+    """Stands in for a source's ``_raw``: counts the requests in flight, and the most at once."""
+
+    def __init__(self, src: ElasticsearchSource) -> None:
+        self.raw = src._raw
+        self.lock = threading.Lock()
+        self.now = self.most = 0
+        src._raw = self  # type: ignore[method-assign]
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        try:
+            time.sleep(0.02)  # local answers are quick: make overlapping requests certain
+            return self.raw(*args, **kwargs)
+        finally:
+            with self.lock:
+                self.now -= 1
+
+
+def test_concurrent_collect_gives_the_sequential_evidence(loaded: Loaded) -> None:
+    sc = SCENARIOS["clean_single"]()
+    # bounds that make several parts warn (signatures, changes) and page (composite)
+    settings: dict[str, Any] = {
+        "signatures": {"page_size": 2, "max_distinct_messages": 4, "top": 2},
+        "changes": {"max_events": 1},
+    }
+    runs: dict[int, tuple[Evidence, Redactor, InFlight]] = {}
+    for workers in (1, 4):
+        # the scenario's messages hold no personal data: mask the order ids, so that the parts
+        # which redact (signatures, samples) count masks at the same time
+        uuid = re.compile(r"\b[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}\b")
+        redactor = Redactor(patterns={"order_id": uuid})
+        src = source(loaded.node, redactor, max_concurrency=workers, **settings)
+        flight = InFlight(src)
+        runs[workers] = (src.collect(request(sc)), redactor, flight)
+    (one, red1, flight1), (four, red4, flight4) = runs[1], runs[4]
+    assert flight1.most == 1 and 2 <= flight4.most <= 4
+    assert _comparable(four) == _comparable(one)
+    codes = [w.code for w in one.warnings]
+    assert "signatures_truncated" in codes and "changes_truncated" in codes
+    ids = [q.id for q in four.sources[0].queries]
+    assert ids == [f"logs:q{i}" for i in range(1, len(ids) + 1)]
+    assert red1.counts["order_id"] > 0 and dict(red4.counts) == dict(red1.counts)
+    assert one.logs is not None and one.logs.redactions == dict(red1.counts)
+    # every search records the size of its answer (chunked, without Content-Length)
+    for ev in (one, four):
+        searches = [q for q in ev.sources[0].queries if (q.endpoint or "").endswith("/_search")]
+        assert searches and all(
+            isinstance(q.bytes_received, int) and q.bytes_received > 0 for q in searches
+        )
 
 
 def test_registry_and_config_validation(loaded: Loaded) -> None:

@@ -26,6 +26,7 @@ from connectors.base import CollectRequest, SourceContext
 from connectors.elasticsearch import (
     SETTINGS_SCHEMA,
     ElasticsearchSource,
+    RequestFailed,
     _change_kind,
     _error_detail,
     _get_path,
@@ -35,7 +36,7 @@ from connectors.elasticsearch import (
 )
 from connectors.signatures import EMPTY, MAX_INPUT, normalise, truncate
 from pmrecon.config import document_keys, validate
-from pmrecon.errors import ConfigError
+from pmrecon.errors import ConfigError, ConnectorError
 from pmrecon.model import Window, to_jsonable
 from pmrecon.redact import Redactor
 from tests.scenarios import SCENARIOS
@@ -265,7 +266,9 @@ def test_secrets_are_known_for_scrubbing() -> None:
 
 
 class ReplayServer:
-    """Answers each request with the next recorded exchange, after checking it matches."""
+    """Answers each request with the first unanswered recorded exchange it matches (method,
+    path, media type, body): the connector's parts run at once, so requests arrive in any
+    order; ``alter(i, exchange)`` gets the exchange's place in the recording."""
 
     def __init__(
         self,
@@ -275,6 +278,7 @@ class ReplayServer:
         self.exchanges = exchanges
         self.alter = alter
         self.seen: list[dict[str, Any]] = []
+        self.answered: list[int] = []  # the exchange each request matched, in arrival order
         self.mismatches: list[str] = []
         self._lock = threading.Lock()
         server = self
@@ -285,32 +289,33 @@ class ReplayServer:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 data = self.rfile.read(length) if length else b""
+                req = {
+                    "method": self.command,
+                    "path": self.path,
+                    "accept": self.headers.get("Accept"),
+                    "body": json.loads(data) if data else None,
+                }
+                got = _request_key(req)
                 with server._lock:
-                    i = len(server.seen)
-                    req = {
-                        "method": self.command,
-                        "path": self.path,
-                        "accept": self.headers.get("Accept"),
-                        "body": json.loads(data) if data else None,
-                    }
                     server.seen.append(req)
+                    i = next(
+                        (
+                            j
+                            for j, ex in enumerate(server.exchanges)
+                            if j not in server.answered and _request_key(ex) == got
+                        ),
+                        None,
+                    )
+                    if i is None:
+                        server.mismatches.append(
+                            f"request {len(server.seen) - 1}: {got!r} matches no recorded "
+                            f"exchange left"
+                        )
+                    else:
+                        server.answered.append(i)
                 status, answer = 599, {"error": "no recorded exchange left"}
-                if i < len(server.exchanges):
+                if i is not None:
                     ex = server.exchanges[i]
-                    want = (
-                        ex["method"],
-                        urllib.parse.urlsplit(ex["path"]).path,
-                        ex["accept"],
-                        ex["body"],
-                    )
-                    got = (
-                        req["method"],
-                        urllib.parse.urlsplit(req["path"]).path,
-                        req["accept"],
-                        req["body"],
-                    )
-                    if want != got:
-                        server.mismatches.append(f"request {i}: expected {want!r}, got {got!r}")
                     ex = server.alter(i, copy.deepcopy(ex)) if server.alter else ex
                     status, answer = ex["status"], ex["response"]
                 body = json.dumps(answer).encode()
@@ -339,6 +344,10 @@ class ReplayServer:
     def __exit__(self, *exc: object) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def _request_key(ex: dict[str, Any]) -> tuple[Any, ...]:
+    return (ex["method"], urllib.parse.urlsplit(ex["path"]).path, ex["accept"], ex["body"])
 
 
 def recording(major: int) -> dict[str, Any]:
@@ -544,6 +553,75 @@ def test_cloud_id_wins_over_hosts_and_shows_only_the_deployment_name() -> None:
         assert node.base_url.startswith("https://abc123.eu-west-1.aws.found.io")
     finally:
         src.close()
+
+
+def _run(
+    exchanges: list[dict[str, Any]],
+    alter: Callable[[int, dict[str, Any]], dict[str, Any]] | None,
+    **settings: Any,
+) -> tuple[Any, ReplayServer]:
+    """A collect against the replaying server: its evidence, or the exception it raised."""
+    with ReplayServer(exchanges, alter) as server:
+        src = ElasticsearchSource(
+            "logs",
+            {"hosts": [server.url], "index": "pmrecon-rec-logs", "retries": 0, **settings},
+            SourceContext(),
+        )
+        try:
+            out: Any = src.collect(
+                CollectRequest(window=Window(*FLAPPING.window), baseline=Window(*FLAPPING.baseline))
+            )
+        except ConnectorError as exc:
+            out = exc
+        workers = [t for t in threading.enumerate() if t.name.startswith("pmrecon-logs")]
+        assert workers == []  # no part left running once collect is over
+    assert not server.mismatches, server.mismatches
+    return out, server
+
+
+def _denied_at(*failing: int) -> Callable[[int, dict[str, Any]], dict[str, Any]]:
+    def alter(i: int, ex: dict[str, Any]) -> dict[str, Any]:
+        if i in failing:
+            ex["status"], ex["response"] = 403, DENIED
+        return ex
+
+    return alter
+
+
+@pytest.mark.parametrize(
+    ("failing", "query"),
+    [
+        ((12,), "logs:q13: change events"),  # the last part, after the samples
+        ((3, 12), "logs:q4: log volume per level"),  # the first failure in sequential order wins
+        ((8,), "logs:q9: error signatures by normalised message"),  # before the samples
+    ],
+)
+def test_a_fatal_error_is_the_sequential_runs_at_any_concurrency(
+    failing: tuple[int, ...], query: str
+) -> None:
+    rec = recording(9)["exchanges"]
+    one, seq = _run(rec, _denied_at(*failing), max_concurrency=1)
+    four, par = _run(rec, _denied_at(*failing), max_concurrency=4)
+    assert isinstance(one, ConnectorError) and type(four) is type(one)
+    assert four.format_message().replace(par.url, seq.url) == one.format_message()
+    assert f"(while running query {query}" in one.format_message()
+    assert isinstance(one.__cause__, RequestFailed) and isinstance(four.__cause__, RequestFailed)
+    assert (four.__cause__.kind, four.__cause__.fatal) == ("auth", True)
+    # sequentially nothing is asked after the failure
+    assert len(seq.seen) == min(failing) + 1
+
+
+def test_bytes_received_are_the_bodies_received() -> None:
+    rec = recording(8)["exchanges"]
+    ev, server = _run(rec, None)
+    queries = ev.sources[0].queries
+    searches = [q for q in queries if q.endpoint and q.endpoint.endswith("/_search")]
+    assert all(isinstance(q.bytes_received, int) and q.bytes_received > 0 for q in searches)
+    # the replaying server sends each answer as compact JSON; 8.x refuses GET / (HTTP 405),
+    # and a refused request records no size
+    sent = [len(json.dumps(rec[i]["response"]).encode()) for i in server.answered]
+    ok = [n for i, n in zip(server.answered, sent) if rec[i]["status"] == 200]
+    assert sum(q.bytes_received or 0 for q in queries) == sum(ok)
 
 
 def test_redactions_are_counted_per_collect() -> None:

@@ -102,8 +102,12 @@ def record(version: str) -> Path:
         bulk_load(node.url, INDEX, (nested(d) for d in sc.log_docs()), major=node.major)
         proxy = RecordingProxy(node.url)
         try:
+            # one query at a time: the exchanges are written in the order a sequential run
+            # sends them (the replaying server matches them by content, in any order)
             src = ElasticsearchSource(
-                "logs", {"hosts": [proxy.url], "index": INDEX, "retries": 0}, SourceContext()
+                "logs",
+                {"hosts": [proxy.url], "index": INDEX, "retries": 0, "max_concurrency": 1},
+                SourceContext(),
             )
             src.collect(CollectRequest(window=Window(*sc.window), baseline=Window(*sc.baseline)))
         finally:
