@@ -86,7 +86,8 @@ def serialize(evidence: Evidence) -> dict[str, bytes]:
     head = io.StringIO()
     writer = csv.writer(head, lineterminator="\n")
     writer.writerow(["series_id", "timestamp", "epoch", "value"])
-    rows: list[str] = [head.getvalue()]
+    # Encoded series by series: the whole file never exists as a million small strings.
+    chunks: list[bytes] = [head.getvalue().encode("utf-8")]
     stamps: dict[float, str] = {}  # series share their time grid: format each instant once
     for s in evidence.series:
         m = {
@@ -99,13 +100,14 @@ def serialize(evidence: Evidence) -> dict[str, bytes]:
         one = io.StringIO()
         csv.writer(one, lineterminator="").writerow([s.id])
         sid = one.getvalue()  # quoted once, as csv.writer would
+        rows = []
         for ts, v in zip(s.timestamps, s.values):
             stamp = stamps.get(ts)
             if stamp is None:
                 stamp = stamps[ts] = f"{rfc3339(utc(ts))},{float(ts)!r}"
             rows.append(f"{sid},{stamp},{float(v)!r}\n")
+        chunks.append("".join(rows).encode("utf-8"))
     files["series.json"] = _dumps(meta)
-    files["series.csv"] = "".join(rows)
     if evidence.logs is not None:
         logs = to_jsonable(evidence.logs)
         samples = logs.pop("samples")
@@ -113,7 +115,9 @@ def serialize(evidence: Evidence) -> dict[str, bytes]:
         files["samples.ndjson"] = "".join(
             json.dumps(x, ensure_ascii=False, sort_keys=True) + "\n" for x in samples
         )
-    return {name: text.encode("utf-8") for name, text in files.items()}
+    out = {name: text.encode("utf-8") for name, text in files.items()}
+    out["series.csv"] = b"".join(chunks)
+    return out
 
 
 def bundle_files(evidence: Evidence) -> dict[str, bytes]:
@@ -221,16 +225,23 @@ def _load(raw: dict[str, bytes], name: str, default: Any) -> Any:
 def _deserialize(manifest: dict[str, Any], raw: dict[str, bytes]) -> Evidence:
     points: dict[str, tuple[list[float], list[float]]] = {}
     if "series.csv" in raw:
-        reader = csv.reader(io.StringIO(raw["series.csv"].decode("utf-8")))
+        # Read line by line from the bytes (no decoded copy of the whole file); series
+        # share their time grid, so each instant becomes one float shared by all of them.
+        text = io.TextIOWrapper(io.BytesIO(raw["series.csv"]), encoding="utf-8", newline="")
+        reader = csv.reader(text)
         next(reader, None)
         current = None
         ts_list: list[float] = []
         v_list: list[float] = []
+        instants: dict[str, float] = {}
         for sid, _ts, epoch, value in reader:
             if sid != current:
                 ts_list, v_list = points.setdefault(sid, ([], []))
                 current = sid
-            ts_list.append(float(epoch))
+            t = instants.get(epoch)
+            if t is None:
+                t = instants[epoch] = float(epoch)
+            ts_list.append(t)
             v_list.append(float(value))
     series = []
     for m in _load(raw, "series.json", []):
