@@ -503,7 +503,7 @@ def _line_traces(
         if not s.timestamps:
             continue
         shift = ctx.baseline_shift(s)
-        xs, ys = ctx.xy(s, scale=scale, shift=shift)
+        xs, ys = _arrays(*ctx.xy(s, scale=scale, shift=shift))
         name = name_of(s)
         width = width_of(s) if width_of is not None else 2.0
         if s.baseline:
@@ -538,6 +538,17 @@ def _line_traces(
             fig.add_trace(trace, secondary_y=secondary)
         count += 1
     return count
+
+
+def _arrays(xs: list[str], ys: list[Any]) -> tuple[Any, Any]:
+    """numpy columns for plotly: it checks a list element by element, an array at once.
+
+    A gap (None) becomes NaN, which plotly draws as a break and writes as null.
+    """
+    import numpy as np
+
+    y = np.array([np.nan if v is None else v for v in ys], dtype=float)
+    return np.array(xs, dtype=object), y
 
 
 def _sorted(series: Iterable[Series]) -> list[Series]:
