@@ -471,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
                 work=work,
                 env=env,
                 pids=pids,
-                concurrency={"prometheus": args.concurrency, "elasticsearch": 1},
+                concurrency={"prometheus": args.concurrency, "elasticsearch": 4},
                 timeout=args.build_timeout,
             )
             datasets: list[int | None] = list(docs) if node is not None else [None]
