@@ -643,9 +643,11 @@ def _logs(ctx: _Ctx) -> _Logs | None:
     vol = logs.volume_by_level
     err_keys = [k for k in vol.counts if k.lower() in levels]
     by_service = _hist_frame(logs.errors_by_service, None)
+    volume: pd.Series | None = None  # every level: where it is zero, there were no logs at all
     if err_keys and len(vol.timestamps):
         total_df = _hist_frame(vol, err_keys)
         total = total_df.sum(axis=1)
+        volume = _hist_frame(vol, None).sum(axis=1)
         interval = vol.interval_seconds
         ref = vol.query_ref
     elif len(logs.errors_by_service.timestamps):
@@ -662,11 +664,30 @@ def _logs(ctx: _Ctx) -> _Logs | None:
         return None
     starts = total.index.to_numpy(dtype=float)
     counts = total.to_numpy(dtype=float)
-    expected: float | None = None
-    if logs.baseline_error_documents is not None and logs.baseline_seconds:
-        expected = logs.baseline_error_documents / logs.baseline_seconds * interval
+    # The window's typical error count: the median over the buckets that hold logs at all
+    # (a stretch without any log is missing data, not a quiet time).
+    if volume is not None:
+        with_logs = volume.reindex(starts, fill_value=0).to_numpy(dtype=float) > 0
+        typical = float(np.median(counts[with_logs])) if with_logs.any() else 0.0
     else:
-        expected = float(np.median(counts))
+        typical = float(np.median(counts))
+    expected: float | None = None
+    if logs.baseline_error_documents and logs.baseline_seconds:
+        expected = logs.baseline_error_documents / logs.baseline_seconds * interval
+    elif logs.baseline_error_documents == 0 and logs.baseline_seconds:
+        # Not one error log in the baseline: a healthy service, or a baseline before the
+        # logs begin. The window's typical level tells them apart (it is ~0 for the former,
+        # unless the incident fills most of the window).
+        expected = typical
+        if typical > 0:
+            ctx.warn(
+                "no error log at all in the baseline, but some in most of the window: the "
+                "baseline probably precedes the logs; error-log bursts are measured against "
+                "the window's median",
+                "log_baseline_empty",
+            )
+    else:
+        expected = typical
         ctx.warn(
             "no log baseline: error-log bursts are measured against the window's median",
             "log_baseline_missing",

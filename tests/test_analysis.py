@@ -644,3 +644,51 @@ def test_per_service_thresholds_are_validated() -> None:
         run(clean_evidence(), {"thresholds": {"web": {"error_ratio": 3}}})
     with pytest.raises(ConfigError, match=r"analysis\.thresholds\.web.*latencyy"):
         run(clean_evidence(), {"thresholds": {"web": {"latencyy": 1}}})
+
+
+def _codes(d: dict[str, Any]) -> set[str]:
+    return {w["code"] for w in d["warnings"]}
+
+
+def test_a_baseline_before_the_logs_begin_is_not_a_quiet_baseline() -> None:
+    """Zero error logs in the baseline while the window has some in most buckets: the
+    baseline predates the logs (it cannot be the reference), not a perfectly healthy time."""
+    steady = LogDecl(base_errors=20)
+    ev = build(W0, W1, [Svc("api")], logs=steady)
+    assert ev.logs is not None
+    ev.logs.baseline_error_documents = 0
+    _, d = run(ev)
+    assert d["incident"]["found"] is False and "log_baseline_empty" in _codes(d)
+    burst = LogDecl(base_errors=20, bursts=[(D("10:30"), D("10:40"), "api", 150)])
+    ev = build(W0, W1, [Svc("api")], logs=burst)
+    assert ev.logs is not None
+    ev.logs.baseline_error_documents = 0
+    _, d = run(ev)
+    assert at(d, "impact_start") == D("10:30") and at(d, "resolution") == D("10:40")
+    # a healthy service with no error at all, before and during: still no reference problem
+    quiet = LogDecl(base_errors=0, bursts=[(D("10:30"), D("10:40"), "api", 30)])
+    ev = build(W0, W1, [Svc("api")], logs=quiet)
+    assert ev.logs is not None
+    ev.logs.baseline_error_documents = 0
+    _, d = run(ev)
+    assert at(d, "impact_start") == D("10:30") and "log_baseline_empty" not in _codes(d)
+
+
+def test_stretches_without_any_log_are_missing_data_not_a_quiet_reference() -> None:
+    """No baseline, and no log of any level in the first 60% of the window (retention,
+    ingestion starting): the median is taken where logs exist, so steady errors are no burst."""
+    logs = LogDecl(
+        base_errors=20, with_baseline=False, bursts=[(D("11:30"), D("11:35"), "api", 150)]
+    )
+    ev = build(W0, W1, [Svc("api")], logs=logs)
+    assert ev.logs is not None
+    hist = ev.logs.volume_by_level
+    cut = sum(1 for t in hist.timestamps if t < D("11:12").timestamp())
+    for level in hist.counts:
+        hist.counts[level] = [0] * cut + list(hist.counts[level])[cut:]
+    for name in ev.logs.errors_by_service.counts:
+        column = ev.logs.errors_by_service.counts[name]
+        ev.logs.errors_by_service.counts[name] = [0] * cut + list(column)[cut:]
+    _, d = run(ev)
+    assert at(d, "impact_start") == D("11:30") and at(d, "resolution") == D("11:35")
+    assert "log_baseline_missing" in _codes(d)
