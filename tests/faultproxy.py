@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.infra.httpserver import serve
+
 CHUNK = 64 * 1024
 HOP_BY_HOP = {
     "connection",
@@ -270,7 +272,7 @@ class FaultProxy:
                 except (BrokenPipeError, ConnectionResetError, OSError):
                     pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = serve(Handler)
         self.server.daemon_threads = True
         self.port = int(self.server.server_address[1])
         self.url = f"http://127.0.0.1:{self.port}"

@@ -26,6 +26,7 @@ from pmrecon.errors import EXIT_SOURCE, ConnectorError
 from pmrecon.model import Window
 from tests.clihelp import run_cli
 from tests.infra.es import ElasticsearchNode
+from tests.infra.httpserver import serve
 from tests.scenarios import SCENARIOS
 
 PASSWORD = "pw-S3CRET-0815"
@@ -77,7 +78,7 @@ class FakeES:
             def log_message(self, *args: object) -> None:
                 return
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.httpd = serve(H)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
 

@@ -39,6 +39,7 @@ from pmrecon.config import document_keys, validate
 from pmrecon.errors import ConfigError, ConnectorError
 from pmrecon.model import Window, to_jsonable
 from pmrecon.redact import Redactor
+from tests.infra.httpserver import serve
 from tests.scenarios import SCENARIOS
 
 REC = Path(__file__).parent / "recorded" / "elasticsearch"
@@ -331,7 +332,7 @@ class ReplayServer:
             def log_message(self, *args: object) -> None:
                 return
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = serve(Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
 

@@ -33,6 +33,7 @@ import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
+from tests.infra.httpserver import serve
 from tests.scenarios import Scenario
 
 START_TIMEOUT_S = 60.0
@@ -293,7 +294,7 @@ class MetricsTarget:
             def log_message(self, *args: object) -> None:
                 return
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = serve(Handler)
         self.port = int(self.server.server_address[1])
         self.address = f"127.0.0.1:{self.port}"
         self.thread = threading.Thread(
@@ -404,7 +405,7 @@ class FakeHTTPServer:
             def log_message(self, *args: object) -> None:
                 return
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = serve(Handler)
         self.server.daemon_threads = True
         self.port = int(self.server.server_address[1])
         self.url = f"http://127.0.0.1:{self.port}"
