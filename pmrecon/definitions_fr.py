@@ -28,7 +28,7 @@ SENTENCES: dict[str, str] = {
     "End of the last step in breach (or of the last log burst) of the incident, once every breached SLI stayed within its threshold for stability_period.": "Fin du dernier pas dégradé (ou de la dernière rafale de logs) de l'incident, une fois chaque SLI dégradé resté sous son seuil pendant stability_period.",
     "No SLI breach or log burst: the end of the incident's last firing alert.": "Ni SLI dégradé ni rafale de logs : la fin de la dernière alerte firing de l'incident.",
     "The later of: resolution + stability_period, and the end of the incident's last firing alert.": "Le plus tardif de : résolution + stability_period, et la fin de la dernière alerte firing de l'incident.",
-    "resolution − impact start.": "résolution − début d'impact.",
+    "resolution − impact start.": "Résolution − début d'impact.",
     "No incident found in the window.": "Aucun incident trouvé dans la fenêtre.",
     "MTTD = first alert − impact start (negative when an alert fired before the SLIs breached).": "MTTD = première alerte − début d'impact (négatif quand une alerte s'est déclenchée avant la dégradation des SLI).",
     "MTTA = acknowledgement − first alert; only when an acknowledgement time is known.": "MTTA = prise en compte − première alerte ; seulement quand l'heure de prise en compte est connue.",
