@@ -18,8 +18,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from connectors._common import settings_with_defaults
 from connectors.base import CheckResult, CollectRequest, SourceContext
-from connectors.prometheus import HttpClient, RequestFailed, _defaults
+from connectors.prometheus import HttpClient, RequestFailed
 from connectors.promql import string_literal
 from pmrecon.config import Key
 from pmrecon.errors import ConnectorError
@@ -86,7 +87,9 @@ class AlertmanagerSource:
     ) -> None:
         self.name = name
         self.context = context or SourceContext()
-        self.settings = _defaults(SETTINGS_SCHEMA, dict(settings or {}), f"sources.{name}")
+        self.settings = settings_with_defaults(
+            SETTINGS_SCHEMA, dict(settings or {}), f"sources.{name}"
+        )
         self.http = HttpClient(name, self.settings, prometheus_client=False)
         self._seq = 0
 

@@ -90,8 +90,8 @@ from elastic_transport.client_utils import DEFAULT, DefaultType
 from elasticsearch import Elasticsearch, UnsupportedProductError
 from elasticsearch import __versionstr__ as CLIENT_VERSION
 
+from connectors._common import error_reason, redact_url, settings_with_defaults
 from connectors.base import CheckResult, CollectRequest, SourceContext
-from connectors.prometheus import _defaults, _reason, redact_url
 from connectors.promql import choose_step
 from connectors.signatures import normalise, truncate
 from pmrecon.config import Key
@@ -511,7 +511,9 @@ class ElasticsearchSource:
     ) -> None:
         self.name = name
         self.context = context or SourceContext()
-        self.settings = _defaults(SETTINGS_SCHEMA, dict(settings or {}), f"sources.{name}")
+        self.settings = settings_with_defaults(
+            SETTINGS_SCHEMA, dict(settings or {}), f"sources.{name}"
+        )
         s = self.settings
         self.hosts = [str(h).strip().rstrip("/") for h in (s["hosts"] or []) if str(h).strip()]
         if s["cloud_id"]:
@@ -741,7 +743,7 @@ class ElasticsearchSource:
         if isinstance(exc, TlsError):
             return RequestFailed(
                 self.scrub(
-                    f"{where}: TLS handshake failed ({_reason(_CauseText(exc))}); check tls.ca_file, tls.cert_file or tls.verify{ctx}"
+                    f"{where}: TLS handshake failed ({error_reason(_CauseText(exc))}); check tls.ca_file, tls.cert_file or tls.verify{ctx}"
                 ),
                 "tls",
                 True,
@@ -783,7 +785,7 @@ class ElasticsearchSource:
                 )
             return RequestFailed(
                 self.scrub(
-                    f"{where}: unreachable: cannot connect ({_reason(_CauseText(exc))}); check hosts and that Elasticsearch is running{ctx}"
+                    f"{where}: unreachable: cannot connect ({error_reason(_CauseText(exc))}); check hosts and that Elasticsearch is running{ctx}"
                 ),
                 "unreachable",
                 True,

@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
@@ -43,6 +43,7 @@ import yaml
 from prometheus_api_client import PrometheusConnect
 from urllib3.util.retry import Retry
 
+from connectors._common import error_reason, redact_url, settings_with_defaults
 from connectors.base import CheckResult, CollectRequest, SourceContext
 from connectors.promql import (
     MAX_POINTS,
@@ -169,42 +170,6 @@ _TRANSIENT_STATUS = set(RETRY_STATUS)
 
 
 # --------------------------------------------------------------------------- settings
-
-
-def _defaults(schema: Mapping[str, Any], raw: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """Fill defaults and parse durations of settings that may not have gone through validate()."""
-    out: dict[str, Any] = {}
-    for key, spec in schema.items():
-        value = raw.get(key) if isinstance(raw, Mapping) else None
-        if isinstance(spec, Key):
-            if value is None:
-                out[key] = spec.default
-            elif spec.type == "duration":
-                try:
-                    out[key] = parse_duration(value)
-                except ValueError as exc:
-                    raise ConfigError(f"{where}.{key}: {exc}") from None
-                if not math.isfinite(out[key]):
-                    raise ConfigError(f"{where}.{key}: {value!r} is not a duration; use e.g. 30s")
-            else:
-                out[key] = value
-        else:
-            out[key] = _defaults(spec, value or {}, f"{where}.{key}")
-    return out
-
-
-def redact_url(url: str) -> str:
-    """The URL without its ``user:password@`` part."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<invalid URL>"
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
 
 
 def find_preset(name: str) -> Path:
@@ -413,7 +378,7 @@ class HttpClient:
         except requests.exceptions.SSLError as exc:
             raise RequestFailed(
                 self.scrub(
-                    f"{where}: TLS handshake failed ({_reason(exc)}); check tls.ca_file, tls.cert_file or tls.verify{ctx}"
+                    f"{where}: TLS handshake failed ({error_reason(exc)}); check tls.ca_file, tls.cert_file or tls.verify{ctx}"
                 ),
                 "tls",
                 True,
@@ -463,14 +428,16 @@ class HttpClient:
                 ) from exc
             raise RequestFailed(
                 self.scrub(
-                    f"{where}: unreachable: cannot connect ({_reason(exc)}); check the URL and that the server is running{ctx}"
+                    f"{where}: unreachable: cannot connect ({error_reason(exc)}); check the URL and that the server is running{ctx}"
                 ),
                 "unreachable",
                 True,
             ) from exc
         except requests.exceptions.RequestException as exc:
             raise RequestFailed(
-                self.scrub(f"{where}: request failed ({_reason(exc)}){ctx}"), "unreachable", True
+                self.scrub(f"{where}: request failed ({error_reason(exc)}){ctx}"),
+                "unreachable",
+                True,
             ) from exc
 
     def _read_body(
@@ -545,7 +512,7 @@ class HttpClient:
             raise RequestFailed(
                 self.scrub(
                     f"{where}: the answer to {path} was cut short after {size} bytes "
-                    f"({_reason(exc)}); the server or a proxy closed the connection{ctx}"
+                    f"({error_reason(exc)}); the server or a proxy closed the connection{ctx}"
                 ),
                 "truncated",
                 False,
@@ -674,23 +641,6 @@ def _same_origin(url: str, base: str) -> bool:
         return False
 
 
-def _reason(exc: BaseException) -> str:
-    """The innermost useful reason of a requests/urllib3 error, without URLs."""
-    text = str(exc)
-    for pat in (
-        r"\[SSL: [A-Z_]+\] ([^(\]'\"]+)",
-        r"\[Errno -?\d+\] ([^'\")]+)",
-        r"(certificate verify failed[^'\")]*)",
-        r"(Connection refused|Connection reset by peer|Network is unreachable|No route to host)",
-        r"(Remote end closed connection without response)",
-        r"(Read timed out)",
-    ):
-        m = re.search(pat, text)
-        if m:
-            return m.group(1).strip().rstrip(".")
-    return type(exc).__name__
-
-
 def _snippet(body: bytes) -> str:
     text = body.decode("utf-8", "replace")
     text = re.sub(r"<[^>]+>", " ", text)
@@ -731,7 +681,9 @@ class PrometheusSource:
     ) -> None:
         self.name = name
         self.context = context or SourceContext()
-        self.settings = _defaults(SETTINGS_SCHEMA, dict(settings or {}), f"sources.{name}")
+        self.settings = settings_with_defaults(
+            SETTINGS_SCHEMA, dict(settings or {}), f"sources.{name}"
+        )
         s = self.settings
         self.http = HttpClient(name, s)
         self.preset = load_preset(s["preset"]) if s["preset"] else {"slis": {}}
