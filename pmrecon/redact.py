@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -65,6 +66,8 @@ class Redactor:
     patterns: dict[str, re.Pattern[str]] = field(default_factory=dict)
     secrets: list[str] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
+    #: Sources redact from their own threads: counting is one step at a time.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def from_config(cls, settings: Mapping[str, Any], secrets: Iterable[str] = ()) -> Redactor:
@@ -76,8 +79,9 @@ class Redactor:
             secrets=[s for s in secrets if s and len(s) >= 4],
         )
 
-    def _mark(self, kind: str) -> str:
-        self.counts[kind] += 1
+    def _mark(self, kind: str, n: int = 1) -> str:
+        with self._lock:
+            self.counts[kind] += n
         return f"[REDACTED:{kind}]"
 
     def _mark_match(self, kind: str, _m: re.Match[str]) -> str:
@@ -92,8 +96,7 @@ class Redactor:
             return text
         for secret in self.secrets:
             if secret in text:
-                self.counts["secret"] += text.count(secret)
-                text = text.replace(secret, "[REDACTED:secret]")
+                text = text.replace(secret, self._mark("secret", text.count(secret)))
         if not self.enabled:
             return text
         for kind, pattern in self.patterns.items():
