@@ -67,7 +67,9 @@ class Redactor:
     secrets: list[str] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     #: Sources redact from their own threads: counting is one step at a time.
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def from_config(cls, settings: Mapping[str, Any], secrets: Iterable[str] = ()) -> Redactor:
