@@ -54,9 +54,9 @@ def error_reason(exc: BaseException) -> str:
     """The innermost useful reason of a requests/urllib3 error, without URLs."""
     text = str(exc)
     for pat in (
-        r"\[SSL: [A-Z_]+\] ([^(\]'\"]+)",
-        r"\[Errno -?\d+\] ([^'\")]+)",
-        r"(certificate verify failed[^'\")]*)",
+        r"\[SSL: [A-Z_]+\] ([^(\]'\"|]+)",
+        r"\[Errno -?\d+\] ([^'\")|]+)",
+        r"(certificate verify failed[^'\")|]*)",
         r"(Connection refused|Connection reset by peer|Network is unreachable|No route to host)",
         r"(Remote end closed connection without response)",
         r"(Read timed out)",

@@ -584,3 +584,17 @@ def test_literal_escaping_is_what_prometheus_reads(prometheus, value: str) -> No
     query = substitute('label_replace(vector(1), "v", $service, "", "")', {"service": value})
     (sample,) = prometheus.server.query(query)
     assert sample["metric"]["v"] == value
+
+
+def test_error_reason_stops_at_the_end_of_a_cause() -> None:
+    """Causes joined with " | " (the Elasticsearch transport's chain) give one clean reason."""
+    from connectors._common import error_reason
+
+    text = (
+        "ConnectionError: Connection error | NewConnectionError: Failed to establish a new "
+        "connection: [Errno 111] Connection refused | ProtocolError: ('Connection aborted.',"
+    )
+    assert error_reason(Exception(text)) == "Connection refused"
+    assert error_reason(
+        Exception("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed | x")
+    ) == ("certificate verify failed")
