@@ -318,7 +318,7 @@ def signals_held() -> Iterator[None]:
         yield
         return
     received: list[int] = []
-    held = [s for s in (signal.SIGINT, signal.SIGTERM)]
+    held = (signal.SIGINT, signal.SIGTERM)
     previous = {s: signal.signal(s, lambda signum, _frame: received.append(signum)) for s in held}
     try:
         yield
