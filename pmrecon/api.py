@@ -1,17 +1,17 @@
 """The library API: collect evidence, analyse it, write the report. The CLI only calls this.
 
->>> from pmrecon.api import BuildRequest, build
->>> from pmrecon.config import load_config
->>> result = build(load_config("pmrecon.yaml"), BuildRequest(start=t1, end=t2))  # doctest: +SKIP
+>>> from pmrecon import BuildRequest, Window, build, load_config
+>>> result = build(load_config("pmrecon.yaml"), BuildRequest(window=Window(t1, t2)))  # doctest: +SKIP
+
+docs/python-api.md describes it, with an example that a test runs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
-import json
 import logging
-import math
 import queue
 import threading
 import time
@@ -21,47 +21,49 @@ from pathlib import Path
 from typing import Any
 
 import connectors
-from connectors.base import CollectRequest, Source, SourceContext
+from connectors.base import CheckResult, CollectRequest, Source, SourceContext
 from connectors.bundle import bundle_files, evidence_from_files, read_bundle, write_files
 
 from . import __version__
 from .config import Config
-from .errors import ConfigError, ConnectorError, PmreconError, UsageError
-from .fsutil import atomic_write, ensure_writable_dir, slugify
+from .errors import ConnectorError, PmreconError, UsageError
+from .fsutil import ensure_writable_dir, slugify
 from .model import Evidence, SourceInfo, Warning, Window, rfc3339
+from .result import BuildResult
 
 log = logging.getLogger("pmrecon")
 
-HUMAN_INSTANTS = ("acknowledged", "declared", "investigation_start", "cause_identified")
-STATE_DIR = ".pmrecon"
+
+@dataclass(frozen=True)
+class HumanInstants:
+    """Times only people know, entered by hand (``--ack``, ``--declared``…); None when not given.
+
+    Aware datetimes; analysis reads a naive one as UTC.
+    """
+
+    acknowledged: dt.datetime | None = None
+    declared: dt.datetime | None = None
+    investigation_start: dt.datetime | None = None
+    cause_identified: dt.datetime | None = None
+
+    def as_mapping(self) -> dict[str, dt.datetime | None]:
+        """The instants by name, as :func:`pmrecon.analysis.analyse` takes them."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
 
 @dataclass
 class BuildRequest:
     """What ``pmrecon build`` was asked: the window (or a saved bundle) and output choices."""
 
-    start: dt.datetime | None = None
-    end: dt.datetime | None = None
+    window: Window | None = None
     out: Path | None = None
     source_dir: Path | None = None
     title: str | None = None
-    human: dict[str, dt.datetime | None] = field(default_factory=dict)
+    human: HumanInstants = field(default_factory=HumanInstants)
     png: bool | None = None
     force: bool = False
     strict: bool = False
     now: dt.datetime | None = None
-
-
-@dataclass
-class BuildResult:
-    """What a build produced."""
-
-    out_dir: Path
-    findings: dict[str, Any]
-    files: list[Path]
-    warnings: list[Warning]
-    degraded: bool = False
-    conflicts: int = 0
 
 
 def make_sources(config: Config, context: SourceContext) -> list[Source]:
@@ -78,6 +80,19 @@ def baseline_window(window: Window, config: Config) -> Window:
     """The period before the window that tells what normal looked like."""
     length = config.get("baseline") or window.seconds
     return Window(window.start - dt.timedelta(seconds=length), window.start)
+
+
+def checked_window(window: Window, what: str = "window") -> Window:
+    """The window, if its bounds are timezone-aware and in order; else a UsageError."""
+    # A naive datetime would silently be read as the machine's local time by connectors.
+    if window.start.tzinfo is None or window.end.tzinfo is None:
+        raise UsageError(
+            f"the {what}'s start and end must be timezone-aware datetimes "
+            "(e.g. datetime(2026, 3, 1, 9, 30, tzinfo=timezone.utc))"
+        )
+    if window.start >= window.end:
+        raise UsageError(f"the {what} must start before it ends")
+    return window
 
 
 #: Warning codes that say a source answered only in part (a query failed, or the server
@@ -198,9 +213,9 @@ def gather_evidence(config: Config, request: BuildRequest) -> Evidence:
     """Evidence for the request: read back from a bundle, or collected from live sources."""
     if request.source_dir is not None:
         return read_bundle(request.source_dir)
-    if request.start is None or request.end is None:
+    if request.window is None:
         raise UsageError("--from and --to are required unless --source DIR is given")
-    window = Window(request.start, request.end)
+    window = checked_window(request.window)
     sources = make_sources(config, source_context(config, request.now))
     creq = CollectRequest(
         window=window,
@@ -226,14 +241,11 @@ def source_context(config: Config, now: dt.datetime | None = None) -> SourceCont
 
 def deadline_for(config: Config) -> float:
     """The monotonic time by which every source must have answered (config ``timeout``)."""
-    limit = float(config.get("timeout") or 300)
-    if not math.isfinite(limit):
-        raise ConfigError(f"timeout: {limit!r} is not a duration; use e.g. 5m")
-    return time.monotonic() + limit
+    return time.monotonic() + float(config.get("timeout") or 300)
 
 
 def analyse_evidence(
-    evidence: Evidence, config: Config, human: dict[str, dt.datetime | None]
+    evidence: Evidence, config: Config, human: HumanInstants | None = None
 ) -> dict[str, Any]:
     """Pure analysis of the evidence into the findings.json structure."""
     from .analysis import analyse
@@ -243,7 +255,7 @@ def analyse_evidence(
         evidence,
         config["analysis"],
         timezone=config["timezone"],
-        human=human,
+        human=(human or HumanInstants()).as_mapping(),
         language=config["language"],
     )
     return findings_to_json(findings)
@@ -282,6 +294,7 @@ def _preload_in_background() -> None:
 
 
 def output_dir_for(config: Config, findings: dict[str, Any], title: str) -> Path:
+    """Where a build writes without ``out``: ``output_dir/<day of impact start>-<slug of title>``."""
     start = (findings.get("incident") or {}).get("impact_start") or findings["window"]["from"]
     return Path(config["output_dir"]) / f"{str(start)[:10]}-{slugify(title)}"
 
@@ -304,8 +317,7 @@ def build(
     del evidence  # not held while its copy is parsed back: that is the peak of memory
     evidence = evidence_from_files(files)
     say("analysing")
-    human = {k: request.human.get(k) for k in HUMAN_INSTANTS}
-    findings = analyse_evidence(evidence, config, human)
+    findings = analyse_evidence(evidence, config, request.human)
     title = request.title or config.get("title") or default_title(findings, lang)
     out = request.out or output_dir_for(config, findings, title)
     created = [p for p in [out, *out.parents] if not p.exists()]
@@ -337,10 +349,8 @@ def build(
     return result
 
 
-def check(config: Config) -> list[Any]:
+def check(config: Config) -> list[CheckResult]:
     """Run every source's own checks (connectivity, auth, version, data the config needs)."""
-    from connectors.base import CheckResult
-
     if not config["sources"]:
         return [
             CheckResult(
@@ -369,17 +379,12 @@ def check(config: Config) -> list[Any]:
     return results
 
 
-def findings_json_bytes(findings: dict[str, Any]) -> bytes:
-    """findings.json as written: sorted keys, UTF-8, a final newline."""
-    return (json.dumps(findings, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode()
-
-
 __all__ = [
     "BuildRequest",
     "BuildResult",
-    "atomic_write",
+    "HumanInstants",
     "build",
+    "check",
     "collect",
-    "findings_json_bytes",
     "gather_evidence",
 ]

@@ -11,12 +11,18 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from . import __version__
 from .errors import EXIT_DEGRADED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, PmreconError
+
+if TYPE_CHECKING:  # imported inside the commands at run time, to keep --help fast
+    import datetime as dt
+
+    from .config import Config
+    from .result import BuildResult
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -130,10 +136,21 @@ def _time_options(f: Any) -> Any:
     return f
 
 
-def _load(config_path: str | None, overrides: dict[str, Any]) -> Any:
-    from .config import load_config
+def _config_option(f: Any) -> Any:
+    return click.option(
+        "-c",
+        "--config",
+        "config_path",
+        default=None,
+        metavar="FILE",
+        help="Config file (default: $PMRECON_CONFIG, then ./pmrecon.yaml).",
+    )(f)
 
-    config = load_config(config_path, overrides)
+
+def _load(config_path: str | None, overrides: dict[str, Any]) -> Config:
+    from .config import find_config_file, load_config
+
+    config = load_config(find_config_file(config_path), overrides)
     _SECRETS.extend(config.secrets)
     return config
 
@@ -150,14 +167,7 @@ def _load(config_path: str | None, overrides: dict[str, Any]) -> Any:
 @click.option(
     "--to", "end", default=None, metavar="TIME", help="Window end (same forms); not in the future."
 )
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    default=None,
-    metavar="FILE",
-    help="Config file (default: $PMRECON_CONFIG, then ./pmrecon.yaml).",
-)
+@_config_option
 @click.option(
     "-o",
     "--out",
@@ -231,7 +241,7 @@ def build(
       pmrecon build --from "2026-03-01 10:30" --to "2026-03-01 12:00" --tz Europe/Paris --lang en
       pmrecon build --source pm/checkout/evidence -o pm/checkout   # rebuild, no server needed
     """
-    from .api import BuildRequest
+    from .api import BuildRequest, HumanInstants
     from .api import build as run_build
     from .timeparse import parse_time, parse_window
 
@@ -244,27 +254,27 @@ def build(
     }
     config = _load(config_path, overrides)
     zone = config["timezone"]
-    t1 = t2 = None
+    window = None
     if source_dir is None:
         if start is None or end is None:
             raise click.UsageError(
                 "--from and --to are required (or --source DIR to rebuild from a bundle)"
             )
-        t1, t2 = parse_window(start, end, zone, config["max_window"])
+        window = parse_window(start, end, zone, config["max_window"])
     elif start or end:
         raise click.UsageError("--source uses the bundle's own window: drop --from/--to")
-    human = {
-        key: parse_time(value, zone, option=opt) if value else None
-        for key, value, opt in [
-            ("acknowledged", ack, "--ack"),
-            ("declared", declared, "--declared"),
-            ("investigation_start", investigation_start, "--investigation-start"),
-            ("cause_identified", cause_identified, "--cause-identified"),
-        ]
-    }
+
+    def instant(value: str | None, option: str) -> dt.datetime | None:
+        return parse_time(value, zone, option=option) if value else None
+
+    human = HumanInstants(
+        acknowledged=instant(ack, "--ack"),
+        declared=instant(declared, "--declared"),
+        investigation_start=instant(investigation_start, "--investigation-start"),
+        cause_identified=instant(cause_identified, "--cause-identified"),
+    )
     request = BuildRequest(
-        start=t1,
-        end=t2,
+        window=window,
         out=out,
         source_dir=source_dir,
         title=title,
@@ -277,7 +287,7 @@ def build(
     _report(state, result, as_json)
 
 
-def _report(state: State, result: Any, as_json: bool) -> None:
+def _report(state: State, result: BuildResult, as_json: bool) -> None:
     import json
 
     inc = result.findings.get("incident") or {}
@@ -335,13 +345,10 @@ def demo(state: State, out: Path, lang: str, no_png: bool, as_json: bool) -> Non
     """
     from .api import BuildRequest
     from .api import build as run_build
-    from .config import validate
+    from .config import Config
     from .demo import demo_bundle_dir
 
-    config_data = validate({"language": lang, "timezone": "Europe/Paris", "title": None})
-    from .config import Config
-
-    config = Config(data=config_data)
+    config = Config.from_dict({"language": lang, "timezone": "Europe/Paris", "title": None})
     request = BuildRequest(out=out, source_dir=demo_bundle_dir(), png=False if no_png else None)
     result = run_build(config, request, progress=state.say if state.verbose else None)
     _report(state, result, as_json)
@@ -349,14 +356,7 @@ def demo(state: State, out: Path, lang: str, no_png: bool, as_json: bool) -> Non
 
 @cli.command()
 @_global_options
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    default=None,
-    metavar="FILE",
-    help="Config file (default: $PMRECON_CONFIG, then ./pmrecon.yaml).",
-)
+@_config_option
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON on stdout.")
 @click.pass_obj
 def check(state: State, config_path: str | None, as_json: bool) -> None:
@@ -409,14 +409,7 @@ def check(state: State, config_path: str | None, as_json: bool) -> None:
     help="Scan start (default: now-24h); same forms as build --from.",
 )
 @click.option("--to", "end", default=None, metavar="TIME", help="Scan end (default: now).")
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    default=None,
-    metavar="FILE",
-    help="Config file (default: $PMRECON_CONFIG, then ./pmrecon.yaml).",
-)
+@_config_option
 @click.option(
     "-o",
     "--out",
@@ -474,7 +467,7 @@ def scan(
     from .timeparse import parse_window
 
     config = _load(config_path, {})
-    t1, t2 = parse_window(start or "now-24h", end or "now", config["timezone"], MAX_SCAN_SECONDS)
+    window = parse_window(start or "now-24h", end or "now", config["timezone"], MAX_SCAN_SECONDS)
     bar: Any = None
 
     def progress(p: Any) -> None:
@@ -494,8 +487,8 @@ def scan(
 
     result = run_scan(
         config,
-        t1,
-        t2,
+        window.start,
+        window.end,
         out,
         png=False if no_png else None,
         max_incidents=max_incidents or MAX_INCIDENTS,

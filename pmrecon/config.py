@@ -1,4 +1,4 @@
-"""Configuration: find the YAML file, interpolate ``${ENV}``, validate it whole, fail once.
+"""Configuration: read the YAML file, interpolate ``${ENV}``, validate it whole, fail once.
 
 The schema below is the single list of valid keys; each connector type adds its own
 section as a module-level ``SETTINGS_SCHEMA``. A schema is a dict whose values are
@@ -7,6 +7,7 @@ either a nested schema, ``{"*": spec}`` for free-form names, or a :class:`Key`.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import math
 import os
@@ -150,6 +151,12 @@ class Config:
     data: dict[str, Any]
     path: Path | None = None
 
+    @classmethod
+    def from_dict(cls, mapping: Mapping[str, Any]) -> Config:
+        """Validate a mapping shaped like the YAML file (``${VAR}`` is not expanded); ConfigError if bad."""
+        # A deep copy: the caller's later changes to its dict must not reach the config.
+        return cls(data=validate(copy.deepcopy(mapping)))
+
     def __getitem__(self, key: str) -> Any:
         return self.data[key]
 
@@ -176,8 +183,8 @@ def _collect_secrets(data: Any, schema: Any, out: list[str]) -> None:
             _collect_secrets(v, spec, out)
 
 
-def find_config(explicit: str | os.PathLike[str] | None) -> Path | None:
-    """``--config``, then ``$PMRECON_CONFIG``, then ``./pmrecon.yaml``; None if none exists."""
+def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """The command line's lookup: ``--config``, then ``$PMRECON_CONFIG``, then ``./pmrecon.yaml`` if it exists."""
     if explicit:
         return Path(explicit)
     env = os.environ.get(ENV_CONFIG)
@@ -192,8 +199,12 @@ def load_config(
     overrides: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Config:
-    """Find, read, interpolate and validate the config; CLI ``overrides`` win over the file."""
-    found = find_config(path)
+    """Read, interpolate and validate the config file at ``path`` (None: the defaults); ``overrides`` win over it.
+
+    ``path`` is used as given: the ``$PMRECON_CONFIG`` and ``./pmrecon.yaml`` lookup is
+    :func:`find_config_file`'s, which the command line calls.
+    """
+    found = Path(path) if path is not None else None
     raw: dict[str, Any] = {}
     if found is not None:
         raw = read_yaml(found)
@@ -206,6 +217,7 @@ def load_config(
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
+    """The mapping a YAML config file holds (empty for an empty file), or a one-line ConfigError."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -417,6 +429,7 @@ def _check_leaf(value: Any, spec: Key, name: str, problems: list[str]) -> Any:
 
 
 def check_timezone(name: str) -> str:
+    """The name itself if it is an IANA time zone, else a ValueError naming the expected form."""
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):

@@ -36,10 +36,10 @@ from connectors.base import CollectRequest
 from connectors.bundle import bundle_files, write_files
 
 from .api import (
-    HUMAN_INSTANTS,
     BuildRequest,
     analyse_evidence,
     build,
+    checked_window,
     collect,
     deadline_for,
     gather_evidence,
@@ -167,14 +167,12 @@ def scan(
 ) -> ScanResult:
     """Find the incidents of [start, end) and build (or rebuild) one draft per incident."""
     say = progress or (lambda _p: None)
-    if start >= end:
-        raise UsageError("the scan window must start before it ends")
-    if (end - start).total_seconds() > MAX_SCAN_SECONDS:
+    window = checked_window(Window(start, end), "scan window")
+    if window.seconds > MAX_SCAN_SECONDS:
         raise UsageError(
             f"a scan covers at most {MAX_SCAN_SECONDS // 86400} days; split the window"
         )
     out = Path(out_dir) if out_dir is not None else Path(config["output_dir"])
-    window = Window(start, end)
     result = ScanResult(window=window, out_dir=out)
 
     say(ScanProgress("coarse", "looking for incidents on coarse data"))
@@ -339,9 +337,9 @@ def _detail(
     now: dt.datetime | None,
 ) -> ScanIncident | None:
     """Collect and analyse one candidate's window; build its draft if the incident is confirmed."""
-    evidence = gather_evidence(config, BuildRequest(start=dwin.start, end=dwin.end, now=now))
+    evidence = gather_evidence(config, BuildRequest(window=dwin, now=now))
     result.queries["detail"] += count_queries(evidence)
-    findings = analyse_evidence(evidence, config, {k: None for k in HUMAN_INSTANTS})
+    findings = analyse_evidence(evidence, config)
     if not confirmed(findings, list(config["scan"]["severities"] or [])):
         return None
     inc = findings["incident"]

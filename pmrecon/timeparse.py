@@ -7,6 +7,7 @@ import re
 import zoneinfo
 
 from .errors import UsageError
+from .model import Window
 
 FORMS = (
     "RFC 3339 (2026-03-01T10:00:00Z, 2026-03-01T11:00:00+01:00), "
@@ -66,8 +67,8 @@ def parse_window(
     tz: str = "UTC",
     max_seconds: float = 7 * 86400,
     now: dt.datetime | None = None,
-) -> tuple[dt.datetime, dt.datetime]:
-    """``--from``/``--to`` to a checked (start, end) pair."""
+) -> Window:
+    """``--from``/``--to`` to a checked window: in the past, in order, at most ``max_seconds`` long."""
     now = now or dt.datetime.now(dt.timezone.utc)
     t1 = parse_time(start, tz, now, "--from")
     t2 = parse_time(end, tz, now, "--to")
@@ -83,10 +84,11 @@ def parse_window(
             f"window {start!r} → {end!r} is longer than the maximum of {_human(max_seconds)}; "
             f"narrow it, or raise max_window in the config"
         )
-    return t1, t2
+    return Window(t1, t2)
 
 
 def _human(seconds: float) -> str:
+    """``7 days``, ``6 hours``: a limit as people say it."""
     if seconds % 86400 == 0:
         return f"{int(seconds // 86400)} days"
     if seconds % 3600 == 0:

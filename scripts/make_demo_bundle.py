@@ -133,6 +133,7 @@ def demo_scenario() -> Scenario:
 def main() -> int:
     from pmrecon.api import BuildRequest, build
     from pmrecon.config import Config, validate
+    from pmrecon.model import Window
 
     sc = demo_scenario()
     work = Path(tempfile.mkdtemp(prefix="pmrecon-demo-"))
@@ -163,9 +164,8 @@ def main() -> int:
                     },
                 }
             )
-            t1, t2 = sc.window
             result = build(
-                Config(data=data), BuildRequest(start=t1, end=t2, out=work / "out", png=False)
+                Config(data=data), BuildRequest(window=Window(*sc.window), out=work / "out", png=False)
             )
             if result.degraded:
                 print("a source failed while building the demo:", result.warnings, file=sys.stderr)

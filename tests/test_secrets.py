@@ -25,7 +25,7 @@ from connectors.base import CheckResult, CollectRequest, SourceContext
 from pmrecon import cli
 from pmrecon.api import BuildRequest, build
 from pmrecon.config import Key, load_config
-from pmrecon.model import Evidence, Histogram, LogSample, LogSummary
+from pmrecon.model import Evidence, Histogram, LogSample, LogSummary, Window
 from tests.clihelp import Run, run_cli
 from tests.faultproxy import Fault, FaultProxy, write_config
 from tests.scenarios import SCENARIOS
@@ -326,7 +326,7 @@ def test_configured_secrets_are_redacted_from_log_content(tmp_path, monkeypatch)
     assert cfg.secrets == [secret]
     result = build(
         cfg,
-        BuildRequest(start=SC.window[0], end=SC.window[1], out=tmp_path / "out", png=False),
+        BuildRequest(window=Window(*SC.window), out=tmp_path / "out", png=False),
     )
     for path in (tmp_path / "out").rglob("*"):
         if path.is_file():

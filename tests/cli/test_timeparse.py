@@ -5,6 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pmrecon.errors import UsageError
+from pmrecon.model import Window
 from pmrecon.timeparse import parse_time, parse_window
 
 UTC = dt.timezone.utc
@@ -55,8 +56,11 @@ def test_window_rules():
         parse_window("now-1h", "now+2h", now=NOW)
     with pytest.raises(UsageError, match="longer than the maximum of 7 days"):
         parse_window("now-8d", "now", now=NOW)
-    t1, t2 = parse_window("now-2h", "now", now=NOW)
-    assert t2 - t1 == dt.timedelta(hours=2)
+    window = parse_window("now-2h", "now", now=NOW)
+    assert window == Window(NOW - dt.timedelta(hours=2), NOW)
+    local = parse_window("2026-03-01 09:30", "2026-03-01 12:00", "Europe/Paris", now=NOW)
+    assert local.start == dt.datetime(2026, 3, 1, 8, 30, tzinfo=dt.timezone.utc)
+    assert local.seconds == 2.5 * 3600
 
 
 @given(st.text(max_size=40))

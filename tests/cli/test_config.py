@@ -4,10 +4,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pmrecon.config import SCHEMA, Key, document_keys, load_config, parse_duration, validate
+from pmrecon.config import (
+    SCHEMA,
+    Config,
+    Key,
+    document_keys,
+    find_config_file,
+    load_config,
+    parse_duration,
+    validate,
+)
 from pmrecon.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def write(tmp_path, text):
@@ -31,10 +40,62 @@ def test_lookup_order(tmp_path, monkeypatch):
     other.write_text("timezone: Europe/Paris\n")
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("PMRECON_CONFIG", raising=False)
-    assert load_config(None).path == local
+    assert find_config_file(None) == local
     monkeypatch.setenv("PMRECON_CONFIG", str(other))
-    assert load_config(None)["timezone"] == "Europe/Paris"
+    assert find_config_file(None) == other
+    assert load_config(find_config_file())["timezone"] == "Europe/Paris"
+    assert find_config_file(local) == local
     assert load_config(local)["language"] == "en"
+    local.unlink()
+    monkeypatch.delenv("PMRECON_CONFIG")
+    assert find_config_file(None) is None
+
+
+def test_the_library_reads_no_file_it_was_not_given(tmp_path, monkeypatch):
+    """Only the command line looks for ./pmrecon.yaml and $PMRECON_CONFIG."""
+    write(tmp_path, "language: en\n")
+    other = tmp_path / "other.yaml"
+    other.write_text("timezone: Europe/Paris\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PMRECON_CONFIG", str(other))
+    cfg = load_config(None)
+    assert cfg.path is None
+    assert cfg["language"] == "fr" and cfg["timezone"] == "UTC"
+
+
+def test_from_dict_is_the_file_loader_without_the_file(tmp_path, monkeypatch):
+    text = "timezone: Europe/Paris\nanalysis:\n  stability_period: 5m\n"
+    from_file = load_config(write(tmp_path, text))
+    monkeypatch.chdir(tmp_path)  # a ./pmrecon.yaml that from_dict must not read
+    cfg = Config.from_dict({"timezone": "Europe/Paris", "analysis": {"stability_period": "5m"}})
+    assert cfg.path is None and cfg.data == from_file.data
+    assert cfg["language"] == "fr" and cfg["analysis"]["stability_period"] == 300
+    assert cfg["analysis"]["consecutive_steps"] == 3
+
+
+def test_from_dict_refuses_what_the_file_loader_refuses(tmp_path):
+    bad = {"timezon": "UTC", "language": "de", "analysis": {"consecutive_steps": -1}}
+    with pytest.raises(ConfigError) as from_file:
+        load_config(
+            write(tmp_path, "timezon: UTC\nlanguage: de\nanalysis:\n  consecutive_steps: -1\n")
+        )
+    with pytest.raises(ConfigError) as from_dict:
+        Config.from_dict(bad)
+    where = str(tmp_path / "pmrecon.yaml")
+    assert from_dict.value.format_message() == from_file.value.format_message().replace(
+        where, "configuration"
+    )
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        Config.from_dict(["language", "en"])  # type: ignore[arg-type]
+
+
+def test_from_dict_keeps_its_own_copy():
+    given = {"services": ["checkout"], "redaction": {"patterns": {"ticket": "T-[0-9]+"}}}
+    cfg = Config.from_dict(given)
+    given["services"].append("cart")
+    given["redaction"]["patterns"]["card"] = "[0-9]{16}"
+    assert cfg["services"] == ["checkout"]
+    assert cfg["redaction"]["patterns"] == {"ticket": "T-[0-9]+"}
 
 
 def test_every_bad_key_reported_once_with_nearest(tmp_path):
