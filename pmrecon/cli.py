@@ -454,7 +454,7 @@ def scan(
     """
     import json
 
-    from .scan import (
+    from .scanning import (
         MAX_INCIDENTS,
         MAX_SCAN_SECONDS,
         exit_code,
@@ -463,7 +463,7 @@ def scan(
         table_rows,
         to_json,
     )
-    from .scan import scan as run_scan
+    from .scanning import scan as run_scan
     from .timeparse import parse_window
 
     config = _load(config_path, {})

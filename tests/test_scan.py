@@ -28,7 +28,7 @@ from connectors.bundle import read_bundle
 from pmrecon.config import Config, validate
 from pmrecon.errors import EXIT_CONFLICT, EXIT_DEGRADED, EXIT_INCIDENT, EXIT_OK
 from pmrecon.model import Window
-from pmrecon.scan import (
+from pmrecon.scanning import (
     RECORD,
     Candidate,
     ScanIncident,

@@ -339,7 +339,7 @@ def test_configured_secrets_are_redacted_from_log_content(tmp_path, monkeypatch)
 def test_scan_redacts_configured_secrets_too(tmp_path, monkeypatch) -> None:  # noqa: ANN001
     import connectors
     from pmrecon.model import Window
-    from pmrecon.scan import collect_coarse
+    from pmrecon.scanning import collect_coarse
 
     monkeypatch.setitem(connectors._REGISTRY, "quoting", f"{__name__}:QuotingSource")
     secret = f"plain{MARKER}value"
