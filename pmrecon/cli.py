@@ -51,6 +51,8 @@ def scrub(text: str) -> str:
 
 
 class State:
+    """The group's --debug/-v/-q, passed to every command."""
+
     def __init__(self, debug: bool, verbose: int, quiet: bool) -> None:
         self.debug = debug
         self.verbose = verbose

@@ -1,4 +1,4 @@
-"""The demo incident shipped with pmrecon: an evidence bundle built by scripts/make-demo-bundle."""
+"""The demo incident shipped with pmrecon: an evidence bundle built by scripts/make_demo_bundle.py."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ Each draft records what the scan found in ``.pmrecon/scan.json``. A later scan g
 incident the draft whose recorded span overlaps it and rebuilds that draft in place
 (the rebuild keeps human edits), so re-running a scan creates nothing new.
 
+>>> from pmrecon import load_config, scan
 >>> result = scan(load_config("pmrecon.yaml"), t1, t2, Path("postmortems"))  # doctest: +SKIP
 """
 
@@ -59,6 +60,7 @@ from .errors import (
 from .fsutil import atomic_write, slugify
 from .model import Evidence, Window, parse_rfc3339, rfc3339
 
+# Named after the command, not the module: log lines read "pmrecon.scan: …".
 log = logging.getLogger("pmrecon.scan")
 
 #: Longest window a scan accepts (a build's limit is ``max_window``).

@@ -165,7 +165,8 @@ def main() -> int:
                 }
             )
             result = build(
-                Config(data=data), BuildRequest(window=Window(*sc.window), out=work / "out", png=False)
+                Config(data=data),
+                BuildRequest(window=Window(*sc.window), out=work / "out", png=False),
             )
             if result.degraded:
                 print("a source failed while building the demo:", result.warnings, file=sys.stderr)
