@@ -163,7 +163,7 @@ def render_report_html(
     figures: Sequence[Mapping[str, Any]],
 ) -> str:
     """report.html: the rendered Markdown, figures embedded, plotly.js once, a strict CSP."""
-    from .report import render
+    from .markdown import render
 
     body, placed = markdown_to_html(markdown, figures)
     rest = [f for f in figures if f["name"] not in placed]

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .model import Alert, Evidence, Series, Warning, parse_rfc3339
+from ...model import Alert, Evidence, Series, Warning, parse_rfc3339
 
 #: Size of every PNG, in pixels (the swimlane's height grows with its lanes).
 PNG_WIDTH = 1200
@@ -227,7 +227,7 @@ PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 
 def standalone_html(title: str, div: str, lang: str) -> str:
     """A complete page holding one figure, plotly.js inline: opens offline, from anywhere."""
-    from .htmlreport import content_security_policy, plotly_js
+    from ..htmlreport import content_security_policy, plotly_js
 
     page = (
         "<!DOCTYPE html>\n"

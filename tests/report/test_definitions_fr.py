@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from pmrecon.definitions_fr import to_french
-from pmrecon.report import footnotes
+from pmrecon.report.definitions import to_french
+from pmrecon.report.markdown import footnotes
 from tests import test_analysis_scenarios as scenarios_test
 from tests.scenarios import SCENARIOS
 

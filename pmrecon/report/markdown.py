@@ -20,9 +20,9 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from . import __version__
-from .errors import RenderError
-from .model import parse_rfc3339
+from .. import __version__
+from ..errors import RenderError
+from ..model import parse_rfc3339
 
 LABELS = {
     "fr": {
@@ -52,7 +52,7 @@ def builtin_template_dir() -> Path:
             return packaged
     except (ModuleNotFoundError, TypeError):
         pass
-    return Path(__file__).resolve().parent.parent / "templates"
+    return Path(__file__).resolve().parents[2] / "templates"
 
 
 def make_environment(
@@ -252,7 +252,7 @@ def _line_of(exc: BaseException) -> str:
 
 def footnotes(findings: Mapping[str, Any], lang: str = "en") -> list[dict[str, str]]:
     """One footnote per figure and instant: its definition, its source and the query behind it."""
-    from .definitions_fr import to_french
+    from .definitions import to_french
 
     word = "source :" if lang == "fr" else "source:"
     queries: dict[str, dict[str, Any]] = {}
