@@ -194,10 +194,10 @@ def test_long_series_are_thinned_keeping_peaks_troughs_and_gaps(data):
     import math
 
     from pmrecon.model import Series
-    from pmrecon.report.graphs import MAX_TRACE_POINTS, _Context
+    from pmrecon.report.graphs import MAX_TRACE_POINTS, FigureContext
 
     ev, f = data
-    ctx = _Context(ev, f, TZ, "fr")
+    ctx = FigureContext(ev, f, TZ, "fr")
     t0 = ev.window.start.timestamp()
     ts = [t0 + 15 * i for i in range(5760) if not 2000 <= i < 2100]  # a 25-minute gap
     values = [0.01 + 0.001 * math.sin(i / 50) for i in range(len(ts))]
