@@ -119,13 +119,21 @@ def _ms(value: float) -> str:
     return f"{value * 1000:g} ms"
 
 
-def error_ratio(ctx: FigureContext) -> Drawn | None:
-    """Per service, the share of requests that failed."""
-    series = sorted_series(s for s in ctx.evidence.series if s.kind == "error_ratio")
+def _sli_figure(ctx: FigureContext, kind: str) -> tuple[list[Series], str, Any] | None:
+    """The series of one SLI kind, the figure's title and the empty figure; None if no series."""
+    series = sorted_series(s for s in ctx.evidence.series if s.kind == kind)
     if not series:
         return None
-    title = ctx.text("graph.title.error_ratio")
-    fig = ctx.new_figure(title, ctx.text("graph.axis.error_ratio"))
+    title = ctx.text(f"graph.title.{kind}")
+    return series, title, ctx.new_figure(title, ctx.text(f"graph.axis.{kind}"))
+
+
+def error_ratio(ctx: FigureContext) -> Drawn | None:
+    """Per service, the share of requests that failed."""
+    start = _sli_figure(ctx, "error_ratio")
+    if start is None:
+        return None
+    series, title, fig = start
     if not line_traces(ctx, fig, series, scale=1.0, hover=".2%", name_of=lambda s: s.service):
         return None
     fig.update_yaxes(tickformat=".1%")
@@ -135,11 +143,10 @@ def error_ratio(ctx: FigureContext) -> Drawn | None:
 
 def latency(ctx: FigureContext) -> Drawn | None:
     """Per service, every latency quantile collected, in milliseconds."""
-    series = sorted_series(s for s in ctx.evidence.series if s.kind == "latency")
-    if not series:
+    start = _sli_figure(ctx, "latency")
+    if start is None:
         return None
-    title = ctx.text("graph.title.latency")
-    fig = ctx.new_figure(title, ctx.text("graph.axis.latency"))
+    series, title, fig = start
 
     def name_of(s: Series) -> str:
         q = f"p{s.quantile * 100:g}" if s.quantile is not None else s.name
