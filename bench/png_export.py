@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pmrecon.graphs import draw_figures, export_pngs, find_chromium  # noqa: E402
+from pmrecon.report.graphs import draw_figures, export_pngs, find_chromium  # noqa: E402
 from tests.report_data import evidence, findings_for  # noqa: E402
 
 

@@ -286,7 +286,7 @@ def _preload_in_background() -> None:
     def load() -> None:
         import importlib
 
-        for name in ("pmrecon.analysis", "pmrecon.graphs", "pmrecon.output"):
+        for name in ("pmrecon.analysis", "pmrecon.report.graphs", "pmrecon.output"):
             with contextlib.suppress(Exception):
                 importlib.import_module(name)
 

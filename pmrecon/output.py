@@ -23,12 +23,10 @@ from typing import Any
 from .config import Config
 from .errors import MergeConflict, OutputError
 from .fsutil import atomic_write, public_dir, safe_child
-from .graphs import render_graphs
-from .htmlreport import render_report_html
 from .links import make_links
 from .merge import merge_rebuild
 from .model import Evidence, rfc3339
-from .report import make_environment, render, report_context
+from .report import make_environment, render, render_graphs, render_report_html, report_context
 
 STATE_DIR = ".pmrecon"
 MARKDOWN = "postmortem.md"

@@ -290,9 +290,8 @@ def _render(
 ) -> tuple[str, str]:
     """The post-mortem Markdown and HTML for evidence carrying these strings."""
     from pmrecon.api import analyse_evidence
-    from pmrecon.htmlreport import render_report_html
     from pmrecon.output import log_lines, notices
-    from pmrecon.report import make_environment, render, report_context
+    from pmrecon.report import make_environment, render, render_report_html, report_context
 
     ev = build_evidence(
         W0,

@@ -14,10 +14,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 
 from connectors.bundle import bundle_files, write_files
-from pmrecon.graphs import find_chromium
-from pmrecon.htmlreport import inline_scripts, markdown_to_html
 from pmrecon.links import incident_window, make_links
 from pmrecon.output import write_outputs
+from pmrecon.report.graphs import find_chromium
+from pmrecon.report.htmlreport import markdown_to_html
+from pmrecon.report.offline import inline_scripts
 from tests.report_data import (
     HOSTILE_LOG,
     HOSTILE_SERVICE,

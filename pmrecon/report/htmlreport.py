@@ -9,70 +9,14 @@ allowed by its SHA-256, nothing is fetched from anywhere.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import html
-import re
 import secrets
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from markupsafe import Markup
 
-_SCRIPT_OPEN = re.compile(r"<script\b[^>]*>", re.IGNORECASE)
-_SCRIPT_CLOSE = re.compile(r"</script", re.IGNORECASE)
-
-
-@lru_cache(maxsize=1)
-def plotly_js() -> str:
-    """The plotly.js bundle shipped with the installed plotly package (works offline)."""
-    import plotly
-
-    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-    text = path.read_text(encoding="utf-8")
-    # A literal "</script" inside would end the inline script early.
-    return re.sub(r"</(script)", r"<\\/\1", text, flags=re.IGNORECASE)
-
-
-def inline_scripts(page: str) -> list[str]:
-    """The text of every ``<script>`` element of ``page``, as the browser will hash it."""
-    out = []
-    pos = 0
-    while (m := _SCRIPT_OPEN.search(page, pos)) is not None:
-        close = _SCRIPT_CLOSE.search(page, m.end())
-        if close is None:
-            break
-        out.append(page[m.end() : close.start()])
-        pos = close.end()
-    return out
-
-
-def content_security_policy(page: str) -> str:
-    """A CSP for ``page`` allowing exactly its inline scripts (by hash), and no network."""
-    hashes = sorted(
-        {
-            "'sha256-"
-            + base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode("ascii")
-            + "'"
-            for body in inline_scripts(page)
-        }
-    )
-    return "; ".join(
-        [
-            "default-src 'none'",
-            f"script-src {' '.join(hashes) or chr(39) + 'none' + chr(39)}",
-            # plotly styles its SVG with inline styles and a <style> element of its own
-            "style-src 'unsafe-inline'",
-            "img-src 'self' data: blob:",
-            "font-src data:",
-            "connect-src 'none'",
-            "object-src 'none'",
-            "base-uri 'none'",
-            "form-action 'none'",
-        ]
-    )
+from .offline import content_security_policy, plotly_js
 
 
 def markdown_renderer() -> Any:
@@ -163,7 +107,7 @@ def render_report_html(
     figures: Sequence[Mapping[str, Any]],
 ) -> str:
     """report.html: the rendered Markdown, figures embedded, plotly.js once, a strict CSP."""
-    from .report import render
+    from .markdown import render
 
     body, placed = markdown_to_html(markdown, figures)
     rest = [f for f in figures if f["name"] not in placed]
@@ -186,9 +130,4 @@ def render_report_html(
     return page.replace(token, content_security_policy(page), 1)
 
 
-__all__ = [
-    "content_security_policy",
-    "markdown_to_html",
-    "plotly_js",
-    "render_report_html",
-]
+__all__ = ["markdown_to_html", "render_report_html"]

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from pmrecon.graphs import NO_CHROMIUM, draw_figures, find_chromium, render_graphs
+from pmrecon.report.graphs import NO_CHROMIUM, draw_figures, find_chromium, render_graphs
 from tests.report_data import HOSTILE_SERVICE, distinct_colors, evidence, findings_for, png_pixels
 
 TZ = "Europe/Paris"
@@ -165,7 +165,7 @@ def test_empty_evidence_draws_nothing():
 
 
 def test_plotly_is_not_imported_by_the_cli_or_the_output_modules():
-    code = "import sys, pmrecon.cli, pmrecon.output, pmrecon.graphs; print(sorted(m for m in ('plotly', 'kaleido', 'markdown_it') if m in sys.modules))"
+    code = "import sys, pmrecon.cli, pmrecon.output, pmrecon.report.graphs; print(sorted(m for m in ('plotly', 'kaleido', 'markdown_it') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -193,11 +193,11 @@ def test_long_series_are_thinned_keeping_peaks_troughs_and_gaps(data):
     """A day at 15 s is 5,760 points a line: drawn as at most MAX_TRACE_POINTS, exactly."""
     import math
 
-    from pmrecon.graphs import MAX_TRACE_POINTS, _Context
     from pmrecon.model import Series
+    from pmrecon.report.graphs import MAX_TRACE_POINTS, FigureContext
 
     ev, f = data
-    ctx = _Context(ev, f, TZ, "fr")
+    ctx = FigureContext(ev, f, TZ, "fr")
     t0 = ev.window.start.timestamp()
     ts = [t0 + 15 * i for i in range(5760) if not 2000 <= i < 2100]  # a 25-minute gap
     values = [0.01 + 0.001 * math.sin(i / 50) for i in range(len(ts))]

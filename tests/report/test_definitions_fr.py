@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from pmrecon.definitions_fr import to_french
-from pmrecon.report import footnotes
+from pmrecon.report.definitions import in_language
+from pmrecon.report.markdown import footnotes
 from tests import test_analysis_scenarios as scenarios_test
 from tests.scenarios import SCENARIOS
 
@@ -30,7 +30,7 @@ def all_findings() -> list[dict[str, Any]]:
 def test_every_definition_the_analysis_writes_has_a_french_wording(all_findings) -> None:  # noqa: ANN001
     definitions = set().union(*(_definitions(f) for f in all_findings))
     assert len(definitions) >= 25  # every instant and figure, with and without an incident
-    untranslated = sorted(d for d in definitions if ENGLISH.search(to_french(d)))
+    untranslated = sorted(d for d in definitions if ENGLISH.search(in_language(d, "fr")))
     assert not untranslated, untranslated
 
 
@@ -48,4 +48,7 @@ def test_french_footnotes_keep_the_queries_and_english_ones_stay_english(all_fin
 
 def test_unknown_sentences_are_kept_not_dropped() -> None:
     text = "Something new the analysis says. MTTR = resolution − impact start."
-    assert to_french(text) == "Something new the analysis says. MTTR = résolution − début d'impact."
+    assert (
+        in_language(text, "fr")
+        == "Something new the analysis says. MTTR = résolution − début d'impact."
+    )

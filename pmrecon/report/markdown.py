@@ -8,7 +8,6 @@ variable fails with the template's name and line.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 import zoneinfo
@@ -20,28 +19,21 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from . import __version__
-from .errors import RenderError
-from .model import parse_rfc3339
+from .. import __version__
+from ..errors import RenderError
+from ..wording import catalogue, text
+from .definitions import in_language
+from .formatting import Formatter, md_cell, md_code, md_fence_line, md_inline
 
-LABELS = {
-    "fr": {
-        "impact_start": "Début d'impact mesuré",
-        "first_alert": "Première alerte",
-        "acknowledged": "Prise en compte",
-        "mitigation_start": "Début de mitigation détecté",
-        "resolution": "SLI rétablis",
-        "end": "Alertes résolues et stabilité confirmée",
-    },
-    "en": {
-        "impact_start": "Measured impact start",
-        "first_alert": "First alert",
-        "acknowledged": "Acknowledged",
-        "mitigation_start": "Mitigation start detected",
-        "resolution": "SLIs back to normal",
-        "end": "Alerts resolved, stability confirmed",
-    },
-}
+#: The key instants the templates name (``labels``), by their name in findings.json.
+LABELLED_INSTANTS = (
+    "impact_start",
+    "first_alert",
+    "acknowledged",
+    "mitigation_start",
+    "resolution",
+    "end",
+)
 
 
 def builtin_template_dir() -> Path:
@@ -52,7 +44,7 @@ def builtin_template_dir() -> Path:
             return packaged
     except (ModuleNotFoundError, TypeError):
         pass
-    return Path(__file__).resolve().parent.parent / "templates"
+    return Path(__file__).resolve().parents[2] / "templates"
 
 
 def make_environment(
@@ -103,111 +95,6 @@ def make_environment(
     return env
 
 
-class Formatter:
-    """Numbers, times and durations the way a reader of ``lang`` expects them."""
-
-    def __init__(self, lang: str, tz: str, multi_day: bool = False) -> None:
-        self.lang = lang
-        self.zone = zoneinfo.ZoneInfo(tz)
-        self.multi_day = multi_day
-
-    def _time(self, value: Any) -> dt.datetime | None:
-        if value is None or value == "":
-            return None
-        t = value if isinstance(value, dt.datetime) else parse_rfc3339(str(value))
-        return t.astimezone(self.zone)
-
-    def hm(self, value: Any) -> str:
-        t = self._time(value)
-        if t is None:
-            return ""
-        return t.strftime("%Y-%m-%d %H:%M") if self.multi_day else t.strftime("%H:%M")
-
-    def dt(self, value: Any) -> str:
-        t = self._time(value)
-        return "" if t is None else f"{t.strftime('%Y-%m-%d %H:%M')} ({t.tzname()})"
-
-    def dur(self, seconds: Any) -> str:
-        if seconds is None:
-            return ""
-        total = int(round(float(seconds) / 60.0))
-        days, rest = divmod(total, 1440)
-        hours, minutes = divmod(rest, 60)
-        words = {
-            "fr": (("jour", "jours"), ("heure", "heures"), ("minute", "minutes")),
-            "en": (("day", "days"), ("hour", "hours"), ("minute", "minutes")),
-        }[self.lang]
-        parts = []
-        for n, (one, many) in zip((days, hours, minutes), words):
-            if n:
-                parts.append(f"{n} {one if n == 1 else many}")
-        if not parts:
-            secs = int(round(float(seconds)))
-            return f"{secs} s"
-        return " ".join(parts)
-
-    def minutes(self, seconds: Any) -> str:
-        if seconds is None:
-            return ""
-        m = float(seconds) / 60.0
-        text = f"{m:.1f}" if m < 10 else f"{m:.0f}"
-        text = text.removesuffix(".0")
-        if self.lang == "fr":
-            text = text.replace(".", ",")
-        return f"{text} minute{'s' if m >= 2 or m == 0 else ''}"
-
-    def pct(self, ratio: Any, digits: int = 2) -> str:
-        if ratio is None:
-            return ""
-        text = f"{float(ratio) * 100:.{digits}f}"
-        return f"{text.replace('.', ',')} %" if self.lang == "fr" else f"{text}%"
-
-    def ms(self, seconds: Any) -> str:
-        if seconds is None:
-            return ""
-        return f"{self.num(round(float(seconds) * 1000))} ms"
-
-    def num(self, value: Any) -> str:
-        if value is None:
-            return ""
-        text = f"{int(value):,}"
-        return text.replace(",", "\u202f") if self.lang == "fr" else text
-
-    def quantile(self, q: Any) -> str:
-        if q is None:
-            return ""
-        return f"{float(q) * 100:g}"
-
-
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#!~])")
-
-
-def md_inline(value: Any) -> str:
-    """Text that stays text in Markdown: no markup, no HTML, one line."""
-    text = " ".join(str(value).split())
-    return _MD_SPECIAL.sub(r"\\\1", text)
-
-
-def md_cell(value: Any) -> str:
-    """Text for a Markdown table cell: escaped like inline text, ``|`` cannot end the cell."""
-    return md_inline(value)
-
-
-def md_code(value: Any) -> str:
-    """A complete code span that holds any text, backticks included."""
-    text = " ".join(str(value).split())
-    longest = max((len(r) for r in re.findall(r"`+", text)), default=0)
-    ticks = "`" * (longest + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") or not text else ""
-    return f"{ticks}{pad}{text}{pad}{ticks}"
-
-
-def md_fence_line(value: Any) -> str:
-    """One line inside a fenced block: a run of three backticks cannot close the fence."""
-    text = " ".join(str(value).split())
-    return re.sub(r"`{3,}", lambda m: "`\u200b" * len(m.group(0)), text)
-
-
 def render(template_name: str, context: Mapping[str, Any], env: SandboxedEnvironment) -> str:
     """Render a template; any template problem becomes a one-line RenderError."""
     try:
@@ -252,9 +139,7 @@ def _line_of(exc: BaseException) -> str:
 
 def footnotes(findings: Mapping[str, Any], lang: str = "en") -> list[dict[str, str]]:
     """One footnote per figure and instant: its definition, its source and the query behind it."""
-    from .definitions_fr import to_french
-
-    word = "source :" if lang == "fr" else "source:"
+    word = text(lang, "report.source")
     queries: dict[str, dict[str, Any]] = {}
     for src in findings.get("sources", []):
         for q in src.get("queries", []):
@@ -276,8 +161,8 @@ def footnotes(findings: Mapping[str, Any], lang: str = "en") -> list[dict[str, s
         # Pre-rendered Markdown: prose escaped, queries as code spans (they hold [ ] _ * ...).
         parts = []
         if fig.get("definition"):
-            text = str(fig["definition"]).rstrip(".") + "."
-            parts.append(md_inline(to_french(text) if lang == "fr" else text))
+            definition = str(fig["definition"]).rstrip(".") + "."
+            parts.append(md_inline(in_language(definition, lang)))
         if fig.get("source"):
             parts.append(f"{word} {md_inline(fig['source'])}")
         for ref in fig.get("query_refs") or []:
@@ -285,14 +170,14 @@ def footnotes(findings: Mapping[str, Any], lang: str = "en") -> list[dict[str, s
             if q is None:
                 parts.append(f"ref {md_code(ref)}")
                 continue
-            text = (
+            query = (
                 q["query"]
                 if isinstance(q["query"], str)
                 else json.dumps(q["query"], sort_keys=True)
             )
-            if len(text) > 300:
-                text = text[:297] + "..."
-            parts.append(f"{md_code(ref)} ({md_inline(q.get('purpose', ''))}) {md_code(text)}")
+            if len(query) > 300:
+                query = query[:297] + "..."
+            parts.append(f"{md_code(ref)} ({md_inline(q.get('purpose', ''))}) {md_code(query)}")
         notes.append({"key": re.sub(r"[^A-Za-z0-9_-]", "_", key), "text": " — ".join(parts)})
     return notes
 
@@ -319,6 +204,7 @@ def report_context(
     top = list(findings.get("top_errors", []))
     timeline = list(findings.get("timeline", []))
     tzname = zoneinfo.ZoneInfo(tz).key
+    words = catalogue(lang)
     return {
         "version": __version__,
         "title": title,
@@ -344,7 +230,7 @@ def report_context(
         "links": {"grafana": [], "kibana": None, "evidence": "evidence/", **links},
         "footnotes": notes,
         "footnote_keys": {n["key"] for n in notes},
-        "labels": LABELS[lang],
+        "labels": {name: words[f"report.instant.{name}"] for name in LABELLED_INSTANTS},
         "tzname": tzname,
         "created": created,
         "generated": generated,

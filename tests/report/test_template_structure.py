@@ -12,7 +12,7 @@ from connectors.bundle import write_bundle
 from tests.clihelp import run_cli
 from tests.test_bundle import sample_evidence
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SEED_CANDIDATES = [
     ROOT.parent / "shared" / "seed" / "postmortem-template.fr.md",
     ROOT / "tests" / "data" / "postmortem-template.fr.md",

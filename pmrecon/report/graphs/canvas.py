@@ -1,0 +1,138 @@
+"""What every figure is drawn on: the zone, the words, colours per service, the window."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ...model import Evidence, Series
+from ...wording import catalogue
+from .style import PALETTE, PNG_HEIGHT, PNG_WIDTH, esc
+from .thinning import points
+
+
+@dataclass
+class Drawn:
+    """One figure before export: its file name, title, plotly figure and PNG size."""
+
+    name: str
+    title: str
+    fig: Any
+    width: int = PNG_WIDTH
+    height: int = PNG_HEIGHT
+    png: bytes | None = None
+
+
+class FigureContext:
+    """What every figure needs: the zone, the words, colours per service, the window."""
+
+    def __init__(self, evidence: Evidence, findings: Mapping[str, Any], tz: str, lang: str) -> None:
+        self.evidence = evidence
+        self.findings = findings
+        self.zone = zoneinfo.ZoneInfo(tz)
+        self.tz = tz
+        self.words = catalogue(lang)
+        self.lang = lang
+        services = sorted(
+            {s.service for s in evidence.series} | {a.service for a in evidence.alerts if a.service}
+        )
+        self.colors = {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(services)}
+        self.x_range = [self.local(evidence.window.start), self.local(evidence.window.end)]
+        first = evidence.window.start.astimezone(self.zone)
+        last = (evidence.window.end - dt.timedelta(microseconds=1)).astimezone(self.zone)
+        self.one_day = first.date() == last.date()
+        self.day = first.strftime(self.words["date.day"])
+        self._stamps: dict[float, str] = {}
+        self.shift = 0.0
+        if evidence.baseline is not None:
+            self.shift = (evidence.window.start - evidence.baseline.start).total_seconds()
+
+    def text(self, key: str, **values: Any) -> str:
+        """The catalogue's text ``key`` in the report's language, its fields filled."""
+        return self.words[key].format(**values)
+
+    def local(self, t: dt.datetime | float) -> str:
+        """A wall-clock time of the configured zone, as plotly reads dates."""
+        if not isinstance(t, dt.datetime):
+            t = dt.datetime.fromtimestamp(float(t), tz=dt.timezone.utc)
+        t = t.astimezone(self.zone)
+        text = t.strftime("%Y-%m-%d %H:%M:%S")
+        return f"{text}.{t.microsecond // 1000:03d}" if t.microsecond else text
+
+    def stamp(self, t: float) -> str:
+        """``local(t)``, formatted once per instant: lines share their instants."""
+        text = self._stamps.get(t)
+        if text is None:
+            text = self._stamps[t] = self.local(t)
+        return text
+
+    def xy(self, s: Series, scale: float = 1.0, shift: float = 0.0) -> tuple[list[str], list[Any]]:
+        """Points of a series in local time, with a break wherever samples are missing."""
+        return points(s, self.stamp, scale=scale, shift=shift)
+
+    def color(self, service: str) -> str:
+        return self.colors.get(service, PALETTE[len(self.colors) % len(PALETTE)])
+
+    def new_figure(self, title: str, y_title: str, *, secondary: bool = False) -> Any:
+        """An empty figure in the report's style: title, time axis of the window, y axis."""
+        import plotly.graph_objects as go
+
+        if secondary:
+            from plotly.subplots import make_subplots
+
+            fig = make_subplots(specs=[[{"secondary_y": True}]])
+        else:
+            fig = go.Figure()
+        fig.update_layout(
+            template="plotly_white",
+            separators=self.words["graph.separators"],
+            title={"text": esc(title), "x": 0.01, "xanchor": "left"},
+            font={"family": "Arial, Helvetica, sans-serif", "size": 13, "color": "#1f2933"},
+            height=PNG_HEIGHT,
+            margin={"l": 70, "r": 30, "t": 60, "b": 90},
+            legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0},
+            hovermode="x unified",
+        )
+        axis_title = (
+            self.text("graph.axis.time_day", tz=self.tz, day=self.day)
+            if self.one_day
+            else self.text("graph.axis.time", tz=self.tz)
+        )
+        fig.update_xaxes(
+            type="date",
+            range=self.x_range,
+            tickformat="%H:%M" if self.one_day else "%d/%m %H:%M",
+            hoverformat="%H:%M:%S" if self.one_day else "%d/%m %H:%M:%S",
+            title_text=esc(axis_title),
+            showline=True,
+            linecolor="#888",
+        )
+        fig.update_yaxes(
+            title_text=esc(y_title), rangemode="tozero", showline=True, linecolor="#888"
+        )
+        return fig
+
+    def baseline_shift(self, s: Series) -> float:
+        """Seconds to move a baseline series by so it lies under the incident window."""
+        if not s.baseline or not s.timestamps or not self.shift:
+            return 0.0
+        if s.timestamps[0] < self.evidence.window.start.timestamp():
+            return self.shift
+        return 0.0
+
+    def baseline_in_legend(self, fig: Any) -> bool:
+        return any(t.legendgroup == "baseline" and t.showlegend is not False for t in fig.data)
+
+    def shift_label(self, seconds: float) -> str:
+        """A duration as an axis or legend reads it: "1 d", "2 h", "1 h 30", "5 min"."""
+        minutes = int(round(seconds / 60))
+        if minutes % 1440 == 0:
+            return self.text("unit.days_short", n=minutes // 1440)
+        if minutes % 60 == 0:
+            return f"{minutes // 60} h"
+        if minutes > 60:
+            return f"{minutes // 60} h {minutes % 60:02d}"
+        return f"{minutes} min"

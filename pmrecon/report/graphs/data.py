@@ -1,0 +1,134 @@
+"""What the figures plot, prepared from the evidence and the findings (no plotly here).
+
+Series in drawing order, rates and availability derived from request counts where the
+evidence has no such series, the thresholds per SLI, the key instants, the alert lanes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ...model import Alert, Evidence, Series, parse_rfc3339
+from .style import MARKED_INSTANTS
+
+
+def sorted_series(series: Iterable[Series]) -> list[Series]:
+    """Incident series before baselines, then by service, quantile and name."""
+    return sorted(series, key=lambda s: (s.baseline, s.service, s.quantile or 0.0, s.name))
+
+
+def derived_throughput(evidence: Evidence) -> list[Series]:
+    """requests/s from per-step request counts, for services without a throughput series."""
+    have = {s.service for s in evidence.series if s.kind == "throughput"}
+    out = []
+    for s in evidence.series:
+        if s.kind == "requests_total" and s.service not in have and s.step_seconds:
+            out.append(
+                Series(
+                    s.name,
+                    "throughput",
+                    s.service,
+                    "req/s",
+                    s.timestamps,
+                    [v / s.step_seconds for v in s.values],
+                    s.step_seconds,
+                    s.query_ref,
+                    baseline=s.baseline,
+                )
+            )
+    return out
+
+
+def _availability_points(bad: Series, total: Series) -> tuple[list[float], list[float]]:
+    """(timestamps, 1 − bad/total) at the steps where both counts are usable."""
+    by_ts = dict(zip(total.timestamps, total.values))
+    ts, values = [], []
+    for t, count in zip(bad.timestamps, bad.values):
+        tot = by_ts.get(t)
+        if tot is None or not math.isfinite(tot) or tot <= 0 or not math.isfinite(count):
+            continue
+        ts.append(t)
+        values.append(max(0.0, 1.0 - count / tot))
+    return ts, values
+
+
+def derived_availability(evidence: Evidence) -> list[Series]:
+    """Per-step availability: uptime series, else 1 − bad/total from request counts."""
+    uptime = [s for s in evidence.series if s.kind == "uptime"]
+    have = {s.service for s in uptime}
+    totals = {(s.service, s.baseline): s for s in evidence.series if s.kind == "requests_total"}
+    out = list(uptime)
+    for s in evidence.series:
+        if s.kind != "requests_bad" or s.service in have:
+            continue
+        total = totals.get((s.service, s.baseline))
+        if total is None:
+            continue
+        ts, values = _availability_points(s, total)
+        if ts:
+            out.append(
+                Series(
+                    "availability",
+                    "uptime",
+                    s.service,
+                    "ratio",
+                    ts,
+                    values,
+                    s.step_seconds,
+                    s.query_ref,
+                    baseline=s.baseline,
+                )
+            )
+    return out
+
+
+def thresholds(findings: Mapping[str, Any], sli: str) -> list[tuple[float, list[str], str]]:
+    """(value, services, direction) of the thresholds used for one SLI, merged by value."""
+    merged: dict[tuple[float, str], list[str]] = {}
+    for t in findings.get("thresholds") or []:
+        if t.get("sli") != sli or t.get("value") is None:
+            continue
+        key = (float(t["value"]), str(t.get("direction") or "above"))
+        services = merged.setdefault(key, [])
+        if t.get("service") and t["service"] not in services:
+            services.append(str(t["service"]))
+    return [(v, s, d) for (v, d), s in sorted(merged.items())]
+
+
+def key_instants(findings: Mapping[str, Any]) -> list[tuple[str, dt.datetime]]:
+    """(name, time) of the instants to mark, from findings["instants"] (else "incident")."""
+    instants = findings.get("instants") or {}
+    incident = findings.get("incident") or {}
+    out = []
+    for name in MARKED_INSTANTS:
+        value = (instants.get(name) or {}).get("at") or incident.get(name)
+        if not value:
+            continue
+        try:
+            out.append((name, parse_rfc3339(str(value))))
+        except ValueError:
+            continue
+    return out
+
+
+def lane_name(a: Alert) -> str:
+    """The swimlane an alert is drawn in: its name and its service (else its instance)."""
+    parts = [a.name]
+    if a.service:
+        parts.append(a.service)
+    elif a.labels.get("instance"):
+        parts.append(a.labels["instance"])
+    return " · ".join(parts)
+
+
+def lanes_in_order(alerts: Iterable[Alert]) -> list[str]:
+    """Every lane, by the first time any of its alerts was pending or firing."""
+    lanes: dict[str, dt.datetime] = {}
+    for a in alerts:
+        first = min(i.start for i in [*a.pending, *a.firing])
+        name = lane_name(a)
+        lanes[name] = min(first, lanes.get(name, first))
+    return sorted(lanes, key=lambda n: (lanes[n], n))

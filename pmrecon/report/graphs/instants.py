@@ -1,0 +1,53 @@
+"""The key instants on every figure: a labelled vertical line each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .canvas import FigureContext
+from .data import key_instants
+from .style import INSTANT_COLORS, esc
+
+
+def mark_instants(ctx: FigureContext, fig: Any) -> None:
+    """A labelled vertical line per key instant; labels step down when they would overlap."""
+    marks = key_instants(ctx.findings)
+    if not marks:
+        return
+    span = max(1.0, ctx.evidence.window.seconds)
+    rows: list[float] = []  # per row, the time (epoch) of its last label
+    for name, at in sorted(marks, key=lambda m: m[1]):
+        if not ctx.evidence.window.start <= at <= ctx.evidence.window.end:
+            continue
+        x = ctx.local(at)
+        ts = at.timestamp()
+        row = next((i for i, last in enumerate(rows) if ts - last > 0.16 * span), len(rows))
+        if row == len(rows):
+            rows.append(ts)
+        else:
+            rows[row] = ts
+        color = INSTANT_COLORS[name]
+        fig.add_shape(
+            type="line",
+            xref="x",
+            x0=x,
+            x1=x,
+            yref="paper",
+            y0=0,
+            y1=1,
+            line={"color": color, "width": 1.5, "dash": "dashdot"},
+            layer="above",
+        )
+        fig.add_annotation(
+            xref="x",
+            x=x,
+            yref="paper",
+            y=1,
+            yshift=-17 * row,  # pixels: the same spacing on short and tall figures
+            yanchor="top",
+            xanchor="left",
+            showarrow=False,
+            text=esc(f"{ctx.text(f'graph.instant.{name}')} {x[11:16]}"),
+            font={"size": 11, "color": color},
+            bgcolor="rgba(255,255,255,0.8)",
+        )

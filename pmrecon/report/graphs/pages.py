@@ -1,0 +1,47 @@
+"""Each figure as HTML: the ``<div>`` report.html embeds, and a page of its own.
+
+A graph page holds plotly.js inline and a Content-Security-Policy allowing only its own
+scripts: it opens offline, from anywhere, like report.html.
+"""
+
+from __future__ import annotations
+
+import html
+
+from ..offline import content_security_policy, plotly_js
+from .canvas import Drawn
+
+PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
+
+
+def figure_div(d: Drawn) -> str:
+    """The figure as an HTML ``<div>`` plus the script that draws it (plotly.js not included)."""
+    import plotly.io as pio
+
+    return str(
+        pio.to_html(
+            d.fig,
+            full_html=False,
+            include_plotlyjs=False,
+            div_id=f"pm-fig-{d.name}",
+            config=PLOTLY_CONFIG,
+            default_width="100%",
+            default_height=f"{d.height}px",
+        )
+    )
+
+
+def standalone_html(title: str, div: str, lang: str) -> str:
+    """A complete page holding one figure, plotly.js inline: opens offline, from anywhere."""
+    page = (
+        "<!DOCTYPE html>\n"
+        f'<html lang="{html.escape(lang)}">\n<head>\n<meta charset="utf-8">\n'
+        '<meta http-equiv="Content-Security-Policy" content="@CSP@">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{html.escape(title)}</title>\n"
+        "<style>body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;"
+        "margin:1rem 2rem;color:#1f2933}</style>\n"
+        f"<script>{plotly_js()}</script>\n</head>\n<body>\n"
+        f"<h1>{html.escape(title)}</h1>\n{div}\n</body>\n</html>\n"
+    )
+    return page.replace("@CSP@", content_security_policy(page), 1)

@@ -1,0 +1,53 @@
+"""How the figures look: sizes, colours, the instants marked, and text made safe for plotly."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+#: Size of every PNG, in pixels (the swimlane's height grows with its lanes).
+PNG_WIDTH = 1200
+PNG_HEIGHT = 500
+
+#: The instants drawn on every figure, in this order.
+MARKED_INSTANTS = ("impact_start", "first_alert", "mitigation_start", "resolution")
+
+INSTANT_COLORS = {
+    "impact_start": "#C0392B",
+    "first_alert": "#D35400",
+    "mitigation_start": "#2471A3",
+    "resolution": "#1E8449",
+}
+
+#: Okabe-Ito: distinguishable with the common colour-vision deficiencies.
+PALETTE = (
+    "#0072B2",
+    "#D55E00",
+    "#009E73",
+    "#CC79A7",
+    "#E69F00",
+    "#56B4E9",
+    "#000000",
+    "#F0E442",
+)
+
+LEVEL_COLORS = {
+    "fatal": "#7B241C",
+    "critical": "#922B21",
+    "error": "#D62728",
+    "warn": "#FF7F0E",
+    "warning": "#FF7F0E",
+    "notice": "#17BECF",
+    "info": "#1F77B4",
+    "debug": "#9E9E9E",
+    "trace": "#C7C7C7",
+}
+LEVEL_ORDER = tuple(LEVEL_COLORS)
+
+#: Most lanes in the alert swimlane; the others are counted under it.
+MAX_LANES = 30
+
+
+def esc(text: Any) -> str:
+    """Data as plotly text: plotly reads a subset of HTML in strings; show it literally."""
+    return html.escape(str(text), quote=False)

@@ -1,0 +1,84 @@
+"""The points of a line: local times, a break at every gap, at most MAX_TRACE_POINTS.
+
+A figure is about 1,000 px wide, so a longer series is cut into buckets and each keeps
+its minimum and maximum (peaks survive), plus both ends of every gap.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ...model import Series
+
+#: Most points drawn per line.
+MAX_TRACE_POINTS = 1200
+
+
+def segments(s: Series) -> Any:
+    """Per sample, the number of its run: a new run starts after a gap of over 1.5 steps."""
+    import numpy as np
+
+    ts = np.asarray(s.timestamps, dtype=float)
+    max_gap = 1.5 * s.step_seconds if s.step_seconds else math.inf
+    return np.concatenate(([0], np.cumsum(np.diff(ts) > max_gap)))
+
+
+def kept(s: Series, segment: Any) -> Sequence[int]:
+    """Indices of the samples to draw: all, or per bucket its extremes, both ends and gaps."""
+    import numpy as np
+
+    n = len(s.timestamps)
+    if n <= MAX_TRACE_POINTS:
+        return range(n)
+    vs = np.asarray(s.values, dtype=float)
+    k = -(-n // (MAX_TRACE_POINTS // 2))  # points per bucket
+    rows = -(-n // k)
+    flat = np.full(rows * k, np.nan)
+    flat[:n] = np.where(np.isfinite(vs), vs, np.nan)
+    grid = flat.reshape(rows, k)
+    nan = np.isnan(grid)
+    lo = np.argmin(np.where(nan, np.inf, grid), axis=1)
+    hi = np.argmax(np.where(nan, -np.inf, grid), axis=1)
+    base = np.arange(rows) * k
+    keep = np.concatenate(([0, n - 1], base + lo, base + hi))
+    keep = keep[keep < n].tolist()
+    # both ends of every gap, so breaks stay where they are
+    jumps = np.nonzero(np.diff(segment))[0]
+    keep.extend(jumps.tolist())
+    keep.extend((jumps + 1).tolist())
+    return sorted(set(keep))
+
+
+def points(
+    s: Series, local: Callable[[float], str], *, scale: float = 1.0, shift: float = 0.0
+) -> tuple[list[str], list[Any]]:
+    """(x, y) of a series: ``local`` times, values × ``scale``, None where a gap breaks it."""
+    if not s.timestamps:
+        return [], []
+    segment = segments(s)
+    xs: list[str] = []
+    ys: list[Any] = []
+    previous: int | None = None
+    seg = segment.tolist()
+    for i in kept(s, segment):
+        value = s.values[i]
+        if previous is not None and seg[i] != seg[previous]:
+            xs.append(local(s.timestamps[previous] + s.step_seconds + shift))
+            ys.append(None)  # plotly draws no line across a None
+        xs.append(local(s.timestamps[i] + shift))
+        ys.append(None if value is None or not math.isfinite(value) else value * scale)
+        previous = i
+    return xs, ys
+
+
+def as_arrays(xs: list[str], ys: list[Any]) -> tuple[Any, Any]:
+    """numpy columns for plotly: it checks a list element by element, an array at once.
+
+    A gap (None) becomes NaN, which plotly draws as a break and writes as null.
+    """
+    import numpy as np
+
+    y = np.array([np.nan if v is None else v for v in ys], dtype=float)
+    return np.array(xs, dtype=object), y
