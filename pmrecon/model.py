@@ -93,13 +93,6 @@ class QueryRecord:
     bytes_received: int | None = None
 
 
-#: Keys of ``SourceInfo.settings`` that analysis reads, through the typed properties below.
-#: The Prometheus connector writes them; the bundle keeps them inside ``settings``.
-SCRAPE_INTERVAL = "scrape_interval"
-EVALUATION_INTERVAL = "evaluation_interval"
-RATE_WINDOW = "rate_window"
-
-
 @dataclass
 class SourceInfo:
     """A source that contributed evidence: its name, kind, version and the queries it answered."""
@@ -130,6 +123,11 @@ class SourceInfo:
         return _seconds(self.settings.get(RATE_WINDOW))
 
 
+#: Keys of ``SourceInfo.settings`` read through its typed properties. The Prometheus
+#: connector writes them (in seconds); the bundle keeps them inside ``settings``.
+SCRAPE_INTERVAL = "scrape_interval"
+EVALUATION_INTERVAL = "evaluation_interval"
+RATE_WINDOW = "rate_window"
 #: Longer than this is no interval a server uses (the config refuses such durations too).
 _MAX_SECONDS = 100 * 366 * 86400.0
 
