@@ -10,6 +10,8 @@ in ``docs/definitions.md``; keep the two in step. Pure.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..findings import Figure, Incident, Instant, PeakValue
 from .context import AnalysisContext
 from .incidents import DetectedIncident
@@ -52,53 +54,58 @@ def measure_figures(
     span: str,
 ) -> None:
     """The figures that do not need an incident: peaks, availability, failed requests."""
-    highest_ratio = _series_refs(slis, measures.max_error_rate.series)
-    figures["max_error_rate"] = Figure(
+    figures["max_error_rate"] = _from_metrics(
+        ctx,
         measures.max_error_rate.value,
         "ratio",
         f"Highest per-step error ratio of any service over {span}.",
-        ctx.source_of(highest_ratio, "metrics"),
-        highest_ratio,
+        _series_refs(slis, measures.max_error_rate.series),
     )
     by_quantile = measures.max_latency_by_quantile
     top = by_quantile[-1] if by_quantile else PeakValue()
-    figures["max_latency"] = Figure(
+    figures["max_latency"] = _from_metrics(
+        ctx,
         top.value,
         "s",
         f"Highest {quantile_name(top.quantile)} latency (highest quantile collected) of any "
         f"service over {span}.",
-        ctx.source_of(measures.latency_refs.get(top.series or "", []), "metrics"),
         sorted(measures.latency_refs.get(top.series or "", [])),
     )
     for highest in by_quantile:
         name = "max_latency_" + quantile_name(highest.quantile).replace(".", "_")
-        figures[name] = Figure(
+        figures[name] = _from_metrics(
+            ctx,
             highest.value,
             "s",
             f"Highest {quantile_name(highest.quantile)} latency of any service over {span}.",
-            ctx.source_of(measures.latency_refs.get(highest.series or "", []), "metrics"),
             sorted(measures.latency_refs.get(highest.series or "", [])),
         )
     availability = measures.availability
     refs = measures.availability_refs
-    figures["availability"] = Figure(
-        availability.value, "ratio", availability.definition, ctx.source_of(refs, "metrics"), refs
+    figures["availability"] = _from_metrics(
+        ctx, availability.value, "ratio", availability.definition, refs
     )
-    uptime_refs = sorted({r for s in slis if s.kind == "uptime" for r in s.query_refs})
-    figures["availability_uptime"] = Figure(
+    figures["availability_uptime"] = _from_metrics(
+        ctx,
         availability.uptime,
         "ratio",
         f"Mean of the uptime/probe series of every analysed service over {span}.",
-        ctx.source_of(uptime_refs, "metrics"),
-        uptime_refs,
+        sorted({r for s in slis if s.kind == "uptime" for r in s.query_refs}),
     )
-    figures["failed_requests"] = Figure(
+    figures["failed_requests"] = _from_metrics(
+        ctx,
         measures.failed_requests,
         "requests",
         f"Σ bad requests of every analysed service over {span}.",
-        ctx.source_of(refs, "metrics"),
         refs,
     )
+
+
+def _from_metrics(
+    ctx: AnalysisContext, value: Any, unit: str, definition: str, refs: list[str]
+) -> Figure:
+    """A figure computed from metric series, credited to the sources of its queries."""
+    return Figure(value, unit, definition, ctx.source_of(refs, "metrics"), refs)
 
 
 def incident_figures(
@@ -121,12 +128,12 @@ def incident_figures(
         ctx.source_of(users.refs, None),
         sorted(set(users.refs)),
     )
-    figures["error_budget_consumed"] = Figure(
+    figures["error_budget_consumed"] = _from_metrics(
+        ctx,
         incident.error_budget_consumed.value,
         "ratio",
         "(1 − availability) × duration ÷ ((1 − slo_target) × slo_period): the share of the SLO "
         "period's error budget the incident used (above 1: budget exceeded).",
-        ctx.source_of(measures.availability_refs, "metrics"),
         measures.availability_refs,
     )
     figures["error_logs"] = Figure(

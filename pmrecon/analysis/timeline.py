@@ -129,13 +129,9 @@ def _sli_rows(ctx: AnalysisContext, rows: _Rows, signals: list[Signal]) -> None:
 
 def _log_burst_rows(ctx: AnalysisContext, rows: _Rows, signals: list[Signal]) -> None:
     for signal in signals:
-        on = ctx.text("on", what=", ".join(signal.services)) if signal.services else ""
-        rows.add(
-            utc_time(signal.start),
-            "log_burst",
-            ctx.source_of([signal.ref], "logs") or "logs",
-            ctx.text("log_burst", count=signal.log_count, on=on),
-            signal.ref,
+        at = utc_time(signal.start)
+        _add_log_row(
+            ctx, rows, at, "log_burst", signal.ref, signal.services, count=signal.log_count
         )
 
 
@@ -150,14 +146,26 @@ def _new_error_rows(ctx: AnalysisContext, rows: _Rows) -> None:
             continue
         first_seen = as_utc(signature.first_seen)
         if first_seen is not None and window.start <= first_seen <= window.end:
-            on = ctx.text("on", what=", ".join(signature.services)) if signature.services else ""
-            rows.add(
-                signature.first_seen,
-                "new_error",
-                ctx.source_of([signature.query_ref], "logs") or "logs",
-                ctx.text("new_error", signature=signature.signature, on=on),
-                signature.query_ref,
+            ref, services = signature.query_ref, signature.services
+            text = signature.signature
+            _add_log_row(
+                ctx, rows, signature.first_seen, "new_error", ref, services, signature=text
             )
+
+
+def _add_log_row(
+    ctx: AnalysisContext,
+    rows: _Rows,
+    at: dt.datetime | None,
+    kind: str,
+    ref: str | None,
+    services: list[str],
+    **fields: Any,
+) -> None:
+    """A row found in the logs, naming the services it concerns."""
+    on = ctx.text("on", what=", ".join(services)) if services else ""
+    text = ctx.text(kind, on=on, **fields)
+    rows.add(at, kind, ctx.source_of([ref], "logs") or "logs", text, ref)
 
 
 def _event_rows(ctx: AnalysisContext, rows: _Rows) -> None:
