@@ -6,21 +6,22 @@ instant and figure is defined in ``docs/definitions.md``; keep the two in step.
 Imports: :mod:`pmrecon.model` (its input), :mod:`pmrecon.findings` (its output) and,
 for settings and time zones, :mod:`pmrecon.config`; never a connector or the report.
 
-The pipeline of :func:`analyse`, one module a step:
+The pipeline of :func:`analyse`, one module a step (each module says which step it is):
 
 1. :mod:`.slis` builds one *SLI series* per service and indicator (error ratio, the
-   highest latency quantile, uptime); :mod:`.thresholds` gives each its threshold
-   (configured, else derived from the baseline, else from the window itself);
-2. :mod:`.logs` counts error logs per bucket and marks the bursts; :mod:`.signals`
+   highest latency quantile, uptime);
+2. :mod:`.thresholds` gives each its threshold (configured, else derived from the
+   baseline, else from the window itself);
+3. :mod:`.logs` counts error logs per bucket and marks the bursts; :mod:`.signals`
    turns each SLI into *runs* of consecutive samples in breach, the bursts and the
    alerts' firing intervals into signals;
-3. :mod:`.incidents` groups signals closer than the merge gap into *incidents*, each
+4. :mod:`.incidents` groups signals closer than the merge gap into *incidents*, each
    with its impact start, first alert, resolution and end; the one with the most
    breach time is the main incident, the others are listed;
-4. :mod:`.main_incident` describes the main one: :mod:`.instants` (key instants),
-   :mod:`.measures` and :mod:`.figures` (peaks, availability, MTTD, MTTR…),
+5. :mod:`.main_incident` describes the main one with :mod:`.instants` (key instants),
+   :mod:`.measures` and :mod:`.figures` (peaks, availability, MTTD, MTTR…) and
    :mod:`.services` (what each service went through);
-5. :mod:`.timeline` and :mod:`.listings` add the timeline, alerts, data gaps, top
+6. :mod:`.timeline` and :mod:`.listings` add the timeline, alerts, data gaps, top
    errors and sources.
 
 Shared along the way: :mod:`.context` (evidence, settings, warnings), :mod:`.settings`,
@@ -85,7 +86,7 @@ def analyse(
     ctx = AnalysisContext.of(evidence, typed_settings, language)
     known = {k: as_utc(v) for k, v in (human or {}).items() if k in HUMAN_INSTANTS}
 
-    # steps 1-3: SLIs and thresholds, signals, incidents
+    # steps 1-4: SLIs and their thresholds, signals, incidents
     slis = build_slis(ctx)
     assign_thresholds(ctx, slis)
     logs = count_error_logs(ctx)
@@ -94,7 +95,7 @@ def analyse(
     incidents = detect_incidents(ctx, breaches + bursts + alert_signals(ctx), logs)
     main = choose_main(incidents)
 
-    # steps 4-5: the main incident, the others, and what the findings list
+    # steps 5-6: the main incident, the others, and what the findings list
     incident, instants, figures = describe_main_incident(ctx, main, slis, logs, known)
     others = _other_incidents(ctx, incidents, main)
     in_incident = {id(s.alert) for s in (main.signals if main else []) if s.alert is not None}

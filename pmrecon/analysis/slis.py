@@ -89,6 +89,7 @@ def _sli_of(
     direction: str = "above",
     rate_based: bool = False,
 ) -> SliSeries:
+    """A window series as an SLI; ``rate_based``: the source computed it over a rate window."""
     timestamps, values = samples_in(series, ctx.window_start, ctx.window_end)
     return SliSeries(
         series.service,
