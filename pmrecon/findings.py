@@ -279,10 +279,10 @@ class _Encoder:
     def __init__(self, timezone: str) -> None:
         self.zone = zoneinfo.ZoneInfo(timezone)
 
-    def time(self, t: dt.datetime | None) -> str | None:
-        if t is None:
+    def time(self, instant: dt.datetime | None) -> str | None:
+        if instant is None:
             return None
-        local = t.astimezone(self.zone)
+        local = instant.astimezone(self.zone)
         if local.microsecond:
             return local.isoformat(timespec="milliseconds")
         return local.isoformat(timespec="seconds")
@@ -298,48 +298,53 @@ class _Encoder:
             # Sums of floats can differ in the last bit; 9 significant decimals are plenty.
             return float(round(obj, 9))
         if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-            return {f.name: self.value(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+            return {x.name: self.value(getattr(obj, x.name)) for x in dataclasses.fields(obj)}
         if isinstance(obj, dict):
-            return {str(k): self.value(v) for k, v in obj.items()}
+            return {str(key): self.value(item) for key, item in obj.items()}
         if isinstance(obj, (list, tuple)):
-            return [self.value(v) for v in obj]
+            return [self.value(item) for item in obj]
         # numpy scalars and other number-likes
         if hasattr(obj, "item"):
             return self.value(obj.item())
         return str(obj)
 
 
-def findings_to_json(f: Findings) -> dict[str, Any]:
+def findings_to_json(findings: Findings) -> dict[str, Any]:
     """Findings as a plain JSON-ready dict (deterministic: same findings, same dict)."""
-    enc = _Encoder(f.timezone)
-    t = enc.time
+    encoder = _Encoder(findings.timezone)
+    time, value = encoder.time, encoder.value
+    baseline = findings.baseline
     data: dict[str, Any] = {
-        "schema_version": f.schema_version,
-        "window": {"from": t(f.window_start), "to": t(f.window_end), "timezone": f.timezone},
+        "schema_version": findings.schema_version,
+        "window": {
+            "from": time(findings.window_start),
+            "to": time(findings.window_end),
+            "timezone": findings.timezone,
+        },
         "baseline": (
-            {"from": t(f.baseline[0]), "to": t(f.baseline[1])} if f.baseline is not None else None
+            {"from": time(baseline[0]), "to": time(baseline[1])} if baseline is not None else None
         ),
-        "incident": enc.value(f.incident),
-        "instants": {k: enc.value(v) for k, v in f.instants.items()},
-        "figures": {k: enc.value(v) for k, v in f.figures.items()},
-        "alerts": [enc.value(a) for a in f.alerts],
-        "timeline": [enc.value(e) for e in f.timeline],
-        "top_errors": [enc.value(e) for e in f.top_errors],
-        "other_incidents": [enc.value(o) for o in f.other_incidents],
+        "incident": value(findings.incident),
+        "instants": {name: value(instant) for name, instant in findings.instants.items()},
+        "figures": {name: value(figure) for name, figure in findings.figures.items()},
+        "alerts": [value(alert) for alert in findings.alerts],
+        "timeline": [value(entry) for entry in findings.timeline],
+        "top_errors": [value(error) for error in findings.top_errors],
+        "other_incidents": [value(other) for other in findings.other_incidents],
         "gaps": [
             {
-                "service": g.service,
-                "series": g.series,
-                "start": t(g.start),
-                "end": t(g.end),
-                "seconds": enc.value(g.seconds),
+                "service": gap.service,
+                "series": gap.series,
+                "start": time(gap.start),
+                "end": time(gap.end),
+                "seconds": value(gap.seconds),
             }
-            for g in f.gaps
+            for gap in findings.gaps
         ],
-        "thresholds": [enc.value(x) for x in f.thresholds],
-        "sources": [enc.value(s) for s in f.sources],
-        "warnings": [enc.value(w) for w in f.warnings],
-        "settings": enc.value(f.settings),
+        "thresholds": [value(threshold) for threshold in findings.thresholds],
+        "sources": [value(source) for source in findings.sources],
+        "warnings": [value(warning) for warning in findings.warnings],
+        "settings": value(findings.settings),
     }
     return data
 

@@ -106,6 +106,40 @@ class SourceInfo:
     ok: bool = True
     error: str | None = None
 
+    # Properties, not fields: a field would add a key to every bundle's sources.json.
+    @property
+    def scrape_interval_seconds(self) -> float | None:
+        """How often the source's server scraped its targets, in seconds, if it said."""
+        return _seconds(self.settings.get(SCRAPE_INTERVAL))
+
+    @property
+    def evaluation_interval_seconds(self) -> float | None:
+        """How often the source's server evaluated its alerting rules, in seconds, if it said."""
+        return _seconds(self.settings.get(EVALUATION_INTERVAL))
+
+    @property
+    def rate_window_seconds(self) -> float | None:
+        """The ``w`` of the source's ``rate(x[w])``: how far back a rate-based sample looks."""
+        return _seconds(self.settings.get(RATE_WINDOW))
+
+
+#: Keys of ``SourceInfo.settings`` read through its typed properties. The Prometheus
+#: connector writes them (in seconds); the bundle keeps them inside ``settings``.
+SCRAPE_INTERVAL = "scrape_interval"
+EVALUATION_INTERVAL = "evaluation_interval"
+RATE_WINDOW = "rate_window"
+#: Longer than this is no interval a server uses (the config refuses such durations too).
+_MAX_SECONDS = 100 * 366 * 86400.0
+
+
+def _seconds(value: Any) -> float | None:
+    """A recorded number of seconds, or ``None`` when absent or not a usable duration."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if not 0 <= value <= _MAX_SECONDS:  # also refuses NaN
+        return None
+    return float(value)
+
 
 @dataclass
 class Alert:

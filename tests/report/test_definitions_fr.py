@@ -9,7 +9,7 @@ import pytest
 
 from pmrecon.report.definitions import in_language
 from pmrecon.report.markdown import footnotes
-from tests import test_analysis_scenarios as scenarios_test
+from tests.analysis import test_analysis_scenarios as scenarios_test
 from tests.scenarios import SCENARIOS
 
 #: Words that would betray an English sentence left in a French footnote.

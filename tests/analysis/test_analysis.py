@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -18,7 +19,14 @@ import pytest
 
 from pmrecon.analysis import analyse
 from pmrecon.findings import Findings, findings_to_json, validate_findings
-from pmrecon.model import ErrorSignature, Event, Evidence, from_jsonable, to_jsonable
+from pmrecon.model import (
+    ErrorSignature,
+    Event,
+    Evidence,
+    SourceInfo,
+    from_jsonable,
+    to_jsonable,
+)
 from tests.evidence_factory import AlertDecl, Deg, LogDecl, Svc, T, build
 
 W0, W1 = T("2026-03-02 10:00"), T("2026-03-02 12:00")
@@ -582,17 +590,47 @@ def test_rate_window_lag_is_taken_off_breach_ends() -> None:
     svc = Svc("api", phases=[Deg(D("10:30"), D("11:00"), error_ratio=0.2)])
     ev = build(W0, W1, [svc])
     # the same samples, said to come from rate(x[3m]): a breach shows 2 steps after it ended
-    ev.sources[0].settings["rate_window"] = "3m"
+    ev.sources[0].settings["rate_window"] = 180.0  # seconds, as the Prometheus connector writes it
+    assert ev.sources[0].rate_window_seconds == 180.0
     _, d = run(ev)
     assert at(d, "impact_start") == D("10:30") and at(d, "resolution") == D("10:58")
     (b,) = [x for x in d["incident"]["services"][0]["sli_breaches"] if x["sli"] == "error_ratio"]
     assert b["end"] == "2026-03-02T10:58:00+00:00"
 
 
-def test_every_instant_and_figure_is_defined_in_the_docs() -> None:
-    from pathlib import Path
+def test_rate_window_survives_the_bundle_without_a_new_key(tmp_path: Path) -> None:
+    from connectors.bundle import bundle_files, read_bundle, write_files
 
-    docs = (Path(__file__).resolve().parents[1] / "docs" / "definitions.md").read_text("utf-8")
+    ev = build(W0, W1, [Svc("api", phases=[Deg(D("10:30"), D("11:00"), error_ratio=0.2)])])
+    ev.sources[0].settings["rate_window"] = 180.0
+    files = bundle_files(ev)
+    (saved,) = [s for s in json.loads(files["sources.json"]) if s["name"] == "prom"]
+    assert "rate_window_seconds" not in saved and saved["settings"]["rate_window"] == 180.0
+    write_files(files, tmp_path / "evidence")
+    back = read_bundle(tmp_path / "evidence")
+    assert back.sources[0].rate_window_seconds == 180.0
+    assert bundle_files(back)["sources.json"] == files["sources.json"]
+    assert (
+        findings_to_json(analyse(back, {}))["incident"]
+        == findings_to_json(analyse(ev, {}))["incident"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("recorded", "seconds"),
+    [(60, 60.0), (0.5, 0.5), (0, 0.0), (None, None), ("3m", None), (True, None), (-5.0, None)]
+    + [(float("nan"), None), (float("inf"), None), (1e12, None)],
+)
+def test_source_intervals_are_read_as_seconds_or_not_at_all(recorded: Any, seconds: Any) -> None:
+    src = SourceInfo("prom", "prometheus", settings={"rate_window": recorded})
+    src.settings.update(scrape_interval=recorded, evaluation_interval=recorded)
+    assert src.rate_window_seconds == seconds
+    assert src.scrape_interval_seconds == seconds == src.evaluation_interval_seconds
+
+
+def test_every_instant_and_figure_is_defined_in_the_docs() -> None:
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "definitions.md").read_text("utf-8")
     _, d = run(clean_evidence())
     for name in list(d["instants"]) + list(d["figures"]):
         if name.startswith("max_latency_"):

@@ -1,0 +1,61 @@
+"""What every step of the analysis shares: :class:`AnalysisContext`.
+
+Input: the evidence, the typed settings and the language. It holds the window in epoch
+seconds, which source answered each query, and collects the warnings the steps raise
+(in the order they raise them, which is the order the findings list them). No I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..findings import WarningFinding
+from ..model import Evidence
+from . import wording
+from .settings import AnalysisSettings
+from .times import epoch
+
+
+@dataclass
+class AnalysisContext:
+    """The evidence under analysis, its settings and window, and the warnings raised so far."""
+
+    evidence: Evidence
+    settings: AnalysisSettings
+    window_start: float  # epoch seconds
+    window_end: float
+    language: str
+    warnings: list[WarningFinding] = field(default_factory=list)
+    query_source: dict[str, str] = field(default_factory=dict)  # query id -> source name
+
+    @classmethod
+    def of(cls, evidence: Evidence, settings: AnalysisSettings, language: str) -> AnalysisContext:
+        """The context of ``evidence``: its window in epoch seconds, each query's source."""
+        ctx = cls(
+            evidence,
+            settings,
+            epoch(evidence.window.start),
+            epoch(evidence.window.end),
+            wording.supported(language),
+        )
+        for source in evidence.sources:
+            for query in source.queries:
+                ctx.query_source[query.id] = source.name
+        return ctx
+
+    def warn(self, message: str, code: str) -> None:
+        """Add a caveat for the report."""
+        self.warnings.append(WarningFinding(source="analysis", message=message, code=code))
+
+    def source_of(self, refs: Iterable[str | None], default: str | None = None) -> str | None:
+        """The names of the sources that answered the queries ``refs``, else ``default``."""
+        names = sorted({self.query_source[r] for r in refs if r and r in self.query_source})
+        if names:
+            return ", ".join(names)
+        return default
+
+    def text(self, key: str, **fields: Any) -> str:
+        """A timeline text or label in the findings' language."""
+        return wording.text(self.language, key, **fields)

@@ -1,0 +1,173 @@
+"""Step 4: signals grouped into incidents, each with its key instants; the main one chosen.
+
+Input: every :class:`~.signals.Signal` of the window and the error-log counts. Output:
+:class:`DetectedIncident` objects — signals closer than the join gap form one incident
+(a weak signal only joins within the stability period) and only groups holding a
+sustained signal count — each with its impact start, first alert, resolution (confirmed
+once everything stayed within thresholds for the stability period) and end, in epoch
+seconds. :func:`choose_main` picks the one with impact and the most breach time. Pure.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .context import AnalysisContext
+from .logs import ErrorLogCounts
+from .signals import Signal
+from .times import epoch
+
+
+@dataclass
+class DetectedIncident:
+    """A group of signals that make one incident, and its key instants (epoch seconds)."""
+
+    signals: list[Signal]
+    impact_start: float | None = None  # None: already going on at the window's start
+    impact_signal: Signal | None = None
+    ongoing_at_start: bool = False
+    resolution: float | None = None  # None: not over (or not confirmed) at the window's end
+    resolution_signal: Signal | None = None
+    tentative_resolution: float | None = None  # within thresholds, stability not yet seen
+    first_alert: float | None = None
+    first_alert_signal: Signal | None = None
+    end: float | None = None
+    services: list[str] = field(default_factory=list)
+
+    @property
+    def impact(self) -> list[Signal]:
+        """The sustained SLI breaches and log bursts (alerts alone are no measured impact)."""
+        return [s for s in self.signals if s.sustained and s.kind in ("sli", "logs")]
+
+    @property
+    def weight(self) -> float:
+        """Seconds of measured impact."""
+        return sum(s.weight for s in self.impact)
+
+    @property
+    def ongoing_at_end(self) -> bool:
+        return self.resolution is None
+
+    def span(self, ctx: AnalysisContext) -> tuple[float, float]:
+        """(impact start, resolution), bounded by the first signal and the window's end."""
+        low = (
+            self.impact_start
+            if self.impact_start is not None
+            else min(s.start for s in self.signals)
+        )
+        high = self.resolution if self.resolution is not None else ctx.window_end
+        return low, max(low, high)
+
+
+def detect_incidents(
+    ctx: AnalysisContext, signals: list[Signal], logs: ErrorLogCounts | None
+) -> list[DetectedIncident]:
+    """The incidents of the window, in order, each with its key instants."""
+    incidents = group_signals(ctx, signals)
+    for incident in incidents:
+        _find_impact_start(ctx, incident)
+        _find_resolution(ctx, incident, logs)
+        _find_first_alert_and_end(ctx, incident)
+        incident.services = sorted(
+            {name for s in incident.signals if s.sustained for name in s.services}
+        )
+    return incidents
+
+
+def group_signals(ctx: AnalysisContext, signals: list[Signal]) -> list[DetectedIncident]:
+    """Signals in time order, a new group after each gap; groups without a sustained signal dropped."""
+    groups: list[list[Signal]] = []
+    group_end = -math.inf
+    for signal in sorted(signals, key=Signal.sort_key):
+        gap = ctx.settings.join_gap if signal.sustained else ctx.settings.stability
+        if groups and signal.start - group_end <= gap:
+            groups[-1].append(signal)
+            group_end = max(group_end, signal.end)
+        else:
+            groups.append([signal])
+            group_end = signal.end
+    return [DetectedIncident(g) for g in groups if any(s.sustained for s in g)]
+
+
+def choose_main(incidents: list[DetectedIncident]) -> DetectedIncident | None:
+    """The incident with measured impact and the most breach time (the earliest on a tie)."""
+    if not incidents:
+        return None
+    return max(
+        incidents,
+        key=lambda i: (bool(i.impact), i.weight, -min(s.start for s in i.signals)),
+    )
+
+
+def _find_impact_start(ctx: AnalysisContext, incident: DetectedIncident) -> None:
+    impact = incident.impact
+    if impact:
+        # equal starts: the most precise signal (SLI steps are finer than log buckets)
+        first = min(
+            impact,
+            key=lambda s: (s.start, s.start_uncertainty or 0.0, s.kind != "sli", s.sort_key()),
+        )
+        incident.impact_signal = first
+        incident.ongoing_at_start = first.open_start
+        incident.impact_start = None if first.open_start else first.start
+        return
+    # alerts only: the condition began when the first alert became active
+    first = min(_alerts(incident), key=Signal.sort_key)
+    incident.impact_signal = first
+    incident.ongoing_at_start = first.open_start
+    starts = [first.start]
+    alert = first.alert
+    if alert is not None:
+        starts += [
+            epoch(i.start)
+            for i in alert.pending
+            if not i.open_start and epoch(i.start) <= first.start
+        ]
+        if alert.active_at is not None:
+            starts.append(epoch(alert.active_at))
+    incident.impact_start = None if first.open_start else max(ctx.window_start, min(starts))
+
+
+def _find_resolution(
+    ctx: AnalysisContext, incident: DetectedIncident, logs: ErrorLogCounts | None
+) -> None:
+    """The end of the last measured signal, once the data shows a stability period after it."""
+    measured = [s for s in incident.signals if s.kind in ("sli", "logs")]
+    if not measured:  # alerts only: the end of the last one
+        alerts = _alerts(incident)
+        if not any(s.open_end for s in alerts):
+            last = max(alerts, key=lambda s: (s.end, s.sort_key()))
+            incident.resolution, incident.resolution_signal = last.end, last
+        return
+    if any(s.open_end for s in measured):
+        return
+    last = max(measured, key=lambda s: (s.end, s.sort_key()))
+    # how far each signal's data reaches: the resolution holds if all of it saw the stability
+    covered = []
+    for s in measured:
+        if s.sli is not None:
+            covered.append(float(s.sli.timestamps[-1]) + s.sli.step / 2)
+        elif logs is not None:
+            covered.append(float(logs.starts[-1]) + logs.interval)
+    if min(covered) >= last.end + ctx.settings.stability - 1e-6:
+        incident.resolution, incident.resolution_signal = last.end, last
+    else:
+        incident.tentative_resolution = last.end
+
+
+def _find_first_alert_and_end(ctx: AnalysisContext, incident: DetectedIncident) -> None:
+    alerts = _alerts(incident)
+    # an alert already firing at the window's start fired first, at an unknown time
+    if alerts and not any(s.open_start for s in alerts):
+        first = min(alerts, key=Signal.sort_key)
+        incident.first_alert, incident.first_alert_signal = first.start, first
+    if incident.resolution is not None and not any(s.open_end for s in alerts):
+        last_alert = max((s.end for s in alerts), default=-math.inf)
+        incident.end = min(
+            ctx.window_end, max(incident.resolution + ctx.settings.stability, last_alert)
+        )
+
+
+def _alerts(incident: DetectedIncident) -> list[Signal]:
+    return [s for s in incident.signals if s.kind == "alert"]
