@@ -19,13 +19,13 @@ from connectors.base import CollectRequest, SourceContext
 from connectors.prometheus import (
     SETTINGS_SCHEMA,
     PrometheusSource,
-    _go_duration,
-    _render_annotations,
     build_alerts,
     find_preset,
     load_preset,
     redact_url,
 )
+from connectors.prometheus.alerts import render_annotations
+from connectors.prometheus.server import go_duration
 from connectors.promql import (
     Raw,
     TemplateError,
@@ -198,13 +198,13 @@ def test_redact_url() -> None:
 
 
 def test_go_duration() -> None:
-    assert float(_go_duration("1m30s")) == 90
-    assert float(_go_duration("15s")) == 15
-    assert float(_go_duration("1h")) == 3600
+    assert float(go_duration("1m30s")) == 90
+    assert float(go_duration("15s")) == 15
+    assert float(go_duration("1h")) == 3600
 
 
 def test_render_annotations() -> None:
-    got = _render_annotations(
+    got = render_annotations(
         {"s": "{{ $labels.service }} on {{$labels.instance}} ({{ $value }})"}, {"service": "a"}
     )
     assert got == {"s": "a on {{$labels.instance}} ({{ $value }})"}
@@ -267,7 +267,9 @@ def test_settings_schema_validates_and_knows_its_secrets() -> None:
     data = validate(raw)
     prom = data["sources"]["prom"]
     assert prom["timeout"] == 10 and prom["tls"]["verify"] is True and prom["max_concurrency"] == 4
-    assert sorted(Config(data).secrets) == ["pw", "t0k"]
+    # the token, the password, and the Basic header built from them: base64("u:pw")
+    basic = base64.b64encode(b"u:pw").decode()
+    assert sorted(Config(data).secrets) == sorted(["pw", "t0k", basic])
     with pytest.raises(ConfigError, match="did you mean"):
         validate({"sources": {"prom": {"type": "prometheus", "presett": "micrometer"}}})
     with pytest.raises(ConfigError, match="preset"):
