@@ -43,7 +43,7 @@ from pmrecon.errors import ConfigError, ConnectorError
 from pmrecon.model import Window
 from tests.infra.prometheus import FakeHTTPServer
 
-REC = Path(__file__).parent / "recorded" / "prometheus"
+REC = Path(__file__).parents[1] / "recorded" / "prometheus"
 UTC = dt.timezone.utc
 FLAPPING = Window(
     dt.datetime(2026, 1, 19, 13, 30, tzinfo=UTC), dt.datetime(2026, 1, 19, 15, 30, tzinfo=UTC)
