@@ -266,4 +266,3 @@ def _deserialize(manifest: dict[str, Any], raw: dict[str, bytes]) -> Evidence:
         pmrecon_version=str(manifest.get("pmrecon_version", "")),
         schema_version=int(manifest["schema_version"]),
     )
-

@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.toolkit.http import Answer, CallSite, HttpClient, server_error, snippet
+from connectors.toolkit.http import Answer, CallSite, HttpClient, server_error
 from connectors.toolkit.recording import QueryRecorder
 from pmrecon.errors import ConnectorError
 from pmrecon.model import QueryRecord
@@ -30,7 +30,7 @@ class PrometheusHttp(HttpClient):
     ) -> Answer:
         """The envelope's ``data`` and ``warnings``; no envelope means this is not the API."""
         if not isinstance(payload, dict) or payload.get("status") != "success":
-            detail = server_error(payload) or snippet(body) or "empty answer"
+            detail = server_error(payload) or self.quote(body) or "empty answer"
             raise self._failed(
                 f"the answer to {at.path} is not the Prometheus API ({detail}); check the URL",
                 at,

@@ -111,6 +111,11 @@ class HttpClient:
         """``text`` without this source's secrets nor any URL's ``user:password@``."""
         return scrub(text, self.secrets)
 
+    def quote(self, body: bytes) -> str:
+        """The start of an answer, for a message: scrubbed before it is cut, so that no
+        secret the server quoted back can show in part."""
+        return snippet(self.scrub(body.decode("utf-8", "replace")))
+
     def call(
         self,
         path: str,
@@ -156,7 +161,7 @@ class HttpClient:
         """A successful answer's data: the JSON itself (a subclass removes an envelope)."""
         if payload is None and body:
             raise self._failed(
-                f"the answer to {at.path} is not JSON ({snippet(body)}); check the URL",
+                f"the answer to {at.path} is not JSON ({self.quote(body)}); check the URL",
                 at,
                 self.foreign_kind,
                 True,
@@ -337,7 +342,7 @@ class HttpClient:
         self._check_status(status, payload, body, at)
         if malformed:
             raise self._failed(
-                f"the answer to {at.path} is malformed JSON ({len(body)} bytes: {snippet(body)[:80]}); "
+                f"the answer to {at.path} is malformed JSON ({len(body)} bytes: {self.quote(body)[:80]}); "
                 f"the server or a proxy corrupted it",
                 at,
                 "malformed",
@@ -361,7 +366,7 @@ class HttpClient:
                 False,
                 status,
             )
-        detail = server_error(payload) or snippet(body)
+        detail = server_error(payload) or self.quote(body)
         if status < 500:
             kind = "bad_query" if status in (400, 422) else "http"
             label = "bad query" if kind == "bad_query" else f"HTTP {status}"
@@ -402,8 +407,8 @@ def server_error(payload: Any) -> str:
     return ""
 
 
-def snippet(body: bytes) -> str:
+def snippet(body: bytes | str) -> str:
     """The start of a body as one line of text, HTML tags removed."""
-    text = body.decode("utf-8", "replace")
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     text = re.sub(r"<[^>]+>", " ", text)
     return " ".join(text.split())[:200]
