@@ -23,26 +23,13 @@ from connectors.promql import string_literal
 from connectors.toolkit.failures import RequestFailed
 from connectors.toolkit.http import HttpClient
 from connectors.toolkit.recording import QueryRecorder
-from connectors.toolkit.settings import settings_with_defaults
+from connectors.toolkit.settings import ConfiguredSource, http_settings
 from pmrecon.errors import ConnectorError
 from pmrecon.model import Event, Evidence, SourceInfo, Warning, parse_rfc3339
 from pmrecon.settings_schema import Key
 
 SETTINGS_SCHEMA: dict[str, Any] = {
-    "url": Key("str", "http://127.0.0.1:9093", "base URL, with its path prefix if any"),
-    "headers": Key("dict", {}, "extra HTTP headers"),
-    "bearer_token": Key("str", None, "bearer token (use ${ENV_VAR})", secret=True),
-    "username": Key("str", None, "basic-auth user"),
-    "password": Key("str", None, "basic-auth password (use ${ENV_VAR})", secret=True),
-    "tls": {
-        "ca_file": Key("str", None, "CA bundle that signed the server's certificate"),
-        "cert_file": Key("str", None, "client certificate (mutual TLS)"),
-        "key_file": Key("str", None, "client certificate's private key"),
-        "verify": Key("bool", True, "verify the server's certificate"),
-    },
-    "timeout": Key("duration", 30, "limit for one HTTP request"),
-    "retries": Key("int", 2, "retries after a connection error, 429 or 5xx"),
-    "retry_backoff": Key("float", 0.5, "backoff factor between retries, in seconds"),
+    **http_settings("http://127.0.0.1:9093", "base URL, with its path prefix if any"),
     "acknowledge": Key(
         "bool", True, "offer the first silence of an alert as its acknowledgement time"
     ),
@@ -79,19 +66,16 @@ def silence_matches(matchers: list[Mapping[str, Any]], labels: Mapping[str, str]
     return True
 
 
-class AlertmanagerSource:
+class AlertmanagerSource(ConfiguredSource):
     """An Alertmanager as a source of silence events."""
 
     kind = "alertmanager"
+    SETTINGS_SCHEMA = SETTINGS_SCHEMA
 
     def __init__(
         self, name: str, settings: Mapping[str, Any], context: SourceContext | None = None
     ) -> None:
-        self.name = name
-        self.context = context or SourceContext()
-        self.settings = settings_with_defaults(
-            SETTINGS_SCHEMA, dict(settings or {}), f"sources.{name}"
-        )
+        super().__init__(name, settings, context)
         self.http = HttpClient(
             name, self.settings, schema=SETTINGS_SCHEMA, retry_internal_errors=True
         )

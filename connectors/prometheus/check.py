@@ -50,40 +50,45 @@ def check(
 
 def _first_contact(api: PrometheusApi) -> tuple[list[CheckResult], bool]:
     """Reachable, authenticated, version; and whether the server answered at all."""
-    name, url = api.name, api.http.shown_url
+    url = api.http.shown_url
     try:
         answer = api.call("/api/v1/status/buildinfo", purpose="check: buildinfo")
     except RequestFailed as exc:
         if exc.kind != "not_found":
-            return check_failure(name, exc, FIXES, REACHABLE), False
+            return check_failure(api.name, exc, FIXES, REACHABLE), False
         try:
             api.call("/api/v1/query", {"query": "1"}, purpose="check: query")
         except RequestFailed as exc2:
-            return check_failure(name, exc2, FIXES, REACHABLE), False
-        return [
-            CheckResult(name, "reachable", True, f"{url} answers PromQL"),
-            CheckResult(name, "authenticated", True, "queries accepted"),
-            CheckResult(
-                name,
-                "version",
-                True,
-                "unknown (no /api/v1/status/buildinfo: Thanos, Mimir or VictoriaMetrics?)",
-            ),
-        ], True
+            return check_failure(api.name, exc2, FIXES, REACHABLE), False
+        # Thanos, Mimir, VictoriaMetrics: no buildinfo, but PromQL answers
+        return _answered(
+            api.name,
+            f"{url} answers PromQL",
+            "queries accepted",
+            "unknown (no /api/v1/status/buildinfo: Thanos, Mimir or VictoriaMetrics?)",
+        ), True
     version = (answer.data or {}).get("version") if isinstance(answer.data, dict) else None
     number = major(version)
     ok = number is None or number >= 2
+    return _answered(
+        api.name,
+        f"{url} answers",
+        "API calls accepted",
+        f"Prometheus {version}" if version else "unknown",
+        ok,
+        "" if ok else "pmrecon needs the Prometheus 2.x or 3.x HTTP API",
+    ), True
+
+
+def _answered(
+    source: str, reached: str, accepted: str, version: str, ok: bool = True, fix: str = ""
+) -> list[CheckResult]:
+    """The lines of a server that answered the first request."""
     return [
-        CheckResult(name, "reachable", True, f"{url} answers"),
-        CheckResult(name, "authenticated", True, "API calls accepted"),
-        CheckResult(
-            name,
-            "version",
-            ok,
-            f"Prometheus {version}" if version else "unknown",
-            "" if ok else "pmrecon needs the Prometheus 2.x or 3.x HTTP API",
-        ),
-    ], True
+        CheckResult(source, "reachable", True, reached),
+        CheckResult(source, "authenticated", True, accepted),
+        CheckResult(source, "version", ok, version, fix),
+    ]
 
 
 def _intervals(source: str, info: dict[str, Any]) -> CheckResult:

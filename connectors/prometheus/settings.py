@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from connectors.promql import MAX_POINTS
+from connectors.toolkit.settings import http_settings
 from pmrecon.errors import ConfigError
 from pmrecon.settings_schema import Key
 
@@ -35,26 +36,11 @@ DEFAULT_INTERVAL = 60.0  # Prometheus's own default scrape and evaluation interv
 BASELINE_MAX_POINTS = 1500
 
 SETTINGS_SCHEMA: dict[str, Any] = {
-    "url": Key(
-        "str",
+    **http_settings(
         "http://127.0.0.1:9090",
         "base URL, with its path prefix if any (https://host/prometheus)",
+        "extra HTTP headers, e.g. X-Scope-OrgID for a Mimir/Cortex tenant",
     ),
-    "headers": Key("dict", {}, "extra HTTP headers, e.g. X-Scope-OrgID for a Mimir/Cortex tenant"),
-    "bearer_token": Key("str", None, "bearer token (use ${ENV_VAR})", secret=True),
-    "username": Key("str", None, "basic-auth user"),
-    "password": Key("str", None, "basic-auth password (use ${ENV_VAR})", secret=True),
-    "tls": {
-        "ca_file": Key("str", None, "CA bundle that signed the server's certificate"),
-        "cert_file": Key("str", None, "client certificate (mutual TLS)"),
-        "key_file": Key("str", None, "client certificate's private key"),
-        "verify": Key("bool", True, "verify the server's certificate"),
-    },
-    "timeout": Key("duration", 30, "limit for one HTTP request"),
-    "retries": Key(
-        "int", 2, "retries after a connection error, 429 or 5xx (never after other 4xx)"
-    ),
-    "retry_backoff": Key("float", 0.5, "backoff factor between retries, in seconds"),
     "max_concurrency": Key("int", 4, "queries run at the same time"),
     "preset": Key(
         "choice", "http_requests_total", "metric convention whose SLIs to use", choices=PRESETS

@@ -22,7 +22,7 @@ from connectors.promql import (
     substitute,
 )
 from connectors.toolkit.failures import RequestFailed
-from connectors.toolkit.settings import is_disabled, settings_with_defaults
+from connectors.toolkit.settings import ConfiguredSource, is_disabled
 from pmrecon.errors import ConnectorError
 from pmrecon.model import Alert, Evidence, Series, SourceInfo, Warning
 
@@ -48,19 +48,16 @@ class Resolution:
     rate_window: float  # range of rate(): 4 × scrape interval, at least the step
 
 
-class PrometheusSource:
+class PrometheusSource(ConfiguredSource):
     """A Prometheus-compatible server as a :class:`connectors.base.MetricsSource`."""
 
     kind = "prometheus"
+    SETTINGS_SCHEMA = SETTINGS_SCHEMA
 
     def __init__(
         self, name: str, settings: Mapping[str, Any], context: SourceContext | None = None
     ) -> None:
-        self.name = name
-        self.context = context or SourceContext()
-        self.settings = settings_with_defaults(
-            SETTINGS_SCHEMA, dict(settings or {}), f"sources.{name}"
-        )
+        super().__init__(name, settings, context)
         s = self.settings
         self.http = PrometheusHttp(name, s, schema=SETTINGS_SCHEMA, retry_internal_errors=True)
         self.api = PrometheusApi(name, self.http)
