@@ -38,7 +38,7 @@ def scrub(text: str) -> str:
     """Remove every known secret value, and any ``user:password@`` of a URL, from text about to be printed."""
     from connectors.toolkit.credentials import scrub as scrub_secrets
 
-    # "[REDACTED]" on the terminal, where the connectors' own messages say "***"
+    # the terminal has always shown "[REDACTED]"; connector messages and the evidence show "***"
     return scrub_secrets(text, _SECRETS, mask="[REDACTED]")
 
 
