@@ -21,7 +21,6 @@ import json
 import os
 import queue
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -36,7 +35,11 @@ if str(ROOT) not in sys.path:
 
 from bench.dataset import LOG_MAPPING, Dataset  # noqa: E402
 from tests.infra.es import ES_USER, ElasticsearchNode  # noqa: E402
-from tests.infra.prometheus import PrometheusServer, ensure_installed  # noqa: E402
+from tests.infra.prometheus import (  # noqa: E402
+    PrometheusServer,
+    ensure_installed,
+    promtool_backfill,
+)
 
 Say = Callable[[str], None]
 
@@ -65,7 +68,7 @@ def prometheus_tsdb(ds: Dataset, say: Say, *, keep_openmetrics: bool = False) ->
     tsdb, facts_path = base / "tsdb", base / "facts.json"
     if facts_path.is_file() and tsdb.is_dir():
         return tsdb, json.loads(facts_path.read_text())
-    promtool = ensure_installed("promtool")
+    ensure_installed("promtool")  # before generating gigabytes for it
     shutil.rmtree(base, ignore_errors=True)
     base.mkdir(parents=True)
     om = base / "metrics.om"
@@ -81,22 +84,7 @@ def prometheus_tsdb(ds: Dataset, say: Say, *, keep_openmetrics: bool = False) ->
     )
     started = time.monotonic()
     staging = base / "tsdb.tmp"
-    out = subprocess.run(
-        [
-            promtool,
-            "tsdb",
-            "create-blocks-from",
-            "openmetrics",
-            "--quiet",
-            "--max-block-duration=486h",
-            str(om),
-            str(staging),
-        ],
-        capture_output=True,
-        text=True,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"promtool failed: {out.stderr.strip()[-2000:]}")
+    promtool_backfill(om, staging, max_block_duration="486h")
     staging.rename(tsdb)
     facts["backfill_seconds"] = round(time.monotonic() - started, 1)
     facts["tsdb_bytes"] = _dir_bytes(tsdb)

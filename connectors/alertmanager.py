@@ -18,29 +18,18 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from connectors._common import settings_with_defaults
 from connectors.base import CheckResult, CollectRequest, SourceContext
-from connectors.prometheus import HttpClient, RequestFailed
 from connectors.promql import string_literal
-from pmrecon.config import Key
+from connectors.toolkit.failures import RequestFailed
+from connectors.toolkit.http import HttpClient
+from connectors.toolkit.recording import QueryRecorder
+from connectors.toolkit.settings import ConfiguredSource, http_settings
 from pmrecon.errors import ConnectorError
-from pmrecon.model import Event, Evidence, QueryRecord, SourceInfo, Warning, parse_rfc3339
+from pmrecon.model import Event, Evidence, SourceInfo, Warning, parse_rfc3339
+from pmrecon.settings_schema import Key
 
 SETTINGS_SCHEMA: dict[str, Any] = {
-    "url": Key("str", "http://127.0.0.1:9093", "base URL, with its path prefix if any"),
-    "headers": Key("dict", {}, "extra HTTP headers"),
-    "bearer_token": Key("str", None, "bearer token (use ${ENV_VAR})", secret=True),
-    "username": Key("str", None, "basic-auth user"),
-    "password": Key("str", None, "basic-auth password (use ${ENV_VAR})", secret=True),
-    "tls": {
-        "ca_file": Key("str", None, "CA bundle that signed the server's certificate"),
-        "cert_file": Key("str", None, "client certificate (mutual TLS)"),
-        "key_file": Key("str", None, "client certificate's private key"),
-        "verify": Key("bool", True, "verify the server's certificate"),
-    },
-    "timeout": Key("duration", 30, "limit for one HTTP request"),
-    "retries": Key("int", 2, "retries after a connection error, 429 or 5xx"),
-    "retry_backoff": Key("float", 0.5, "backoff factor between retries, in seconds"),
+    **http_settings("http://127.0.0.1:9093", "base URL, with its path prefix if any"),
     "acknowledge": Key(
         "bool", True, "offer the first silence of an alert as its acknowledgement time"
     ),
@@ -77,34 +66,24 @@ def silence_matches(matchers: list[Mapping[str, Any]], labels: Mapping[str, str]
     return True
 
 
-class AlertmanagerSource:
+class AlertmanagerSource(ConfiguredSource):
     """An Alertmanager as a source of silence events."""
 
     kind = "alertmanager"
+    SETTINGS_SCHEMA = SETTINGS_SCHEMA
 
     def __init__(
         self, name: str, settings: Mapping[str, Any], context: SourceContext | None = None
     ) -> None:
-        self.name = name
-        self.context = context or SourceContext()
-        self.settings = settings_with_defaults(
-            SETTINGS_SCHEMA, dict(settings or {}), f"sources.{name}"
+        super().__init__(name, settings, context)
+        self.http = HttpClient(
+            name, self.settings, schema=SETTINGS_SCHEMA, retry_internal_errors=True
         )
-        self.http = HttpClient(name, self.settings, prometheus_client=False)
-        self._seq = 0
+        # numbered across collects and checks: ids stay unique if their records are merged
+        self.recorder = QueryRecorder(name)
 
-    def _get(
-        self, path: str, purpose: str, queries: list[QueryRecord], deadline: float | None = None
-    ) -> Any:
-        self._seq += 1
-        rec = QueryRecord(
-            id=f"{self.name}:q{self._seq}",
-            source=self.name,
-            purpose=purpose,
-            query="",
-            endpoint=path,
-        )
-        queries.append(rec)
+    def _get(self, path: str, purpose: str, deadline: float | None = None) -> Any:
+        rec = self.recorder.record(purpose, "", endpoint=path)
         timeout = None
         if deadline is not None:
             left = deadline - time.monotonic()
@@ -113,31 +92,22 @@ class AlertmanagerSource:
                     f"source {self.name!r}: time limit reached before {path} was read; raise 'timeout'"
                 )
             timeout = min(left, self.http.timeout)
-        try:
-            ans = self.http.call(path, envelope=False, timeout=timeout)
-        except RequestFailed as exc:
-            rec.warnings.append(str(exc))
-            raise
-        rec.duration_seconds = round(ans.duration, 4)
-        rec.bytes_received = ans.bytes
-        if isinstance(ans.data, list):
-            rec.result_count = len(ans.data)
-        return ans.data
+        return self.recorder.send(self.http, rec, path, timeout=timeout, time_failures=False).data
 
     def collect(self, request: CollectRequest) -> Evidence:
         """Silences created (started) during the window, oldest first."""
-        queries: list[QueryRecord] = []
+        self.recorder.reset(renumber=False)
         warnings: list[Warning] = []
         version = None
         try:
-            status = self._get("/api/v2/status", "server version", queries, request.deadline)
+            status = self._get("/api/v2/status", "server version", request.deadline)
             version = ((status or {}).get("versionInfo") or {}).get("version")
         except RequestFailed as exc:
             if exc.fatal:
                 raise ConnectorError(str(exc)) from exc
             warnings.append(Warning(self.name, str(exc), code="no_status"))
         try:
-            silences = self._get("/api/v2/silences", "silences", queries, request.deadline) or []
+            silences = self._get("/api/v2/silences", "silences", request.deadline) or []
         except RequestFailed as exc:
             raise ConnectorError(str(exc)) from exc
         w = request.window
@@ -166,7 +136,7 @@ class AlertmanagerSource:
             url=self.http.shown_url,
             version=version,
             settings={"acknowledge": self.settings["acknowledge"]},
-            queries=queries,
+            queries=list(self.recorder.records),
         )
         return Evidence(
             window=w, baseline=request.baseline, events=events, sources=[source], warnings=warnings
@@ -199,9 +169,9 @@ class AlertmanagerSource:
 
     def check(self) -> list[CheckResult]:
         """Reachable, version, and whether silences can be listed."""
-        queries: list[QueryRecord] = []
+        self.recorder.reset(renumber=False)
         try:
-            status = self._get("/api/v2/status", "check: status", queries)
+            status = self._get("/api/v2/status", "check: status")
         except RequestFailed as exc:
             fix = "set bearer_token or username/password" if exc.kind == "auth" else "check the URL"
             return [CheckResult(self.name, "reachable", exc.kind == "auth", str(exc), fix)]
@@ -211,7 +181,7 @@ class AlertmanagerSource:
             CheckResult(self.name, "version", True, f"Alertmanager {version or 'unknown'}"),
         ]
         try:
-            silences = self._get("/api/v2/silences", "check: silences", queries)
+            silences = self._get("/api/v2/silences", "check: silences")
             out.append(
                 CheckResult(self.name, "silences", True, f"{len(silences or [])} silences kept")
             )

@@ -44,8 +44,6 @@ from pmrecon.model import (
     utc,
 )
 
-from .base import CheckResult, CollectRequest
-
 MANIFEST = "manifest.json"
 FORMAT_README = """\
 pmrecon evidence bundle
@@ -268,35 +266,3 @@ def _deserialize(manifest: dict[str, Any], raw: dict[str, bytes]) -> Evidence:
         pmrecon_version=str(manifest.get("pmrecon_version", "")),
         schema_version=int(manifest["schema_version"]),
     )
-
-
-class BundleSource:
-    """A saved bundle as a source: ``pmrecon build --source DIR`` needs no server."""
-
-    kind = "bundle"
-
-    def __init__(self, path: Path, name: str = "bundle") -> None:
-        self.name = name
-        self.path = Path(path)
-        self._evidence: Evidence | None = None
-
-    def load(self) -> Evidence:
-        if self._evidence is None:
-            self._evidence = read_bundle(self.path)
-        return self._evidence
-
-    def collect(self, request: CollectRequest) -> Evidence:
-        return self.load()
-
-    def check(self) -> list[CheckResult]:
-        try:
-            ev = self.load()
-        except EvidenceError as exc:
-            return [
-                CheckResult(self.name, "bundle", False, exc.format_message(), "restore the bundle")
-            ]
-        return [
-            CheckResult(
-                self.name, "bundle", True, f"{len(ev.series)} series, {len(ev.alerts)} alerts"
-            )
-        ]

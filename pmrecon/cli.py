@@ -42,12 +42,10 @@ _SECRETS: list[str] = []
 
 def scrub(text: str) -> str:
     """Remove every known secret value, and any ``user:password@`` of a URL, from text about to be printed."""
-    import re
+    from connectors.toolkit.credentials import scrub as scrub_secrets
 
-    for secret in sorted(_SECRETS, key=len, reverse=True):
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "[REDACTED]")
-    return re.sub(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]*:[^/@\s]*@", r"\1***@", text)
+    # the terminal has always shown "[REDACTED]"; connector messages and the evidence show "***"
+    return scrub_secrets(text, _SECRETS, mask="[REDACTED]")
 
 
 class State:

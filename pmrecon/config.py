@@ -1,15 +1,14 @@
 """Configuration: read the YAML file, interpolate ``${ENV}``, validate it whole, fail once.
 
 The schema below is the single list of valid keys; each connector type adds its own
-section as a module-level ``SETTINGS_SCHEMA``. A schema is a dict whose values are
-either a nested schema, ``{"*": spec}`` for free-form names, or a :class:`Key`.
+section (:func:`connectors.settings_schema`). Schemas are written with
+:mod:`pmrecon.settings_schema` (``Key``, ``parse_duration``, re-exported here).
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
-import math
 import os
 import re
 import zoneinfo
@@ -20,24 +19,14 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
+import connectors
+
+from .errors import ConfigError, ConnectorNotFound, ConnectorUnavailable
+from .settings_schema import Key, Schema, parse_duration
 
 ENV_CONFIG = "PMRECON_CONFIG"
 DEFAULT_CONFIG_NAME = "pmrecon.yaml"
 
-
-@dataclass(frozen=True)
-class Key:
-    """A leaf of the schema: its type, default and one-line description."""
-
-    type: str  # str, int, float, ratio, bool, duration, timezone, list, dict, any, choice
-    default: Any = None
-    doc: str = ""
-    choices: tuple[str, ...] = ()
-    secret: bool = False
-
-
-Schema = dict[str, Any]
 
 ANALYSIS_SCHEMA: Schema = {
     "consecutive_steps": Key("int", 3, "steps an SLI must stay in breach to count as impact"),
@@ -119,29 +108,7 @@ SCHEMA: Schema = {
     },
 }
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
-#: About 100 years: anything longer is a typo, and would overflow datetime arithmetic.
-_MAX_DURATION = 100 * 366 * 86400.0
-_UNIT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-def parse_duration(value: Any) -> float:
-    """``90``, ``"90s"``, ``"5m"``, ``"2h"``, ``"7d"`` → seconds."""
-    if isinstance(value, bool):
-        raise ValueError(f"not a duration: {value!r}")
-    if isinstance(value, (int, float)):
-        seconds = float(value) if abs(value) < 1e300 else math.inf
-    else:
-        m = _DURATION.match(str(value))
-        if not m:
-            raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 5m, 2h, 7d)")
-        seconds = float(m.group(1)) * _UNIT[m.group(2)]
-    if not math.isfinite(seconds) or seconds > _MAX_DURATION:
-        raise ValueError(f"not a finite duration: {value!r} (use e.g. 90s, 5m, 2h, 7d)")
-    if seconds < 0:
-        raise ValueError(f"negative duration: {value!r}")
-    return seconds
 
 
 @dataclass
@@ -165,22 +132,13 @@ class Config:
 
     @property
     def secrets(self) -> list[str]:
-        """Every secret value in the config, for scrubbing from output."""
+        """Every value that can authenticate to a source, in every form sent, for scrubbing."""
         found: list[str] = []
         for src in self.data.get("sources", {}).values():
-            _collect_secrets(src, _source_schema(src.get("type", "")), found)
-        return [s for s in found if s]
-
-
-def _collect_secrets(data: Any, schema: Any, out: list[str]) -> None:
-    if not isinstance(data, Mapping) or not isinstance(schema, Mapping):
-        return
-    for k, v in data.items():
-        spec = schema.get(k)
-        if isinstance(spec, Key) and spec.secret and isinstance(v, str):
-            out.append(v)
-        elif isinstance(spec, Mapping):
-            _collect_secrets(v, spec, out)
+            for secret in connectors.source_secrets(str(src.get("type", "")), src):
+                if secret not in found:
+                    found.append(secret)
+        return found
 
 
 def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | None:
@@ -287,23 +245,6 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     node[last] = value
 
 
-def _source_schema(kind: str) -> Schema | None:
-    import importlib
-
-    import connectors
-
-    target = connectors._REGISTRY.get(kind)
-    if target is None:
-        return None
-    module_name = target.partition(":")[0]
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        return None
-    schema = getattr(module, "SETTINGS_SCHEMA", None)
-    return schema if isinstance(schema, dict) else None
-
-
 def validate(raw: Mapping[str, Any], where: str = "configuration") -> dict[str, Any]:
     """Check every key at once; raise one ConfigError listing all problems."""
     problems: list[str] = []
@@ -351,25 +292,24 @@ def _check(raw: Any, schema: Schema, prefix: str, problems: list[str]) -> dict[s
 
 
 def _check_source(name: str, raw: Any, prefix: str, problems: list[str]) -> dict[str, Any]:
-    import connectors
-
     if not isinstance(raw, Mapping):
         problems.append(f"{prefix.rstrip('.')} must be a mapping with a 'type'")
         return {}
     kind = raw.get("type", name)
-    schema = _source_schema(str(kind))
-    if schema is None:
-        if str(kind) not in connectors._REGISTRY:
-            near = difflib.get_close_matches(str(kind), connectors.available(), n=1)
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
-            problems.append(
-                f"{prefix}type: unknown source type {kind!r}{hint}; known: {', '.join(connectors.available())}"
-            )
-        else:
-            problems.append(
-                f"{prefix}type: source type {kind!r} is not installed with its dependencies; "
-                f"reinstall pmrecon"
-            )
+    try:
+        schema = connectors.settings_schema(str(kind))
+    except ConnectorNotFound:
+        near = difflib.get_close_matches(str(kind), connectors.available(), n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        problems.append(
+            f"{prefix}type: unknown source type {kind!r}{hint}; known: {', '.join(connectors.available())}"
+        )
+        return dict(raw)
+    except ConnectorUnavailable:
+        problems.append(
+            f"{prefix}type: source type {kind!r} is not installed with its dependencies; "
+            f"reinstall pmrecon"
+        )
         return dict(raw)
     full = {
         "type": Key("str", kind, "connector type"),

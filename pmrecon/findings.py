@@ -22,7 +22,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from .model import QueryRecord
+from .model import QueryRecord, written_fields
 
 FINDINGS_SCHEMA_VERSION = 1
 
@@ -298,7 +298,7 @@ class _Encoder:
             # Sums of floats can differ in the last bit; 9 significant decimals are plenty.
             return float(round(obj, 9))
         if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-            return {x.name: self.value(getattr(obj, x.name)) for x in dataclasses.fields(obj)}
+            return {name: self.value(value) for name, value in written_fields(obj)}
         if isinstance(obj, dict):
             return {str(key): self.value(item) for key, item in obj.items()}
         if isinstance(obj, (list, tuple)):

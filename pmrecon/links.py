@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -69,29 +68,29 @@ def _ms(t: dt.datetime) -> str:
     return str(int(t.timestamp() * 1000))
 
 
-_NOT_SLI = re.compile(r"alert|check:|discover|reachability|version|baseline", re.IGNORECASE)
-
-
 def sli_queries(findings: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The PromQL queries behind the SLIs (the Prometheus connector's purposes say "SLI …")."""
-    candidates = []
+    """The PromQL queries behind the window's SLI series, each query once.
+
+    The Prometheus connector marks them with ``sli`` (baseline ones with ``baseline``);
+    a source whose queries carry no ``sli`` at all comes from a bundle written before
+    those fields existed, when the connector's purpose said ``SLI <name> for <service>``.
+    """
+    seen: set[str] = set()
+    out = []
     for src in findings.get("sources") or []:
         if src.get("kind") != "prometheus":
             continue
-        for q in src.get("queries") or []:
+        queries = src.get("queries") or []
+        typed = any("sli" in q for q in queries)
+        for q in queries:
             text = q.get("query")
-            purpose = str(q.get("purpose") or "")
-            if not isinstance(text, str) or not text.strip() or _NOT_SLI.search(purpose):
+            if not isinstance(text, str) or not text.strip() or text in seen:
                 continue
-            if text.lstrip().startswith("ALERTS"):
+            if typed and (not q.get("sli") or q.get("baseline")):
                 continue
-            candidates.append(q)
-    tagged = [q for q in candidates if re.search(r"\bSLI\b", str(q.get("purpose")))]
-    seen: set[str] = set()
-    out = []
-    for q in tagged or candidates:
-        if q["query"] not in seen:
-            seen.add(q["query"])
+            if not typed and not str(q.get("purpose") or "").startswith("SLI "):
+                continue
+            seen.add(text)
             out.append(q)
     return out
 

@@ -91,6 +91,11 @@ class QueryRecord:
     warnings: list[str] = field(default_factory=list)
     duration_seconds: float | None = None
     bytes_received: int | None = None
+    # Set by a metrics source on the queries behind an SLI series (the report's Grafana
+    # links); left out of the JSON while empty, as in bundles written before they existed.
+    sli: str | None = field(default=None, metadata={"omit_default": True})  # the series' name
+    service: str | None = field(default=None, metadata={"omit_default": True})
+    baseline: bool = field(default=False, metadata={"omit_default": True})  # over the baseline
 
 
 @dataclass
@@ -303,10 +308,18 @@ class Evidence:
 # --------------------------------------------------------------------------- JSON
 
 
+def written_fields(obj: Any) -> typing.Iterator[tuple[str, Any]]:
+    """A dataclass's (name, value) pairs to write; an ``omit_default`` field at its default is not."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if not (f.metadata.get("omit_default") and value == f.default):
+            yield f.name, value
+
+
 def to_jsonable(obj: Any) -> Any:
     """A model object as plain JSON data (datetimes as RFC 3339 strings)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {name: to_jsonable(value) for name, value in written_fields(obj)}
     if isinstance(obj, dt.datetime):
         return rfc3339(obj)
     if isinstance(obj, dict):

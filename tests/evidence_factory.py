@@ -221,6 +221,9 @@ def build(
             source="prom",
             purpose=s.kind,
             query=f"{s.name}{{service={s.service!r}}}",
+            sli=s.name,
+            service=s.service,
+            baseline=s.baseline,
         )
         for s in series
     ] + [

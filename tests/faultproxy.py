@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.infra.httpserver import serve
+from tests.infra.httpserver import BackgroundServer
 
 CHUNK = 64 * 1024
 HOP_BY_HOP = {
@@ -98,7 +98,7 @@ class _State:
     requests: list[Recorded] = field(default_factory=list)
 
 
-class FaultProxy:
+class FaultProxy(BackgroundServer):
     """A proxy (or, without ``upstream``, a server answering 404) whose answers a test breaks."""
 
     def __init__(self, upstream: str | None = None, *, max_requests: int = 2000) -> None:
@@ -272,13 +272,7 @@ class FaultProxy:
                 except (BrokenPipeError, ConnectionResetError, OSError):
                     pass
 
-        self.server = serve(Handler)
-        self.server.daemon_threads = True
-        self.port = int(self.server.server_address[1])
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
+        super().__init__(Handler)
 
     # ------------------------------------------------------------------ control
 
@@ -298,20 +292,9 @@ class FaultProxy:
     def faulted(self) -> int:
         return sum(1 for r in self.requests if r.faulted)
 
-    def start(self) -> FaultProxy:
-        self.thread.start()
-        return self
-
     def stop(self) -> None:
-        self.stopping.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-    def __enter__(self) -> FaultProxy:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self.stopping.set()  # answers that drip stop dripping
+        super().stop()
 
 
 def _error_body(status: int) -> bytes:

@@ -12,7 +12,6 @@ import datetime as dt
 import http.server
 import json
 import socket
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +25,7 @@ from pmrecon.errors import EXIT_SOURCE, ConnectorError
 from pmrecon.model import Window
 from tests.clihelp import run_cli
 from tests.infra.es import ElasticsearchNode
-from tests.infra.httpserver import serve
+from tests.infra.httpserver import BackgroundServer, send_json
 from tests.scenarios import SCENARIOS
 
 PASSWORD = "pw-S3CRET-0815"
@@ -37,7 +36,7 @@ REQ = CollectRequest(window=Window(*SC.window), baseline=Window(*SC.baseline))
 Handler = Callable[[str, str, Any], "tuple[int, Any] | None"]
 
 
-class FakeES:
+class FakeES(BackgroundServer):
     """A local HTTP server scripted by ``handler(method, path, body) -> (status, json)``.
 
     ``product=False`` leaves out the ``X-Elastic-Product`` header (not Elasticsearch);
@@ -59,38 +58,17 @@ class FakeES:
                     time.sleep(delay)
                 answer = handler(self.command, self.path, json.loads(data) if data else None)
                 status, body = answer if answer is not None else (404, {"error": "not scripted"})
-                raw = json.dumps(body).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    if product:
-                        self.send_header("X-Elastic-Product", "Elasticsearch")
-                    if status == 401:
-                        self.send_header("WWW-Authenticate", 'ApiKey, Basic realm="security"')
-                    self.send_header("Content-Length", str(len(raw)))
-                    self.end_headers()
-                    self.wfile.write(raw)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
+                headers = {"X-Elastic-Product": "Elasticsearch"} if product else {}
+                if status == 401:
+                    headers["WWW-Authenticate"] = 'ApiKey, Basic realm="security"'
+                send_json(self, status, body, headers)
 
             do_GET = do_POST = do_DELETE = _serve  # noqa: N815
 
             def log_message(self, *args: object) -> None:
                 return
 
-        self.httpd = serve(H)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def __enter__(self) -> FakeES:
-        threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        ).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(H)
 
 
 ROOT_9 = {"version": {"number": "9.5.4"}, "tagline": "You Know, for Search"}

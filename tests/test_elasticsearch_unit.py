@@ -39,7 +39,7 @@ from pmrecon.config import document_keys, validate
 from pmrecon.errors import ConfigError, ConnectorError
 from pmrecon.model import Window, to_jsonable
 from pmrecon.redact import Redactor
-from tests.infra.httpserver import serve
+from tests.infra.httpserver import BackgroundServer, send_json
 from tests.scenarios import SCENARIOS
 
 REC = Path(__file__).parent / "recorded" / "elasticsearch"
@@ -266,7 +266,7 @@ def test_secrets_are_known_for_scrubbing() -> None:
 # --------------------------------------------------------------------------- replay
 
 
-class ReplayServer:
+class ReplayServer(BackgroundServer):
     """Answers each request with the first unanswered recorded exchange it matches (method,
     path, media type, body): the connector's parts run at once, so requests arrive in any
     order; ``alter(i, exchange)`` gets the exchange's place in the recording."""
@@ -319,32 +319,14 @@ class ReplayServer:
                     ex = server.exchanges[i]
                     ex = server.alter(i, copy.deepcopy(ex)) if server.alter else ex
                     status, answer = ex["status"], ex["response"]
-                body = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("X-Elastic-Product", "Elasticsearch")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send_json(self, status, answer, {"X-Elastic-Product": "Elasticsearch"})
 
             do_GET = do_POST = do_DELETE = _serve  # noqa: N815
 
             def log_message(self, *args: object) -> None:
                 return
 
-        self.httpd = serve(Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def __enter__(self) -> ReplayServer:
-        threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        ).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler)
 
 
 def _request_key(ex: dict[str, Any]) -> tuple[Any, ...]:

@@ -11,12 +11,10 @@ buckets when the logs alone show it).
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import datetime as dt
 import json
 import math
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,7 +46,7 @@ from pmrecon.scanning import (
 from tests import evidence_factory as ef
 from tests.clihelp import run_cli
 from tests.infra.es import free_port, pinned_version
-from tests.infra.prometheus import PrometheusServer, ensure_installed
+from tests.infra.prometheus import PrometheusServer, backfill
 from tests.scenarios import SCAN_SCENARIOS, Scenario, rules_yaml
 
 UTC = dt.timezone.utc
@@ -69,42 +67,20 @@ class ScanProm:
     scenarios: dict[str, Scenario]
 
 
-def backfill_long(scenarios: list[Scenario], data_dir: Path, work_dir: Path) -> None:
-    """Each scenario into one block (``--max-block-duration``): fast for weeks of data."""
-    promtool = ensure_installed("promtool")
-    work_dir.mkdir(parents=True, exist_ok=True)
-
-    def one(sc: Scenario) -> None:
-        path = work_dir / f"{sc.name}.om"
-        path.write_text(sc.openmetrics(), encoding="utf-8")
-        out = subprocess.run(
-            [
-                promtool,
-                "tsdb",
-                "create-blocks-from",
-                "openmetrics",
-                "--quiet",
-                "--max-block-duration=2000h",
-                str(path),
-                str(data_dir),
-            ],
-            capture_output=True,
-            text=True,
-        )
-        if out.returncode != 0:
-            raise RuntimeError(f"promtool rejected {sc.name}: {out.stderr.strip()[-800:]}")
-        path.unlink()
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(one, scenarios))
-
-
 @pytest.fixture(scope="module")
 def scan_prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScanProm]:
     """A Prometheus holding the scan scenarios (3 days at 60 s, 30 days at 5 min)."""
     root = Path(tmp_path_factory.mktemp("scan-prometheus"))
     scenarios = [f() for f in SCAN_SCENARIOS.values()]
-    backfill_long(scenarios, root / "data", root / "openmetrics")
+    # each scenario into one block: fast for weeks of data
+    backfill(
+        scenarios,
+        root / "data",
+        root / "openmetrics",
+        max_block_duration="2000h",
+        workers=2,
+        keep_files=False,
+    )
     server = PrometheusServer(
         root,
         root / "data",

@@ -10,7 +10,7 @@ import pytest
 
 from connectors.bundle import write_bundle
 from tests.clihelp import run_cli
-from tests.test_bundle import sample_evidence
+from tests.connectors.test_bundle import sample_evidence
 
 FUTURE = "2099-01-01T00:00:00Z"
 

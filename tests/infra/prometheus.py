@@ -33,7 +33,7 @@ import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
-from tests.infra.httpserver import serve
+from tests.infra.httpserver import BackgroundServer, send_json
 from tests.scenarios import Scenario
 
 START_TIMEOUT_S = 60.0
@@ -83,9 +83,42 @@ def ensure_installed(binary: str = "promtool", package: str = "prometheus") -> s
     return found
 
 
-def backfill(scenarios: Iterable[Scenario], data_dir: Path, work_dir: Path) -> None:
-    """Backfill every scenario into ``data_dir`` (which must be fresh: reruns duplicate blocks)."""
+def promtool_backfill(
+    openmetrics: Path, data_dir: Path, *, max_block_duration: str | None = None, what: str = ""
+) -> None:
+    """``promtool tsdb create-blocks-from openmetrics`` of one file into ``data_dir``.
+
+    ``max_block_duration`` (``2000h``): fewer, longer blocks, much faster for weeks of data.
+    Raises RuntimeError with promtool's own words when it refuses the file.
+    """
     promtool = ensure_installed("promtool")
+    command = [promtool, "tsdb", "create-blocks-from", "openmetrics", "--quiet"]
+    if max_block_duration:
+        command.append(f"--max-block-duration={max_block_duration}")
+    out = subprocess.run(
+        [*command, str(openmetrics), str(data_dir)], capture_output=True, text=True
+    )
+    if out.returncode != 0:
+        raise RuntimeError(
+            f"promtool rejected {what or openmetrics.name}: {out.stderr.strip()[-2000:]}"
+        )
+
+
+def backfill(
+    scenarios: Iterable[Scenario],
+    data_dir: Path,
+    work_dir: Path,
+    *,
+    max_block_duration: str | None = None,
+    workers: int = 4,
+    keep_files: bool = True,
+) -> None:
+    """Backfill every scenario into ``data_dir`` (which must be fresh: reruns duplicate blocks).
+
+    Each scenario's OpenMetrics is written to ``work_dir`` (deleted once backfilled unless
+    ``keep_files``) and backfilled by its own promtool run, ``workers`` at a time.
+    """
+    ensure_installed("promtool")
     data_dir.mkdir(parents=True, exist_ok=True)
     if any(data_dir.iterdir()):
         raise RuntimeError(f"{data_dir} is not empty: backfilling twice duplicates blocks")
@@ -94,23 +127,13 @@ def backfill(scenarios: Iterable[Scenario], data_dir: Path, work_dir: Path) -> N
     def one(sc: Scenario) -> None:
         path = work_dir / f"{sc.name}.om"
         path.write_text(sc.openmetrics(), encoding="utf-8")
-        out = subprocess.run(
-            [
-                promtool,
-                "tsdb",
-                "create-blocks-from",
-                "openmetrics",
-                "--quiet",
-                str(path),
-                str(data_dir),
-            ],
-            capture_output=True,
-            text=True,
+        promtool_backfill(
+            path, data_dir, max_block_duration=max_block_duration, what=f"scenario {sc.name}"
         )
-        if out.returncode != 0:
-            raise RuntimeError(f"promtool rejected scenario {sc.name}: {out.stderr.strip()[-800:]}")
+        if not keep_files:
+            path.unlink()
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(one, list(scenarios)))
 
 
@@ -266,7 +289,7 @@ class AlertmanagerServer(_Server):
         ]
 
 
-class MetricsTarget:
+class MetricsTarget(BackgroundServer):
     """A /metrics endpoint on 127.0.0.1 served from a thread; ``failing`` turns errors on."""
 
     def __init__(self, service: str = "live", per_scrape: int = 10) -> None:
@@ -294,12 +317,8 @@ class MetricsTarget:
             def log_message(self, *args: object) -> None:
                 return
 
-        self.server = serve(Handler)
-        self.port = int(self.server.server_address[1])
+        super().__init__(Handler)
         self.address = f"127.0.0.1:{self.port}"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
 
     def render(self) -> str:
         with self._lock:
@@ -317,14 +336,6 @@ class MetricsTarget:
                 "# TYPE live_failing gauge\n"
                 f'live_failing{{service="{s}"}} {1 if self.failing else 0}\n'
             )
-
-    def start(self) -> MetricsTarget:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def live_rules(service: str = "live") -> str:
@@ -350,7 +361,7 @@ def scratch_dir(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))
 
 
-class FakeHTTPServer:
+class FakeHTTPServer(BackgroundServer):
     """A local HTTP server whose answers a test scripts: ``handler(request) -> (status, body)``.
 
     Every request is recorded (method, path, query/form params, headers); ``active`` and
@@ -385,19 +396,8 @@ class FakeHTTPServer:
                 finally:
                     with fake._lock:
                         fake.active -= 1
-                if isinstance(body, (dict, list)):
-                    body = json.dumps(body)
-                data = body.encode() if isinstance(body, str) else body
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    if status == 401:
-                        self.send_header("WWW-Authenticate", 'Basic realm="prometheus"')
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
+                auth = {"WWW-Authenticate": 'Basic realm="prometheus"'} if status == 401 else {}
+                send_json(self, status, body, auth)
 
             do_GET = _serve  # noqa: N815 - http.server API
             do_POST = _serve  # noqa: N815
@@ -405,21 +405,7 @@ class FakeHTTPServer:
             def log_message(self, *args: object) -> None:
                 return
 
-        self.server = serve(Handler)
-        self.server.daemon_threads = True
-        self.port = int(self.server.server_address[1])
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-
-    def __enter__(self) -> FakeHTTPServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 class FakeRequest:

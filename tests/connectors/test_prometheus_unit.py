@@ -19,13 +19,13 @@ from connectors.base import CollectRequest, SourceContext
 from connectors.prometheus import (
     SETTINGS_SCHEMA,
     PrometheusSource,
-    _go_duration,
-    _render_annotations,
     build_alerts,
     find_preset,
     load_preset,
     redact_url,
 )
+from connectors.prometheus.alerts import render_annotations
+from connectors.prometheus.server import go_duration
 from connectors.promql import (
     Raw,
     TemplateError,
@@ -40,10 +40,10 @@ from connectors.promql import (
 )
 from pmrecon.config import Config, validate
 from pmrecon.errors import ConfigError, ConnectorError
-from pmrecon.model import Window
+from pmrecon.model import Window, to_jsonable
 from tests.infra.prometheus import FakeHTTPServer
 
-REC = Path(__file__).parent / "recorded" / "prometheus"
+REC = Path(__file__).parents[1] / "recorded" / "prometheus"
 UTC = dt.timezone.utc
 FLAPPING = Window(
     dt.datetime(2026, 1, 19, 13, 30, tzinfo=UTC), dt.datetime(2026, 1, 19, 15, 30, tzinfo=UTC)
@@ -198,13 +198,13 @@ def test_redact_url() -> None:
 
 
 def test_go_duration() -> None:
-    assert float(_go_duration("1m30s")) == 90
-    assert float(_go_duration("15s")) == 15
-    assert float(_go_duration("1h")) == 3600
+    assert float(go_duration("1m30s")) == 90
+    assert float(go_duration("15s")) == 15
+    assert float(go_duration("1h")) == 3600
 
 
 def test_render_annotations() -> None:
-    got = _render_annotations(
+    got = render_annotations(
         {"s": "{{ $labels.service }} on {{$labels.instance}} ({{ $value }})"}, {"service": "a"}
     )
     assert got == {"s": "a on {{$labels.instance}} ({{ $value }})"}
@@ -267,7 +267,9 @@ def test_settings_schema_validates_and_knows_its_secrets() -> None:
     data = validate(raw)
     prom = data["sources"]["prom"]
     assert prom["timeout"] == 10 and prom["tls"]["verify"] is True and prom["max_concurrency"] == 4
-    assert sorted(Config(data).secrets) == ["pw", "t0k"]
+    # the token, the password, and the Basic header built from them: base64("u:pw")
+    basic = base64.b64encode(b"u:pw").decode()
+    assert sorted(Config(data).secrets) == sorted(["pw", "t0k", basic])
     with pytest.raises(ConfigError, match="did you mean"):
         validate({"sources": {"prom": {"type": "prometheus", "presett": "micrometer"}}})
     with pytest.raises(ConfigError, match="preset"):
@@ -471,6 +473,29 @@ def test_replayed_collect_parses_alerts_series_and_warnings() -> None:
     warned = next(q for q in ev.sources[0].queries if q.query.startswith("warned_metric"))
     assert warned.warnings and warned.result_count == 1 and warned.bytes_received > 1000
     assert ev.sources[0].version == "2.42.0+ds"
+
+
+def test_sli_queries_carry_their_series_service_and_baseline() -> None:
+    """The typed fields the report's links read, instead of the purpose's wording."""
+    baseline = Window(FLAPPING.start - (FLAPPING.end - FLAPPING.start), FLAPPING.start)
+    with FakeHTTPServer(replay()) as fake:
+        ev = replay_source(fake.url).collect(CollectRequest(window=FLAPPING, baseline=baseline))
+    queries = ev.sources[0].queries
+    ranged = [q for q in queries if q.endpoint == "/api/v1/query_range"]
+    assert {(q.sli, q.service, q.baseline) for q in ranged} == {
+        (name, "search", base)
+        for name in ("error_ratio", "throughput", "uptime", "share")
+        for base in (False, True)
+    }
+    by_id = {q.id: q for q in queries}
+    for series in ev.series:
+        q = by_id[series.query_ref]
+        assert (q.sli, q.service, q.baseline) == (series.name, series.service, series.baseline)
+    # every other record is written as before: no sli, service or baseline key
+    written = to_jsonable(ev.sources[0])["queries"]
+    assert [("sli" in q) for q in written] == [q.endpoint == "/api/v1/query_range" for q in queries]
+    assert all("service" not in q and "baseline" not in q for q in written if "sli" not in q)
+    assert {q["baseline"] for q in written if "sli" in q and "baseline" in q} == {True}
 
 
 def test_path_prefix_headers_and_bearer_token_are_sent() -> None:

@@ -1,0 +1,334 @@
+"""SLI series: which services, which queries, run in parallel, converted to :class:`Series`.
+
+SLIs are PromQL templates (from a preset or the config) run once per service over the
+window and over the baseline, with a step that keeps every series under Prometheus's
+11,000-point limit. Request counts (``requests_total``/``requests_bad``) are
+``sum(increase(x[step]))`` at their own, coarser ``count_step`` (see the package's
+docstring). Each query's record carries the typed ``sli``, ``service`` and ``baseline``
+fields the report's links read.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.promql import Raw, TemplateError, format_duration, metric_names, substitute
+from connectors.toolkit.failures import RequestFailed
+from pmrecon.errors import ConnectorError
+from pmrecon.model import QueryRecord, Series, Warning, Window, utc
+
+from .settings import SLI_KINDS, UNITS
+from .transport import PrometheusApi, fmt_step, fmt_ts
+
+
+@dataclass
+class SliJob:
+    """One query to run: what it is for, the PromQL, and where its result goes."""
+
+    purpose: str
+    query: str
+    kind: str
+    service: str
+    name: str
+    start: float
+    end: float
+    step: float
+    baseline: bool = False
+    quantile: float | None = None
+    record: QueryRecord | None = None
+    result: Any = None
+    error: RequestFailed | None = None
+    series: list[Series] = field(default_factory=list)
+    warnings: list[Warning] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Span:
+    """A stretch of time read at one resolution: the window, or the baseline before it."""
+
+    start: float
+    end: float
+    baseline: bool
+    step: float  # of ratios, latencies and rates
+    count_step: float  # of request counts (sum(increase(x[step])))
+    rate_window: float  # range of rate() in the templates ($window)
+
+
+def discover(
+    api: PrometheusApi, metric: str, label: str, window: Window, warnings: list[Warning]
+) -> list[str]:
+    """The ``label`` values of ``metric``'s series in the window: the services to query."""
+    span = max(1.0, window.seconds)
+    q = f"count by ({label}) (count_over_time({metric}[{format_duration(span)}]))"
+    rec = api.recorder.record(
+        f"discover services ({label} values of {metric})", q, endpoint="/api/v1/query"
+    )
+    try:
+        ans = api.call(
+            "/api/v1/query",
+            {"query": q, "time": fmt_ts(window.end.timestamp())},
+            method="POST",
+            purpose=rec.purpose,
+            record=rec,
+            context=f"query: {q}",
+        )
+    except RequestFailed as exc:
+        if exc.fatal:
+            raise ConnectorError(str(exc)) from exc
+        warnings.append(Warning(api.name, str(exc), code="discovery_failed"))
+        return []
+    rec.start, rec.end = window.start, window.end
+    found = sorted(
+        {
+            str((r.get("metric") or {})[label])
+            for r in (ans.data or {}).get("result") or []
+            if (r.get("metric") or {}).get(label) is not None
+        }
+    )
+    if not found:
+        warnings.append(
+            Warning(
+                api.name,
+                f"source {api.name!r}: no service found: no {metric} series with a {label!r} label in the window; "
+                f"run `pmrecon check` (query: {q})",
+                code="no_services",
+            )
+        )
+    return [str(x) for x in found]
+
+
+def sli_jobs(
+    source: str,
+    templates: Mapping[str, str],
+    extra: Mapping[str, str],
+    svc: str,
+    span: Span,
+    quantiles: list[float],
+    warnings: list[Warning],
+) -> list[SliJob]:
+    """One job per SLI template (one per quantile for latency) and per extra series, for ``svc``."""
+    jobs: list[SliJob] = []
+    start = math.ceil(span.start / span.step) * span.step
+    end = math.floor(span.end / span.step) * span.step
+    cstart = math.floor(span.start / span.count_step) * span.count_step + span.count_step
+    cend = math.floor(span.end / span.count_step) * span.count_step
+    values: dict[str, object] = {
+        "service": svc,
+        "window": Raw(format_duration(span.rate_window)),
+        "step": Raw(format_duration(span.count_step)),
+    }
+    prefix = "baseline " if span.baseline else ""
+
+    def add(kind: str, name: str, tpl: str, quantile: float | None = None) -> None:
+        counting = kind in ("requests_total", "requests_bad")
+        vals = dict(values)
+        if quantile is not None:
+            vals["quantile"] = quantile
+        try:
+            q = substitute(tpl, vals)
+        except TemplateError as exc:
+            warnings.append(
+                Warning(
+                    source,
+                    f"source {source!r}: SLI {name}: bad template: {exc}",
+                    code="bad_template",
+                )
+            )
+            return
+        s0, s1, st = (cstart, cend, span.count_step) if counting else (start, end, span.step)
+        if s1 < s0:
+            return
+        jobs.append(
+            SliJob(
+                f"{prefix}SLI {name} for {svc}",
+                q,
+                kind,
+                svc,
+                name,
+                s0,
+                s1,
+                st,
+                span.baseline,
+                quantile,
+            )
+        )
+
+    for kind in SLI_KINDS:
+        tpl = templates.get(kind)
+        if not tpl:
+            continue
+        if kind == "latency":
+            for qt in quantiles:
+                add(kind, f"latency_p{_pct(qt)}", tpl, qt)
+        else:
+            add(kind, kind, tpl)
+    for name, tpl in extra.items():
+        add("extra", name, tpl)
+    return jobs
+
+
+def run_jobs(api: PrometheusApi, jobs: list[SliJob], workers: int) -> None:
+    """Record every job (in order, on this thread), then run them ``workers`` at a time."""
+    for job in jobs:
+        job.record = api.recorder.record(
+            job.purpose,
+            job.query,
+            endpoint="/api/v1/query_range",
+            start=utc(job.start),
+            end=utc(job.end),
+            step_seconds=job.step,
+            sli=job.name,
+            service=job.service,
+            baseline=job.baseline,
+        )
+
+    def run(job: SliJob) -> None:
+        try:
+            ans = api.call(
+                "/api/v1/query_range",
+                {
+                    "query": job.query,
+                    "start": fmt_ts(job.start),
+                    "end": fmt_ts(job.end),
+                    "step": fmt_step(job.step),
+                },
+                method="POST",
+                purpose=job.purpose,
+                record=job.record,
+                context=f"{'baseline ' if job.baseline else ''}SLI {job.name} for service {job.service!r}; query: {job.query}",
+            )
+            job.result = ans.data
+        except RequestFailed as exc:
+            job.error = exc
+            return
+        except ConnectorError as exc:  # deadline
+            job.error = RequestFailed(str(exc), "deadline", True)
+            return
+        # Converted here, while other queries are still running, and the decoded JSON
+        # dropped at once: peak memory holds a few answers, not all of them.
+        job.series = to_series(api.name, job)
+        job.result = None
+
+    workers = max(1, workers)
+    if workers == 1 or len(jobs) <= 1:
+        for job in jobs:
+            run(job)
+        return
+    with concurrent.futures.ThreadPoolExecutor(
+        max_workers=workers, thread_name_prefix=f"pmrecon-{api.name}"
+    ) as pool:
+        list(pool.map(run, jobs))
+
+
+def to_series(source: str, job: SliJob) -> list[Series]:
+    """The job's matrix as series (one per result); what went wrong goes to ``job.warnings``."""
+    data = job.result or {}
+    rec = job.record
+    ref = rec.id if rec else None
+    warnings = job.warnings
+    where = f"source {source!r}: {'baseline ' if job.baseline else ''}SLI {job.name} for service {job.service!r}"
+    for w in rec.warnings if rec else []:
+        warnings.append(Warning(source, f"{where}: server warning: {w}", code="server_warning"))
+    if data.get("resultType") != "matrix":
+        warnings.append(
+            Warning(
+                source,
+                f"{where}: expected a range vector, got {data.get('resultType')!r} (query: {job.query})",
+                code="bad_result",
+            )
+        )
+        return []
+    result = data.get("result") or []
+    if not result:
+        metrics = ", ".join(metric_names(job.query)) or "the queried metric"
+        warnings.append(
+            Warning(
+                source,
+                f"{where}: no data: metric {metrics} has no series for this service in the "
+                f"{'baseline' if job.baseline else 'window'}; run `pmrecon check` (query: {job.query})",
+                code="metric_missing",
+            )
+        )
+        return []
+    out: list[Series] = []
+    dropped = 0
+    for item in result:
+        labels = {k: str(v) for k, v in (item.get("metric") or {}).items()}
+        xs, ys, bad = _points(item.get("values") or [])
+        dropped += bad
+        name = job.name
+        if len(result) > 1:
+            shown = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()) if k != "__name__")
+            name = f"{job.name}{{{shown}}}"
+        out.append(
+            Series(
+                name=name,
+                kind=job.kind,
+                service=job.service,
+                unit=UNITS[job.kind],
+                timestamps=xs,
+                values=ys,
+                step_seconds=job.step,
+                query_ref=ref,
+                quantile=job.quantile,
+                labels=labels,
+                baseline=job.baseline,
+            )
+        )
+    if dropped:
+        warnings.append(
+            Warning(
+                source,
+                f"{where}: {dropped} NaN/Inf sample(s) ignored (e.g. no traffic, or a histogram without data) "
+                f"(query {ref})",
+                code="nan_samples",
+            )
+        )
+    return out
+
+
+def _points(values: list[Any]) -> tuple[list[float], list[float], int]:
+    """``[[t, "v"], ...]`` as (timestamps, values, dropped): NaN, ±Inf and non-numbers dropped.
+
+    The common case (every value finite) converts whole columns with ``map``, twice as fast
+    as a loop per point; anything else goes through the per-point path.
+    """
+    if not values:
+        return [], [], 0
+    try:
+        ts_col, v_col = zip(*values)
+        ys = list(map(float, v_col))
+        xs = list(map(float, ts_col))
+    except (TypeError, ValueError):
+        return _points_slow(values)
+    if all(map(math.isfinite, ys)):
+        return xs, ys, 0
+    return _points_slow(values)
+
+
+def _points_slow(values: list[Any]) -> tuple[list[float], list[float], int]:
+    xs: list[float] = []
+    ys: list[float] = []
+    dropped = 0
+    for pair in values:
+        try:
+            y = float(pair[1])
+            t = float(pair[0])
+        except (TypeError, ValueError, IndexError, KeyError):
+            dropped += 1
+            continue
+        if math.isnan(y) or math.isinf(y):
+            dropped += 1
+            continue
+        xs.append(t)
+        ys.append(y)
+    return xs, ys, dropped
+
+
+def _pct(q: float) -> str:
+    text = f"{q * 100:.10g}"
+    return text.replace(".", "_")
