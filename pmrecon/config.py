@@ -19,8 +19,6 @@ from typing import Any
 
 import yaml
 
-import connectors
-
 from .errors import ConfigError, ConnectorNotFound, ConnectorUnavailable
 from .settings_schema import Key, Schema, parse_duration
 
@@ -133,6 +131,8 @@ class Config:
     @property
     def secrets(self) -> list[str]:
         """Every value that can authenticate to a source, in every form sent, for scrubbing."""
+        import connectors  # only a config with sources needs the connectors' schemas
+
         found: list[str] = []
         for src in self.data.get("sources", {}).values():
             for secret in connectors.source_secrets(str(src.get("type", "")), src):
@@ -295,6 +295,8 @@ def _check_source(name: str, raw: Any, prefix: str, problems: list[str]) -> dict
     if not isinstance(raw, Mapping):
         problems.append(f"{prefix.rstrip('.')} must be a mapping with a 'type'")
         return {}
+    import connectors  # loaded for a sources section only: analysis settings need none
+
     kind = raw.get("type", name)
     try:
         schema = connectors.settings_schema(str(kind))

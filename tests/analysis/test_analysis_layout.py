@@ -69,6 +69,7 @@ def test_analysing_loads_no_connector_and_no_report_module() -> None:
         "pmrecon.model",
         "pmrecon.findings",
         "pmrecon.config",
+        "pmrecon.settings_schema",  # the leaf config reads its key types from
         "pmrecon.errors",
     }
 
