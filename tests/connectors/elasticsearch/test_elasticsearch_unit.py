@@ -1,5 +1,5 @@
 """Unit tests of the Elasticsearch connector: the message normaliser, helpers, settings, and a
-whole collect replayed from recorded 8.19 and 9.x answers (tests/recorded/elasticsearch).
+whole collect replayed from recorded 8.19 and 9.x answers (recorded/ beside this file).
 
 The replaying server checks every request against the recording (method, path, media type,
 body), so a change to a query shows up here as a failure, and answers can be altered to
@@ -42,7 +42,7 @@ from pmrecon.redact import Redactor
 from tests.infra.httpserver import serve
 from tests.scenarios import SCENARIOS
 
-REC = Path(__file__).parent / "recorded" / "elasticsearch"
+REC = Path(__file__).parent / "recorded"
 UTC = dt.timezone.utc
 
 
