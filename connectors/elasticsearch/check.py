@@ -31,11 +31,11 @@ FIXES = {
 REACHABLE = ("auth", "version", "bad_query", "http", "server", "busy")
 
 
-def check(connection: Connection, now: dt.datetime | None) -> list[CheckResult]:
-    """The check lines of the source behind ``connection``; ``now``: the clock (None: the
+def check(queries: Queries, now: dt.datetime | None) -> list[CheckResult]:
+    """The check lines of the source behind ``queries``; ``now``: the clock (None: the
     system's)."""
+    connection = queries.connection
     name = connection.name
-    queries = Queries(connection)
     warnings: list[Warning] = []
     out: list[CheckResult] = []
     try:

@@ -53,6 +53,9 @@ class ElasticsearchSource:
         self.secrets = self.connection.secrets
         self.error_levels = [str(x).lower() for x in self.settings["error_levels"] or []]
         self.warning_levels = [str(x).lower() for x in self.settings["warning_levels"] or []]
+        # a collect numbers its queries from 1; a check goes on from the last collect or check
+        # (its ids only show in its messages): as it always has
+        self._query_seq = 0
 
     def scrub(self, text: str) -> str:
         """``text`` without this source's secrets."""
@@ -76,6 +79,8 @@ class ElasticsearchSource:
             return self._collect(request, queries, redaction, warnings)
         except RequestFailed as exc:
             raise ConnectorError(str(exc)) from exc
+        finally:
+            self._query_seq = queries.seq
 
     def _collect(
         self,
@@ -195,4 +200,9 @@ class ElasticsearchSource:
 
     def check(self) -> list[CheckResult]:
         """Reachability, authentication, version, index pattern, fields, recent documents."""
-        return check(self.connection, self.context.now)
+        queries = Queries(self.connection)
+        queries.seq = self._query_seq
+        try:
+            return check(queries, self.context.now)
+        finally:
+            self._query_seq = queries.seq
