@@ -1,12 +1,12 @@
 """Record the HTTP exchanges of one Elasticsearch connector collect, for the unit tests.
 
-    .venv/bin/python tests/recorded/elasticsearch/record.py        # both pinned majors
+    .venv/bin/python tests/connectors/elasticsearch/recorded/record.py        # both pinned majors
 
 For each pinned Elasticsearch version: start a node (tests/infra/es.py), load the ``flapping``
 scenario's logs into ``pmrecon-rec-logs``, run ``ElasticsearchSource.collect`` over the
 scenario's window through a recording proxy on 127.0.0.1, and write every exchange
 (method, path, the Accept/Content-Type sent, JSON body, status, answer) to
-``collect_es<major>.json`` beside this script. tests/test_elasticsearch_unit.py replays them.
+``collect_es<major>.json`` beside this script. tests/connectors/elasticsearch/test_elasticsearch_unit.py replays them.
 """
 
 from __future__ import annotations
@@ -20,17 +20,16 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.infra.httpserver import serve
-
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[2]))
+sys.path.insert(0, str(HERE.parents[3]))  # the checkout's root
 
 from connectors.base import CollectRequest, SourceContext  # noqa: E402
 from connectors.elasticsearch import ElasticsearchSource  # noqa: E402
 from pmrecon.model import Window  # noqa: E402
+from tests.connectors.elasticsearch.test_elasticsearch_live import ECS_MAPPING  # noqa: E402
 from tests.infra.es import ElasticsearchNode, bulk_load, make_client, pinned_versions  # noqa: E402
+from tests.infra.httpserver import serve  # noqa: E402
 from tests.scenarios import SCENARIOS, nested  # noqa: E402
-from tests.test_elasticsearch_live import ECS_MAPPING  # noqa: E402
 
 INDEX = "pmrecon-rec-logs"
 SCENARIO = "flapping"

@@ -2,7 +2,7 @@
 
 Servers that misbehave (401, 403, slow, not Elasticsearch, plain HTTP for TLS) are tiny local
 HTTP servers on 127.0.0.1; an index pattern matching nothing and a missing field come from the
-real nodes (tests/test_elasticsearch_live.py::test_real_errors_index_and_field, and below).
+real nodes (test_elasticsearch_live.py::test_real_errors_index_and_field beside this file, and below).
 """
 
 from __future__ import annotations

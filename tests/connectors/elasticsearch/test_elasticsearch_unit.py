@@ -1,5 +1,5 @@
 """Unit tests of the Elasticsearch connector: the message normaliser, helpers, settings, and a
-whole collect replayed from recorded 8.19 and 9.x answers (tests/recorded/elasticsearch).
+whole collect replayed from recorded 8.19 and 9.x answers (recorded/ beside this file).
 
 The replaying server checks every request against the recording (method, path, media type,
 body), so a change to a query shows up here as a failure, and answers can be altered to
@@ -19,6 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from elastic_transport import (
+    ApiError,
+    ApiResponseMeta,
+    ConnectionTimeout,
+    HttpHeaders,
+    NodeConfig,
+    SerializationError,
+    TlsError,
+    TransportError,
+)
+from elastic_transport import ConnectionError as TransportConnectionError
+from elasticsearch import UnsupportedProductError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -42,7 +54,7 @@ from pmrecon.redact import Redactor
 from tests.infra.httpserver import BackgroundServer, send_json
 from tests.scenarios import SCENARIOS
 
-REC = Path(__file__).parent / "recorded" / "elasticsearch"
+REC = Path(__file__).parent / "recorded"
 UTC = dt.timezone.utc
 
 
@@ -192,6 +204,74 @@ def test_error_detail_and_media_type_error() -> None:
     assert "query_shard_exception: failed to create query (For input string" in _error_detail(
         failed
     )
+
+
+def _meta(status: int) -> ApiResponseMeta:
+    return ApiResponseMeta(status, "1.1", HttpHeaders(), 0.1, NodeConfig("http", "h", 9200))
+
+
+def _api(status: int, body: Any) -> ApiError:
+    return ApiError("msg", _meta(status), body)
+
+
+def _caused(outer: BaseException, cause: BaseException) -> BaseException:
+    outer.__cause__ = cause
+    return outer
+
+
+NOT_RESOLVED = "Failed to resolve 'nohost.invalid' ([Errno -2] Name or service not known)"
+MEDIA = {
+    "error": {
+        "type": "media_type_header_exception",
+        "reason": "Invalid media-type value on headers [Accept]",
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind", "fatal", "status", "says"),
+    [
+        (TlsError("TLS", errors=(OSError("[SSL: WRONG_VERSION_NUMBER] wrong version (x)"),)),
+         "tls", True, None, "TLS handshake failed (wrong version)"),
+        (ConnectionTimeout("slow"), "timeout", True, None, "no answer within 2.5s"),
+        (TransportConnectionError("Connection error", errors=(OSError("Read timed out."),)),
+         "timeout", True, None, "no answer within 2.5s"),
+        (TransportConnectionError("Connection error", errors=(OSError(NOT_RESOLVED),)),
+         "dns", True, None, "DNS: cannot resolve host 'nohost.invalid'; check hosts"),
+        (_caused(TransportConnectionError("x"), ConnectionRefusedError("Connection refused")),
+         "unreachable", True, None, "cannot connect (Connection refused)"),
+        # an API error by type, but the product check comes first: no status kept
+        (UnsupportedProductError("no header", _meta(200), {}), "not_elasticsearch", True, None,
+         "is not Elasticsearch"),
+        (SerializationError("not JSON"), "not_elasticsearch", True, None, "is not JSON"),
+        (_api(401, {}), "auth", True, 401, "authentication failed (HTTP 401)"),
+        (_api(403, {"error": {"type": "security_exception", "reason": "no"}}), "auth", True, 403,
+         "privileges on logs-*"),
+        (_api(404, {"error": {"type": "index_not_found_exception", "reason": "x"}}),
+         "no_index", True, 404, "index pattern 'logs-*' matches no index"),
+        (_api(404, {"error": "plain"}), "http", False, 404, "server error (HTTP 404): plain"),
+        (_api(400, MEDIA), "version", True, 400, "set server_major"),
+        (_api(400, {"error": {"type": "parsing_exception", "reason": "bad"}}),
+         "bad_query", False, 400, "bad query (HTTP 400): parsing_exception: bad"),
+        (_api(422, "text"), "bad_query", False, 422, "bad query (HTTP 422): text"),
+        (_api(429, {}), "busy", False, 429, "too many requests (HTTP 429) after 2 retries"),
+        (_api(504, {}), "timeout", True, 504, "the server gave up (HTTP 504)"),
+        (_api(500, {"error": {"type": "x", "reason": "Timeout waiting"}}), "timeout", True, 500,
+         "the server gave up (HTTP 500)"),
+        (_api(503, {}), "server", False, 503, "server error (HTTP 503)"),
+        (TransportError("odd"), "unreachable", True, None, "request failed (odd)"),
+        (ValueError("bad  {value}"), "internal", True, None, "request failed (ValueError: bad {value})"),
+    ],
+)  # fmt: skip
+def test_failures_table(exc: BaseException, kind: str, fatal: bool, status: Any, says: str) -> None:
+    """The first row that matches wins: a narrower case above the broader one it belongs to."""
+    src = ElasticsearchSource("es", {"hosts": ["http://u:pa55word@127.0.0.1:9"]}, SourceContext())
+    failed = src.connection.failure(exc, "running query es:q3: pa55word", 2.5)
+    assert (failed.kind, failed.fatal, failed.status) == (kind, fatal, status)
+    message = str(failed)
+    assert message.startswith("source 'es' (http://***@127.0.0.1:9): ") and says in message
+    assert message.endswith("(while running query es:q3: ***)") and "pa55word" not in message
+    assert src.connection.failure(failed, "", 1.0) is failed  # already mapped
 
 
 def test_milliseconds_are_exact() -> None:

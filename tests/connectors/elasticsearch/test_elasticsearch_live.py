@@ -349,13 +349,14 @@ def _comparable(ev: Evidence) -> Any:
 
 
 class InFlight:
-    """Stands in for a source's ``_raw``: counts the requests in flight, and the most at once."""
+    """Stands in for the ``send`` of a source's connection (every request goes through it):
+    counts the requests in flight, and the most at once."""
 
     def __init__(self, src: ElasticsearchSource) -> None:
-        self.raw = src._raw
+        self.send = src.connection.send
         self.lock = threading.Lock()
         self.now = self.most = 0
-        src._raw = self  # type: ignore[method-assign]
+        src.connection.send = self  # type: ignore[method-assign]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         with self.lock:
@@ -363,7 +364,7 @@ class InFlight:
             self.most = max(self.most, self.now)
         try:
             time.sleep(0.02)  # local answers are quick: make overlapping requests certain
-            return self.raw(*args, **kwargs)
+            return self.send(*args, **kwargs)
         finally:
             with self.lock:
                 self.now -= 1

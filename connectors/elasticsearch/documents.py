@@ -1,0 +1,365 @@
+"""Documents read one by one: sample error lines and change events.
+
+- samples: a few error lines at the first error and at the error peak, and the first line of
+  the most frequent new signatures, long fields truncated;
+- change events: a configurable query (default: ``event.category`` deployment/configuration or
+  deploy/rollback/config tags), read with ``search_after``.
+
+Pagination of documents uses a point in time (PIT) and ``search_after`` on
+``[timestamp, _shard_doc]``; ``from``/``size`` is never used beyond the first page.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from connectors.signatures import truncate
+from pmrecon.model import Event, LogSample, QueryRecord, Warning
+
+from ._shared import RequestFailed
+from .answers import get_path, ms_to_dt, sort_ms, strip_pit, total
+from .queries import Queries, index_path
+from .session import CollectSession
+from .settings import DEFAULT_CHANGE_CATEGORIES, DEFAULT_CHANGE_TAGS
+
+#: The fields a sample keeps, by config key; after the first four, as its ``fields``.
+SAMPLE_FIELDS = (
+    "timestamp",
+    "level",
+    "message",
+    "service",
+    "error_type",
+    "error_message",
+    "host",
+    "trace_id",
+)
+
+
+def iter_hits(
+    session: CollectSession,
+    query: list[dict[str, Any]],
+    source_fields: list[str],
+    limit: int,
+    *,
+    purpose: str,
+    window: tuple[int, int],
+    warnings: list[Warning],
+    record_out: list[QueryRecord] | None = None,
+    page_size: int = 500,
+) -> Iterator[dict[str, Any]]:
+    """Up to ``limit`` hits sorted by time: one page, or a PIT with ``search_after``."""
+    if limit <= 0:
+        return
+    queries = session.queries
+    ts = session.fields["timestamp"].name
+    body: dict[str, Any] = {
+        "size": min(limit, page_size),
+        "track_total_hits": True,
+        "query": {"bool": {"filter": query}},
+        "sort": [{ts: {"order": "asc", "format": "epoch_millis"}}],
+        "_source": {"includes": source_fields},
+    }
+    rec = queries.record(
+        purpose,
+        dict(body),
+        endpoint=f"/{session.index}/_search",
+        window=window,
+        index=session.index,
+    )
+    if record_out is not None:
+        record_out.append(rec)
+    if limit <= page_size:
+        ans = queries.search(body, purpose=purpose, window=None, warnings=warnings, record=rec)
+        rec.result_count = total(ans)
+        yield from ((ans.get("hits") or {}).get("hits") or [])[:limit]
+        return
+    yield from _pit_pages(queries, body, rec, limit, purpose, warnings, page_size)
+
+
+def _pit_pages(
+    queries: Queries,
+    body: dict[str, Any],
+    rec: QueryRecord,
+    limit: int,
+    purpose: str,
+    warnings: list[Warning],
+    page_size: int,
+) -> Iterator[dict[str, Any]]:
+    """The hits of ``body`` page after page over a point in time, closed at the end."""
+    pit_id = _open_pit(queries, rec)
+    body["sort"].append({"_shard_doc": "asc"})
+    rec.query = strip_pit({**body, "pit": {"id": "<pit>", "keep_alive": "1m"}})
+    rec.purpose = f"{purpose} (search_after over a point in time)"
+    served = 0
+    pages = 0
+    try:
+        while served < limit:
+            body["size"] = min(page_size, limit - served)
+            body["pit"] = {"id": pit_id, "keep_alive": "1m"}
+            ans = queries.search(
+                body, purpose=purpose, window=None, warnings=warnings, record=rec, index=""
+            )
+            pages += 1
+            if pages == 1:
+                rec.result_count = total(ans)
+                body["track_total_hits"] = False
+            pit_id = ans.get("pit_id") or pit_id
+            hits = (ans.get("hits") or {}).get("hits") or []
+            for h in hits:
+                served += 1
+                yield h
+            if len(hits) < body["size"]:
+                break
+            body["search_after"] = hits[-1].get("sort")
+    finally:
+        _close_pit(queries, pit_id, rec)
+        rec.purpose = f"{purpose} (search_after over a point in time, {pages} page(s))"
+
+
+def _open_pit(queries: Queries, rec: QueryRecord) -> str:
+    ans = queries.raw(
+        "POST",
+        index_path(queries.index, "_pit"),
+        params={"keep_alive": "1m", "ignore_unavailable": "true"},
+        record=rec,
+        context="opening a point in time",
+    )
+    pit = ans.get("id") if isinstance(ans, Mapping) else None
+    if not pit:
+        raise RequestFailed(
+            f"{queries.connection.where()}: no point in time id in the answer", "bad_query", False
+        )
+    return str(pit)
+
+
+def _close_pit(queries: Queries, pit_id: str, rec: QueryRecord) -> None:
+    # a point in time left open expires by itself after keep_alive
+    with contextlib.suppress(RequestFailed):
+        queries.raw(
+            "DELETE",
+            "/_pit",
+            body={"id": pit_id},
+            record=rec,
+            context="closing a point in time",
+            abortable=False,  # even when stopped: it frees the server's resources at once
+        )
+
+
+# --------------------------------------------------------------------------- samples
+
+
+def samples(
+    session: CollectSession,
+    first_ms: int | None,
+    peak_ms: int | None,
+    new_keys: list[tuple[str, str]],
+    warnings: list[Warning],
+) -> list[LogSample]:
+    """Error lines from the first error on, at the peak, and where new signatures begin."""
+    if first_ms is None:
+        return []
+    out: list[LogSample] = []
+    seen: set[tuple[str | None, str | None]] = set()
+    sample_fields = [session.fields[k].name for k in SAMPLE_FIELDS if k in session.fields]
+    for reason, a, b, query, n in _sample_plans(session, first_ms, peak_ms, new_keys):
+        if n <= 0:
+            continue
+        recs: list[QueryRecord] = []
+        try:
+            for hit in iter_hits(
+                session,
+                [session.time_range(a, b), *query, *session.filters],
+                sample_fields,
+                n,
+                purpose=f"sample log lines ({reason.replace('_', ' ')})",
+                window=(a, b),
+                warnings=warnings,
+                record_out=recs,
+            ):
+                key = (hit.get("_index"), hit.get("_id"))
+                if key in seen:
+                    continue
+                seen.add(key)
+                out.append(_to_sample(session, hit, reason, recs[0].id))
+        except RequestFailed as exc:
+            if exc.fatal:
+                raise
+            warnings.append(Warning(session.name, str(exc), code="samples_failed"))
+    return out
+
+
+def _sample_plans(
+    session: CollectSession, first_ms: int, peak_ms: int | None, new_keys: list[tuple[str, str]]
+) -> list[tuple[str, int, int, list[dict[str, Any]], int]]:
+    """What to sample: (reason, from, to, query, how many lines)."""
+    cfg = session.settings["samples"]
+    errors = session.levels_query(session.error_levels)
+    plans: list[tuple[str, int, int, list[dict[str, Any]], int]] = []
+    # the first line of each new signature (where the incident's own errors begin), found
+    # by document id: no log content goes into a query, so none into the evidence either
+    docs = new_keys[: max(0, int(cfg["new_signatures"]))]
+    if docs:
+        by_id = [
+            {"bool": {"filter": [{"term": {"_index": index}}, {"ids": {"values": [doc_id]}}]}}
+            for index, doc_id in docs
+        ]
+        plans.append(
+            (
+                "new_signature",
+                session.start,
+                session.end,
+                [{"bool": {"should": by_id, "minimum_should_match": 1}}],
+                len(docs),
+            )
+        )
+    plans.append(("first_error", first_ms, session.end, [errors], int(cfg["first_errors"])))
+    if peak_ms is not None:
+        end = min(session.end, peak_ms + session.interval * 1000)
+        plans.append(("peak", peak_ms, end, [errors], int(cfg["peak"])))
+    return plans
+
+
+def _to_sample(session: CollectSession, hit: Mapping[str, Any], reason: str, ref: str) -> LogSample:
+    f = session.fields
+    src = hit.get("_source") or {}
+    cfg = session.settings["samples"]
+    at = sort_ms(hit)
+    redact = session.redaction.redact
+
+    def get(key: str) -> str | None:
+        info = f.get(key)
+        if info is None:
+            return None
+        v = get_path(src, info.name)
+        return None if v is None else str(v)
+
+    extras: dict[str, str] = {}
+    for key in SAMPLE_FIELDS[4:]:
+        v = get(key)
+        if v is not None:
+            extras[f[key].name] = redact(truncate(v, int(cfg["max_field_chars"])))
+    return LogSample(
+        timestamp=ms_to_dt(at if at is not None else 0),
+        level=get("level"),
+        service=get("service"),
+        message=redact(truncate(get("message") or "", int(cfg["max_chars"]))),
+        fields=extras,
+        reason=reason,
+        query_ref=ref,
+    )
+
+
+# --------------------------------------------------------------------------- change events
+
+
+def change_kind(action: Any, tags: Any, message: str) -> str:
+    """deploy, rollback, config_change or change, from the action, the tags or the message."""
+    words = " ".join(
+        str(x).lower()
+        for x in ([action] if action is not None else [])
+        + (tags if isinstance(tags, list) else [tags] if tags is not None else [])
+    )
+    for text in (str(action or "").lower(), words, message.lower()):
+        if "rollback" in text or "roll back" in text or "rolled back" in text or "revert" in text:
+            return "rollback"
+        if "config" in text:
+            return "config_change"
+        if "deploy" in text or "release" in text:
+            return "deploy"
+    return "change"
+
+
+def _change_query(session: CollectSession) -> dict[str, Any]:
+    cfg = session.settings["changes"]
+    if cfg["query"]:
+        return dict(cfg["query"])
+    should: list[dict[str, Any]] = []
+    cat = session.fields.get("event_category")
+    if cat is not None:
+        should.append({"terms": {cat.agg or cat.name: DEFAULT_CHANGE_CATEGORIES}})
+    if cfg["tags_field"]:
+        should.append({"terms": {str(cfg["tags_field"]): DEFAULT_CHANGE_TAGS}})
+    return {"bool": {"should": should or [{"match_none": {}}], "minimum_should_match": 1}}
+
+
+def changes(session: CollectSession, warnings: list[Warning]) -> list[Event]:
+    """Deploys, rollbacks and config changes in the window, at most ``changes.max_events``."""
+    cfg = session.settings["changes"]
+    f = session.fields
+    named = [str(cfg[k] or "") for k in ("kind_field", "version_field", "tags_field")]
+    wanted = [f["message"].name, f["service"].name, f["timestamp"].name]
+    wanted += [x for x in named if x]
+    out: list[Event] = []
+    rec_holder: list[QueryRecord] = []
+    try:
+        for hit in iter_hits(
+            session,
+            [
+                session.time_range(session.start, session.end),
+                _change_query(session),
+                *session.filters,
+            ],
+            wanted,
+            max(0, int(cfg["max_events"])),
+            purpose="change events (deploys, rollbacks, config changes)",
+            window=(session.start, session.end),
+            warnings=warnings,
+            record_out=rec_holder,
+        ):
+            event = _to_event(session, hit, named, rec_holder[0].id if rec_holder else None)
+            if event is not None:
+                out.append(event)
+    except RequestFailed as exc:
+        if exc.fatal:
+            raise
+        warnings.append(
+            Warning(session.name, f"{exc}; change events are missing", code="changes_failed")
+        )
+        return out
+    rec = rec_holder[0] if rec_holder else None
+    if rec is not None and rec.result_count is not None and rec.result_count > len(out):
+        warnings.append(
+            session.warning(
+                "changes_truncated",
+                f"{rec.result_count} change events in the window; only the "
+                f"first {len(out)} were read (raise changes.max_events)",
+            )
+        )
+    return out
+
+
+def _to_event(
+    session: CollectSession, hit: Mapping[str, Any], named: list[str], ref: str | None
+) -> Event | None:
+    """A change event from its document; ``named``: the kind, version and tags fields."""
+    kind_field, version_field, tags_field = named
+    f = session.fields
+    src = hit.get("_source") or {}
+    at = sort_ms(hit)
+    if at is None:
+        return None
+    action = get_path(src, kind_field) if kind_field else None
+    tags = get_path(src, tags_field) if tags_field else None
+    message = str(get_path(src, f["message"].name) or "")
+    kind = change_kind(action, tags, message)
+    labels: dict[str, str] = {}
+    service = get_path(src, f["service"].name)
+    if service is not None:
+        labels["service"] = str(service)
+    version = get_path(src, version_field) if version_field else None
+    if version is not None:
+        labels["version"] = str(version)
+    if action is not None:
+        labels["action"] = str(action)
+    text = message or f"{kind} {labels.get('service', '')}".strip()
+    max_chars = int(session.settings["samples"]["max_chars"])
+    return Event(
+        at=ms_to_dt(at),
+        kind=kind,
+        source=session.name,
+        text=session.redaction.redact(truncate(text, max_chars)),
+        ref=ref,
+        labels=labels,
+    )

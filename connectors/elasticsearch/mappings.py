@@ -1,0 +1,175 @@
+"""The configured fields checked against the mapping (``_field_caps``): present, of a usable
+type, and which field to aggregate on (itself, or its keyword sub-field)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pmrecon.model import Warning
+
+from ._shared import DISABLED, RequestFailed
+from .queries import Queries, index_path
+from .settings import ECS_FIELDS, FIELD_ROLES, REQUIRED_FIELDS
+
+KEYWORD_TYPES = ("keyword", "constant_keyword", "wildcard")
+TEXT_TYPES = ("text", "match_only_text")
+DATE_TYPES = ("date", "date_nanos")
+
+
+@dataclass
+class FieldInfo:
+    """A configured field as the mapping knows it: its types and the field to aggregate on."""
+
+    key: str  # config key: "service"
+    name: str  # field name: "service.name"
+    types: tuple[str, ...] = ()
+    agg: str | None = None  # itself, or its keyword sub-field; None: not aggregatable
+    present: bool = False
+    explicit: bool = True  # set in the config (else an ECS default)
+
+
+def resolve_fields(
+    queries: Queries, configured: Mapping[str, Any], warnings: list[Warning]
+) -> dict[str, FieldInfo]:
+    """The fields of ``configured`` (the ``fields`` setting) present in the mapping, by key; a
+    fatal :class:`RequestFailed` naming the first problem (and how many more there are)."""
+    wanted = _wanted(configured)
+    caps = _field_caps(queries, sorted({f.name for f in wanted.values()}))
+    fields = caps.get("fields") or {}
+    problems: list[str] = []
+    for f in wanted.values():
+        problem = _check(f, fields, queries.name, queries.index, warnings)
+        if problem:
+            problems.append(problem)
+    if problems:
+        more = len(problems) - 1
+        raise RequestFailed(
+            queries.connection.scrub(
+                f"{queries.connection.where()}: {problems[0]}"
+                + (f" (and {more} more field problem(s))" if more else "")
+            ),
+            "field",
+            True,
+        )
+    return {k: f for k, f in wanted.items() if f.present}
+
+
+def _wanted(configured: Mapping[str, Any]) -> dict[str, FieldInfo]:
+    """The fields to look up: the configured ones, and the optional ECS defaults not turned off."""
+    wanted: dict[str, FieldInfo] = {}
+    for key, ecs in ECS_FIELDS.items():
+        value = configured.get(key)
+        if value is None:
+            if key in REQUIRED_FIELDS:
+                value = ecs
+            else:
+                wanted[key] = FieldInfo(key, ecs, explicit=False)
+                continue
+        text = str(value).strip()
+        if text.lower() in DISABLED:
+            continue
+        wanted[key] = FieldInfo(key, text, explicit=True)
+    return wanted
+
+
+def _field_caps(queries: Queries, names: list[str]) -> Mapping[str, Any]:
+    """The field capabilities of ``names`` and their sub-fields; no index matched is fatal."""
+    asked = sorted({*names, *(f"{n}.*" for n in names)})
+    path = index_path(queries.index, "_field_caps")
+    rec = queries.record(
+        "field mapping (field capabilities)",
+        {"fields": asked},
+        endpoint=path,
+        index=queries.index,
+    )
+    caps = queries.raw(
+        "GET",
+        path,
+        params={
+            "fields": ",".join(asked),
+            "ignore_unavailable": "true",
+            "allow_no_indices": "true",
+        },
+        record=rec,
+        context="reading the field mapping: _field_caps",
+    )
+    if not isinstance(caps, Mapping):
+        caps = {}
+    indices = caps.get("indices")
+    if indices is not None and not indices:
+        raise RequestFailed(
+            f"{queries.connection.where()}: index pattern {queries.index!r} matches no index; "
+            f"check 'index' (GET _cat/indices lists them)",
+            "no_index",
+            True,
+        )
+    rec.result_count = len(indices or [])
+    return caps
+
+
+def _check(
+    f: FieldInfo,
+    fields: Mapping[str, Any],
+    source: str,
+    index: str,
+    warnings: list[Warning],
+) -> str | None:
+    """Fill ``f`` from the capabilities ``fields``; what is wrong with it, if anything."""
+    entry = fields.get(f.name) or {}
+    types = tuple(sorted(t for t in entry if t != "unmapped"))
+    f.types = types
+    f.present = bool(types)
+    config_key = f"sources.{source}.fields.{f.key}"
+    if not f.present:
+        if not f.explicit:
+            return None
+        return (
+            f"field {f.name!r} ({config_key}) is not in the mapping of {index!r}; "
+            f"set {config_key} to the field holding {FIELD_ROLES[f.key]}"
+            + ("" if f.key in REQUIRED_FIELDS else ", or 'off'")
+        )
+    if "object" in types or "nested" in types:
+        return (
+            f"field {f.name!r} ({config_key}) is an object, not a value; name one of its sub-fields"
+        )
+    if f.key == "timestamp":
+        f.agg = f.name
+        if not set(types) <= set(DATE_TYPES):
+            return (
+                f"field {f.name!r} ({config_key}) is {'/'.join(types)}, not a date; "
+                f"set {config_key} to the event time field"
+            )
+        return None
+    if any(t in TEXT_TYPES for t in types):
+        f.agg = _keyword_subfield(f.name, fields)
+    elif all(entry[t].get("aggregatable", True) for t in types):
+        f.agg = f.name
+    if len(types) > 1 and not set(types) <= {*KEYWORD_TYPES, *TEXT_TYPES}:
+        warnings.append(
+            Warning(
+                source,
+                f"source {source!r}: field {f.name!r} has different types across indices "
+                f"({', '.join(types)}); counts on it may miss some indices",
+                code="field_type_conflict",
+            )
+        )
+    if f.agg is None and f.key in ("level", "service"):
+        return (
+            f"field {f.name!r} ({config_key}) is {'/'.join(types)} without a keyword "
+            f"sub-field, so it cannot be counted; map it as keyword or set {config_key} "
+            f"to its keyword form"
+        )
+    return None
+
+
+def _keyword_subfield(name: str, fields: Mapping[str, Any]) -> str | None:
+    """The keyword sub-field of the text field ``name`` (``.keyword`` first), if it has one."""
+    subs = []
+    for other, ocaps in fields.items():
+        is_sub = other.startswith(name + ".") and "." not in other[len(name) + 1 :]
+        if is_sub and any(t in KEYWORD_TYPES for t in ocaps):
+            subs.append(other)
+    subs.sort(key=lambda n: (n != name + ".keyword", n))
+    return subs[0] if subs else None

@@ -1,0 +1,238 @@
+"""The requests of one collect (or check): sent, timed, and kept as evidence.
+
+Every request body is kept as a :class:`~pmrecon.model.QueryRecord` (index pattern, time
+range, duration, size of the answers as received, shard failures); a paged scan is one record
+whose ``purpose`` says how many pages it took. Shard failures and ``timed_out`` answers become
+warnings. Query ids follow the order of a sequential run: a part running on a worker thread
+numbers its queries inside a placeholder that :mod:`.parallel` replaces once the parts before
+it are done.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from pmrecon.model import QueryRecord, Warning
+
+from ._shared import RequestFailed, short
+from .answers import ms_to_dt, strip_pit
+from .transport import Connection
+
+
+@dataclass
+class Task:
+    """A part running on a worker: its own records and warnings, and ids numbered from 1 inside
+    a placeholder until the parts before it are done and its first id is known."""
+
+    index: int  # the part's place in the sequential order
+    records: list[QueryRecord] = field(default_factory=list)
+    warnings: list[Warning] = field(default_factory=list)
+    seq: int = 0
+
+
+class Aborted(RequestFailed):
+    """A part stopped because a part before it failed (a sequential run would not have got there)."""
+
+    def __init__(self) -> None:
+        super().__init__("stopped: an earlier query failed", "aborted", True)
+
+
+def index_path(index: str, endpoint: str) -> str:
+    """``/<index pattern>/<endpoint>`` with the pattern quoted for a URL path."""
+    return f"/{quote(index, safe=',*:')}/{endpoint}"
+
+
+class Queries:
+    """The requests of one collect or check, through the source's :class:`Connection`, each
+    recorded; ``deadline`` (a ``time.monotonic()`` value) bounds them all."""
+
+    def __init__(self, connection: Connection, deadline: float | None = None) -> None:
+        self.connection = connection
+        self.name = connection.name
+        self.index = connection.index
+        self.deadline = deadline
+        self.records: list[QueryRecord] = []
+        self.seq = 0
+        self.abort_after = 0  # on workers: parts after this index stop at their next request
+        self.lock = threading.Lock()
+        self._local = threading.local()
+
+    # ------------------------------------------------------------------ ids and records
+
+    def task(self) -> Task | None:
+        """The part running on this thread, None on the caller's thread."""
+        task: Task | None = getattr(self._local, "task", None)
+        return task
+
+    def set_task(self, task: Task | None) -> None:
+        """Record this thread's requests in ``task`` (None: in :attr:`records`)."""
+        self._local.task = task
+
+    def next_id(self) -> str:
+        task = self.task()
+        if task is not None:
+            # each part numbers its own queries: no shared counter, and the final id (the
+            # sequential one) is put in by run_parts once the parts before it are done
+            task.seq += 1
+            return f"{self.name}:q\x00{task.index}.{task.seq}\x00"
+        self.seq += 1
+        return f"{self.name}:q{self.seq}"
+
+    def last_record(self) -> QueryRecord:
+        task = self.task()
+        return task.records[-1] if task is not None else self.records[-1]
+
+    def record(
+        self,
+        purpose: str,
+        query: Any,
+        *,
+        endpoint: str,
+        window: tuple[int, int] | None = None,
+        index: str | None = None,
+    ) -> QueryRecord:
+        """A new record, kept in the evidence whether or not its request succeeds."""
+        rec = QueryRecord(
+            id=self.next_id(),
+            source=self.name,
+            purpose=purpose,
+            query=query,
+            endpoint=endpoint,
+            index=index,
+            start=ms_to_dt(window[0]) if window else None,
+            end=ms_to_dt(window[1]) if window else None,
+        )
+        task = self.task()
+        (task.records if task is not None else self.records).append(rec)
+        return rec
+
+    # ------------------------------------------------------------------ requests
+
+    def remaining(self) -> float:
+        """The timeout of the next request: the source's, or less as the deadline nears."""
+        timeout = self.connection.timeout
+        if self.deadline is None:
+            return timeout
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise RequestFailed(
+                f"{self.connection.where()}: time limit reached before all queries ran; raise 'timeout' or shorten the window",
+                "deadline",
+                True,
+            )
+        return min(left, timeout)
+
+    def raw(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        context: str = "",
+        record: QueryRecord | None = None,
+        abortable: bool = True,
+    ) -> Any:
+        """One request through the official client; errors become :class:`RequestFailed`.
+
+        ``abortable``: on a worker, not sent once a part before this one has failed."""
+        task = self.task()
+        if abortable and task is not None and task.index > self.abort_after:
+            raise Aborted()
+        self.connection.client()  # bad settings: a ConfigError, not a failed request
+        started = time.monotonic()
+        timeout = self.remaining()
+        try:
+            resp = self.connection.send(method, path, params=params, body=body, timeout=timeout)
+        except Exception as exc:
+            failed = self.connection.failure(exc, context, timeout)
+            if record is not None:
+                record.warnings.append(str(failed))
+                record.duration_seconds = round(time.monotonic() - started, 4)
+            raise failed from exc
+        if record is not None:
+            record.duration_seconds = round(
+                (record.duration_seconds or 0) + time.monotonic() - started, 4
+            )
+            size = getattr(resp.meta, "body_bytes", None)
+            if size is None:  # a node class other than ours
+                length = resp.meta.headers.get("content-length")
+                size = int(length) if length and str(length).isdigit() else None
+            if size is not None:
+                record.bytes_received = (record.bytes_received or 0) + size
+        return resp.body
+
+    def search(
+        self,
+        body: dict[str, Any],
+        *,
+        purpose: str,
+        window: tuple[int, int] | None,
+        warnings: list[Warning],
+        record: QueryRecord | None = None,
+        index: str | None = None,
+    ) -> dict[str, Any]:
+        """One search, recorded; shard failures and ``timed_out`` become warnings.
+
+        ``index`` "": a search over a point in time (the body names it)."""
+        target = self.index if index is None else index
+        path = index_path(target, "_search") if target else "/_search"
+        if record is None:
+            record = self.record(
+                purpose,
+                strip_pit(body),
+                endpoint=path if target else index_path(self.index, "_search (PIT)"),
+                window=window,
+                index=self.index,
+            )
+        answer = self.raw(
+            "POST",
+            path,
+            body=body,
+            record=record,
+            context=f"running query {record.id}: {purpose}",
+        )
+        if not isinstance(answer, Mapping):
+            raise RequestFailed(
+                f"{self.connection.where()}: unexpected answer to a search: {short(answer)}",
+                "not_elasticsearch",
+                True,
+            )
+        self._check_partial(answer, record, purpose, warnings)
+        return dict(answer)
+
+    def _check_partial(
+        self, answer: Mapping[str, Any], record: QueryRecord, purpose: str, warnings: list[Warning]
+    ) -> None:
+        shards = answer.get("_shards") or {}
+        failed = int(shards.get("failed") or 0)
+        if failed:
+            reasons = []
+            for f in shards.get("failures") or []:
+                reason = f.get("reason") or {}
+                text = (
+                    f"{reason.get('type')}: {reason.get('reason')}"
+                    if isinstance(reason, Mapping)
+                    else str(reason)
+                )
+                if text not in reasons:
+                    reasons.append(text)
+            msg = self.connection.scrub(
+                f"source {self.name!r}: partial results: {failed} of {shards.get('total')} shards failed "
+                f"for {purpose} (query {record.id}): {'; '.join(reasons[:3])[:300]}"
+            )
+            record.warnings.append(msg)
+            if not any(w.message == msg for w in warnings):
+                warnings.append(Warning(self.name, msg, code="shard_failures"))
+        if answer.get("timed_out"):
+            msg = (
+                f"source {self.name!r}: partial results: the server's search timeout cut {purpose} short "
+                f"(query {record.id}); counts may be low"
+            )
+            record.warnings.append(msg)
+            warnings.append(Warning(self.name, msg, code="timed_out"))

@@ -1,0 +1,167 @@
+"""The Elasticsearch source's settings: their schema and defaults, and where its queries go."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from connectors._common import redact_url, settings_with_defaults
+from pmrecon.config import Key
+from pmrecon.errors import ConfigError
+
+#: ECS names of the fields read, by config key; the first four are required.
+ECS_FIELDS: dict[str, str] = {
+    "timestamp": "@timestamp",
+    "level": "log.level",
+    "message": "message",
+    "service": "service.name",
+    "error_type": "error.type",
+    "error_message": "error.message",
+    "host": "host.name",
+    "trace_id": "trace.id",
+    "user_id": "user.id",
+    "event_category": "event.category",
+}
+REQUIRED_FIELDS = ("timestamp", "level", "message", "service")
+FIELD_ROLES = {
+    "timestamp": "the event time",
+    "level": "the log level",
+    "message": "the log message",
+    "service": "the service name",
+    "error_type": "the error class",
+    "error_message": "the error text",
+    "host": "the host name",
+    "trace_id": "the trace id",
+    "user_id": "the user id",
+    "event_category": "the event category",
+}
+
+DEFAULT_CHANGE_CATEGORIES = ["deployment", "configuration", "change"]
+DEFAULT_CHANGE_TAGS = ["deployment", "deploy", "rollback", "config_change", "configuration"]
+
+SETTINGS_SCHEMA: dict[str, Any] = {
+    "hosts": Key("list", ["http://127.0.0.1:9200"], "one or more node URLs (or set cloud_id)"),
+    "cloud_id": Key("str", None, "Elastic Cloud deployment id (when set, hosts is ignored)"),
+    "api_key": Key(
+        "str", None, "API key, base64 'id:key' as Kibana shows it (use ${ENV_VAR})", secret=True
+    ),
+    "username": Key("str", None, "basic-auth user"),
+    "password": Key("str", None, "basic-auth password (use ${ENV_VAR})", secret=True),
+    "tls": {
+        "ca_file": Key("str", None, "CA bundle that signed the server's certificate"),
+        "cert_file": Key("str", None, "client certificate (mutual TLS)"),
+        "key_file": Key("str", None, "client certificate's private key"),
+        "verify": Key("bool", True, "verify the server's certificate"),
+    },
+    "timeout": Key("duration", 30, "limit for one request"),
+    "retries": Key("int", 2, "retries after a connection error, 429, 502, 503 or 504"),
+    "max_concurrency": Key("int", 4, "queries run at the same time (1: one after another)"),
+    "server_major": Key(
+        "int",
+        None,
+        "the server's major version (8, 9) when it cannot be detected (default: detected)",
+    ),
+    "index": Key("list", ["logs-*"], "index pattern(s) to search, e.g. logs-* or [app-*, nginx-*]"),
+    "filter": Key("dict", None, "query DSL added to every query, e.g. {term: {env: prod}}"),
+    "fields": {
+        key: Key(
+            "str",
+            ecs if key in REQUIRED_FIELDS else None,
+            f"field holding {FIELD_ROLES[key]}"
+            + (
+                "" if key in REQUIRED_FIELDS else f" (default: {ecs} when mapped; 'off' ignores it)"
+            ),
+        )
+        for key, ecs in ECS_FIELDS.items()
+    },
+    "error_levels": Key(
+        "list",
+        ["error", "fatal", "critical", "crit", "err", "emerg", "emergency", "alert", "panic"],
+        "levels that count as errors (case-insensitive)",
+    ),
+    "warning_levels": Key(
+        "list", ["warn", "warning"], "levels whose lines also get signatures (case-insensitive)"
+    ),
+    "max_buckets": Key("int", 200, "most time buckets in a histogram"),
+    "interval": Key(
+        "duration", None, "histogram bucket width (default: adapted to the window, nice units)"
+    ),
+    "max_services": Key("int", 50, "services shown per histogram; the rest are summed as (other)"),
+    "signatures": {
+        "top": Key("int", 50, "signatures kept in the evidence (the most frequent, new ones too)"),
+        "page_size": Key("int", 1000, "composite aggregation buckets per request"),
+        "max_distinct_messages": Key(
+            "int", 50_000, "distinct raw messages read to build signatures (memory/time bound)"
+        ),
+        "max_tracked": Key("int", 10_000, "distinct signatures held in memory"),
+        "max_unaggregated": Key(
+            "int",
+            10_000,
+            "documents read one by one when the message has no keyword form (too long, or text only)",
+        ),
+        "max_length": Key("int", 200, "characters of a signature"),
+    },
+    "samples": {
+        "new_signatures": Key("int", 3, "first line of each of the most frequent new signatures"),
+        "first_errors": Key("int", 5, "error lines kept from the first error on"),
+        "peak": Key("int", 5, "error lines kept from the busiest error bucket"),
+        "max_chars": Key("int", 500, "longest message kept in a sample (longer ones truncated)"),
+        "max_field_chars": Key("int", 200, "longest other field kept in a sample"),
+    },
+    "changes": {
+        "enabled": Key("bool", True, "look for deploys, rollbacks and config changes"),
+        "query": Key(
+            "dict",
+            None,
+            "query DSL selecting change events (default: event.category deployment/configuration/change or matching tags)",
+        ),
+        "kind_field": Key(
+            "str", "event.action", "field naming the change (deploy, rollback, config_change)"
+        ),
+        "version_field": Key("str", "service.version", "field holding the deployed version"),
+        "tags_field": Key("str", "tags", "field of tags searched by the default query"),
+        "max_events": Key("int", 200, "most change events read"),
+    },
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a source's queries go: its nodes (none with ``cloud_id``), how to show them, and the
+    index pattern searched."""
+
+    hosts: list[str]
+    shown_url: str
+    index: str
+
+
+def load_settings(name: str, raw: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The source's settings with every default filled in and durations parsed."""
+    return settings_with_defaults(SETTINGS_SCHEMA, dict(raw or {}), f"sources.{name}")
+
+
+def target(name: str, s: Mapping[str, Any]) -> Target:
+    """The nodes and index pattern of the settings ``s``; a :class:`ConfigError` when unusable."""
+    hosts = [str(h).strip().rstrip("/") for h in (s["hosts"] or []) if str(h).strip()]
+    if s["cloud_id"]:
+        hosts = []  # cloud_id wins over hosts (whose default is a local node)
+    if not hosts and not s["cloud_id"]:
+        raise ConfigError(f"sources.{name}: set hosts (node URLs) or cloud_id")
+    for h in hosts:
+        if not re.match(r"^https?://", h):
+            raise ConfigError(
+                f"sources.{name}.hosts: {redact_url(h)!r} must start with http:// or https://"
+            )
+    cloud = str(s["cloud_id"] or "").partition(":")[0]  # the deployment's name, not secret
+    shown_url = (
+        ", ".join(redact_url(h) for h in hosts) if hosts else f"Elastic Cloud deployment {cloud!r}"
+    )
+    indices = s["index"] if isinstance(s["index"], list) else [s["index"]]
+    index = ",".join(str(i).strip() for i in indices if str(i).strip())
+    if not index:
+        raise ConfigError(f"sources.{name}.index: give at least one index pattern")
+    if s["filter"] is not None and not isinstance(s["filter"], Mapping):
+        raise ConfigError(f"sources.{name}.filter: must be a query DSL mapping")
+    return Target(hosts, shown_url, index)

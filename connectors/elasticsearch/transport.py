@@ -1,0 +1,212 @@
+"""The official client, built so that one client package serves 8.x and 9.x servers.
+
+The client (9.x here) sends ``Accept``/``Content-Type: application/vnd.elasticsearch+json;
+compatible-with=9``, which an 8.x server refuses (``media_type_header_exception``). The client
+is built with a node class that rewrites that header on every request: plain
+``application/json`` until the server's version is known (:mod:`.version` finds it), then
+``compatible-with=<server major>`` for a server older than the client (REST API compatibility
+mode, which 8.x serves), unchanged otherwise. The same node class measures each answer's body,
+which Elasticsearch sends chunked, without ``Content-Length``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from elastic_transport import ApiResponseMeta, HttpHeaders, Urllib3HttpNode
+from elastic_transport.client_utils import DEFAULT, DefaultType
+from elasticsearch import Elasticsearch
+from elasticsearch import __versionstr__ as CLIENT_VERSION
+
+from pmrecon.errors import ConfigError
+
+from ._shared import RETRY_STATUS, RequestFailed, collect_secrets, scrub
+from .failures import Facts, request_failed
+from .settings import Target
+
+CLIENT_MAJOR = int(CLIENT_VERSION.split(".")[0])
+
+
+@dataclass
+class Compat:
+    """The compatibility header the node class writes; ``major`` None: plain JSON."""
+
+    major: int | None = None
+
+
+_COMPAT_MEDIA = re.compile(r"application/vnd\.elasticsearch\+([a-z-]+);\s*compatible-with=\d+")
+
+
+@dataclass
+class SizedMeta(ApiResponseMeta):
+    """The transport's response metadata plus the size of the body as received.
+
+    Elasticsearch sends chunked answers without ``Content-Length``, and the client only hands
+    back the parsed body, so the node class, which still holds the raw bytes, measures them."""
+
+    body_bytes: int | None = None
+
+
+def _compat_headers(headers: HttpHeaders, major: int | None) -> HttpHeaders:
+    """``headers`` with the media types a server of ``major`` (None: not known yet) accepts."""
+    headers = HttpHeaders(headers)
+    for name in ("accept", "content-type"):
+        value = headers.get(name)
+        if not value:
+            continue
+        if major is None or major < 8:
+            # before detection (and for 7.x): the plain media type every version takes
+            headers[name] = _COMPAT_MEDIA.sub(r"application/\1", value)
+        else:
+            headers[name] = _COMPAT_MEDIA.sub(
+                rf"application/vnd.elasticsearch+\1; compatible-with={major}", value
+            )
+    return headers
+
+
+def compat_node_class(compat: Compat) -> type[Urllib3HttpNode]:
+    """A node class that rewrites ``compatible-with=N`` to what the server accepts."""
+
+    class CompatNode(Urllib3HttpNode):
+        def perform_request(
+            self,
+            method: str,
+            target: str,
+            body: bytes | None = None,
+            headers: HttpHeaders | None = None,
+            request_timeout: DefaultType | float | None = DEFAULT,
+        ) -> Any:
+            major = compat.major
+            if headers and (major is None or major < CLIENT_MAJOR):
+                headers = _compat_headers(headers, major)
+            resp = super().perform_request(method, target, body, headers, request_timeout)
+            meta = resp.meta
+            # the body as urllib3 gives it: de-chunked and, had the server compressed it, decoded
+            sized = SizedMeta(
+                meta.status,
+                meta.http_version,
+                meta.headers,
+                meta.duration,
+                meta.node,
+                body_bytes=len(resp.body or b""),
+            )
+            return resp._replace(meta=sized)
+
+    return CompatNode
+
+
+def client_options(s: Mapping[str, Any], hosts: list[str], compat: Compat) -> dict[str, Any]:
+    """The ``Elasticsearch(...)`` arguments for the settings ``s``."""
+    tls = s["tls"]
+    kwargs: dict[str, Any] = {
+        "request_timeout": float(s["timeout"]),
+        "max_retries": int(s["retries"]),
+        "retry_on_status": RETRY_STATUS,
+        "retry_on_timeout": False,  # a slow query repeated only adds load
+        "node_class": compat_node_class(compat),
+        # one connection per concurrent query (urllib3 blocks for one above its pool size)
+        "connections_per_node": max(10, int(s["max_concurrency"] or 1)),
+    }
+    if s["cloud_id"]:
+        kwargs["cloud_id"] = s["cloud_id"]
+    else:
+        kwargs["hosts"] = hosts
+    if s["api_key"]:
+        key = str(s["api_key"])
+        if ":" in key:
+            key_id, _, secret = key.partition(":")
+            kwargs["api_key"] = (key_id, secret)
+        else:
+            kwargs["api_key"] = key
+    elif s["username"]:
+        kwargs["basic_auth"] = (str(s["username"]), str(s["password"] or ""))
+    if any(h.startswith("https://") for h in hosts) or s["cloud_id"]:
+        kwargs["verify_certs"] = bool(tls["verify"])
+        if tls["verify"] and tls["ca_file"]:
+            kwargs["ca_certs"] = tls["ca_file"]
+        if not tls["verify"]:
+            kwargs["ssl_show_warn"] = False
+        if tls["cert_file"]:
+            kwargs["client_cert"] = tls["cert_file"]
+        if tls["key_file"]:
+            kwargs["client_key"] = tls["key_file"]
+    return kwargs
+
+
+class Connection:
+    """A source's way to its cluster: the client (built on first use, shared by the threads of
+    a collect), the compatibility header, and its failures as one-line messages."""
+
+    def __init__(self, name: str, settings: Mapping[str, Any], target: Target) -> None:
+        self.name = name
+        self.settings = settings
+        self.hosts = target.hosts
+        self.shown_url = target.shown_url
+        self.index = target.index
+        self.timeout = float(settings["timeout"])
+        self.secrets = collect_secrets(settings, self.hosts)
+        # kept from one collect to the next: the next one asks in the last known dialect
+        self.compat = Compat(int(settings["server_major"]) if settings["server_major"] else None)
+        self._es: Elasticsearch | None = None
+
+    def where(self) -> str:
+        """The source as messages name it."""
+        return f"source {self.name!r} ({self.shown_url})"
+
+    def scrub(self, text: str) -> str:
+        """``text`` without this source's secrets."""
+        return scrub(text, self.secrets)
+
+    def client(self) -> Elasticsearch:
+        """The client; a :class:`ConfigError` when the settings cannot make one."""
+        if self._es is not None:
+            return self._es
+        try:
+            self._es = Elasticsearch(**client_options(self.settings, self.hosts, self.compat))
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(
+                self.scrub(f"source {self.name!r}: invalid connection settings: {exc}")
+            ) from None
+        return self._es
+
+    def close(self) -> None:
+        """Close the client's connections."""
+        if self._es is not None:
+            self._es.close()
+            self._es = None
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None,
+        body: Any,
+        timeout: float,
+    ) -> Any:
+        """One request as the client answers it (raises the client's own exceptions)."""
+        headers = {"accept": "application/json"}
+        if body is not None:
+            headers["content-type"] = "application/json"
+        return (
+            self.client()
+            .options(request_timeout=timeout)
+            .perform_request(
+                method, path, params=dict(params) if params else None, headers=headers, body=body
+            )
+        )
+
+    def failure(self, exc: BaseException, context: str, timeout: float) -> RequestFailed:
+        """The one-line :class:`RequestFailed` that ``exc`` means (see :mod:`.failures`)."""
+        facts = Facts(
+            exc,
+            where=self.where(),
+            context=context,
+            timeout=timeout,
+            index=self.index,
+            retries=self.settings["retries"],
+        )
+        return request_failed(exc, facts, self.scrub)
