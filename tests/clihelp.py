@@ -1,4 +1,8 @@
-"""Run the real ``pmrecon`` command in a subprocess, as a user would."""
+"""Run the real ``pmrecon`` command in a subprocess, as a user would.
+
+What ``build``, ``demo`` and ``scan`` print with ``--json`` is checked against its shipped
+schema on every run (tests/schemacheck.py).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.schemacheck import JSON_OUTPUTS, check_output
 
 
 @dataclass
@@ -33,4 +39,7 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+    command = next((a for a in args if not a.startswith("-")), None)
+    if "--json" in args and command in JSON_OUTPUTS and proc.stdout.strip():
+        check_output(command, proc.stdout)
     return Run(proc.returncode, proc.stdout, proc.stderr)
