@@ -1,7 +1,8 @@
 """Run the real ``pmrecon`` command in a subprocess, as a user would.
 
-What ``build``, ``demo`` and ``scan`` print with ``--json`` is checked against its shipped
-schema on every run (tests/schemacheck.py).
+What ``build``, ``demo`` and ``scan`` print with ``--json``, and the findings.json and
+manifest.json files in the output folder (``-o``, else ``cwd``), are checked against their
+shipped schemas after every run (tests/schemacheck.py).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.schemacheck import JSON_OUTPUTS, check_output
+from tests.schemacheck import JSON_OUTPUTS, check_output, sweep
 
 
 @dataclass
@@ -42,4 +43,9 @@ def run_cli(
     command = next((a for a in args if not a.startswith("-")), None)
     if "--json" in args and command in JSON_OUTPUTS and proc.stdout.strip():
         check_output(command, proc.stdout)
+    out = next((b for a, b in zip(args, args[1:]) if a in ("-o", "--out")), None)
+    folder = Path(cwd or ".", out) if out else cwd
+    if folder is not None and folder.is_dir():
+        bad = sweep(folder)
+        assert not bad, "written files break their shipped schema:\n" + "\n".join(bad)
     return Run(proc.returncode, proc.stdout, proc.stderr)

@@ -12,13 +12,17 @@ meanwhile) is read back from disk and validated with ``jsonschema`` (draft 2020-
   of version N without raising ``schema_version`` fails too (docs/findings-in-ci.md).
 
 At the end of the session the whole temporary folder is swept again (files rewritten later
-into module-scoped folders, files of session fixtures). ``tests.clihelp.run_cli`` checks
-the ``--json`` output of ``build``, ``demo`` and ``scan`` the same way (:func:`check_output`).
+into module-scoped folders, files of session fixtures). A file rewritten within one test is
+seen in each version too: builds run in this process have the bytes of each
+``findings.json`` and ``manifest.json`` checked as they are produced (:func:`watch_writes`),
+and ``tests.clihelp.run_cli`` sweeps the output folder after each command, and checks the
+``--json`` output of ``build``, ``demo`` and ``scan`` (:func:`check_output`).
 A test that writes a broken file on purpose says so with :func:`exempt`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections import Counter
@@ -41,6 +45,8 @@ BASELINES = Path(__file__).parent / "schema_baselines"
 _Stamp = tuple[int, int, int]
 _seen: dict[Path, _Stamp] = {}
 _exempt: dict[Path, _Stamp] = {}
+#: Problems of the bytes produced in this process, in order (tests read their own share).
+_produced: list[str] = []
 validated: Counter[str] = Counter()
 
 
@@ -126,6 +132,49 @@ def as_written(data: dict[str, Any]) -> dict[str, Any]:
     return findings_document(data, title="Incident", generated_at="2026-03-02T12:00:00Z")
 
 
+def _check_produced(name: str, label: str, raw: bytes) -> None:
+    validated[label] += 1
+    _produced.extend(f"{label}: {p}" for p in problems(name, json.loads(raw)))
+
+
+@contextlib.contextmanager
+def watch_writes() -> Iterator[None]:
+    """Check the bytes of every findings.json and bundle manifest built in this process."""
+    import connectors.bundle
+    import pmrecon.api
+    import pmrecon.scan
+
+    real_findings = pmrecon.api.findings_json_bytes
+    real_bundle = connectors.bundle.bundle_files
+
+    def findings_json_bytes(findings: dict[str, Any]) -> bytes:
+        raw = real_findings(findings)
+        _check_produced("findings", "findings.json (bytes as produced)", raw)
+        return raw
+
+    def bundle_files(evidence: Any) -> dict[str, bytes]:
+        files = real_bundle(evidence)
+        _check_produced("manifest", "manifest.json (bytes as produced)", files["manifest.json"])
+        return files
+
+    # Each module that imported the function by name gets the watching one.
+    patches = [
+        (pmrecon.api, "findings_json_bytes", findings_json_bytes),
+        *(
+            (m, "bundle_files", bundle_files)
+            for m in (connectors.bundle, pmrecon.api, pmrecon.scan)
+        ),
+    ]
+    saved = [(module, attr, getattr(module, attr)) for module, attr, _ in patches]
+    for module, attr, wrapper in patches:
+        setattr(module, attr, wrapper)
+    try:
+        yield
+    finally:
+        for module, attr, original in saved:
+            setattr(module, attr, original)
+
+
 def _report(found: list[str]) -> str:
     return "written files break their shipped schema:\n" + "\n".join(found)
 
@@ -137,16 +186,18 @@ def _written_files_match_their_schemas(
     base = tmp_path_factory.getbasetemp()
     own = [request.getfixturevalue("tmp_path")] if "tmp_path" in request.fixturenames else []
     before = set(base.iterdir())
+    produced = len(_produced)
     yield
     roots = (set(base.iterdir()) - before).union(own)
-    found = [p for root in sorted(roots) for p in sweep(root)]
+    found = _produced[produced:] + [p for root in sorted(roots) for p in sweep(root)]
     if found:
         pytest.fail(_report(found), pytrace=False)
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _every_written_file_at_the_end(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    yield
+    with watch_writes():
+        yield
     found = sweep(tmp_path_factory.getbasetemp())
     if found:
         pytest.fail(_report(found), pytrace=False)

@@ -202,4 +202,9 @@ def test_the_hook_fails_a_test_whose_build_writes_an_extra_key(tmp_path: Path) -
         "test_output_step_adds_a_key0/out/findings.json: $: Additional properties are not allowed ('extra_key' was unexpected)"
         in out
     )
+    # ... and the bytes were caught as the build produced them, before they reached the disk
+    assert (
+        "findings.json (bytes as produced): $: Additional properties are not allowed ('extra_key' was unexpected)"
+        in out
+    )
     assert out.count("ERROR at teardown") == 1  # the untouched build passed the hook
