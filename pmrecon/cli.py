@@ -296,6 +296,7 @@ def _report(state: State, result: BuildResult, as_json: bool) -> None:
             scrub(
                 json.dumps(
                     {
+                        "schema_version": 1,  # pmrecon/schema/build.schema.json
                         "out_dir": str(result.out_dir),
                         "files": [str(p) for p in result.files],
                         "incident_found": inc.get("found"),
@@ -517,6 +518,47 @@ def scan(
     code = exit_code(result, fail_on_incident)
     if code:
         raise SystemExit(code)
+
+
+def _schema_names() -> list[str]:
+    from .schema import SCHEMAS
+
+    return sorted(SCHEMAS)
+
+
+@cli.command("schema")
+@_global_options
+@click.argument("name", type=click.Choice(_schema_names()), metavar="NAME")
+@click.option(
+    "--open",
+    "open_",
+    is_flag=True,
+    help="Allow unknown keys: for a copy you keep, which later releases' files of the same schema_version satisfy.",
+)
+def schema_command(name: str, open_: bool) -> None:
+    """Print the JSON Schema (draft 2020-12) of a file or output pmrecon writes for machines.
+
+    \b
+    NAME:
+      findings  findings.json of a report
+      manifest  evidence/manifest.json of a report's evidence bundle
+      scan      what scan --json prints
+      build     what build --json and demo --json print
+    The schemas are strict: the exact shape this release writes. docs/findings-in-ci.md
+    says when schema_version changes and how to validate in CI.
+
+    \b
+    Examples:
+      pmrecon schema findings > findings.schema.json
+      check-jsonschema --schemafile findings.schema.json report/findings.json
+      pmrecon schema findings --open > ci/pmrecon-findings.schema.json   # a copy to keep
+    """
+    import json
+
+    from .schema import load, open_form
+
+    schema = load(name)
+    click.echo(json.dumps(open_form(schema) if open_ else schema, indent=2, ensure_ascii=False))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,8 +3,9 @@
 ``analyse()`` returns a :class:`Findings`; :func:`findings_to_json` turns it into the
 plain, deterministic dict written as ``findings.json`` (times as RFC 3339 with the
 offset of the configured time zone, durations in seconds, ratios in [0, 1], ``None``
-where a value cannot be derived). :func:`validate_findings` checks such a dict
-against the JSON Schema shipped in ``pmrecon/schema/findings.schema.json``.
+where a value cannot be derived); :func:`findings_document` adds what the output step
+knows (title, build time). :func:`validate_findings` checks such a document against the
+JSON Schema shipped in ``pmrecon/schema/findings.schema.json``.
 
 Inside the dataclasses every time is an aware UTC ``datetime`` (or ``None``); the
 time zone is applied only when converting to JSON.
@@ -14,12 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import math
 import zoneinfo
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 from .model import QueryRecord, written_fields
@@ -349,22 +347,23 @@ def findings_to_json(findings: Findings) -> dict[str, Any]:
     return data
 
 
+def findings_document(data: dict[str, Any], *, title: str, generated_at: str) -> dict[str, Any]:
+    """findings.json's content: :func:`findings_to_json` output plus the report's title and build time."""
+    return {**data, "generated_at": generated_at, "title": title}
+
+
 # --------------------------------------------------------------------------- schema
 
 
-@lru_cache(maxsize=1)
 def findings_schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of :func:`findings_to_json` output."""
-    text = resources.files("pmrecon").joinpath("schema/findings.schema.json").read_text("utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
+    """The JSON Schema (draft 2020-12) of findings.json, as :func:`findings_document` makes it."""
+    from . import schema
+
+    return schema.load("findings")
 
 
 def validate_findings(data: dict[str, Any]) -> None:
-    """Raise ``jsonschema.ValidationError`` (the first, most relevant error) if ``data`` breaks the schema."""
-    import jsonschema
+    """Raise ``jsonschema.ValidationError`` (the most relevant one) if a findings.json document breaks the schema."""
+    from . import schema
 
-    validator = jsonschema.Draft202012Validator(findings_schema())
-    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
-    if error is not None:
-        raise error
+    schema.validate("findings", data)

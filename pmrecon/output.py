@@ -157,6 +157,7 @@ def write_outputs(
     merge leaves the previous report as it was.
     """
     from .result import BuildResult, findings_json_bytes
+    from .findings import findings_document
 
     lang = config["language"]
     tz = config["timezone"]
@@ -212,7 +213,7 @@ def write_outputs(
     )
     html = render_report_html(html_env, f"report.{lang}.html.j2", context, final_md, graphs)
 
-    findings_out = {**findings, "generated_at": generated_at, "title": title}
+    findings_out = findings_document(findings, title=title, generated_at=generated_at)
     findings_bytes = findings_json_bytes(findings_out)
     state_bytes = json.dumps({"created_at": created, "last_build": generated_at}, indent=1) + "\n"
     progress("writing files")

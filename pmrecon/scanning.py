@@ -69,6 +69,8 @@ MAX_SCAN_SECONDS = 92 * 86400
 MAX_INCIDENTS = 25
 #: Where a draft keeps what the scan found (beside the rebuild state of pmrecon.output).
 RECORD = ".pmrecon/scan.json"
+#: Major version of the ``--json`` summary (pmrecon/schema/scan.schema.json).
+SUMMARY_SCHEMA_VERSION = 1
 #: Alert severities that never open an incident, whatever the config says.
 QUIET_SEVERITIES = ("none", "info")
 
@@ -542,6 +544,7 @@ def to_json(result: ScanResult, timezone: str = "UTC") -> dict[str, Any]:
         }
 
     return {
+        "schema_version": SUMMARY_SCHEMA_VERSION,
         "window": {"from": t(result.window.start), "to": t(result.window.end)},
         "out_dir": str(result.out_dir),
         "incidents": [

@@ -1,4 +1,9 @@
-"""Run the real ``pmrecon`` command in a subprocess, as a user would."""
+"""Run the real ``pmrecon`` command in a subprocess, as a user would.
+
+What ``build``, ``demo`` and ``scan`` print with ``--json``, and the findings.json and
+manifest.json files in the output folder (``-o``, else ``cwd``), are checked against their
+shipped schemas after every run (tests/schemacheck.py).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.schemacheck import JSON_OUTPUTS, check_output, sweep
 
 
 @dataclass
@@ -33,4 +40,12 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+    command = next((a for a in args if not a.startswith("-")), None)
+    if "--json" in args and command in JSON_OUTPUTS and proc.stdout.strip():
+        check_output(command, proc.stdout)
+    out = next((b for a, b in zip(args, args[1:]) if a in ("-o", "--out")), None)
+    folder = Path(cwd or ".", out) if out else cwd
+    if folder is not None and folder.is_dir():
+        bad = sweep(folder)
+        assert not bad, "written files break their shipped schema:\n" + "\n".join(bad)
     return Run(proc.returncode, proc.stdout, proc.stderr)

@@ -45,6 +45,7 @@ from pmrecon.scanning import (
 )
 from tests import evidence_factory as ef
 from tests.clihelp import run_cli
+from tests.docblocks import ROOT, run_blocks
 from tests.infra.es import free_port, pinned_version
 from tests.infra.prometheus import PrometheusServer, backfill
 from tests.scenarios import SCAN_SCENARIOS, Scenario, rules_yaml
@@ -304,9 +305,12 @@ def test_cli_scan_json_on_stdout_logs_on_stderr_exit_8(scan_prom: ScanProm, tmp_
     args += ["-c", str(cfg), "-o", str(tmp_path / "pm"), "--no-png"]
     run = run_cli(*args, "--json", "--fail-on-incident", env={"NO_COLOR": "1"})
     assert run.code == EXIT_INCIDENT, run.err
-    data = json.loads(run.out)  # stdout holds the JSON and nothing else
+    data = json.loads(run.out)  # stdout holds the JSON and nothing else (run_cli validated it)
     (inc,) = data["incidents"]
     assert inc["id"] == "2026-07-07-1400-payments-higherrorrate" and inc["status"] == "new"
+    # docs/findings-in-ci.md's scan commands, on this very output
+    (tmp_path / "scan.json").write_text(run.out)
+    assert run_blocks(ROOT / "docs" / "findings-in-ci.md", "scan", tmp_path) >= 4
     assert inc["services"] == ["payments"] and inc["impact_suggested"]
     assert data["queries"]["total"] == data["queries"]["coarse"] + data["queries"]["detail"]
     # not a terminal: plain progress lines on stderr, no progress bar, no colour

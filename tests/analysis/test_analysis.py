@@ -28,6 +28,7 @@ from pmrecon.model import (
     to_jsonable,
 )
 from tests.evidence_factory import AlertDecl, Deg, LogDecl, Svc, T, build
+from tests.schemacheck import as_written
 
 W0, W1 = T("2026-03-02 10:00"), T("2026-03-02 12:00")
 
@@ -42,7 +43,7 @@ def run(
     """Analyse, validate against the schema, and check determinism."""
     f = analyse(ev, settings or {}, **kw)
     data = findings_to_json(f)
-    validate_findings(data)
+    validate_findings(as_written(data))
     again = findings_to_json(analyse(ev, copy.deepcopy(settings or {}), **kw))
     assert json.dumps(data) == json.dumps(again)
     json.dumps(data, allow_nan=False)
@@ -561,6 +562,8 @@ def test_messy_series_are_tolerated() -> None:
 
 def test_schema_rejects_what_breaks_the_contract() -> None:
     _, d = run(clean_evidence())
+    d = as_written(d)
+    validate_findings(d)
     bad = copy.deepcopy(d)
     bad["incident"]["availability"]["value"] = 1.5
     with pytest.raises(jsonschema.ValidationError):
