@@ -156,8 +156,8 @@ def write_outputs(
     Nothing is written until every part has rendered: a failing template, figure or
     merge leaves the previous report as it was.
     """
-    from .result import BuildResult, findings_json_bytes
     from .findings import findings_document
+    from .result import BuildResult, findings_json_bytes
 
     lang = config["language"]
     tz = config["timezone"]

@@ -142,9 +142,10 @@ def watch_writes() -> Iterator[None]:
     """Check the bytes of every findings.json and bundle manifest built in this process."""
     import connectors.bundle
     import pmrecon.api
-    import pmrecon.scan
+    import pmrecon.result
+    import pmrecon.scanning
 
-    real_findings = pmrecon.api.findings_json_bytes
+    real_findings = pmrecon.result.findings_json_bytes
     real_bundle = connectors.bundle.bundle_files
 
     def findings_json_bytes(findings: dict[str, Any]) -> bytes:
@@ -159,10 +160,10 @@ def watch_writes() -> Iterator[None]:
 
     # Each module that imported the function by name gets the watching one.
     patches = [
-        (pmrecon.api, "findings_json_bytes", findings_json_bytes),
+        (pmrecon.result, "findings_json_bytes", findings_json_bytes),
         *(
             (m, "bundle_files", bundle_files)
-            for m in (connectors.bundle, pmrecon.api, pmrecon.scan)
+            for m in (connectors.bundle, pmrecon.api, pmrecon.scanning)
         ),
     ]
     saved = [(module, attr, getattr(module, attr)) for module, attr, _ in patches]

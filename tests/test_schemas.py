@@ -15,7 +15,7 @@ import pytest
 from pmrecon import schema
 from pmrecon.errors import EXIT_USAGE
 from pmrecon.model import Window
-from pmrecon.scan import Candidate, ScanIncident, ScanResult, to_json
+from pmrecon.scanning import Candidate, ScanIncident, ScanResult, to_json
 from tests import schemacheck
 from tests.clihelp import run_cli
 from tests.evidence_factory import T
