@@ -135,8 +135,10 @@ class Incident:
     max_error_rate: PeakValue = field(default_factory=PeakValue)
     max_latency_seconds: PeakValue = field(default_factory=PeakValue)
     max_latency_by_quantile: list[PeakValue] = field(default_factory=list)
-    availability: Availability = field(default_factory=Availability)
-    failed_requests: float | None = None
+    availability: Availability = field(default_factory=Availability)  # the impacted services'
+    failed_requests: float | None = None  # of the impacted services
+    availability_all_services: float | None = None  # every analysed service, busy or not
+    failed_requests_all_services: float | None = None
     impacted_users: int | None = None
     error_budget_consumed: ErrorBudget = field(default_factory=ErrorBudget)
     impact_level_suggested: str | None = None

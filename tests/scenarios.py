@@ -732,15 +732,20 @@ def _compute_truth(sc: Scenario) -> dict[str, Any]:
     a_t = ts(truth["impact_start"]) if incidents else w0
     b_t = ts(truth["resolution"]) if truth["resolution"] else w1
     truth["availability_interval"] = (_dt(a_t), _dt(b_t))
-    total = bad = 0
-    for svc in sc.services:
-        for r in sc._steps[svc.name]:
-            if a_t < r["t"] <= b_t:
-                total += r["total"]
-                bad += r["bad"]
-    truth["requests_total"] = total
-    truth["failed_requests"] = bad
-    truth["availability"] = 1 - bad / total if total else None
+    # the headline covers the impacted services (every service when there is no incident);
+    # the all-services figures are kept beside it
+    impacted = {n for inc in incidents for n in inc["services"]} or {s.name for s in sc.services}
+    truth["impacted_services"] = sorted(impacted)
+    for suffix, names in (("", impacted), ("_all_services", {s.name for s in sc.services})):
+        total = bad = 0
+        for name in sorted(names):
+            for r in sc._steps[name]:
+                if a_t < r["t"] <= b_t:
+                    total += r["total"]
+                    bad += r["bad"]
+        truth["requests_total" + suffix] = total
+        truth["failed_requests" + suffix] = bad
+        truth["availability" + suffix] = 1 - bad / total if total else None
 
     # max error ratio over declared states in the window (steps starting in [w0, w1))
     best: tuple[float, int, str] | None = None
@@ -1158,6 +1163,25 @@ def ingress_nginx() -> Scenario:
     )
 
 
+def busy_neighbour() -> Scenario:
+    """One service fails while a three-times-busier one stays healthy (headline availability)."""
+    d = "2026-05-11"
+    return Scenario(
+        "busy_neighbour",
+        t(f"{d} 09:00"),
+        t(f"{d} 11:00"),
+        services=[
+            ServiceProfile(
+                "checkout", rps=20, phases=(Phase(t(f"{d} 09:50"), t(f"{d} 10:20"), 0.15),)
+            ),
+            ServiceProfile("catalog", rps=60),
+        ],
+        alerts=[AlertSpec("HighErrorRate", "checkout", ((t(f"{d} 09:52"), t(f"{d} 10:21")),))],
+        log_signatures=_standard_signatures("checkout")[:1],
+        description="checkout loses 15 % of its requests; catalog, three times busier, is fine",
+    )
+
+
 SCENARIOS: dict[str, Callable[[], Scenario]] = {
     "clean_single": clean_single,
     "flapping": flapping,
@@ -1172,6 +1196,7 @@ SCENARIOS: dict[str, Callable[[], Scenario]] = {
     "no_incident": no_incident,
     "micrometer": micrometer,
     "ingress_nginx": ingress_nginx,
+    "busy_neighbour": busy_neighbour,
 }
 
 

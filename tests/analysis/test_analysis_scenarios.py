@@ -141,6 +141,13 @@ def test_availability_and_failed_requests(case: tuple[Scenario, dict[str, Any]])
     if len(truth["incidents"]) <= 1:
         assert inc["availability"]["value"] == pytest.approx(truth["availability"], abs=0.001)
         assert inc["failed_requests"] == pytest.approx(truth["failed_requests"], abs=one_step)
+        every = truth["availability_all_services"]
+        assert inc["availability_all_services"] == pytest.approx(every, abs=0.001)
+        assert data["figures"]["availability_all_services"]["value"] == pytest.approx(
+            every, abs=0.001
+        )
+        failed_all = truth["failed_requests_all_services"]
+        assert inc["failed_requests_all_services"] == pytest.approx(failed_all, abs=one_step)
         return
     # several incidents: the truth's figure spans them all; recompute it for the main one
     # from the generator's own per-step counts
@@ -154,6 +161,25 @@ def test_availability_and_failed_requests(case: tuple[Scenario, dict[str, Any]])
                 bad += r["bad"]
     assert inc["availability"]["value"] == pytest.approx(1 - bad / total, abs=0.001)
     assert inc["failed_requests"] == pytest.approx(bad, abs=0.5)
+
+
+def test_headline_availability_is_the_impacted_services(
+    case: tuple[Scenario, dict[str, Any]],
+) -> None:
+    """A busier service that was fine does not dilute the headline (issue 15, item 6)."""
+    sc, data = case
+    if sc.name != "busy_neighbour":
+        return
+    inc = data["incident"]
+    (checkout,) = inc["services"]
+    assert checkout["name"] == "checkout" and sc.truth["impacted_services"] == ["checkout"]
+    assert inc["availability"]["value"] == pytest.approx(checkout["availability"], abs=0.001)
+    assert inc["availability"]["value"] == pytest.approx(0.85, abs=0.001)
+    assert inc["availability_all_services"] == pytest.approx(1 - 0.15 / 4, abs=0.002)
+    assert "impacted services" in data["figures"]["availability"]["definition"]
+    budget = inc["error_budget_consumed"]
+    want = (1 - inc["availability"]["value"]) * inc["duration_seconds"] / (0.001 * 30 * 86400)
+    assert budget["value"] == pytest.approx(want, rel=1e-6)
 
 
 def test_peaks(case: tuple[Scenario, dict[str, Any]]) -> None:
