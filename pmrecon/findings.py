@@ -176,14 +176,14 @@ class TimelineEntry:
 
 @dataclass
 class TopError:
-    """An error signature, new ones (absent from the baseline) being the prime suspects."""
+    """An error signature; new ones (absent from the baseline and before impact) are suspects."""
 
     signature: str
     count: int
     first_seen: dt.datetime | None
     last_seen: dt.datetime | None
     services: list[str]
-    new_since_baseline: bool
+    new_since_baseline: bool | None  # None: neither the baseline nor the pre-impact window has logs
     baseline_count: int = 0
     example: str | None = None
     query_ref: str | None = None

@@ -214,6 +214,7 @@ class Scenario:
     mitigation: dt.datetime | None = None
     tail: dt.timedelta = dt.timedelta(minutes=30)
     info_every_seconds: int = 60
+    logs_start: dt.datetime | None = None  # no log before it (retention shorter than the baseline)
     description: str = ""
 
     # ------------------------------------------------------------------ spans
@@ -468,6 +469,8 @@ class Scenario:
             epoch: float, svc: str, level: str, message: str, sig: str | None, **extra: Any
         ) -> None:
             nonlocal seq
+            if self.logs_start is not None and epoch < ts(self.logs_start):
+                return
             doc = {
                 "@timestamp": _iso(epoch),
                 "log.level": level,
@@ -786,6 +789,13 @@ def _compute_truth(sc: Scenario) -> dict[str, Any]:
     truth["logs"] = _log_truth(sc, w0, w1)
     truth["baseline_logs"] = _log_truth(sc, b0, b1)
     sigs = []
+    # novelty: absent from the baseline's logs and not seen before the impact (minus the
+    # stability period); unknown (None) when neither holds any log
+    impact = ts(truth["impact_start"]) - 600 if truth["impact_start"] else None
+    base_has_logs = any(b0 <= _epoch(d["@timestamp"]) < b1 for d, _ in sc._docs)
+    before_has_logs = impact is not None and any(
+        w0 <= _epoch(d["@timestamp"]) < impact for d, _ in sc._docs
+    )
     base_counts = Counter(
         s
         for d, s in sc._docs
@@ -810,12 +820,17 @@ def _compute_truth(sc: Scenario) -> dict[str, Any]:
                 "first_seen": _dt(_epoch(ds[0]["@timestamp"])),
                 "last_seen": _dt(_epoch(ds[-1]["@timestamp"])),
                 "baseline_count": base_counts.get(sig.key, 0),
-                "new": base_counts.get(sig.key, 0) == 0,
+                "new": _novelty(
+                    base_counts.get(sig.key, 0) if base_has_logs else None,
+                    _epoch(ds[0]["@timestamp"]) if before_has_logs else None,
+                    impact,
+                ),
                 "examples": [d["message"] for d in ds[:3]],
             }
         )
     truth["signatures"] = sigs
     truth["new_signatures"] = [s["key"] for s in sigs if s["new"]]
+    truth["unknown_novelty"] = [s["key"] for s in sigs if s["new"] is None]
     truth["change_events"] = [
         {
             "at": ev.at,
@@ -828,6 +843,17 @@ def _compute_truth(sc: Scenario) -> dict[str, Any]:
         if w0 <= ts(ev.at) < w1
     ]
     return truth
+
+
+def _novelty(
+    baseline_count: int | None, first_seen: float | None, before: float | None
+) -> bool | None:
+    """New unless seen in the baseline or before ``before``; None when neither can tell."""
+    if baseline_count:
+        return False
+    if first_seen is not None and before is not None:
+        return first_seen >= before
+    return None if baseline_count is None else True
 
 
 def _epoch(iso: str) -> float:
@@ -1163,6 +1189,33 @@ def ingress_nginx() -> Scenario:
     )
 
 
+def logs_from_window_start() -> Scenario:
+    """Log retention shorter than the baseline: the logs begin at the window start."""
+    d = "2026-05-18"
+    steady = LogSignature(
+        key="payments-ledger-retry",
+        service="payments",
+        template="Ledger write retried after {n}ms for batch {hex}",
+        error_type="LedgerRetryError",
+        mode="periodic",
+        every_seconds=60,
+    )
+    return Scenario(
+        "logs_from_window_start",
+        t(f"{d} 08:00"),
+        t(f"{d} 10:30"),
+        services=[
+            ServiceProfile(
+                "payments", rps=20, phases=(Phase(t(f"{d} 09:10"), t(f"{d} 09:40"), 0.2),)
+            )
+        ],
+        alerts=[AlertSpec("HighErrorRate", "payments", ((t(f"{d} 09:12"), t(f"{d} 09:41")),))],
+        log_signatures=[steady] + _standard_signatures("payments")[:1],
+        logs_start=t(f"{d} 08:00"),
+        description="a steady error from the first minute is not new; the incident's error is",
+    )
+
+
 def busy_neighbour() -> Scenario:
     """One service fails while a three-times-busier one stays healthy (headline availability)."""
     d = "2026-05-11"
@@ -1197,6 +1250,7 @@ SCENARIOS: dict[str, Callable[[], Scenario]] = {
     "micrometer": micrometer,
     "ingress_nginx": ingress_nginx,
     "busy_neighbour": busy_neighbour,
+    "logs_from_window_start": logs_from_window_start,
 }
 
 

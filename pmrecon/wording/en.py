@@ -30,6 +30,7 @@ TEXT: dict[str, str] = {
     "graph.instant.resolution": "Resolution",
     "graph.separators": ".,",
     # The Markdown report's Python-side words (pmrecon/report/markdown.py).
+    "report.novelty_unknown": "Whether these errors are new cannot be told: neither the baseline period nor the window before the impact start holds logs to compare with, so no error is put forward as new.",
     "report.instant.impact_start": "Measured impact start",
     "report.instant.first_alert": "First alert",
     "report.instant.acknowledged": "Acknowledged",

@@ -30,6 +30,7 @@ TEXT: dict[str, str] = {
     "graph.instant.resolution": "Résolution",
     "graph.separators": ", ",
     # The Markdown report's Python-side words (pmrecon/report/markdown.py).
+    "report.novelty_unknown": "Impossible de dire si ces erreurs sont nouvelles : ni la période de référence ni la fenêtre avant le début de l'impact ne contiennent de logs pour comparer ; aucune erreur n'est donc présentée comme nouvelle.",
     "report.instant.impact_start": "Début d'impact mesuré",
     "report.instant.first_alert": "Première alerte",
     "report.instant.acknowledged": "Prise en compte",
