@@ -1217,7 +1217,11 @@ def logs_from_window_start() -> Scenario:
 
 
 def busy_neighbour() -> Scenario:
-    """One service fails while a three-times-busier one stays healthy (headline availability)."""
+    """One service fails while a three-times-busier one stays healthy (headline availability).
+
+    The phase starts and ends between two 30 s count steps (at :15), so a count step
+    straddles each end: the analysis must count them the same way at both ends.
+    """
     d = "2026-05-11"
     return Scenario(
         "busy_neighbour",
@@ -1225,7 +1229,7 @@ def busy_neighbour() -> Scenario:
         t(f"{d} 11:00"),
         services=[
             ServiceProfile(
-                "checkout", rps=20, phases=(Phase(t(f"{d} 09:50"), t(f"{d} 10:20"), 0.15),)
+                "checkout", rps=20, phases=(Phase(t(f"{d} 09:50:15"), t(f"{d} 10:20:15"), 0.15),)
             ),
             ServiceProfile("catalog", rps=60),
         ],

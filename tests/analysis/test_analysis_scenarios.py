@@ -24,9 +24,11 @@ from tests.scenarios import SCENARIOS, Scenario
 PARIS = ("midnight_paris", "dst_paris", "clean_single", "two_incidents")
 
 
-def run(sc: Scenario, rate_window: float | None = None) -> dict[str, Any]:
+def run(
+    sc: Scenario, rate_window: float | None = None, count_step: float | None = None
+) -> dict[str, Any]:
     tz = "Europe/Paris" if sc.name in PARIS else "UTC"
-    ev = evidence_from_scenario(sc, rate_window=rate_window)
+    ev = evidence_from_scenario(sc, rate_window=rate_window, count_step=count_step)
     data = findings_to_json(analyse(ev, {}, timezone=tz))
     validate_findings(data)
     return data
@@ -44,14 +46,19 @@ def close(got: str | None, want: dt.datetime | None, tol: float) -> bool:
 
 @pytest.fixture(
     scope="module",
-    params=[(name, w) for name in sorted(SCENARIOS) for w in (None, 60.0)],
-    ids=lambda p: f"{p[0]}-{'rate60s' if p[1] else 'exact'}",
+    params=[
+        (name, w, c)
+        for name in sorted(SCENARIOS)
+        for w, c in ((None, None), (60.0, None), (60.0, 30.0))
+    ],
+    ids=lambda p: f"{p[0]}-{'exact' if not p[1] else 'rate60s' if not p[2] else 'counts30s'}",
 )
 def case(request: pytest.FixtureRequest) -> tuple[Scenario, dict[str, Any]]:
-    """Each scenario twice: exact per-step samples, and PromQL-like ``rate(x[60s])`` samples."""
-    name, rate_window = request.param
+    """Each scenario three times: exact per-step samples, PromQL-like ``rate(x[60s])``
+    samples, and those with request counts per 30 s (two scrapes) as the connector reads them."""
+    name, rate_window, count_step = request.param
     sc = SCENARIOS[name]()
-    return sc, run(sc, rate_window)
+    return sc, run(sc, rate_window, count_step)
 
 
 def _main_truth(sc: Scenario, inc: dict[str, Any]) -> dict[str, Any]:
@@ -134,10 +141,12 @@ def test_availability_and_failed_requests(case: tuple[Scenario, dict[str, Any]])
     sc, data = case
     inc = data["incident"]
     truth = sc.truth
-    # the interval's ends are known within one step: allow one step of failed requests
-    one_step = (
-        sum(s.rps for s in sc.services) * sc.scrape_interval * truth["max_error_ratio"]["value"]
+    # the interval's ends are known within one step: allow one count step of failed requests
+    count_step = max(
+        [q["step_seconds"] or 0 for src in data["sources"] for q in src["queries"]]
+        + [sc.scrape_interval]
     )
+    one_step = sum(s.rps for s in sc.services) * count_step * truth["max_error_ratio"]["value"]
     if len(truth["incidents"]) <= 1:
         assert inc["availability"]["value"] == pytest.approx(truth["availability"], abs=0.001)
         assert inc["failed_requests"] == pytest.approx(truth["failed_requests"], abs=one_step)
