@@ -63,6 +63,8 @@ logs.json       log aggregates computed by Elasticsearch: volume per level, erro
 samples.ndjson  sample log lines (redacted), one JSON object per line
 events.json     change events (deploys, rollbacks, silences, ...)
 warnings.json   what went wrong while collecting
+build.json      the settings the build used (zone, language, title, analysis settings,
+                times given by hand), which a rebuild from this folder reuses
 Times are RFC 3339 in UTC. Edit nothing: a file whose hash differs from the manifest is refused.
 """
 
@@ -130,6 +132,19 @@ def bundle_files(evidence: Evidence) -> dict[str, bytes]:
     }
     files[MANIFEST] = _dumps(manifest).encode("utf-8")
     return files
+
+
+def with_files(files: dict[str, bytes], extra: dict[str, bytes]) -> dict[str, bytes]:
+    """The bundle's files plus ``extra`` (e.g. the build's settings), listed and hashed in the manifest."""
+    manifest = json.loads(files[MANIFEST].decode("utf-8"))
+    out = {**files, **extra}
+    manifest["files"] = {
+        name: hashlib.sha256(data).hexdigest()
+        for name, data in sorted(out.items())
+        if name != MANIFEST
+    }
+    out[MANIFEST] = _dumps(manifest).encode("utf-8")
+    return out
 
 
 def write_files(files: dict[str, bytes], target: Path) -> None:

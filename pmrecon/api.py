@@ -9,8 +9,10 @@ docs/python-api.md describes it, with an example that a test runs.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import datetime as dt
+import json
 import logging
 import queue
 import threading
@@ -22,11 +24,17 @@ from typing import Any
 
 import connectors
 from connectors.base import CheckResult, CollectRequest, Source, SourceContext
-from connectors.bundle import bundle_files, evidence_from_files, read_bundle, write_files
+from connectors.bundle import (
+    bundle_files,
+    evidence_from_files,
+    read_bundle,
+    with_files,
+    write_files,
+)
 
 from . import __version__
-from .config import Config
-from .errors import ConnectorError, PmreconError, UsageError
+from .config import Config, check_timezone, load_config, read_yaml
+from .errors import ConnectorError, EvidenceError, PmreconError, UsageError
 from .fsutil import ensure_writable_dir, slugify
 from .model import Evidence, SourceInfo, Warning, Window, rfc3339
 from .result import BuildResult
@@ -64,6 +72,9 @@ class BuildRequest:
     force: bool = False
     strict: bool = False
     now: dt.datetime | None = None
+    #: Config keys the caller set explicitly (command-line flags: ``timezone``, ``language``…);
+    #: a rebuild keeps the bundle's recorded value for every other key (see :func:`build`).
+    given: frozenset[str] = frozenset()
 
 
 def make_sources(config: Config, context: SourceContext) -> list[Source]:
@@ -299,18 +310,103 @@ def output_dir_for(config: Config, findings: dict[str, Any], title: str) -> Path
     return Path(config["output_dir"]) / f"{str(start)[:10]}-{slugify(title)}"
 
 
+#: The bundle file that records the settings a build used, so that a rebuild reproduces it.
+BUILD_SETTINGS = "build.json"
+#: The config keys recorded there besides the analysis section (and the title).
+RECORDED_KEYS = ("timezone", "language")
+
+
+def build_settings(config: Config, title: str, human: HumanInstants) -> dict[str, Any]:
+    """What a build used that its findings depend on: zone, language, title, analysis, hand times."""
+    return {
+        "timezone": config["timezone"],
+        "language": config["language"],
+        "title": title,
+        "analysis": config["analysis"],
+        "human": {k: rfc3339(v) if v else None for k, v in human.as_mapping().items()},
+    }
+
+
+def recorded_settings(source_dir: Path) -> dict[str, Any] | None:
+    """The settings recorded in a bundle (None for a bundle written before they were)."""
+    path = Path(source_dir) / BUILD_SETTINGS
+    if not path.is_file():
+        return None
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(recorded, dict):
+            raise ValueError("not an object")
+        return recorded
+    except (OSError, ValueError) as exc:
+        raise EvidenceError(
+            f"evidence file {path} is unreadable ({exc}); restore the original bundle"
+        ) from None
+
+
+def with_recorded_settings(
+    config: Config, request: BuildRequest, recorded: dict[str, Any]
+) -> tuple[Config, BuildRequest]:
+    """The config and request of a rebuild: the bundle's recorded settings unless told otherwise.
+
+    Told otherwise: a flag in ``request.given``, a key of the config file, a value other
+    than the default, a title or a time given by hand.
+    """
+    defaults = load_config(None)
+    in_file = read_yaml(config.path) if config.path is not None else {}
+    data = copy.deepcopy(config.data)
+
+    def given(key: str, value: Any, default: Any, file_section: Any) -> bool:
+        in_section = isinstance(file_section, dict) and key in file_section
+        return in_section or value != default
+
+    for key in RECORDED_KEYS:
+        chosen = key in request.given or given(key, config[key], defaults[key], in_file)
+        if key in recorded and not chosen:
+            data[key] = recorded[key]
+    analysis = recorded.get("analysis")
+    if isinstance(analysis, dict) and "analysis" not in request.given:
+        for key, value in analysis.items():
+            mine = config["analysis"].get(key)
+            if not given(key, mine, defaults["analysis"].get(key), in_file.get("analysis")):
+                data["analysis"][key] = value
+    check_timezone(str(data["timezone"]))
+    title = request.title or config.get("title") or recorded.get("title")
+    hand = recorded.get("human") or {}
+    human = HumanInstants(
+        **{
+            name: getattr(request.human, name) or _recorded_time(hand.get(name))
+            for name in HumanInstants.__dataclass_fields__
+        }
+    )
+    return Config(data=data, path=config.path), dataclasses.replace(
+        request, title=title, human=human
+    )
+
+
+def _recorded_time(value: Any) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
 def build(
     config: Config,
     request: BuildRequest,
     progress: Callable[[str], None] | None = None,
 ) -> BuildResult:
-    """Collect (or load) evidence, analyse it and write the post-mortem folder."""
+    """Collect (or load) evidence, analyse it and write the post-mortem folder.
+
+    From a bundle (``request.source_dir``), the settings it recorded are reused unless the
+    config or the request says otherwise, so a rebuild gives the same findings.
+    """
     say = progress or (lambda _msg: None)
-    lang = config["language"]
     say("collecting evidence")
     if request.source_dir is None:
         _preload_in_background()
     evidence = gather_evidence(config, request)
+    if request.source_dir is not None:
+        recorded = recorded_settings(request.source_dir)
+        if recorded is not None:
+            config, request = with_recorded_settings(config, request, recorded)
+    lang = config["language"]
     # Analyse what the bundle holds, read back from its bytes, so a rebuild from the
     # bundle gives byte-identical findings.
     files = bundle_files(evidence)
@@ -320,6 +416,8 @@ def build(
     findings = analyse_evidence(evidence, config, request.human)
     title = request.title or config.get("title") or default_title(findings, lang)
     out = request.out or output_dir_for(config, findings, title)
+    settings = json.dumps(build_settings(config, title, request.human), indent=2, sort_keys=True)
+    files = with_files(files, {BUILD_SETTINGS: (settings + "\n").encode("utf-8")})
     created = [p for p in [out, *out.parents] if not p.exists()]
     ensure_writable_dir(out)
     try:

@@ -282,6 +282,7 @@ def build(
         png=False if no_png else None,
         force=force,
         strict=strict,
+        given=frozenset(key for key, value in overrides.items() if value is not None),
     )
     result = run_build(config, request, progress=state.say if state.verbose else None)
     _report(state, result, as_json)

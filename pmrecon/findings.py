@@ -133,8 +133,10 @@ class Incident:
     max_error_rate: PeakValue = field(default_factory=PeakValue)
     max_latency_seconds: PeakValue = field(default_factory=PeakValue)
     max_latency_by_quantile: list[PeakValue] = field(default_factory=list)
-    availability: Availability = field(default_factory=Availability)
-    failed_requests: float | None = None
+    availability: Availability = field(default_factory=Availability)  # the impacted services'
+    failed_requests: float | None = None  # of the impacted services
+    availability_all_services: float | None = None  # every analysed service, busy or not
+    failed_requests_all_services: float | None = None
     impacted_users: int | None = None
     error_budget_consumed: ErrorBudget = field(default_factory=ErrorBudget)
     impact_level_suggested: str | None = None
@@ -172,14 +174,14 @@ class TimelineEntry:
 
 @dataclass
 class TopError:
-    """An error signature, new ones (absent from the baseline) being the prime suspects."""
+    """An error signature; new ones (absent from the baseline and before impact) are suspects."""
 
     signature: str
     count: int
     first_seen: dt.datetime | None
     last_seen: dt.datetime | None
     services: list[str]
-    new_since_baseline: bool
+    new_since_baseline: bool | None  # None: neither the baseline nor the pre-impact window has logs
     baseline_count: int = 0
     example: str | None = None
     query_ref: str | None = None

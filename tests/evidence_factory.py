@@ -349,7 +349,10 @@ _NUM = re.compile(r"0x[0-9a-f]+|[0-9a-f]{8}-[0-9a-f-]{27}|\d+")
 
 
 def evidence_from_scenario(
-    sc: Any, quantiles: tuple[float, ...] = (0.5, 0.95, 0.99), rate_window: float | None = None
+    sc: Any,
+    quantiles: tuple[float, ...] = (0.5, 0.95, 0.99),
+    rate_window: float | None = None,
+    count_step: float | None = None,
 ) -> Evidence:
     """The evidence the connectors would return for a ``tests.scenarios.Scenario``.
 
@@ -357,6 +360,8 @@ def evidence_from_scenario(
     way the Prometheus connector's PromQL does — ``rate(x[rate_window])`` at every step,
     ratio of rates and ``histogram_quantile`` over the window's buckets — and the source
     records ``rate_window`` in its settings. Without it, each sample is exact for its step.
+    With ``count_step``, request counts are per ``count_step`` on its own grid, as the
+    connector's ``increase(x[count_step])`` (at least two scrapes) gives them.
     """
     from tests.scenarios import BUCKETS, ERROR_LEVELS
 
@@ -416,16 +421,20 @@ def evidence_from_scenario(
             for kind, name, mask, values, unit, q in specs:
                 qid = f"{sc.name}-{tag}-{name}-{svc.name}"
                 query = f"{name}{{service={svc.name!r}}}"
-                queries.append(QueryRecord(qid, "prometheus", kind, query, step_seconds=step))
+                times, kept, own_step = t[mask], values[mask], step
+                if count_step and kind in ("requests_total", "requests_bad"):
+                    times, kept = _per_count_step(t[m], values[m], count_step)
+                    own_step = count_step
+                queries.append(QueryRecord(qid, "prometheus", kind, query, step_seconds=own_step))
                 series.append(
                     Series(
                         name,
                         kind,
                         svc.name,
                         unit,
-                        t[mask].tolist(),
-                        values[mask].tolist(),
-                        step,
+                        times.tolist(),
+                        kept.tolist(),
+                        own_step,
                         qid,
                         q,
                         baseline=is_base,
@@ -555,6 +564,17 @@ def _rated(
             val = np.where(np.isinf(hi), lo, lo + (hi - lo) * frac)
             out[f"latency_p{q * 100:g}"] = np.where(ok & (tot > 0), val, np.nan)
     return out
+
+
+def _per_count_step(
+    t: np.ndarray, per_step: np.ndarray, count_step: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-step counts summed over ``(u - count_step, u]`` for every ``u`` on the count grid."""
+    values = np.nan_to_num(per_step)
+    grid = np.arange(math.ceil(t[0] / count_step) * count_step, t[-1] + count_step / 2, count_step)
+    grid = grid[grid - count_step >= t[0] - (t[1] - t[0]) - 1e-9] if len(t) > 1 else grid
+    sums = np.array([values[(t > u - count_step) & (t <= u)].sum() for u in grid])
+    return grid, sums
 
 
 def _since_last_sample(inc: np.ndarray, scraped: np.ndarray) -> np.ndarray:

@@ -214,6 +214,7 @@ class Scenario:
     mitigation: dt.datetime | None = None
     tail: dt.timedelta = dt.timedelta(minutes=30)
     info_every_seconds: int = 60
+    logs_start: dt.datetime | None = None  # no log before it (retention shorter than the baseline)
     description: str = ""
 
     # ------------------------------------------------------------------ spans
@@ -468,6 +469,8 @@ class Scenario:
             epoch: float, svc: str, level: str, message: str, sig: str | None, **extra: Any
         ) -> None:
             nonlocal seq
+            if self.logs_start is not None and epoch < ts(self.logs_start):
+                return
             doc = {
                 "@timestamp": _iso(epoch),
                 "log.level": level,
@@ -732,15 +735,20 @@ def _compute_truth(sc: Scenario) -> dict[str, Any]:
     a_t = ts(truth["impact_start"]) if incidents else w0
     b_t = ts(truth["resolution"]) if truth["resolution"] else w1
     truth["availability_interval"] = (_dt(a_t), _dt(b_t))
-    total = bad = 0
-    for svc in sc.services:
-        for r in sc._steps[svc.name]:
-            if a_t < r["t"] <= b_t:
-                total += r["total"]
-                bad += r["bad"]
-    truth["requests_total"] = total
-    truth["failed_requests"] = bad
-    truth["availability"] = 1 - bad / total if total else None
+    # the headline covers the impacted services (every service when there is no incident);
+    # the all-services figures are kept beside it
+    impacted = {n for inc in incidents for n in inc["services"]} or {s.name for s in sc.services}
+    truth["impacted_services"] = sorted(impacted)
+    for suffix, names in (("", impacted), ("_all_services", {s.name for s in sc.services})):
+        total = bad = 0
+        for name in sorted(names):
+            for r in sc._steps[name]:
+                if a_t < r["t"] <= b_t:
+                    total += r["total"]
+                    bad += r["bad"]
+        truth["requests_total" + suffix] = total
+        truth["failed_requests" + suffix] = bad
+        truth["availability" + suffix] = 1 - bad / total if total else None
 
     # max error ratio over declared states in the window (steps starting in [w0, w1))
     best: tuple[float, int, str] | None = None
@@ -781,6 +789,13 @@ def _compute_truth(sc: Scenario) -> dict[str, Any]:
     truth["logs"] = _log_truth(sc, w0, w1)
     truth["baseline_logs"] = _log_truth(sc, b0, b1)
     sigs = []
+    # novelty: absent from the baseline's logs and not seen before the impact (minus the
+    # stability period); unknown (None) when neither holds any log
+    impact = ts(truth["impact_start"]) - 600 if truth["impact_start"] else None
+    base_has_logs = any(b0 <= _epoch(d["@timestamp"]) < b1 for d, _ in sc._docs)
+    before_has_logs = impact is not None and any(
+        w0 <= _epoch(d["@timestamp"]) < impact for d, _ in sc._docs
+    )
     base_counts = Counter(
         s
         for d, s in sc._docs
@@ -805,12 +820,17 @@ def _compute_truth(sc: Scenario) -> dict[str, Any]:
                 "first_seen": _dt(_epoch(ds[0]["@timestamp"])),
                 "last_seen": _dt(_epoch(ds[-1]["@timestamp"])),
                 "baseline_count": base_counts.get(sig.key, 0),
-                "new": base_counts.get(sig.key, 0) == 0,
+                "new": _novelty(
+                    base_counts.get(sig.key, 0) if base_has_logs else None,
+                    _epoch(ds[0]["@timestamp"]) if before_has_logs else None,
+                    impact,
+                ),
                 "examples": [d["message"] for d in ds[:3]],
             }
         )
     truth["signatures"] = sigs
     truth["new_signatures"] = [s["key"] for s in sigs if s["new"]]
+    truth["unknown_novelty"] = [s["key"] for s in sigs if s["new"] is None]
     truth["change_events"] = [
         {
             "at": ev.at,
@@ -823,6 +843,17 @@ def _compute_truth(sc: Scenario) -> dict[str, Any]:
         if w0 <= ts(ev.at) < w1
     ]
     return truth
+
+
+def _novelty(
+    baseline_count: int | None, first_seen: float | None, before: float | None
+) -> bool | None:
+    """New unless seen in the baseline or before ``before``; None when neither can tell."""
+    if baseline_count:
+        return False
+    if first_seen is not None and before is not None:
+        return first_seen >= before
+    return None if baseline_count is None else True
 
 
 def _epoch(iso: str) -> float:
@@ -1158,6 +1189,56 @@ def ingress_nginx() -> Scenario:
     )
 
 
+def logs_from_window_start() -> Scenario:
+    """Log retention shorter than the baseline: the logs begin at the window start."""
+    d = "2026-05-18"
+    steady = LogSignature(
+        key="payments-ledger-retry",
+        service="payments",
+        template="Ledger write retried after {n}ms for batch {hex}",
+        error_type="LedgerRetryError",
+        mode="periodic",
+        every_seconds=60,
+    )
+    return Scenario(
+        "logs_from_window_start",
+        t(f"{d} 08:00"),
+        t(f"{d} 10:30"),
+        services=[
+            ServiceProfile(
+                "payments", rps=20, phases=(Phase(t(f"{d} 09:10"), t(f"{d} 09:40"), 0.2),)
+            )
+        ],
+        alerts=[AlertSpec("HighErrorRate", "payments", ((t(f"{d} 09:12"), t(f"{d} 09:41")),))],
+        log_signatures=[steady] + _standard_signatures("payments")[:1],
+        logs_start=t(f"{d} 08:00"),
+        description="a steady error from the first minute is not new; the incident's error is",
+    )
+
+
+def busy_neighbour() -> Scenario:
+    """One service fails while a three-times-busier one stays healthy (headline availability).
+
+    The phase starts and ends between two 30 s count steps (at :15), so a count step
+    straddles each end: the analysis must count them the same way at both ends.
+    """
+    d = "2026-05-11"
+    return Scenario(
+        "busy_neighbour",
+        t(f"{d} 09:00"),
+        t(f"{d} 11:00"),
+        services=[
+            ServiceProfile(
+                "checkout", rps=20, phases=(Phase(t(f"{d} 09:50:15"), t(f"{d} 10:20:15"), 0.15),)
+            ),
+            ServiceProfile("catalog", rps=60),
+        ],
+        alerts=[AlertSpec("HighErrorRate", "checkout", ((t(f"{d} 09:52"), t(f"{d} 10:21")),))],
+        log_signatures=_standard_signatures("checkout")[:1],
+        description="checkout loses 15 % of its requests; catalog, three times busier, is fine",
+    )
+
+
 SCENARIOS: dict[str, Callable[[], Scenario]] = {
     "clean_single": clean_single,
     "flapping": flapping,
@@ -1172,6 +1253,8 @@ SCENARIOS: dict[str, Callable[[], Scenario]] = {
     "no_incident": no_incident,
     "micrometer": micrometer,
     "ingress_nginx": ingress_nginx,
+    "busy_neighbour": busy_neighbour,
+    "logs_from_window_start": logs_from_window_start,
 }
 
 

@@ -39,7 +39,7 @@ from ..model import Evidence
 from .context import AnalysisContext
 from .incidents import DetectedIncident, choose_main, detect_incidents
 from .instants import CHANGE_KINDS, HUMAN_INSTANTS, IMPROVEMENT_SHARE, INSTANT_NAMES
-from .listings import alert_findings, data_gaps, source_finding, top_errors
+from .listings import alert_findings, data_gaps, signature_novelty, source_finding, top_errors
 from .logs import count_error_logs
 from .main_incident import describe_main_incident
 from .settings import AnalysisSettings, load_settings
@@ -100,7 +100,8 @@ def analyse(
     others = _other_incidents(ctx, incidents, main)
     in_incident = {id(s.alert) for s in (main.signals if main else []) if s.alert is not None}
     alerts = alert_findings(ctx, in_incident)
-    timeline = build_timeline(ctx, breaches, bursts, instants)
+    novelty = signature_novelty(ctx, main.impact_start if main else None)
+    timeline = build_timeline(ctx, breaches, bursts, instants, novelty)
     gaps = data_gaps(ctx, main)
     if gaps:
         ctx.warn(
@@ -118,7 +119,7 @@ def analyse(
         figures=figures,
         alerts=alerts,
         timeline=timeline,
-        top_errors=top_errors(evidence),
+        top_errors=top_errors(evidence, novelty),
         other_incidents=others,
         gaps=gaps,
         thresholds=_thresholds(slis),

@@ -3,7 +3,8 @@
 Input: the main incident's record and instants, its :class:`~.measures.SpanMeasures`
 and the signals it is made of. Output: :class:`~pmrecon.findings.Figure` entries in a
 fixed order — duration, MTTD, MTTA, MTTR, max error rate, max latency (also per
-quantile), availability (ratio of sums, and uptime), failed requests, impacted users,
+quantile), availability (ratio of sums, and uptime), failed requests (both over the
+impacted services, then over every service), impacted users,
 error budget consumed, error logs and the suggested impact level. Definitions are also
 in ``docs/definitions.md``; keep the two in step. Pure.
 """
@@ -16,7 +17,7 @@ from ..findings import Figure, Incident, Instant, PeakValue
 from .context import AnalysisContext
 from .incidents import DetectedIncident
 from .logs import ErrorLogCounts
-from .measures import ImpactedUsers, SpanMeasures
+from .measures import EVERY_SERVICE, IMPACTED_SERVICES, ImpactedUsers, SpanMeasures
 from .signals import signal_ref
 from .slis import SliSeries, quantile_name
 
@@ -31,6 +32,8 @@ FIGURE_UNITS = (
     ("availability", "ratio"),
     ("availability_uptime", "ratio"),
     ("failed_requests", "requests"),
+    ("availability_all_services", "ratio"),
+    ("failed_requests_all_services", "requests"),
     ("impacted_users", "users"),
     ("error_budget_consumed", "ratio"),
     ("error_logs", "logs"),
@@ -52,8 +55,13 @@ def measure_figures(
     measures: SpanMeasures,
     slis: list[SliSeries],
     span: str,
+    impacted_only: bool = False,
 ) -> None:
-    """The figures that do not need an incident: peaks, availability, failed requests."""
+    """The figures that do not need an incident: peaks, availability, failed requests.
+
+    ``impacted_only``: the headline availability and failed requests cover the impacted
+    services (the measures say so), the ``…_all_services`` figures every service.
+    """
     figures["max_error_rate"] = _from_metrics(
         ctx,
         measures.max_error_rate.value,
@@ -92,12 +100,20 @@ def measure_figures(
         f"Mean of the uptime/probe series of every analysed service over {span}.",
         sorted({r for s in slis if s.kind == "uptime" for r in s.query_refs}),
     )
+    scope = IMPACTED_SERVICES if impacted_only else EVERY_SERVICE
     figures["failed_requests"] = _from_metrics(
+        ctx, measures.failed_requests, "requests", f"Σ bad requests of {scope} over {span}.", refs
+    )
+    every = measures.availability_all
+    figures["availability_all_services"] = _from_metrics(
+        ctx, every.value, "ratio", every.definition, measures.availability_all_refs
+    )
+    figures["failed_requests_all_services"] = _from_metrics(
         ctx,
-        measures.failed_requests,
+        measures.failed_requests_all,
         "requests",
-        f"Σ bad requests of every analysed service over {span}.",
-        refs,
+        f"Σ bad requests of {EVERY_SERVICE} over {span}.",
+        measures.availability_all_refs,
     )
 
 
@@ -120,7 +136,7 @@ def incident_figures(
 ) -> dict[str, Figure]:
     """Every figure of the main incident, in the findings' order."""
     figures = _time_figures(ctx, detected, incident, instants)
-    measure_figures(ctx, figures, measures, slis, "(impact start, resolution]")
+    measure_figures(ctx, figures, measures, slis, "(impact start, resolution]", impacted_only=True)
     figures["impacted_users"] = Figure(
         incident.impacted_users,
         "users",
@@ -133,7 +149,8 @@ def incident_figures(
         incident.error_budget_consumed.value,
         "ratio",
         "(1 − availability) × duration ÷ ((1 − slo_target) × slo_period): the share of the SLO "
-        "period's error budget the incident used (above 1: budget exceeded).",
+        "period's error budget the incident used (above 1: budget exceeded). The availability "
+        "is that of the impacted services.",
         measures.availability_refs,
     )
     figures["error_logs"] = Figure(

@@ -3,7 +3,8 @@
 Input: the evidence and the main :class:`~.incidents.DetectedIncident`. Output: the
 alerts of the window in order of first transition (marked when part of the incident),
 the stretches inside the incident where a series has no samples, the error signatures
-(new ones first) and the sources with their queries. Pure.
+(new ones first; novelty judged by :func:`signature_novelty`) and the sources with their
+queries. Pure.
 """
 
 from __future__ import annotations
@@ -93,12 +94,58 @@ def _missing(
     return [(float(points[i]), float(points[i + 1] - step)) for i in wide]
 
 
-def top_errors(evidence: Evidence) -> list[TopError]:
-    """The error signatures of the logs: new since the baseline first, then the most frequent."""
+#: Novelty of each error signature: True new, False seen before, None unknown (no logs to tell).
+Novelty = dict[str, "bool | None"]
+
+
+def signature_novelty(ctx: AnalysisContext, impact_start: float | None) -> Novelty:
+    """Per signature: new unless seen in the baseline or well before impact start; None when
+    neither the baseline nor the window before impact start holds logs to tell.
+
+    "Well before": at least ``stability_period`` before impact start, so that the errors of
+    the incident's own onset (just before its breach is confirmed) stay new.
+    """
+    logs = ctx.evidence.logs
+    if logs is None:
+        return {}
+    # the logs source counts only error-level documents over the baseline
+    baseline_holds = bool(logs.baseline_error_documents)
+    before = _logs_before(ctx, impact_start)
+    novelty: Novelty = {}
+    for s in logs.signatures:
+        if baseline_holds and s.baseline_count > 0:
+            novelty[s.signature] = False
+        elif before is not None:
+            first_seen = as_utc(s.first_seen)
+            novelty[s.signature] = first_seen is None or first_seen.timestamp() >= before
+        else:
+            novelty[s.signature] = True if baseline_holds else None
+    return novelty
+
+
+def _logs_before(ctx: AnalysisContext, impact_start: float | None) -> float | None:
+    """The instant before which a sighting is not new, when the window holds logs before it."""
+    logs = ctx.evidence.logs
+    if logs is None or impact_start is None:
+        return None
+    before = impact_start - ctx.settings.stability
+    volume = logs.volume_by_level
+    for i, start in enumerate(volume.timestamps):
+        if start + volume.interval_seconds > before:
+            break
+        if any(counts[i] for counts in volume.counts.values()):
+            return before
+    return None
+
+
+def top_errors(evidence: Evidence, novelty: Novelty) -> list[TopError]:
+    """The error signatures of the logs: new ones first, then unknown, then the most frequent."""
     if evidence.logs is None:
         return []
+    rank = {True: 0, None: 1, False: 2}
     signatures = sorted(
-        evidence.logs.signatures, key=lambda s: (not s.new_since_baseline, -s.count, s.signature)
+        evidence.logs.signatures,
+        key=lambda s: (rank[novelty.get(s.signature)], -s.count, s.signature),
     )
     return [
         TopError(
@@ -107,7 +154,7 @@ def top_errors(evidence: Evidence) -> list[TopError]:
             first_seen=as_utc(s.first_seen),
             last_seen=as_utc(s.last_seen),
             services=sorted(s.services),
-            new_since_baseline=bool(s.new_since_baseline),
+            new_since_baseline=novelty.get(s.signature),
             baseline_count=int(s.baseline_count),
             example=s.example,
             query_ref=s.query_ref,

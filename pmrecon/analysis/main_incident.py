@@ -47,7 +47,7 @@ def describe_main_incident(
     _set_instants(ctx, detected, incident, instants, low, high)
     _set_durations(ctx, detected, incident)
 
-    measures = measure_span(ctx, slis, low, high, INCIDENT_SPAN)
+    measures = measure_span(ctx, slis, low, high, INCIDENT_SPAN, detected.services)
     _set_measures(incident, measures)
     users = impacted_users(ctx, low, high)
     incident.impacted_users = users.count
@@ -122,6 +122,8 @@ def _set_measures(incident: Incident, measures: SpanMeasures) -> None:
         incident.max_latency_seconds = measures.max_latency_by_quantile[-1]
     incident.availability = measures.availability
     incident.failed_requests = measures.failed_requests
+    incident.availability_all_services = measures.availability_all.value
+    incident.failed_requests_all_services = measures.failed_requests_all
 
 
 def _error_logs_by_service(

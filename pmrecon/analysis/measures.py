@@ -1,10 +1,11 @@
 """Step 5b: what the incident's span measures — peaks, availability, failed requests, users.
 
-Input: the SLI series, the evidence's series and logs, and a span (low, high] in epoch
-seconds (the incident's, or the whole window when there is none). Output:
-:class:`SpanMeasures` (highest error ratio, highest latency per quantile, availability
-as a ratio of sums, failed requests, per-service availability) and
-:class:`ImpactedUsers`. A sample at ``t`` counts when ``low < t <= high``. Pure.
+Input: the SLI series, the evidence's series and logs, a span (low, high] in epoch
+seconds (the incident's, or the whole window when there is none) and the services the
+incident impacted. Output: :class:`SpanMeasures` (highest error ratio, highest latency
+per quantile, availability as a ratio of sums and failed requests over the impacted
+services and over every service, per-service availability) and :class:`ImpactedUsers`.
+A sample at ``t`` counts when ``low < t <= high``. Pure.
 """
 
 from __future__ import annotations
@@ -45,10 +46,13 @@ class SpanMeasures:
     max_error_rate: PeakValue
     max_latency_by_quantile: list[PeakValue]  # lowest quantile first
     latency_refs: dict[str, list[str]]  # series id -> query ids
-    availability: Availability
+    availability: Availability  # over the impacted services: the headline
     failed_requests: float | None
     availability_refs: list[str]
     per_service: ServiceAvailability
+    availability_all: Availability  # over every analysed service, shown beside it
+    failed_requests_all: float | None
+    availability_all_refs: list[str]
 
 
 @dataclass
@@ -84,9 +88,18 @@ def peak(candidates: list[PeakCandidate], low: float, high: float) -> PeakValue:
 
 
 def measure_span(
-    ctx: AnalysisContext, slis: list[SliSeries], low: float, high: float, span: str
+    ctx: AnalysisContext,
+    slis: list[SliSeries],
+    low: float,
+    high: float,
+    span: str,
+    impacted: list[str] | None = None,
 ) -> SpanMeasures:
-    """Peaks, availability and failed requests over (low, high]; ``span`` names it in definitions."""
+    """Peaks, availability and failed requests over (low, high]; ``span`` names it in definitions.
+
+    The headline availability and failed requests cover the ``impacted`` services only (a
+    busy service that was fine would dilute them); ``None``: every service (no incident).
+    """
     ratio_candidates = [
         PeakCandidate(
             x.timestamps,
@@ -101,15 +114,23 @@ def measure_span(
     ]
     by_quantile, latency_refs = _latency_peaks(ctx, low, high)
     scope = sorted({x.service for x in ctx.evidence.series if not x.baseline})
-    availability, failed, refs, per_service = _availability(ctx, scope, low, high, span)
+    every = _availability(ctx, scope, low, high, span, impacted_only=False)
+    headline = every
+    if impacted is not None:
+        headline = _availability(
+            ctx, [x for x in scope if x in impacted], low, high, span, impacted_only=True
+        )
     return SpanMeasures(
         peak(ratio_candidates, low, high),
         by_quantile,
         latency_refs,
-        availability,
-        failed,
-        refs,
-        per_service,
+        headline.availability,
+        headline.failed,
+        headline.refs,
+        every.per_service,
+        every.availability,
+        every.failed,
+        every.refs,
     )
 
 
@@ -155,9 +176,23 @@ class _RequestSums:
         self.total += total
 
 
+class _Counted(NamedTuple):
+    """Availability and failed requests over a set of services, their queries, per service."""
+
+    availability: Availability
+    failed: float | None
+    refs: list[str]
+    per_service: ServiceAvailability
+
+
 def _availability(
-    ctx: AnalysisContext, services: list[str], low: float, high: float, span: str
-) -> tuple[Availability, float | None, list[str], ServiceAvailability]:
+    ctx: AnalysisContext,
+    services: list[str],
+    low: float,
+    high: float,
+    span: str,
+    impacted_only: bool,
+) -> _Counted:
     """Availability over (low, high] as 1 − Σbad/Σtotal, failed requests, refs, per service."""
     window = [s for s in ctx.evidence.series if not s.baseline and s.service in services]
     sums = _RequestSums()
@@ -166,7 +201,7 @@ def _availability(
         _count_requests(ctx, sums, service, own, low, high)
     if sums.total > 0:
         value: float | None = min(1.0, max(0.0, 1 - sums.bad / sums.total))
-        definition = _availability_definition(sums.method, span)
+        definition = _availability_definition(sums.method, span, impacted_only)
         failed: float | None = max(0.0, round(sums.bad, 6))
     else:
         value, failed = None, None
@@ -179,7 +214,7 @@ def _availability(
         uptime=_mean_uptime(ctx, window, low, high),
         total_requests=sums.total if sums.total > 0 else None,
     )
-    return availability, failed, sorted(set(sums.refs)), sums.per_service
+    return _Counted(availability, failed, sorted(set(sums.refs)), sums.per_service)
 
 
 def _count_requests(
@@ -214,16 +249,22 @@ def _count_requests(
     sums.add(service, estimated_bad, estimated_total)
 
 
-def _availability_definition(method: str | None, span: str) -> str:
+#: Who the headline availability and failed requests cover, as their definitions say it.
+IMPACTED_SERVICES = (
+    "the impacted services (a breach, an error-log burst or an alert in the incident)"
+)
+EVERY_SERVICE = "every analysed service"
+
+
+def _availability_definition(method: str | None, span: str, impacted_only: bool) -> str:
     if method == "counts":
-        return (
-            "1 − Σbad/Σtotal (ratio of sums) of the request counts of every analysed "
-            f"service over {span}."
-        )
-    return (
+        scope = IMPACTED_SERVICES if impacted_only else EVERY_SERVICE
+        return f"1 − Σbad/Σtotal (ratio of sums) of the request counts of {scope} over {span}."
+    estimated = (
         f"1 − Σ(error ratio × throughput × step)/Σ(throughput × step) over {span}: "
         "request counts estimated from per-step rates where counts were missing."
     )
+    return estimated + (" Over the impacted services only." if impacted_only else "")
 
 
 def _mean_uptime(

@@ -44,9 +44,19 @@ def in_span(timestamps: np.ndarray, low: float, high: float) -> np.ndarray:
 
 
 def sum_in_span(series: Series, low: float, high: float) -> float:
-    """Sum of the series' samples over (low, high] (counts per step add up to the span's count)."""
+    """Sum of the counts of the steps that lie wholly inside (low, high].
+
+    The same rule at both ends: a count step that straddles either end is left out, so a
+    count series coarser than the span's bounds (``increase(x[30s])`` beside 15 s SLI
+    steps) neither adds healthy requests before the impact nor drops failed ones at its
+    end. With no whole step inside (a span shorter than one step), the steps ending in it.
+    """
     timestamps, values = samples_in(series, low, high)
-    return float(values[in_span(timestamps, low, high)].sum())
+    step = sample_step(series, timestamps)
+    whole = (timestamps - step >= low - 1e-6) & (timestamps <= high + 1e-9)
+    if not whole.any():
+        whole = in_span(timestamps, low, high)
+    return float(values[whole].sum())
 
 
 def query_refs(*series: Series) -> list[str]:

@@ -71,13 +71,14 @@ def build_timeline(
     sli_signals: list[Signal],
     log_signals: list[Signal],
     instants: dict[str, Instant],
+    novelty: dict[str, bool | None],
 ) -> list[TimelineEntry]:
-    """Every row of the window, sorted, duplicates removed."""
+    """Every row of the window, sorted, duplicates removed; ``novelty`` says which errors are new."""
     rows = _Rows()
     _alert_rows(ctx, rows)
     _sli_rows(ctx, rows, sli_signals)
     _log_burst_rows(ctx, rows, log_signals)
-    _new_error_rows(ctx, rows)
+    _new_error_rows(ctx, rows, novelty)
     _event_rows(ctx, rows)
     for name, instant in instants.items():
         if instant.at is not None:
@@ -135,14 +136,14 @@ def _log_burst_rows(ctx: AnalysisContext, rows: _Rows, signals: list[Signal]) ->
         )
 
 
-def _new_error_rows(ctx: AnalysisContext, rows: _Rows) -> None:
-    """The first sighting, inside the window, of each error signature absent from the baseline."""
+def _new_error_rows(ctx: AnalysisContext, rows: _Rows, novelty: dict[str, bool | None]) -> None:
+    """The first sighting, inside the window, of each new error signature (unknown ones left out)."""
     logs = ctx.evidence.logs
     if logs is None:
         return
     window = ctx.evidence.window
     for signature in logs.signatures:
-        if not signature.new_since_baseline:
+        if not novelty.get(signature.signature):
             continue
         first_seen = as_utc(signature.first_seen)
         if first_seen is not None and window.start <= first_seen <= window.end:

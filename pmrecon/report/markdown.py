@@ -214,6 +214,12 @@ def report_context(
         "alerts": findings.get("alerts", []),
         "timeline": timeline,
         "suspects": [e for e in top if e.get("new_since_baseline")][:10],
+        # null novelty: no logs in the baseline nor before impact start to tell new from old
+        "novelty_unknown": (
+            words["report.novelty_unknown"]
+            if any(e.get("new_since_baseline", False) is None for e in top)
+            else None
+        ),
         "top_errors": top,
         "changes": [
             e

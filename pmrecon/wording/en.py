@@ -30,6 +30,7 @@ TEXT: dict[str, str] = {
     "graph.instant.resolution": "Resolution",
     "graph.separators": ".,",
     # The Markdown report's Python-side words (pmrecon/report/markdown.py).
+    "report.novelty_unknown": "Whether these errors are new cannot be told: neither the baseline period nor the window before the impact start holds logs to compare with, so no error is put forward as new.",
     "report.instant.impact_start": "Measured impact start",
     "report.instant.first_alert": "First alert",
     "report.instant.acknowledged": "Acknowledged",
@@ -82,6 +83,10 @@ TEXT: dict[str, str] = {
     "definition.availability_estimated": "1 − Σ(error ratio × throughput × step)/Σ(throughput × step) over {span}: request counts estimated from per-step rates where counts were missing.",
     "definition.availability_uptime": "Mean of the uptime/probe series of every analysed service over {span}.",
     "definition.failed_requests": "Σ bad requests of every analysed service over {span}.",
+    "definition.availability_counts_impacted": "1 − Σbad/Σtotal (ratio of sums) of the request counts of the impacted services (a breach, an error-log burst or an alert in the incident) over {span}.",
+    "definition.impacted_only": "Over the impacted services only.",
+    "definition.failed_requests_impacted": "Σ bad requests of the impacted services (a breach, an error-log burst or an alert in the incident) over {span}.",
+    "definition.error_budget_impacted": "The availability is that of the impacted services.",
     "definition.max_error_rate": "Highest per-step error ratio of any service over {span}.",
     "definition.max_latency_quantiles": "Highest {q} latency (highest quantile collected) of any service over {span}.",
     "definition.max_latency": "Highest {q} latency of any service over {span}.",

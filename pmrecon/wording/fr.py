@@ -30,6 +30,7 @@ TEXT: dict[str, str] = {
     "graph.instant.resolution": "Résolution",
     "graph.separators": ", ",
     # The Markdown report's Python-side words (pmrecon/report/markdown.py).
+    "report.novelty_unknown": "Impossible de dire si ces erreurs sont nouvelles : ni la période de référence ni la fenêtre avant le début de l'impact ne contiennent de logs pour comparer ; aucune erreur n'est donc présentée comme nouvelle.",
     "report.instant.impact_start": "Début d'impact mesuré",
     "report.instant.first_alert": "Première alerte",
     "report.instant.acknowledged": "Prise en compte",
@@ -82,6 +83,10 @@ TEXT: dict[str, str] = {
     "definition.availability_estimated": "1 − Σ(taux d'erreur × débit × pas)/Σ(débit × pas) sur {span} : comptes de requêtes estimés à partir des débits par pas là où les comptes manquaient.",
     "definition.availability_uptime": "Moyenne des séries de disponibilité (up/sonde) de chaque service analysé sur {span}.",
     "definition.failed_requests": "Σ des requêtes en échec de chaque service analysé sur {span}.",
+    "definition.availability_counts_impacted": "1 − Σmauvaises/Σtotal (rapport des sommes) des comptes de requêtes des services touchés (une dégradation, une rafale de logs d'erreur ou une alerte dans l'incident) sur {span}.",
+    "definition.impacted_only": "Sur les services touchés seulement.",
+    "definition.failed_requests_impacted": "Σ des requêtes en échec des services touchés (une dégradation, une rafale de logs d'erreur ou une alerte dans l'incident) sur {span}.",
+    "definition.error_budget_impacted": "La disponibilité est celle des services touchés.",
     "definition.max_error_rate": "Plus haut taux d'erreur par pas, tous services confondus, sur {span}.",
     "definition.max_latency_quantiles": "Plus haute latence {q} (le plus haut quantile collecté), tous services confondus, sur {span}.",
     "definition.max_latency": "Plus haute latence {q}, tous services confondus, sur {span}.",

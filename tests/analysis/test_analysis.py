@@ -97,9 +97,11 @@ def test_clean_single_incident_every_key_instant_and_figure() -> None:
     assert d["instants"]["mitigation_start"]["ref"] == "ev-2"
     assert inc["mttd_seconds"] == 180 and inc["mttr_seconds"] == 1800
     assert inc["duration_seconds"] == 1800 and inc["mtta_seconds"] is None
-    # api: 30 steps × 600 requests, 20 % failed; web: 30 × 300 at 0.1 %
-    assert inc["failed_requests"] == pytest.approx(3600 + 9)
-    assert inc["availability"]["value"] == pytest.approx(1 - 3609 / 27000)
+    # api (impacted): 30 steps × 600 requests, 20 % failed; web (fine): 30 × 300 at 0.1 %
+    assert inc["failed_requests"] == pytest.approx(3600)
+    assert inc["availability"]["value"] == pytest.approx(1 - 3600 / 18000)
+    assert inc["failed_requests_all_services"] == pytest.approx(3600 + 9)
+    assert inc["availability_all_services"] == pytest.approx(1 - 3609 / 27000)
     assert "ratio of sums" in inc["availability"]["definition"]
     assert inc["max_error_rate"] == {
         "value": 0.2,
@@ -115,7 +117,8 @@ def test_clean_single_incident_every_key_instant_and_figure() -> None:
     assert inc["impacted_users"] == 42
     assert inc["impact_level_suggested"] == "Majeur"
     budget = inc["error_budget_consumed"]
-    assert budget["value"] == pytest.approx((3609 / 27000) * 1800 / (0.001 * 30 * 86400))
+    # over the impacted service (api), not diluted by web
+    assert budget["value"] == pytest.approx((3600 / 18000) * 1800 / (0.001 * 30 * 86400))
     assert budget["slo_target"] == 0.999 and budget["slo_period_seconds"] == 30 * 86400
     (api,) = inc["services"]
     assert api["name"] == "api"
@@ -158,7 +161,8 @@ def test_clean_single_provenance() -> None:
         assert figs[name]["definition"], name
     assert figs["max_error_rate"]["query_refs"] == ["q-w-error_ratio-api"]
     assert figs["max_error_rate"]["source"] == "prom"
-    assert figs["availability"]["query_refs"] == [
+    assert figs["availability"]["query_refs"] == ["q-w-requests_bad-api", "q-w-requests_total-api"]
+    assert figs["availability_all_services"]["query_refs"] == [
         "q-w-requests_bad-api",
         "q-w-requests_bad-web",
         "q-w-requests_total-api",

@@ -25,9 +25,11 @@ from tests.schemacheck import as_written
 PARIS = ("midnight_paris", "dst_paris", "clean_single", "two_incidents")
 
 
-def run(sc: Scenario, rate_window: float | None = None) -> dict[str, Any]:
+def run(
+    sc: Scenario, rate_window: float | None = None, count_step: float | None = None
+) -> dict[str, Any]:
     tz = "Europe/Paris" if sc.name in PARIS else "UTC"
-    ev = evidence_from_scenario(sc, rate_window=rate_window)
+    ev = evidence_from_scenario(sc, rate_window=rate_window, count_step=count_step)
     data = findings_to_json(analyse(ev, {}, timezone=tz))
     validate_findings(as_written(data))
     return data
@@ -45,14 +47,19 @@ def close(got: str | None, want: dt.datetime | None, tol: float) -> bool:
 
 @pytest.fixture(
     scope="module",
-    params=[(name, w) for name in sorted(SCENARIOS) for w in (None, 60.0)],
-    ids=lambda p: f"{p[0]}-{'rate60s' if p[1] else 'exact'}",
+    params=[
+        (name, w, c)
+        for name in sorted(SCENARIOS)
+        for w, c in ((None, None), (60.0, None), (60.0, 30.0))
+    ],
+    ids=lambda p: f"{p[0]}-{'exact' if not p[1] else 'rate60s' if not p[2] else 'counts30s'}",
 )
 def case(request: pytest.FixtureRequest) -> tuple[Scenario, dict[str, Any]]:
-    """Each scenario twice: exact per-step samples, and PromQL-like ``rate(x[60s])`` samples."""
-    name, rate_window = request.param
+    """Each scenario three times: exact per-step samples, PromQL-like ``rate(x[60s])``
+    samples, and those with request counts per 30 s (two scrapes) as the connector reads them."""
+    name, rate_window, count_step = request.param
     sc = SCENARIOS[name]()
-    return sc, run(sc, rate_window)
+    return sc, run(sc, rate_window, count_step)
 
 
 def _main_truth(sc: Scenario, inc: dict[str, Any]) -> dict[str, Any]:
@@ -135,13 +142,22 @@ def test_availability_and_failed_requests(case: tuple[Scenario, dict[str, Any]])
     sc, data = case
     inc = data["incident"]
     truth = sc.truth
-    # the interval's ends are known within one step: allow one step of failed requests
-    one_step = (
-        sum(s.rps for s in sc.services) * sc.scrape_interval * truth["max_error_ratio"]["value"]
+    # the interval's ends are known within one step: allow one count step of failed requests
+    count_step = max(
+        [q["step_seconds"] or 0 for src in data["sources"] for q in src["queries"]]
+        + [sc.scrape_interval]
     )
+    one_step = sum(s.rps for s in sc.services) * count_step * truth["max_error_ratio"]["value"]
     if len(truth["incidents"]) <= 1:
         assert inc["availability"]["value"] == pytest.approx(truth["availability"], abs=0.001)
         assert inc["failed_requests"] == pytest.approx(truth["failed_requests"], abs=one_step)
+        every = truth["availability_all_services"]
+        assert inc["availability_all_services"] == pytest.approx(every, abs=0.001)
+        assert data["figures"]["availability_all_services"]["value"] == pytest.approx(
+            every, abs=0.001
+        )
+        failed_all = truth["failed_requests_all_services"]
+        assert inc["failed_requests_all_services"] == pytest.approx(failed_all, abs=one_step)
         return
     # several incidents: the truth's figure spans them all; recompute it for the main one
     # from the generator's own per-step counts
@@ -155,6 +171,47 @@ def test_availability_and_failed_requests(case: tuple[Scenario, dict[str, Any]])
                 bad += r["bad"]
     assert inc["availability"]["value"] == pytest.approx(1 - bad / total, abs=0.001)
     assert inc["failed_requests"] == pytest.approx(bad, abs=0.5)
+
+
+def test_headline_availability_is_the_impacted_services(
+    case: tuple[Scenario, dict[str, Any]],
+) -> None:
+    """A busier service that was fine does not dilute the headline (issue 15, item 6)."""
+    sc, data = case
+    if sc.name != "busy_neighbour":
+        return
+    inc = data["incident"]
+    (checkout,) = inc["services"]
+    assert checkout["name"] == "checkout" and sc.truth["impacted_services"] == ["checkout"]
+    assert inc["availability"]["value"] == pytest.approx(checkout["availability"], abs=0.001)
+    assert inc["availability"]["value"] == pytest.approx(0.85, abs=0.001)
+    assert inc["availability_all_services"] == pytest.approx(1 - 0.15 / 4, abs=0.002)
+    assert "impacted services" in data["figures"]["availability"]["definition"]
+    budget = inc["error_budget_consumed"]
+    want = (1 - inc["availability"]["value"]) * inc["duration_seconds"] / (0.001 * 30 * 86400)
+    assert budget["value"] == pytest.approx(want, rel=1e-6)
+
+
+def test_novelty_judged_against_baseline_and_before_impact(
+    case: tuple[Scenario, dict[str, Any]],
+) -> None:
+    """New means absent from the baseline and from the window before impact; else unknown."""
+    sc, data = case
+    if len(sc.truth["incidents"]) > 1:
+        return  # the truth judges against the first incident, the analysis the main one
+    truth = {x["error_type"]: x["new"] for x in sc.truth["signatures"] if x["level"] == "error"}
+    got = {e["signature"]: e["new_since_baseline"] for e in data["top_errors"]}
+    for error_type, new in truth.items():
+        assert got[error_type] is new, (error_type, got)
+    if sc.name == "logs_from_window_start":
+        # no log in the baseline; the steady error is there from the first minute
+        assert got["LedgerRetryError"] is False and got["UpstreamTimeoutError"] is True
+        first = parse(
+            next(e for e in data["top_errors"] if e["signature"] == "LedgerRetryError")[
+                "first_seen"
+            ]
+        )
+        assert first - sc.start < dt.timedelta(minutes=1)  # type: ignore[operator]
 
 
 def test_peaks(case: tuple[Scenario, dict[str, Any]]) -> None:
@@ -235,5 +292,5 @@ def test_timeline_and_top_errors(case: tuple[Scenario, dict[str, Any]]) -> None:
         )
     new = [e for e in data["top_errors"] if e["new_since_baseline"]]
     assert data["top_errors"][: len(new)] == new  # new signatures first
-    if sc.truth["new_signatures"]:
+    if sc.truth["new_signatures"] and len(sc.truth["incidents"]) <= 1:
         assert "new_error" in kinds
