@@ -22,7 +22,7 @@ from typing import Any
 
 from .model import QueryRecord, written_fields
 
-FINDINGS_SCHEMA_VERSION = 1
+FINDINGS_SCHEMA_VERSION = 2
 
 Span = tuple["dt.datetime | None", "dt.datetime | None"]
 
