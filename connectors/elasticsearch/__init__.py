@@ -26,7 +26,8 @@ messages naming the source, never a secret.
 
 from __future__ import annotations
 
-from ._shared import DISABLED, RETRY_STATUS, RequestFailed
+from connectors.toolkit.failures import RequestFailed
+
 from .aggregations import CARDINALITY_PRECISION
 from .answers import UTC
 from .answers import get_path as _get_path
@@ -54,12 +55,10 @@ __all__ = [
     "DATE_TYPES",
     "DEFAULT_CHANGE_CATEGORIES",
     "DEFAULT_CHANGE_TAGS",
-    "DISABLED",
     "ECS_FIELDS",
     "FIELD_ROLES",
     "KEYWORD_TYPES",
     "REQUIRED_FIELDS",
-    "RETRY_STATUS",
     "SETTINGS_SCHEMA",
     "TEXT_TYPES",
     "UTC",
