@@ -22,6 +22,10 @@ the modules below take it:
 :mod:`.source` holds :class:`ElasticsearchSource`, which orchestrates the above; :mod:`.check`
 is ``pmrecon check``. Driver errors become one-line :class:`~pmrecon.errors.ConnectorError`
 messages naming the source, never a secret.
+
+What every connector shares comes from :mod:`connectors.toolkit`: ``RequestFailed``, the
+secrets and ``scrub``, the retry policy (here without HTTP 500), the check-failure table,
+the query recorder and the constructor (``ConfiguredSource``).
 """
 
 from __future__ import annotations
