@@ -22,11 +22,16 @@ the modules below take it:
 :mod:`.source` holds :class:`ElasticsearchSource`, which orchestrates the above; :mod:`.check`
 is ``pmrecon check``. Driver errors become one-line :class:`~pmrecon.errors.ConnectorError`
 messages naming the source, never a secret.
+
+What every connector shares comes from :mod:`connectors.toolkit`: ``RequestFailed``, the
+secrets and ``scrub``, the retry policy (here without HTTP 500), the check-failure table,
+the query recorder and the constructor (``ConfiguredSource``).
 """
 
 from __future__ import annotations
 
-from ._shared import DISABLED, RETRY_STATUS, RequestFailed
+from connectors.toolkit.failures import RequestFailed
+
 from .aggregations import CARDINALITY_PRECISION
 from .answers import UTC
 from .answers import get_path as _get_path
@@ -54,12 +59,10 @@ __all__ = [
     "DATE_TYPES",
     "DEFAULT_CHANGE_CATEGORIES",
     "DEFAULT_CHANGE_TAGS",
-    "DISABLED",
     "ECS_FIELDS",
     "FIELD_ROLES",
     "KEYWORD_TYPES",
     "REQUIRED_FIELDS",
-    "RETRY_STATUS",
     "SETTINGS_SCHEMA",
     "TEXT_TYPES",
     "UTC",

@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from connectors.toolkit.failures import RequestFailed
 from pmrecon.model import Histogram, QueryRecord, Warning
 
-from ._shared import RequestFailed
 from .answers import total
 from .dsl import count_body
 from .session import CollectSession

@@ -6,9 +6,10 @@ from __future__ import annotations
 import datetime as dt
 
 from connectors.base import CheckResult
+from connectors.toolkit.failures import RequestFailed, check_failure
+from connectors.toolkit.settings import is_disabled
 from pmrecon.model import Warning
 
-from ._shared import DISABLED, RequestFailed, check_failure
 from .answers import UTC, ms, total
 from .dsl import count_body, source_filters, time_range
 from .mappings import FieldInfo, resolve_fields
@@ -17,12 +18,11 @@ from .settings import ECS_FIELDS, FIELD_ROLES
 from .transport import CLIENT_VERSION, Connection
 from .version import detect_version
 
-#: How to fix a first request that failed, by the failure's kind.
+#: How to fix a first request that failed, by the failure's kind (over the toolkit's
+#: ``CHECK_FIXES``, which say it for tls and timeout).
 FIXES = {
     "unreachable": "check hosts and that Elasticsearch is running and reachable from here",
     "dns": "check the host names in hosts",
-    "tls": "set tls.ca_file to the CA that signed the server certificate, or tls.verify: false",
-    "timeout": "check the network, or raise this source's timeout",
     "auth": "set api_key, or username/password (from environment variables)",
     "not_elasticsearch": "hosts does not point at Elasticsearch",
     "version": "set server_major",
@@ -91,7 +91,7 @@ def _field_lines(connection: Connection, fields: dict[str, FieldInfo]) -> list[C
         info = fields.get(key)
         configured = connection.settings["fields"].get(key)
         if info is None:
-            if configured is not None and str(configured).strip().lower() in DISABLED:
+            if configured is not None and is_disabled(configured):
                 continue
             out.append(
                 CheckResult(

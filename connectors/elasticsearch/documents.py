@@ -16,9 +16,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from connectors.signatures import truncate
+from connectors.toolkit.failures import RequestFailed
 from pmrecon.model import Event, LogSample, QueryRecord, Warning
 
-from ._shared import RequestFailed
 from .answers import get_path, ms_to_dt, sort_ms, strip_pit, total
 from .queries import Queries, index_path
 from .session import CollectSession

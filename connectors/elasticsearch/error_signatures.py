@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.signatures import normalise, truncate
+from connectors.toolkit.failures import RequestFailed
 from pmrecon.model import ErrorSignature, QueryRecord, Warning
 
-from ._shared import RequestFailed
 from .answers import as_int, get_path, ms_to_dt, sort_ms, total
 from .documents import iter_hits
 from .dsl import count_body

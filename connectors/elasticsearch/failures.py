@@ -27,9 +27,7 @@ from elastic_transport import (
 )
 from elasticsearch import UnsupportedProductError
 
-from connectors._common import error_reason
-
-from ._shared import DNS_ERRORS, RequestFailed, short
+from connectors.toolkit.failures import RequestFailed, error_reason, is_dns_error, short
 
 
 def error_detail(body: Any) -> str:
@@ -188,7 +186,7 @@ def _timed_out(f: Facts) -> bool:
 
 
 def _unresolved(f: Facts) -> bool:
-    return f.connection and any(s in f.text for s in DNS_ERRORS)
+    return f.connection and is_dns_error(f.text)
 
 
 def _server_gave_up(f: Facts) -> bool:

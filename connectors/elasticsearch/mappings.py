@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from connectors.toolkit.failures import RequestFailed
+from connectors.toolkit.settings import is_disabled
 from pmrecon.model import Warning
 
-from ._shared import DISABLED, RequestFailed
 from .queries import Queries, index_path
 from .settings import ECS_FIELDS, FIELD_ROLES, REQUIRED_FIELDS
 
@@ -67,9 +68,9 @@ def _wanted(configured: Mapping[str, Any]) -> dict[str, FieldInfo]:
             else:
                 wanted[key] = FieldInfo(key, ecs, explicit=False)
                 continue
-        text = str(value).strip()
-        if text.lower() in DISABLED:
+        if is_disabled(value):
             continue
+        text = str(value).strip()
         wanted[key] = FieldInfo(key, text, explicit=True)
     return wanted
 

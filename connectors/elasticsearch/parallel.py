@@ -19,9 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from connectors.toolkit.failures import RequestFailed
 from pmrecon.model import Warning
 
-from ._shared import RequestFailed
 from .queries import Aborted, Queries, Task
 
 
@@ -74,14 +74,13 @@ def run_parts(
         for part in parts:
             done[part.name] = part.run(warnings, done)
         return done
-    tasks = [Task(i) for i in range(len(parts))]
+    tasks = [Task(queries.name, i) for i in range(len(parts))]
     failed = _run_on_workers(parts, tasks, done, queries, workers)
     # the parts before the first failure all succeeded: the ids up to it are known
     last = min(failed) if failed else len(parts) - 1
-    sub = _renumber(tasks, last, queries)
+    sub = _renumber(tasks[: last + 1], queries)
     for task in tasks[: last + 1]:
-        for rec in task.records:
-            rec.id = sub(rec.id)
+        for rec in task.recorder.records:
             rec.warnings = [sub(w) for w in rec.warnings]
             queries.records.append(rec)
         warnings.extend(resolve_ids(task.warnings, sub))
@@ -154,20 +153,18 @@ def _run_on_workers(
     return failed
 
 
-def _renumber(tasks: list[Task], last: int, queries: Queries) -> Callable[[str], str]:
-    """The function putting the sequential ids in place of the placeholders of the parts up to
-    ``last`` (the first failure, or the last part); ``queries.seq`` moves past their ids."""
-    first_id = [0] * len(tasks)
-    seq = queries.seq
-    for task in tasks[: last + 1]:
-        first_id[task.index] = seq
-        seq += task.seq
-    queries.seq = seq
-    token = re.compile(re.escape(f"{queries.name}:q") + "\x00" + r"(\d+)\.(\d+)" + "\x00")
+def _renumber(tasks: list[Task], queries: Queries) -> Callable[[str], str]:
+    """Give the records of ``tasks`` (the parts up to the first failure, or all) the ids of
+    a sequential run, from the collect's recorder; the function returned puts them in place
+    of the placeholders in any text."""
+    final: dict[str, str] = {}
+    for task in tasks:
+        for rec in task.recorder.records:
+            placeholder, rec.id = rec.id, queries.recorder.next_id()
+            final[placeholder] = rec.id
+    token = re.compile(re.escape(f"{queries.name}:q") + "\x00" + r"\d+\.\d+" + "\x00")
 
     def sub(text: str) -> str:
-        return token.sub(
-            lambda m: f"{queries.name}:q{first_id[int(m.group(1))] + int(m.group(2))}", text
-        )
+        return token.sub(lambda m: final[m.group(0)], text)
 
     return sub

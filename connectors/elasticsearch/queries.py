@@ -13,26 +13,41 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from connectors.toolkit.failures import RequestFailed, short
+from connectors.toolkit.recording import QueryRecorder
 from pmrecon.model import QueryRecord, Warning
 
-from ._shared import RequestFailed, short
 from .answers import ms_to_dt, strip_pit
 from .transport import Connection
 
 
-@dataclass
-class Task:
-    """A part running on a worker: its own records and warnings, and ids numbered from 1 inside
-    a placeholder until the parts before it are done and its first id is known."""
+class PartRecorder(QueryRecorder):
+    r"""The recorder of a part running on a worker: its ids are placeholders,
+    ``<source>:q\0<part>.<n>\0``, until the parts before it are done and :mod:`.parallel`
+    gives each record its sequential id."""
 
-    index: int  # the part's place in the sequential order
-    records: list[QueryRecord] = field(default_factory=list)
-    warnings: list[Warning] = field(default_factory=list)
-    seq: int = 0
+    def __init__(self, source: str, part: int) -> None:
+        super().__init__(source)
+        self.part = part
+        self.issued = 0
+
+    def next_id(self) -> str:
+        """The next placeholder id of this part."""
+        self.issued += 1
+        return f"{self.source}:q\x00{self.part}.{self.issued}\x00"
+
+
+class Task:
+    """A part running on a worker: its own recorder (no shared counter between threads) and
+    warnings."""
+
+    def __init__(self, source: str, index: int) -> None:
+        self.index = index  # the part's place in the sequential order
+        self.recorder = PartRecorder(source, index)
+        self.warnings: list[Warning] = []
 
 
 class Aborted(RequestFailed):
@@ -49,15 +64,17 @@ def index_path(index: str, endpoint: str) -> str:
 
 class Queries:
     """The requests of one collect or check, through the source's :class:`Connection`, each
-    recorded; ``deadline`` (a ``time.monotonic()`` value) bounds them all."""
+    recorded by ``recorder`` (by its part's recorder on a worker); ``deadline`` (a
+    ``time.monotonic()`` value) bounds them all."""
 
-    def __init__(self, connection: Connection, deadline: float | None = None) -> None:
+    def __init__(
+        self, connection: Connection, recorder: QueryRecorder, deadline: float | None = None
+    ) -> None:
         self.connection = connection
         self.name = connection.name
         self.index = connection.index
         self.deadline = deadline
-        self.records: list[QueryRecord] = []
-        self.seq = 0
+        self.recorder = recorder
         self.abort_after = 0  # on workers: parts after this index stop at their next request
         self.lock = threading.Lock()
         self._local = threading.local()
@@ -73,19 +90,19 @@ class Queries:
         """Record this thread's requests in ``task`` (None: in :attr:`records`)."""
         self._local.task = task
 
-    def next_id(self) -> str:
+    @property
+    def records(self) -> list[QueryRecord]:
+        """The records of the caller's thread, in order (the parts' are added once done)."""
+        return self.recorder.records
+
+    def _recorder(self) -> QueryRecorder:
+        """Where this thread's records go: its part's recorder on a worker, else the collect's."""
         task = self.task()
-        if task is not None:
-            # each part numbers its own queries: no shared counter, and the final id (the
-            # sequential one) is put in by run_parts once the parts before it are done
-            task.seq += 1
-            return f"{self.name}:q\x00{task.index}.{task.seq}\x00"
-        self.seq += 1
-        return f"{self.name}:q{self.seq}"
+        return task.recorder if task is not None else self.recorder
 
     def last_record(self) -> QueryRecord:
-        task = self.task()
-        return task.records[-1] if task is not None else self.records[-1]
+        """The last record made on this thread."""
+        return self._recorder().records[-1]
 
     def record(
         self,
@@ -97,19 +114,14 @@ class Queries:
         index: str | None = None,
     ) -> QueryRecord:
         """A new record, kept in the evidence whether or not its request succeeds."""
-        rec = QueryRecord(
-            id=self.next_id(),
-            source=self.name,
-            purpose=purpose,
-            query=query,
+        return self._recorder().record(
+            purpose,
+            query,
             endpoint=endpoint,
             index=index,
             start=ms_to_dt(window[0]) if window else None,
             end=ms_to_dt(window[1]) if window else None,
         )
-        task = self.task()
-        (task.records if task is not None else self.records).append(rec)
-        return rec
 
     # ------------------------------------------------------------------ requests
 

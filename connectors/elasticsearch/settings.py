@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connectors._common import redact_url, settings_with_defaults
-from pmrecon.config import Key
+from connectors.toolkit.credentials import redact_url
+from connectors.toolkit.settings import BASIC_AUTH, TLS
 from pmrecon.errors import ConfigError
+from pmrecon.settings_schema import Key, Schema
 
 #: ECS names of the fields read, by config key; the first four are required.
 ECS_FIELDS: dict[str, str] = {
@@ -41,20 +42,14 @@ FIELD_ROLES = {
 DEFAULT_CHANGE_CATEGORIES = ["deployment", "configuration", "change"]
 DEFAULT_CHANGE_TAGS = ["deployment", "deploy", "rollback", "config_change", "configuration"]
 
-SETTINGS_SCHEMA: dict[str, Any] = {
+SETTINGS_SCHEMA: Schema = {
     "hosts": Key("list", ["http://127.0.0.1:9200"], "one or more node URLs (or set cloud_id)"),
     "cloud_id": Key("str", None, "Elastic Cloud deployment id (when set, hosts is ignored)"),
     "api_key": Key(
         "str", None, "API key, base64 'id:key' as Kibana shows it (use ${ENV_VAR})", secret=True
     ),
-    "username": Key("str", None, "basic-auth user"),
-    "password": Key("str", None, "basic-auth password (use ${ENV_VAR})", secret=True),
-    "tls": {
-        "ca_file": Key("str", None, "CA bundle that signed the server's certificate"),
-        "cert_file": Key("str", None, "client certificate (mutual TLS)"),
-        "key_file": Key("str", None, "client certificate's private key"),
-        "verify": Key("bool", True, "verify the server's certificate"),
-    },
+    **BASIC_AUTH,
+    "tls": dict(TLS),
     "timeout": Key("duration", 30, "limit for one request"),
     "retries": Key("int", 2, "retries after a connection error, 429, 502, 503 or 504"),
     "max_concurrency": Key("int", 4, "queries run at the same time (1: one after another)"),
@@ -135,11 +130,6 @@ class Target:
     hosts: list[str]
     shown_url: str
     index: str
-
-
-def load_settings(name: str, raw: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The source's settings with every default filled in and durations parsed."""
-    return settings_with_defaults(SETTINGS_SCHEMA, dict(raw or {}), f"sources.{name}")
 
 
 def target(name: str, s: Mapping[str, Any]) -> Target:

@@ -8,6 +8,9 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from connectors.base import CheckResult, CollectRequest, SourceContext
+from connectors.toolkit.failures import RequestFailed
+from connectors.toolkit.recording import QueryRecorder
+from connectors.toolkit.settings import ConfiguredSource
 from pmrecon.errors import ConnectorError
 from pmrecon.model import (
     ErrorSignature,
@@ -20,7 +23,6 @@ from pmrecon.model import (
 )
 
 from . import aggregations, documents
-from ._shared import RequestFailed
 from .check import check
 from .error_signatures import SignatureScan, error_signatures
 from .mappings import resolve_fields
@@ -28,22 +30,21 @@ from .parallel import Part, run_parts
 from .queries import Queries
 from .redaction import Redaction
 from .session import CollectSession, open_session
-from .settings import load_settings, target
+from .settings import SETTINGS_SCHEMA, target
 from .transport import CLIENT_VERSION, Connection
 from .version import detect_version
 
 
-class ElasticsearchSource:
+class ElasticsearchSource(ConfiguredSource):
     """An Elasticsearch cluster (8.x or 9.x) as a :class:`connectors.base.LogsSource`."""
 
     kind = "elasticsearch"
+    SETTINGS_SCHEMA = SETTINGS_SCHEMA
 
     def __init__(
         self, name: str, settings: Mapping[str, Any], context: SourceContext | None = None
     ) -> None:
-        self.name = name
-        self.context = context or SourceContext()
-        self.settings = load_settings(name, settings)
+        super().__init__(name, settings, context)
         where = target(name, self.settings)
         self.hosts = where.hosts
         self.shown_url = where.shown_url
@@ -55,7 +56,7 @@ class ElasticsearchSource:
         self.warning_levels = [str(x).lower() for x in self.settings["warning_levels"] or []]
         # a collect numbers its queries from 1; a check goes on from the last collect or check
         # (its ids only show in its messages): as it always has
-        self._query_seq = 0
+        self.recorder = QueryRecorder(name)
 
     def scrub(self, text: str) -> str:
         """``text`` without this source's secrets."""
@@ -72,15 +73,14 @@ class ElasticsearchSource:
 
     def collect(self, request: CollectRequest) -> Evidence:
         """Log aggregates, signatures, samples and change events for the request's window."""
-        queries = Queries(self.connection, request.deadline)
+        self.recorder.reset()
+        queries = Queries(self.connection, self.recorder, request.deadline)
         redaction = Redaction(self.context.redactor)
         warnings: list[Warning] = []
         try:
             return self._collect(request, queries, redaction, warnings)
         except RequestFailed as exc:
             raise ConnectorError(str(exc)) from exc
-        finally:
-            self._query_seq = queries.seq
 
     def _collect(
         self,
@@ -200,9 +200,5 @@ class ElasticsearchSource:
 
     def check(self) -> list[CheckResult]:
         """Reachability, authentication, version, index pattern, fields, recent documents."""
-        queries = Queries(self.connection)
-        queries.seq = self._query_seq
-        try:
-            return check(queries, self.context.now)
-        finally:
-            self._query_seq = queries.seq
+        self.recorder.reset(renumber=False)
+        return check(Queries(self.connection, self.recorder), self.context.now)

@@ -21,11 +21,13 @@ from elastic_transport.client_utils import DEFAULT, DefaultType
 from elasticsearch import Elasticsearch
 from elasticsearch import __versionstr__ as CLIENT_VERSION
 
+from connectors.toolkit.credentials import collect_secrets, scrub
+from connectors.toolkit.failures import RequestFailed
+from connectors.toolkit.retry import RetryPolicy
 from pmrecon.errors import ConfigError
 
-from ._shared import RETRY_STATUS, RequestFailed, collect_secrets, scrub
 from .failures import Facts, request_failed
-from .settings import Target
+from .settings import SETTINGS_SCHEMA, Target
 
 CLIENT_MAJOR = int(CLIENT_VERSION.split(".")[0])
 
@@ -101,10 +103,13 @@ def compat_node_class(compat: Compat) -> type[Urllib3HttpNode]:
 def client_options(s: Mapping[str, Any], hosts: list[str], compat: Compat) -> dict[str, Any]:
     """The ``Elasticsearch(...)`` arguments for the settings ``s``."""
     tls = s["tls"]
+    # the toolkit's policy without HTTP 500: Elasticsearch answers 500 when the query
+    # itself failed on the shards, which a repeat only repeats
+    retry = RetryPolicy.from_settings(s, internal_errors=False)
     kwargs: dict[str, Any] = {
         "request_timeout": float(s["timeout"]),
-        "max_retries": int(s["retries"]),
-        "retry_on_status": RETRY_STATUS,
+        "max_retries": retry.retries,
+        "retry_on_status": retry.statuses,
         "retry_on_timeout": False,  # a slow query repeated only adds load
         "node_class": compat_node_class(compat),
         # one connection per concurrent query (urllib3 blocks for one above its pool size)
@@ -147,7 +152,7 @@ class Connection:
         self.shown_url = target.shown_url
         self.index = target.index
         self.timeout = float(settings["timeout"])
-        self.secrets = collect_secrets(settings, self.hosts)
+        self.secrets = collect_secrets(settings, SETTINGS_SCHEMA)
         # kept from one collect to the next: the next one asks in the last known dialect
         self.compat = Compat(int(settings["server_major"]) if settings["server_major"] else None)
         self._es: Elasticsearch | None = None

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from connectors.toolkit.failures import RequestFailed, major
 from pmrecon.model import Warning
 
-from ._shared import RequestFailed, major
 from .failures import major_from_media_error
 from .queries import Queries, index_path
 from .transport import CLIENT_MAJOR

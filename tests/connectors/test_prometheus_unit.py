@@ -613,7 +613,7 @@ def test_literal_escaping_is_what_prometheus_reads(prometheus, value: str) -> No
 
 def test_error_reason_stops_at_the_end_of_a_cause() -> None:
     """Causes joined with " | " (the Elasticsearch transport's chain) give one clean reason."""
-    from connectors._common import error_reason
+    from connectors.toolkit.failures import error_reason
 
     text = (
         "ConnectionError: Connection error | NewConnectionError: Failed to establish a new "

@@ -22,7 +22,7 @@ import pytest
 from connectors.base import CollectRequest, SourceContext
 from connectors.elasticsearch import ElasticsearchSource
 from pmrecon.errors import EXIT_SOURCE, ConnectorError
-from pmrecon.model import Window
+from pmrecon.model import Window, to_jsonable
 from tests.clihelp import run_cli
 from tests.infra.es import ElasticsearchNode
 from tests.infra.httpserver import BackgroundServer, send_json
@@ -169,6 +169,67 @@ def test_401_authentication_failed(auth: dict[str, str]) -> None:
         "username/password (while asking the server version: GET /)"
     )
     assert sent.startswith("ApiKey " if "api_key" in auth else "Basic ")
+
+
+#: The credentials of each way to authenticate, and what each request then carries.
+ECHOED_AUTH = {
+    "basic": {"username": "elastic", "password": PASSWORD},
+    "api-key-id-and-key": {"api_key": "key-id-42:api-S3CRET-4711"},
+    "api-key-base64": {"api_key": API_KEY},
+}
+
+
+def echoing_es(status: int, *, on: Callable[[Any], bool]) -> FakeES:
+    """An Elasticsearch 9 whose searches matching ``on`` fail with ``status``, quoting the
+    request's ``Authorization`` header in the error (a misconfigured proxy or plugin)."""
+
+    def search(body: Any) -> tuple[int, Any]:
+        if not on(body):
+            return 200, {
+                "timed_out": False,
+                "_shards": {"total": 1, "failed": 0},
+                "hits": {"total": {"value": 0}, "hits": []},
+                "aggregations": {},
+            }
+        headers = {k.lower(): v for k, v in fake.requests[-1][2].items()}
+        reason = f"cannot run the request with headers [Authorization: {headers['authorization']}]"
+        return status, {"error": {"type": "illegal_argument_exception", "reason": reason}}
+
+    fake = FakeES(es_like(search))
+    return fake
+
+
+def sent_credentials(fake: FakeES) -> list[str]:
+    """The credential of every ``Authorization`` header the server received (base64)."""
+    sent = {{k.lower(): v for k, v in h.items()}["authorization"] for _, _, h in fake.requests}
+    return sorted({value.split(" ", 1)[1] for value in sent})
+
+
+@pytest.mark.parametrize("auth", list(ECHOED_AUTH.values()), ids=list(ECHOED_AUTH))
+def test_an_echoed_authorization_header_is_scrubbed_from_the_error(auth: dict[str, str]) -> None:
+    with echoing_es(400, on=lambda body: True) as fake:
+        msg = collect_error(fake.url, **auth)
+    (credential,) = sent_credentials(fake)
+    assert "bad query (HTTP 400): illegal_argument_exception" in msg
+    assert "[Authorization: Basic ***]" in msg or "[Authorization: ApiKey ***]" in msg
+    for secret in (credential, PASSWORD, "api-S3CRET-4711", API_KEY):
+        assert secret not in msg
+
+
+@pytest.mark.parametrize("auth", list(ECHOED_AUTH.values()), ids=list(ECHOED_AUTH))
+def test_an_echoed_authorization_header_is_scrubbed_from_the_evidence(auth: dict[str, str]) -> None:
+    """A failed part (the signature scan, HTTP 500) is a warning kept in the evidence."""
+    with echoing_es(500, on=lambda body: "composite" in json.dumps(body)) as fake:
+        ev = source(fake.url, **auth).collect(REQ)
+    (credential,) = sent_credentials(fake)
+    (warning,) = [w.message for w in ev.warnings if w.code == "signatures_failed"]
+    assert "server error (HTTP 500): illegal_argument_exception" in warning
+    assert "Authorization: Basic ***" in warning or "Authorization: ApiKey ***" in warning
+    (kept,) = [w for q in ev.sources[0].queries for w in q.warnings]  # the scan's record
+    assert kept in warning
+    saved = json.dumps(to_jsonable(ev))
+    for secret in (credential, PASSWORD, "api-S3CRET-4711", API_KEY):
+        assert secret not in saved
 
 
 def test_403_on_the_index_names_the_privileges() -> None:
