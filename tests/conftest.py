@@ -7,4 +7,5 @@ from tests.infra.run_guard import (  # noqa: F401
     pytest_collection_modifyitems,
     pytest_configure,
     pytest_sessionfinish,
+    pytest_unconfigure,
 )

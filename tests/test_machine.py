@@ -109,6 +109,12 @@ def test_a_clean_run_passes_and_leaves_nothing(tmp_path: Path) -> None:
     assert list(tmp.iterdir()) == []
 
 
+def test_a_run_without_a_session_leaves_nothing(tmp_path: Path) -> None:
+    proc, tmp = run_pytest(tmp_path, "def test_nothing():\n    pass\n", "--help")
+    assert proc.returncode == 0 and "--reverse" in proc.stdout, proc.stderr
+    assert list(tmp.iterdir()) == []
+
+
 # -- folders of a node that could not start ----------------------------------------------------
 
 

@@ -37,6 +37,7 @@ class _RunTmp:
     pin: IO[str]  # an open file inside: `scripts/test --fresh` leaves a folder in use alone
     saved_env: str | None
     saved_tempdir: str | None
+    keep: bool = False
 
 
 _KEY = pytest.StashKey[_RunTmp]()
@@ -97,11 +98,20 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     elif keep:
         say(f"pmrecon: PMRECON_ES_KEEP=1: kept {run.root} ({len(left)} folder(s))")
+        run.keep = True
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # Also reached without a session (--help, usage errors): the folder goes in every case.
+    run = config.stash.get(_KEY, None)
+    if run is None:
+        return
+    del config.stash[_KEY]
     run.pin.close()
     if run.saved_env is None:
         os.environ.pop("TMPDIR", None)
     else:
         os.environ["TMPDIR"] = run.saved_env
     tempfile.tempdir = run.saved_tempdir
-    if not keep:
+    if not run.keep:
         shutil.rmtree(run.root, ignore_errors=True)
