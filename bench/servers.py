@@ -34,7 +34,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.dataset import LOG_MAPPING, Dataset  # noqa: E402
-from tests.infra.es import ES_USER, ElasticsearchNode  # noqa: E402
+from tests.infra import machine  # noqa: E402
+from tests.infra.es import ElasticsearchNode  # noqa: E402
 from tests.infra.prometheus import (  # noqa: E402
     PrometheusServer,
     ensure_installed,
@@ -45,8 +46,8 @@ Say = Callable[[str], None]
 
 
 def cache_root() -> Path:
-    root = os.environ.get("PMRECON_CACHE") or os.path.join(Path.home(), ".cache", "pmrecon")
-    return Path(root) / "bench"
+    """Where the loaded server data of each dataset is kept between runs."""
+    return machine.bench_cache()
 
 
 def _dir_bytes(path: Path) -> int:
@@ -123,38 +124,31 @@ def index_prefix(docs: int) -> str:
     return f"bench-{label}-logs"
 
 
-def _chown_tree(path: Path, user: str) -> None:
-    import pwd
-
-    pw = pwd.getpwnam(user)
-    os.chown(path, pw.pw_uid, pw.pw_gid)
-    for root, dirs, files in os.walk(path):
-        for n in dirs + files:
-            os.chown(os.path.join(root, n), pw.pw_uid, pw.pw_gid, follow_symlinks=False)
-
-
 def _es_data_dir(src: Path | None) -> Path:
     """A fresh data dir the node's user can reach (a copy of ``src`` when given)."""
     work = Path(tempfile.mkdtemp(prefix="pmrecon-bench-es-"))
-    os.chmod(work, 0o755)
     data = work / "data"
-    if src is None:
-        data.mkdir()
-    else:
-        # Lucene files are write-once: hard links make the copy instant; the rest is copied.
-        def link_or_copy(a: str, b: str) -> None:
-            if "/index/" in a and not a.endswith("write.lock"):
-                try:
-                    os.link(a, b)
-                    return
-                except OSError:
-                    pass
-            shutil.copy2(a, b)
-
-        shutil.copytree(src, data, copy_function=link_or_copy)
-    if os.geteuid() == 0:
-        _chown_tree(work, ES_USER)
+    try:
+        if src is None:
+            data.mkdir()
+        else:
+            shutil.copytree(src, data, copy_function=_link_or_copy)
+        machine.hand_to_es_user(work)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
     return data
+
+
+def _link_or_copy(a: str, b: str) -> None:
+    # Lucene files are write-once: hard links make the copy instant; the rest is copied.
+    if "/index/" in a and not a.endswith("write.lock"):
+        try:
+            os.link(a, b)
+            return
+        except OSError:
+            pass
+    shutil.copy2(a, b)
 
 
 def _es_node(version: str, data: Path, heap: str) -> ElasticsearchNode:
@@ -314,29 +308,28 @@ def es_data(
         return data, facts
     base.mkdir(parents=True, exist_ok=True)
     work_data = _es_data_dir(data if data.is_dir() else None)
-    node = _es_node(version, work_data, heap)
-    say(f"starting Elasticsearch {version} to load {', '.join(f'{n:,}' for n in missing)} docs")
     try:
-        node.start()
-        for n in missing:
-            say(f"loading {n:,} log docs into {index_prefix(n)}-*")
-            facts[str(n)] = _load_docs(node.url, ds, n, say)
-            f = facts[str(n)]
-            say(
-                f"  {f['docs']:,} docs, {f['bulk_bytes'] / 1e6:.0f} MB bulk, "
-                f"{f['store_bytes'] / 1e6:.0f} MB stored, {f['load_seconds']} s "
-                f"({f['docs_per_second']:,} docs/s), force-merge {f['forcemerge_seconds']} s"
-            )
-    except BaseException:
-        node.stop()
+        node = _es_node(version, work_data, heap)
+        say(f"starting Elasticsearch {version} to load {', '.join(f'{n:,}' for n in missing)} docs")
+        try:
+            node.start()
+            for n in missing:
+                say(f"loading {n:,} log docs into {index_prefix(n)}-*")
+                facts[str(n)] = _load_docs(node.url, ds, n, say)
+                f = facts[str(n)]
+                say(
+                    f"  {f['docs']:,} docs, {f['bulk_bytes'] / 1e6:.0f} MB bulk, "
+                    f"{f['store_bytes'] / 1e6:.0f} MB stored, {f['load_seconds']} s "
+                    f"({f['docs_per_second']:,} docs/s), force-merge {f['forcemerge_seconds']} s"
+                )
+        finally:
+            node.stop()
+        # the node is stopped cleanly: its data dir becomes the cache
+        staging = base / "data.new"
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(work_data, staging, symlinks=True)
+    finally:
         shutil.rmtree(work_data.parent, ignore_errors=True)
-        raise
-    node.stop()
-    # the node is stopped cleanly: its data dir becomes the cache
-    staging = base / "data.new"
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(work_data, staging, symlinks=True)
-    shutil.rmtree(work_data.parent, ignore_errors=True)
     if data.exists():
         shutil.rmtree(data)
     staging.rename(data)
@@ -348,10 +341,12 @@ def es_data(
 def running_elasticsearch(version: str, cached: Path, heap: str) -> Iterator[ElasticsearchNode]:
     """A node on a copy of the cached data dir."""
     data = _es_data_dir(cached)
-    node = _es_node(version, data, heap)
     try:
-        node.start()
-        yield node
+        node = _es_node(version, data, heap)
+        try:
+            node.start()
+            yield node
+        finally:
+            node.stop()
     finally:
-        node.stop()
         shutil.rmtree(data.parent, ignore_errors=True)

@@ -729,6 +729,16 @@ ES_EVIL = 'checkout" OR *:* OR service.name:* | where true //'
 @pytest.fixture(scope="module")
 def own_elasticsearch() -> Iterator[Any]:
     """An Elasticsearch 9 node of this module's own, holding the scenario's logs."""
+    yield from _own_elasticsearch()
+
+
+@pytest.fixture
+def doomed_elasticsearch() -> Iterator[Any]:
+    """Like ``own_elasticsearch``, for a test that stops it: no other test may share it."""
+    yield from _own_elasticsearch()
+
+
+def _own_elasticsearch() -> Iterator[Any]:
     if os.environ.get("PMRECON_SKIP_ES") == "1":
         pytest.skip("PMRECON_SKIP_ES=1: Elasticsearch tests skipped")
     from tests.infra.es import ElasticsearchNode, bulk_load, make_client, pinned_version
@@ -806,10 +816,10 @@ def test_elasticsearch_service_filter_is_a_structured_term(
 @pytest.mark.elasticsearch
 @pytest.mark.slow
 def test_elasticsearch_stopped_mid_build(
-    prometheus, own_elasticsearch, reference, tmp_path
+    prometheus, doomed_elasticsearch, reference, tmp_path
 ) -> None:  # noqa: ANN001
     """Signatures are read one composite bucket per request: the node stops after 5 searches."""
-    node = own_elasticsearch
+    node = doomed_elasticsearch
     es = es_source(node, signatures={"page_size": 1, "max_distinct_messages": 5000})
     cfg = write_config(
         tmp_path / "pmrecon.yaml",

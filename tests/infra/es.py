@@ -6,7 +6,8 @@ A node never writes into the cached distribution: each node gets a temp dir hold
 config dir (``ES_PATH_CONF``), data, logs and tmp dirs, and the cached dir is used read-only.
 
 Running as root (CI, this machine): Elasticsearch refuses to run as root, so the node runs as an
-unprivileged user (``pmrecon-es``, created with ``useradd`` if missing). The cache usually lives
+unprivileged user (``$PMRECON_ES_USER``, default ``pmrecon-es``, created by tests/infra/machine.py
+if missing, whoever starts a node first). The cache usually lives
 under ``/root``, which that user cannot traverse, so the node is started in a private mount
 namespace (``unshare --mount``) where the cached distribution is bind-mounted read-only into the
 node's temp dir. Nothing outside the temp dir changes and the mount vanishes with the node.
@@ -32,7 +33,6 @@ import atexit
 import contextlib
 import json
 import os
-import pwd
 import re
 import shutil
 import signal
@@ -46,11 +46,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from tests.infra import machine
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FETCH_SCRIPT = REPO_ROOT / "scripts" / "fetch-elasticsearch"
-
-#: Unprivileged user that runs the node when the tests run as root.
-ES_USER = os.environ.get("PMRECON_ES_USER", "pmrecon-es")
 
 #: JDKs tried in order, per Elasticsearch major (9.x needs Java 21+, 8.19 runs on 17+).
 #: ``PMRECON_ES_JAVA_HOME_8`` / ``PMRECON_ES_JAVA_HOME_9`` override.
@@ -73,8 +72,7 @@ class ElasticsearchStartError(RuntimeError):
 
 def cache_dir() -> Path:
     """Where scripts/fetch-elasticsearch keeps the unpacked distributions."""
-    root = os.environ.get("PMRECON_CACHE") or os.path.join(Path.home(), ".cache", "pmrecon")
-    return Path(root) / "elasticsearch"
+    return machine.es_cache()
 
 
 def pinned_versions() -> list[str]:
@@ -143,29 +141,6 @@ def ensure_distribution(version: str) -> Path:
     return home
 
 
-def _ensure_user(name: str) -> pwd.struct_passwd:
-    try:
-        return pwd.getpwnam(name)
-    except KeyError:
-        pass
-    subprocess.run(
-        [
-            "useradd",
-            "--system",
-            "--no-create-home",
-            "--home-dir",
-            "/nonexistent",
-            "--shell",
-            "/usr/sbin/nologin",
-            name,
-        ],
-        check=False,
-        capture_output=True,
-    )
-    # A concurrent process may have created it first: only the lookup decides.
-    return pwd.getpwnam(name)
-
-
 def _user_can_read(user: str, home: Path) -> bool:
     """Whether ``user`` can reach and read the distribution at ``home`` (all parents too)."""
     probe = subprocess.run(
@@ -184,13 +159,6 @@ def _user_can_read(user: str, home: Path) -> bool:
         capture_output=True,
     )
     return probe.returncode == 0
-
-
-def _chown_tree(path: Path, uid: int, gid: int) -> None:
-    os.chown(path, uid, gid)
-    for root, dirs, files in os.walk(path):
-        for n in dirs + files:
-            os.chown(os.path.join(root, n), uid, gid, follow_symlinks=False)
 
 
 _RUNNING: set[ElasticsearchNode] = set()
@@ -252,9 +220,34 @@ class ElasticsearchNode:
         home = ensure_distribution(self.version)
         java_home = find_java_home(self.major)
         self.workdir = Path(tempfile.mkdtemp(prefix=f"pmrecon-es{self.major}-"))
-        os.chmod(self.workdir, 0o755)
-        conf = self.workdir / "config"
-        data, logs, tmp = (self.workdir / n for n in ("data", "logs", "tmp"))
+        try:
+            cmd, env = self._prepare(self.workdir, home, java_home)
+            self._stdout = open(self.workdir / "logs" / "console.log", "wb")  # noqa: SIM115 (closed in stop())
+            self._proc = subprocess.Popen(
+                cmd,
+                cwd=str(self.workdir),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=self._stdout,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # own process group: stop() signals the whole tree
+            )
+            _RUNNING.add(self)
+            self._wait_until_up(t0)
+        except BaseException:
+            # Whatever failed, the temp dir goes with the node, unless PMRECON_ES_KEEP=1 keeps
+            # it (config, logs, data) for a post-mortem.
+            self.stop(keep_workdir=os.environ.get("PMRECON_ES_KEEP") == "1")
+            raise
+        self.start_seconds = time.monotonic() - t0
+        return self
+
+    def _prepare(
+        self, workdir: Path, home: Path, java_home: str
+    ) -> tuple[list[str], dict[str, str]]:
+        """Fill the node's temp dir (config, data, logs, tmp); the command and environment."""
+        conf = workdir / "config"
+        data, logs, tmp = (workdir / n for n in ("data", "logs", "tmp"))
         shutil.copytree(home / "config", conf)  # ~30 kB
         for d in (data, logs, tmp):
             d.mkdir()
@@ -293,53 +286,22 @@ class ElasticsearchNode:
             LC_ALL="C.UTF-8",
         )
 
-        if os.geteuid() == 0:
-            user = _ensure_user(ES_USER)
-            mnt = self.workdir / "home"
+        as_root = os.geteuid() == 0
+        mnt = workdir / "home"
+        if as_root:
             mnt.mkdir()
-            _chown_tree(self.workdir, user.pw_uid, user.pw_gid)
-            # runuser keeps the environment (ES_* above).
-            if _user_can_read(ES_USER, home):
-                cmd = ["runuser", "-u", ES_USER, "--", str(home / "bin" / "elasticsearch")]
-            else:
-                # Private mount namespace: bind the cached dist read-only at workdir/home, so
-                # the unprivileged user needs no access to the cache's parents (e.g. /root).
-                cmd = [
-                    "unshare",
-                    "--mount",
-                    "--propagation",
-                    "private",
-                    "--",
-                    "sh",
-                    "-c",
-                    'mount -o bind,ro "$1" "$2" && exec runuser -u "$3" -- "$2/bin/elasticsearch"',
-                    "sh",
-                    str(home),
-                    str(mnt),
-                    ES_USER,
-                ]
-        else:
-            cmd = [str(home / "bin" / "elasticsearch")]
-
-        self._stdout = open(logs / "console.log", "wb")  # noqa: SIM115 (closed in stop())
-        self._proc = subprocess.Popen(
-            cmd,
-            cwd=str(self.workdir),
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._stdout,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # own process group: stop() signals the whole tree
-        )
-        _RUNNING.add(self)
-        try:
-            self._wait_until_up(t0)
-        except BaseException:
-            # PMRECON_ES_KEEP=1 keeps the temp dir (config, logs, data) for a post-mortem.
-            self.stop(keep_workdir=os.environ.get("PMRECON_ES_KEEP") == "1")
-            raise
-        self.start_seconds = time.monotonic() - t0
-        return self
+        machine.hand_to_es_user(workdir)  # creates the user when root and it is missing
+        if not as_root:
+            return [str(home / "bin" / "elasticsearch")], env
+        user = machine.es_user()
+        # runuser keeps the environment (ES_* above).
+        if _user_can_read(user, home):
+            return ["runuser", "-u", user, "--", str(home / "bin" / "elasticsearch")], env
+        # Private mount namespace: bind the cached dist read-only at workdir/home, so the
+        # unprivileged user needs no access to the cache's parents (e.g. /root).
+        script = 'mount -o bind,ro "$1" "$2" && exec runuser -u "$3" -- "$2/bin/elasticsearch"'
+        cmd = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script]
+        return [*cmd, "sh", str(home), str(mnt), user], env
 
     def stop(self, *, keep_workdir: bool = False) -> None:
         proc, self._proc = self._proc, None
