@@ -230,6 +230,8 @@ def report_context(
         "links": {"grafana": [], "kibana": None, "evidence": "evidence/", **links},
         "footnotes": notes,
         "footnote_keys": {n["key"] for n in notes},
+        # Filled by the templates' fn macro as they reference footnotes (see _macros.j2).
+        "used_footnotes": [],
         "labels": {name: words[f"report.instant.{name}"] for name in LABELLED_INSTANTS},
         "tzname": tzname,
         "created": created,
