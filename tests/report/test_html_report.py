@@ -51,7 +51,7 @@ def make_report(out: Path, lang: str = "fr", png: bool = False) -> Path:
             kibana_url="https://kibana.example.org",
         ),
         evidence=ev,
-        findings=findings_for(ev),
+        findings=findings_for(ev, lang=lang),
         title='Checkout "down" <i>again</i>',
         generated_at="2026-03-01T12:00:00Z",
         png=png,
