@@ -36,7 +36,7 @@ from . import __version__
 from .config import Config, check_timezone, load_config, read_yaml
 from .errors import ConnectorError, EvidenceError, PmreconError, UsageError
 from .fsutil import ensure_writable_dir, slugify
-from .model import Evidence, SourceInfo, Warning, Window, rfc3339
+from .model import Evidence, SourceInfo, Warning, Window, parse_rfc3339, rfc3339
 from .result import BuildResult
 
 log = logging.getLogger("pmrecon")
@@ -272,14 +272,42 @@ def analyse_evidence(
     return findings_to_json(findings)
 
 
+#: Most severe first, for the title's tie-break between alerts that fired together.
+SEVERITY_ORDER = ("critical", "page", "error", "high", "major", "warning", "minor", "low", "info")
+
+
+def title_alert(findings: dict[str, Any]) -> str | None:
+    """The alert a default title names: the report's first alert.
+
+    That is the alert the ``first_alert`` instant names; without one (no alert fired in
+    the incident, or one already firing at the window's start), the alert whose firing
+    started earliest, the most severe among those that started together.
+    """
+    ref = ((findings.get("instants") or {}).get("first_alert") or {}).get("ref")
+    if ref:
+        # "Name (query ref)": an alert name holds no space.
+        return str(ref).split(" (", 1)[0]
+
+    def order(alert: dict[str, Any]) -> tuple[float, int, str]:
+        severity = str(alert.get("severity") or "").lower()
+        rank = SEVERITY_ORDER.index(severity) if severity in SEVERITY_ORDER else len(SEVERITY_ORDER)
+        fired = min(parse_rfc3339(str(i[0])).timestamp() for i in alert["firing"])
+        return (fired, rank, str(alert.get("name")))
+
+    fired = [a for a in findings.get("alerts") or [] if a.get("firing")]
+    if fired:
+        return str(min(fired, key=order)["name"])
+    alerts = findings.get("alerts") or []
+    return str(alerts[0]["name"]) if alerts else None
+
+
 def default_title(findings: dict[str, Any], lang: str) -> str:
-    """A title from the incident's services and first alert."""
+    """A title from the incident's services and its first alert (see ``title_alert``)."""
     inc = findings.get("incident") or {}
     services = [s["name"] for s in inc.get("services") or []]
     start = inc.get("impact_start") or findings["window"]["from"]
     day = str(start)[:10]
-    alerts = [a["name"] for a in findings.get("alerts") or []]
-    what = alerts[0] if alerts else None
+    what = title_alert(findings)
     if lang == "fr":
         base = f"Incident du {day}"
         if services:

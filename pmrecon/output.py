@@ -27,6 +27,7 @@ from .links import make_links
 from .merge import merge_rebuild
 from .model import Evidence, rfc3339
 from .report import make_environment, render, render_graphs, render_report_html, report_context
+from .report.definitions import phrase_in_language
 
 STATE_DIR = ".pmrecon"
 MARKDOWN = "postmortem.md"
@@ -68,7 +69,9 @@ def notices(
         key = {"source_unavailable": "unavailable", "png_skipped": "png_skipped"}.get(
             str(w.get("code")), "warning"
         )
-        out.append(text[key].format(message=w.get("message", ""), source=w.get("source", "")))
+        message = str(w.get("message", ""))
+        message = phrase_in_language(message, lang, "warning.") or message
+        out.append(text[key].format(message=message, source=w.get("source", "")))
     inc = findings.get("incident") or {}
     window = findings["window"]
     if not inc.get("found"):

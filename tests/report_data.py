@@ -69,13 +69,13 @@ def evidence(error_ratio: float = 0.3, incident_end: str = "2026-03-01 10:10") -
     return ev
 
 
-def findings_for(ev: Evidence, tz: str = "Europe/Paris") -> dict[str, Any]:
-    """Findings as pmrecon's analysis derives them."""
+def findings_for(ev: Evidence, tz: str = "Europe/Paris", lang: str = "fr") -> dict[str, Any]:
+    """Findings as pmrecon's analysis derives them, its texts in ``lang``."""
     from pmrecon.analysis import analyse
     from pmrecon.findings import findings_to_json
 
-    cfg = config(tz=tz)
-    return findings_to_json(analyse(ev, cfg["analysis"], timezone=tz, human={}))
+    cfg = config(tz=tz, lang=lang)
+    return findings_to_json(analyse(ev, cfg["analysis"], timezone=tz, human={}, language=lang))
 
 
 def config(tz: str = "Europe/Paris", lang: str = "fr", **report: Any) -> Any:

@@ -56,7 +56,8 @@ def test_build_writes_every_output(workdir):
     } <= names
     graphs = sorted(p.name for p in (out / "graphs").iterdir())
     assert graphs == sorted(
-        f"{n}.html" for n in ("alerts", "error_ratio", "latency", "log_volume", "throughput")
+        ["plotly.min.js"]
+        + [f"{n}.html" for n in ("alerts", "error_ratio", "latency", "log_volume", "throughput")]
     )
     findings = json.loads((out / "findings.json").read_text())
     assert findings["title"] == "Checkout en erreur"

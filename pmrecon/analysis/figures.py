@@ -163,8 +163,8 @@ def incident_figures(
     figures["impact_level_suggested"] = Figure(
         incident.impact_level_suggested,
         None,
-        "Suggestion only: Critique when max error ratio ≥ impact_rules.critique.min_error_ratio or "
-        "duration ≥ impact_rules.critique.min_duration; Majeur likewise with impact_rules.majeur; else Mineur.",
+        "Suggestion only: Critical when max error ratio ≥ impact_rules.critique.min_error_ratio or "
+        "duration ≥ impact_rules.critique.min_duration; Major likewise with impact_rules.majeur; else Minor.",
         "analysis",
         [],
     )

@@ -25,10 +25,12 @@ TEXT = {
         "alert_resolved": "Alerte {name} résolue{on}",
         "sli_breach": "{sli} de {service} au-delà du seuil ({threshold})",
         "sli_breach_open": "{sli} de {service} déjà au-delà du seuil ({threshold}) au début de la fenêtre",
-        "sli_recovery": "{sli} de {service} revenu sous le seuil ({threshold})",
+        # "retour sous le seuil": no adjective to agree with the SLI (la latence, le taux).
+        "sli_recovery": "{sli} de {service} : retour sous le seuil ({threshold})",
         "target_down": "{service} indisponible ({sli} sous {threshold})",
         "target_up": "{service} de nouveau disponible",
-        "log_burst": "Pic d'erreurs dans les logs : {count} erreurs{on}",
+        # {count} counts every service's errors; {on} names the services that burst.
+        "log_burst": "Pic d'erreurs dans les logs{on} : {count} erreurs, tous services confondus",
         "new_error": "Nouvelle erreur : {signature}{on}",
         "on": " ({what})",
         "error_ratio": "Taux d'erreur",
@@ -53,7 +55,7 @@ TEXT = {
         "sli_recovery": "{sli} of {service} back within threshold ({threshold})",
         "target_down": "{service} down ({sli} below {threshold})",
         "target_up": "{service} up again",
-        "log_burst": "Error log burst: {count} errors{on}",
+        "log_burst": "Error log burst{on}: {count} errors in all services",
         "new_error": "New error: {signature}{on}",
         "on": " ({what})",
         "error_ratio": "Error ratio",

@@ -40,7 +40,7 @@ def _pattern(template: str) -> re.Pattern[str]:
     for literal, field, _spec, _conversion in string.Formatter().parse(template):
         parts.append(re.escape(literal))
         if field is not None:
-            parts.append(f"(?P<{field}>{PLACEHOLDERS[field]})")
+            parts.append(f"(?P<{field}>{PLACEHOLDERS.get(field, '.+')})")
     return re.compile("".join(parts))
 
 
@@ -79,3 +79,21 @@ def in_language(definition: str, lang: str) -> str:
         return definition
     translation = _translation(lang)
     return " ".join(translation.sentence(s) for s in _sentences(definition.strip()))
+
+
+@lru_cache(maxsize=16)
+def _phrases(lang: str, prefix: str) -> list[tuple[re.Pattern[str], str]]:
+    source, target = catalogue(FINDINGS_LANGUAGE), catalogue(lang)
+    return [(_pattern(source[k]), target[k]) for k in source if k.startswith(prefix)]
+
+
+def phrase_in_language(phrase: str, lang: str, prefix: str) -> str | None:
+    """``phrase`` (English, as the catalogue's ``prefix*`` entries write it) in ``lang``.
+
+    None when no entry matches: the caller decides whether English may show.
+    """
+    for pattern, template in _phrases(lang, prefix):
+        m = pattern.fullmatch(phrase)
+        if m:
+            return template.format(**m.groupdict())
+    return None

@@ -2,9 +2,10 @@
 
 The Markdown (the same text as postmortem.md) is rendered with markdown-it-py with raw
 HTML disabled, so whatever a log line or a label holds stays text. Where the Markdown
-shows a graph's PNG, the page shows the interactive figure instead (plotly.js inline,
-once). A Content-Security-Policy lets only the page's own inline scripts run: each is
-allowed by its SHA-256, nothing is fetched from anywhere.
+shows a graph's PNG, the page shows the interactive figure instead (plotly.js from the
+report folder's ``graphs/plotly.min.js``, shared with the graph pages). A
+Content-Security-Policy lets only the page's own scripts run: each inline one by its
+SHA-256, files from the page's own origin; nothing is fetched from anywhere.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from .offline import content_security_policy, plotly_js
+from .offline import PLOTLY_FILE, content_security_policy
 
 
 def markdown_renderer() -> Any:
@@ -106,7 +107,7 @@ def render_report_html(
     markdown: str,
     figures: Sequence[Mapping[str, Any]],
 ) -> str:
-    """report.html: the rendered Markdown, figures embedded, plotly.js once, a strict CSP."""
+    """report.html: the rendered Markdown, figures embedded, the shared plotly.js, a strict CSP."""
     from .markdown import render
 
     body, placed = markdown_to_html(markdown, figures)
@@ -122,7 +123,7 @@ def render_report_html(
             "body": Markup(body),
             "figures": [{**f, "block": Markup(figure_block(f))} for f in figures],
             "more_figures": [{**f, "block": Markup(figure_block(f))} for f in rest],
-            "plotly_js": Markup(plotly_js()) if figures else "",
+            "plotly_src": f"graphs/{PLOTLY_FILE}" if figures else "",
             "csp": token,
         },
         env,

@@ -22,7 +22,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from .. import __version__
 from ..errors import RenderError
 from ..wording import catalogue, text
-from .definitions import in_language
+from .definitions import in_language, phrase_in_language
 from .formatting import Formatter, md_cell, md_code, md_fence_line, md_inline
 
 #: The key instants the templates name (``labels``), by their name in findings.json.
@@ -79,6 +79,9 @@ def make_environment(
     )
     fmt = Formatter(lang, tz, multi_day)
     env.filters.update(
+        source_kind=lambda value: source_kind(value, lang),
+        impact=lambda value: text_or(lang, f"report.impact.{value}", value),
+        sli=lambda value: text_or(lang, f"report.sli.{value}", value),
         hm=fmt.hm,
         dt=fmt.dt,
         dur=fmt.dur,
@@ -93,6 +96,16 @@ def make_environment(
         fence=md_fence_line,
     )
     return env
+
+
+def text_or(lang: str, key: str, default: Any) -> Any:
+    """The catalogue's text ``key`` in ``lang``, else ``default`` (data, shown as it is)."""
+    return catalogue(lang).get(key, default)
+
+
+def source_kind(source: Any, lang: str) -> Any:
+    """The kind of evidence behind an instant in words ("metrics"), or a source's own name."""
+    return text_or(lang, f"report.source.{source}", source)
 
 
 def render(template_name: str, context: Mapping[str, Any], env: SandboxedEnvironment) -> str:
@@ -164,7 +177,7 @@ def footnotes(findings: Mapping[str, Any], lang: str = "en") -> list[dict[str, s
             definition = str(fig["definition"]).rstrip(".") + "."
             parts.append(md_inline(in_language(definition, lang)))
         if fig.get("source"):
-            parts.append(f"{word} {md_inline(fig['source'])}")
+            parts.append(f"{word} {md_inline(source_kind(fig['source'], lang))}")
         for ref in fig.get("query_refs") or []:
             q = queries.get(ref)
             if q is None:
@@ -177,7 +190,10 @@ def footnotes(findings: Mapping[str, Any], lang: str = "en") -> list[dict[str, s
             )
             if len(query) > 300:
                 query = query[:297] + "..."
-            parts.append(f"{md_code(ref)} ({md_inline(q.get('purpose', ''))}) {md_code(query)}")
+            # A purpose the catalogue lacks is left out rather than shown in another language.
+            purpose = phrase_in_language(str(q.get("purpose", "")), lang, "query.")
+            label = f" ({md_inline(purpose)})" if purpose else ""
+            parts.append(f"{md_code(ref)}{label} {md_code(query)}")
         notes.append({"key": re.sub(r"[^A-Za-z0-9_-]", "_", key), "text": " — ".join(parts)})
     return notes
 
@@ -236,6 +252,8 @@ def report_context(
         "links": {"grafana": [], "kibana": None, "evidence": "evidence/", **links},
         "footnotes": notes,
         "footnote_keys": {n["key"] for n in notes},
+        # Filled by the templates' fn macro as they reference footnotes (see _macros.j2).
+        "used_footnotes": [],
         "labels": {name: words[f"report.instant.{name}"] for name in LABELLED_INSTANTS},
         "tzname": tzname,
         "created": created,

@@ -38,6 +38,39 @@ TEXT: dict[str, str] = {
     "report.instant.resolution": "SLIs back to normal",
     "report.instant.end": "Alerts resolved, stability confirmed",
     "report.source": "source:",
+    # The kind of evidence behind an instant (findings.json's "source" of an instant or a
+    # timeline row); a configured source's own name is shown as it is.
+    "report.source.series": "metrics",
+    "report.source.logs": "logs",
+    "report.source.alert": "alerts",
+    "report.source.event": "change events",
+    "report.source.analysis": "pmrecon's analysis",
+    "report.source.human": "given by hand",
+    # The suggested impact level (the analysis writes the impact_rules' names).
+    "report.sli.error_ratio": "error ratio",
+    "report.sli.latency": "latency",
+    "report.sli.uptime": "probe uptime",
+    "report.sli.throughput": "throughput",
+    "report.impact.Critique": "Critical",
+    "report.impact.Majeur": "Major",
+    "report.impact.Mineur": "Minor",
+    # What each query was for, as the connectors record it (sources[].queries[].purpose);
+    # the report shows its own language's text, or none for a purpose not listed here.
+    "query.sli": "SLI {sli} for {service}",
+    "query.baseline_sli": "baseline SLI {sli} for {service}",
+    "query.alerts": "alerts (raw ALERTS samples)",
+    "query.alert_activation": "alert activation times (ALERTS_FOR_STATE)",
+    "query.users": "distinct users with an error (cardinality)",
+    "query.log_volume": "log volume per level over time",
+    "query.error_logs": "error logs per service over time",
+    "query.baseline_error_logs": "error logs in the baseline",
+    "query.changes": "change events (deploys, rollbacks, config changes)",
+    # Why PNG graphs are missing (pmrecon/report/graphs/png.py): the warning is written in
+    # English (findings.json, the terminal); the report's notice says it in its language.
+    "warning.no_chromium": "no Chromium found: PNG graphs skipped; install chromium or pass --no-png",
+    "warning.no_chromium_at": "no Chromium found at BROWSER_PATH={where}: PNG graphs skipped; fix BROWSER_PATH, install chromium or pass --no-png",
+    "warning.png_timeout": "PNG export took more than {seconds} s: PNG graphs skipped; pass --no-png to skip quietly",
+    "warning.png_failed": "PNG export with {browser} failed ({reason}): PNG graphs skipped; pass --no-png to skip quietly",
     # Durations and units (report filters, graph axes).
     "unit.day": "{n} day",
     "unit.days": "{n} days",
@@ -77,7 +110,7 @@ TEXT: dict[str, str] = {
     "definition.mttr": "MTTR = resolution − impact start.",
     "definition.error_budget_consumed": "(1 − availability) × duration ÷ ((1 − slo_target) × slo_period): the share of the SLO period's error budget the incident used (above 1: budget exceeded).",
     "definition.impacted_users": "Distinct user ids in the logs, as counted by the logs source over the collected window.",
-    "definition.impact_level": "Suggestion only: Critique when max error ratio ≥ impact_rules.critique.min_error_ratio or duration ≥ impact_rules.critique.min_duration; Majeur likewise with impact_rules.majeur; else Mineur.",
+    "definition.impact_level": "Suggestion only: Critical when max error ratio ≥ impact_rules.critique.min_error_ratio or duration ≥ impact_rules.critique.min_duration; Major likewise with impact_rules.majeur; else Minor.",
     "definition.availability_unavailable": "Not available: no request counts (nor error ratio with throughput) in the evidence.",
     "definition.availability_counts": "1 − Σbad/Σtotal (ratio of sums) of the request counts of every analysed service over {span}.",
     "definition.availability_estimated": "1 − Σ(error ratio × throughput × step)/Σ(throughput × step) over {span}: request counts estimated from per-step rates where counts were missing.",

@@ -38,6 +38,39 @@ TEXT: dict[str, str] = {
     "report.instant.resolution": "SLI rétablis",
     "report.instant.end": "Alertes résolues et stabilité confirmée",
     "report.source": "source :",
+    # The kind of evidence behind an instant (findings.json's "source" of an instant or a
+    # timeline row); a configured source's own name is shown as it is.
+    "report.source.series": "métriques",
+    "report.source.logs": "logs",
+    "report.source.alert": "alertes",
+    "report.source.event": "changements",
+    "report.source.analysis": "analyse de pmrecon",
+    "report.source.human": "saisi à la main",
+    # The suggested impact level (the analysis writes the impact_rules' names).
+    "report.sli.error_ratio": "taux d'erreur",
+    "report.sli.latency": "latence",
+    "report.sli.uptime": "disponibilité sonde",
+    "report.sli.throughput": "débit",
+    "report.impact.Critique": "Critique",
+    "report.impact.Majeur": "Majeur",
+    "report.impact.Mineur": "Mineur",
+    # What each query was for, as the connectors record it (sources[].queries[].purpose);
+    # the report shows its own language's text, or none for a purpose not listed here.
+    "query.sli": "SLI {sli} de {service}",
+    "query.baseline_sli": "SLI {sli} de {service} sur la période de référence",
+    "query.alerts": "alertes (échantillons bruts d'ALERTS)",
+    "query.alert_activation": "heures d'activation des alertes (ALERTS_FOR_STATE)",
+    "query.users": "utilisateurs distincts en erreur (cardinalité)",
+    "query.log_volume": "volume de logs par niveau dans le temps",
+    "query.error_logs": "logs d'erreur par service dans le temps",
+    "query.baseline_error_logs": "logs d'erreur de la période de référence",
+    "query.changes": "changements (déploiements, retours arrière, changements de configuration)",
+    # Why PNG graphs are missing (pmrecon/report/graphs/png.py): the warning is written in
+    # English (findings.json, the terminal); the report's notice says it in its language.
+    "warning.no_chromium": "Chromium introuvable : graphiques PNG non générés ; installez chromium ou passez --no-png",
+    "warning.no_chromium_at": "Chromium introuvable à BROWSER_PATH={where} : graphiques PNG non générés ; corrigez BROWSER_PATH, installez chromium ou passez --no-png",
+    "warning.png_timeout": "l'export PNG a pris plus de {seconds} s : graphiques PNG non générés ; passez --no-png pour les omettre sans message",
+    "warning.png_failed": "l'export PNG avec {browser} a échoué ({reason}) : graphiques PNG non générés ; passez --no-png pour les omettre sans message",
     # Durations and units (report filters, graph axes).
     "unit.day": "{n} jour",
     "unit.days": "{n} jours",
@@ -56,9 +89,9 @@ TEXT: dict[str, str] = {
     # writes them); a report in another language shows its own, sentence by sentence
     # (pmrecon/report/definitions.py). {span} is one of the definition.span.* texts.
     "definition.impact_start": "Début du premier pas de la plus ancienne dégradation durable (un SLI au-delà de son seuil pendant consecutive_steps échantillons) ou de la première rafale de logs d'erreur, selon ce qui arrive en premier.",
-    "definition.impact_start_alert": "Ni SLI dégradé ni rafale de logs : l'instant où la première alerte de l'incident est devenue active (son activeAt, sinon le début de son intervalle pending ou firing).",
+    "definition.impact_start_alert": "Ni SLI dégradé ni rafale de logs : l'instant où la première alerte de l'incident est devenue active (son activeAt, sinon le début de son intervalle en attente ou déclenché).",
     "definition.impact_start_ongoing": "L'incident était déjà en cours au début de la fenêtre : son début réel est inconnu.",
-    "definition.first_alert": "Début du plus ancien intervalle firing (pas pending) parmi les alertes de l'incident.",
+    "definition.first_alert": "Début du plus ancien intervalle déclenché (et non seulement en attente) parmi les alertes de l'incident.",
     "definition.acknowledged": "Heure de prise en compte donnée en ligne de commande (--ack).",
     "definition.acknowledged_silence": "Création du premier silence Alertmanager correspondant à une alerte de l'incident (pas de --ack donné).",
     "definition.declared": "Heure de déclaration donnée en ligne de commande (--declared).",
@@ -68,8 +101,8 @@ TEXT: dict[str, str] = {
     "definition.mitigation_improvement": "Aucun changement : fin du dernier pas où le SLI le plus dégradé était à moins de 10 % de son pic de dépassement du seuil ; il est resté plus bas ensuite.",
     "definition.mitigation_start": "Premier changement après la fin du premier pas dégradé, sinon la première amélioration durable du SLI le plus dégradé.",
     "definition.resolution": "Fin du dernier pas dégradé (ou de la dernière rafale de logs) de l'incident, une fois chaque SLI dégradé resté sous son seuil pendant stability_period.",
-    "definition.resolution_alert": "Ni SLI dégradé ni rafale de logs : la fin de la dernière alerte firing de l'incident.",
-    "definition.end": "Le plus tardif de : résolution + stability_period, et la fin de la dernière alerte firing de l'incident.",
+    "definition.resolution_alert": "Ni SLI dégradé ni rafale de logs : la fin du dernier déclenchement d'alerte de l'incident.",
+    "definition.end": "Le plus tardif de : résolution + stability_period, et la fin du dernier déclenchement d'alerte de l'incident.",
     "definition.duration": "Résolution − début d'impact.",
     "definition.no_incident": "Aucun incident trouvé dans la fenêtre.",
     "definition.mttd": "MTTD = première alerte − début d'impact (négatif quand une alerte s'est déclenchée avant la dégradation des SLI).",

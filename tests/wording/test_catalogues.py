@@ -25,6 +25,11 @@ SAMPLES = {
     "n": 3,
     "span": "(impact start, resolution]",
     "q": "p99",
+    "sli": "latency_p99",
+    "where": "'/opt/chrome'",
+    "seconds": 60,
+    "browser": "/usr/bin/chromium",
+    "reason": "crashed",
 }
 
 #: Entries that are separators, not words.

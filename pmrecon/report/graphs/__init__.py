@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ...model import Evidence, Warning
+from ..offline import PLOTLY_FILE, plotly_js
 from . import bars, lines
 from .canvas import Drawn, FigureContext
 from .data import key_instants
@@ -71,6 +72,9 @@ def render_graphs(
                 "div": div,
             }
         )
+    if drawn:
+        # One copy for report.html and every graph page (see pmrecon/report/offline.py).
+        files[PLOTLY_FILE] = plotly_js()
     return graphs, files, warnings
 
 

@@ -1,14 +1,15 @@
 """Each figure as HTML: the ``<div>`` report.html embeds, and a page of its own.
 
-A graph page holds plotly.js inline and a Content-Security-Policy allowing only its own
-scripts: it opens offline, from anywhere, like report.html.
+A graph page loads plotly.js from the file beside it (``graphs/plotly.min.js``, shared with
+report.html) under a Content-Security-Policy allowing only its own scripts: it opens
+offline, like report.html, as long as it stays in its report folder.
 """
 
 from __future__ import annotations
 
 import html
 
-from ..offline import content_security_policy, plotly_js
+from ..offline import PLOTLY_FILE, content_security_policy
 from .canvas import Drawn
 
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
@@ -32,7 +33,7 @@ def figure_div(d: Drawn) -> str:
 
 
 def standalone_html(title: str, div: str, lang: str) -> str:
-    """A complete page holding one figure, plotly.js inline: opens offline, from anywhere."""
+    """A complete page holding one figure, plotly.js read from the file beside it (offline)."""
     page = (
         "<!DOCTYPE html>\n"
         f'<html lang="{html.escape(lang)}">\n<head>\n<meta charset="utf-8">\n'
@@ -41,7 +42,7 @@ def standalone_html(title: str, div: str, lang: str) -> str:
         f"<title>{html.escape(title)}</title>\n"
         "<style>body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;"
         "margin:1rem 2rem;color:#1f2933}</style>\n"
-        f"<script>{plotly_js()}</script>\n</head>\n<body>\n"
+        f'<script src="{PLOTLY_FILE}"></script>\n</head>\n<body>\n'
         f"<h1>{html.escape(title)}</h1>\n{div}\n</body>\n</html>\n"
     )
     return page.replace("@CSP@", content_security_policy(page), 1)

@@ -15,13 +15,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from ...model import Warning
+from ...wording import FINDINGS_LANGUAGE, text
 from .canvas import Drawn
 
 #: Seconds allowed to render one figure, and to export all of them.
 FIGURE_TIMEOUT = 60.0
 EXPORT_TIMEOUT = 180.0
 
-NO_CHROMIUM = "no Chromium found: PNG graphs skipped; install chromium or pass --no-png"
+# The warnings are in findings.json's language; a report's notice shows its own (warning.*).
+NO_CHROMIUM = text(FINDINGS_LANGUAGE, "warning.no_chromium")
 
 
 def find_chromium() -> str | None:
@@ -47,8 +49,7 @@ def export_pngs(
     if browser is None:
         where = os.environ.get("BROWSER_PATH")
         message = (
-            f"no Chromium found at BROWSER_PATH={where!r}: PNG graphs skipped; "
-            "fix BROWSER_PATH, install chromium or pass --no-png"
+            text(FINDINGS_LANGUAGE, "warning.no_chromium_at", where=repr(where))
             if where
             else NO_CHROMIUM
         )
@@ -68,7 +69,7 @@ def export_pngs(
     if worker.is_alive():
         return {}, Warning(
             source="graphs",
-            message=f"PNG export took more than {timeout:.0f} s: PNG graphs skipped; pass --no-png to skip quietly",
+            message=text(FINDINGS_LANGUAGE, "warning.png_timeout", seconds=f"{timeout:.0f}"),
             code="png_skipped",
         )
     error = box.get("error")
@@ -78,7 +79,7 @@ def export_pngs(
         reason = " ".join(str(error).split())[:200] or type(error).__name__
         return {}, Warning(
             source="graphs",
-            message=f"PNG export with {browser} failed ({reason}): PNG graphs skipped; pass --no-png to skip quietly",
+            message=text(FINDINGS_LANGUAGE, "warning.png_failed", browser=browser, reason=reason),
             code="png_skipped",
         )
     images: dict[str, bytes] = box.get("images", {})
