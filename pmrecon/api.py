@@ -27,7 +27,7 @@ from connectors.bundle import bundle_files, evidence_from_files, read_bundle, wr
 from . import __version__
 from .config import Config
 from .errors import ConfigError, ConnectorError, PmreconError, UsageError
-from .fsutil import atomic_write, ensure_writable_dir, slugify
+from .fsutil import atomic_write, ensure_writable_dir, output_lock, slugify
 from .model import Evidence, SourceInfo, Warning, Window, rfc3339
 
 log = logging.getLogger("pmrecon")
@@ -292,6 +292,15 @@ def build(
     progress: Callable[[str], None] | None = None,
 ) -> BuildResult:
     """Collect (or load) evidence, analyse it and write the post-mortem folder."""
+    # A known --out folder is locked for the whole build: a second build into it fails at
+    # once, and a commit a crash interrupted is finished before its evidence is read.
+    with output_lock(request.out):
+        return _build(config, request, progress)
+
+
+def _build(
+    config: Config, request: BuildRequest, progress: Callable[[str], None] | None
+) -> BuildResult:
     say = progress or (lambda _msg: None)
     lang = config["language"]
     say("collecting evidence")

@@ -17,6 +17,7 @@ import click
 
 from . import __version__
 from .errors import EXIT_DEGRADED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, PmreconError
+from .fsutil import OutputFolder
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -162,7 +163,7 @@ def _load(config_path: str | None, overrides: dict[str, Any]) -> Any:
     "-o",
     "--out",
     default=None,
-    type=click.Path(path_type=Path),
+    type=OutputFolder(path_type=Path),
     help="Write exactly into DIR (default: ./postmortems/<date>-<slug>/).",
 )
 @click.option(
@@ -313,7 +314,7 @@ def _report(state: State, result: Any, as_json: bool) -> None:
     "--out",
     default=Path("pmrecon-demo"),
     show_default=True,
-    type=click.Path(path_type=Path),
+    type=OutputFolder(path_type=Path),
     help="Where to write the demo report.",
 )
 @click.option(
@@ -421,7 +422,7 @@ def check(state: State, config_path: str | None, as_json: bool) -> None:
     "-o",
     "--out",
     default=None,
-    type=click.Path(path_type=Path),
+    type=OutputFolder(path_type=Path),
     help="Folder holding one draft per incident (default: output_dir, ./postmortems).",
 )
 @click.option(
