@@ -232,12 +232,7 @@ def write_outputs(
     # atomic), then moved into place under a journal.
     with staging_area(out) as area:
         write_evidence(area / "evidence")
-        staged = {f"evidence/{p.name}": f"evidence/{p.name}" for p in _files(area / "evidence")}
-        for name, data in graph_files.items():
-            atomic_write(safe_child(area / GRAPHS, name), data)
-            staged[f"{GRAPHS}/{name}"] = f"{GRAPHS}/{name}"
-        atomic_write(area / "files" / "findings.json", findings_json_bytes(findings_out))
-        staged["findings.json"] = "files/findings.json"
+        staged = _stage_derived(area, graph_files, findings_json_bytes(findings_out))
         records = {rel: file_record(area / path) for rel, path in staged.items()}
         final_md, conflicts, moves = _settle(
             out, area, md_path, compose, force, progress, staged, records, state, read,
@@ -246,24 +241,43 @@ def write_outputs(
         kept, received = commit_moves(out, moves)
     written = [out / "evidence", *(out / GRAPHS / name for name in sorted(graph_files))]
     written += [out / "findings.json", out / "report.html", md_path]
-    warnings = list(evidence.warnings) + list(extra_warnings)
-    for signum in received:
-        # The interruption came once the new report was whole: the build succeeded.
-        warnings.append(
-            Warning(
-                source="build",
-                message=f"{signal.Signals(signum).name} arrived while the new report was being "
-                "put in place: it was finished first, the report is complete",
-                code="interrupted_after_commit",
-            )
-        )
     result = BuildResult(
         out_dir=out,
         findings=findings_out,
         files=written,
-        warnings=warnings,
+        warnings=list(evidence.warnings) + list(extra_warnings) + _held_back(received),
         conflicts=conflicts,
     )
+    return _finished(result, md_path, conflicts, kept)
+
+
+def _stage_derived(area: Path, graph_files: dict[str, bytes], findings: bytes) -> dict[str, str]:
+    """Stage the graphs and findings.json beside the evidence; where each file of the
+    report (relative to the output folder) is staged (relative to ``area``)."""
+    staged = {f"evidence/{p.name}": f"evidence/{p.name}" for p in _files(area / "evidence")}
+    for name, data in graph_files.items():
+        atomic_write(safe_child(area / GRAPHS, name), data)
+        staged[f"{GRAPHS}/{name}"] = f"{GRAPHS}/{name}"
+    atomic_write(area / "files" / "findings.json", findings)
+    staged["findings.json"] = "files/findings.json"
+    return staged
+
+
+def _held_back(received: list[int]) -> list[Warning]:
+    """Signals that arrived during the moves: the build went on, since the report was whole."""
+    return [
+        Warning(
+            source="build",
+            message=f"{signal.Signals(signum).name} arrived while the new report was being "
+            "put in place: it was finished first, the report is complete",
+            code="interrupted_after_commit",
+        )
+        for signum in received
+    ]
+
+
+def _finished(result: Any, md_path: Path, conflicts: int, kept: list[Path]) -> Any:
+    """``result``, or a MergeConflict (exit 6) carrying it when a human must look."""
     problems = []
     if conflicts:
         problems.append(

@@ -21,6 +21,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -783,10 +784,21 @@ def _copy(source: Path, target: Path) -> Path:
     return target
 
 
-@pytest.mark.slow
-def test_a_build_killed_at_any_step_leaves_the_old_or_the_new_report_whole(
-    two_bundles, tmp_path, killpoints
-) -> None:  # noqa: ANN001
+@dataclass
+class Rebuild:
+    """A report built from the first bundle and edited by a person (``pristine``, ``old``),
+    and what an uninterrupted rebuild from the second bundle makes of it (``new``)."""
+
+    pristine: Path
+    second: Path
+    old: dict[str, bytes | None]
+    new: dict[str, bytes | None]
+    operations: list[list[str]]
+    commit_point: int  # the operation that puts the journal in place
+
+
+@pytest.fixture
+def rebuild(two_bundles, tmp_path, killpoints) -> Rebuild:  # noqa: ANN001
     first, second = two_bundles
     pristine = tmp_path / "pristine"
     old = _with_edits(killpoints, first, pristine)
@@ -795,13 +807,22 @@ def test_a_build_killed_at_any_step_leaves_the_old_or_the_new_report_whole(
     new = report_tree(tmp_path / "reference")
     assert new != old and new["evidence/manifest.json"] == (second / "manifest.json").read_bytes()
     operations = full["operations"]
-    # The commit point: the journal in place. Before it the old report stays, after it the
-    # next build completes the new one.
     commit_point = next(
         i for i, (name, *paths) in enumerate(operations, 1)
         if name == "replace" and paths[-1].endswith("/journal.json")
     )  # fmt: skip
     assert 5 < commit_point < len(operations) - 20, operations
+    return Rebuild(pristine, second, old, new, operations, commit_point)
+
+
+@pytest.mark.slow
+def test_a_build_killed_at_any_step_leaves_the_old_or_the_new_report_whole(
+    rebuild, tmp_path, killpoints
+) -> None:  # noqa: ANN001
+    pristine, second, old, new = rebuild.pristine, rebuild.second, rebuild.old, rebuild.new
+    operations, commit_point = rebuild.operations, rebuild.commit_point
+    # Killed before the journal is in place, the old report stays; after, the next build
+    # completes the new one.
     out = tmp_path / "out"
     for n in range(1, len(operations) + 1):
         run = killpoints.build(_copy(pristine, out), second, kill_after=n)
@@ -818,16 +839,10 @@ def test_a_build_killed_at_any_step_leaves_the_old_or_the_new_report_whole(
 
 @pytest.mark.slow
 def test_a_finish_killed_at_any_step_is_finished_by_the_next_build(
-    two_bundles, tmp_path, killpoints
+    rebuild, tmp_path, killpoints
 ) -> None:  # noqa: ANN001
-    first, second = two_bundles
-    pristine = tmp_path / "pristine"
-    _with_edits(killpoints, first, pristine)
-    full = killpoints.build(_copy(pristine, tmp_path / "reference"), second)
-    new = report_tree(tmp_path / "reference")
-    commit_point = next(
-        i for i, (name, *paths) in enumerate(full["operations"], 1)
-        if name == "replace" and paths[-1].endswith("/journal.json")
+    pristine, second, new, commit_point = (
+        rebuild.pristine, rebuild.second, rebuild.new, rebuild.commit_point
     )  # fmt: skip
     # Killed right at its commit point, the build left every move to the next one (a
     # copy of that folder is as good: nothing in it is hard-linked yet).
