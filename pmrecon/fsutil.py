@@ -433,7 +433,13 @@ def commit_moves(out: Path, moves: list[Move]) -> tuple[list[Path], list[int]]:
     area = out / COMMIT
     journal = {"version": 1, "moves": [asdict(m) for m in moves]}
     with signals_held() as received:
-        atomic_write(area / JOURNAL, json.dumps(journal, indent=1) + "\n")
+        try:
+            atomic_write(area / JOURNAL, json.dumps(journal, indent=1) + "\n")
+        except OSError as exc:
+            raise OutputError(
+                f"cannot write into {area}: {exc.strerror or exc}; "
+                "the previous report is intact, fix the folder and rebuild"
+            ) from None
         _fsync_dir(area)
         try:
             kept = _forward(out, area, moves)
@@ -452,7 +458,13 @@ def commit_moves(out: Path, moves: list[Move]) -> tuple[list[Path], list[int]]:
                     "the previous report is intact, fix the folder and rebuild"
                 ) from None
             raise
-        kept += _finish(out, area, moves)
+        try:
+            kept += _finish(out, area, moves)
+        except OSError as exc:
+            raise OutputError(
+                f"the new report is in {out}, but its commit could not be closed: "
+                f"{exc.strerror or exc}; fix the folder, then rebuild (it closes it)"
+            ) from None
     return kept, received
 
 
@@ -481,9 +493,11 @@ def recover(out: Path) -> None:
             f"cannot finish the build interrupted in {out}: its journal {area / JOURNAL} is "
             f"unreadable ({exc}); nothing was deleted, restore the files from {area} by hand"
         ) from None
-    with signals_held():
+    with signals_held() as received:
         kept = _forward(out, area, moves) + _finish(out, area, moves)
     log.warning("finished the build that was interrupted in %s", out)
+    if received:  # this build has done nothing of its own yet: it stops here
+        signal.raise_signal(received[0])
     if kept:
         raise MergeConflict(
             f"finished the build that was interrupted in {out}; files changed meanwhile are kept "

@@ -359,6 +359,20 @@ def test_files_of_an_earlier_build_not_written_now_are_removed(workdir, fast_gra
     assert sorted(p.name for p in (out / "graphs").iterdir()) == ["error_ratio.html", "mine.html"]
 
 
+def test_a_folder_built_before_pmrecon_kept_records_is_rebuilt(workdir, fast_graphs):
+    out = workdir / "out"
+    assert build(workdir) == 0
+    state_path = out / ".pmrecon" / "state.json"
+    state = json.loads(state_path.read_text())
+    del state["files"]  # as earlier versions wrote it
+    state_path.write_text(json.dumps(state))
+    (out / "graphs" / "fig.png").write_bytes(b"mine")
+    assert build(workdir, error_ratio=0.5) == 0
+    assert (out / "graphs" / "fig.png").read_bytes() == b"mine"
+    recorded = json.loads(state_path.read_text())["files"]
+    assert "graphs/latency.html" in recorded and "graphs/fig.png" not in recorded
+
+
 @pytest.mark.parametrize(
     ("rel", "built_first", "why"),
     [
@@ -450,6 +464,45 @@ def test_a_second_build_into_the_same_folder_fails_at_once(workdir, fast_graphs,
     assert f"another pmrecon build is writing into {out}" in line
     assert snapshot(out) == before
     assert build(workdir, error_ratio=0.5) == 0  # once it is released
+
+
+def test_two_builds_at_once_leave_one_whole_report(workdir):
+    import hashlib
+    import subprocess
+    import sys
+
+    bundles = []
+    for ratio, end in ((0.3, "2026-03-01 10:10"), (0.5, "2026-03-01 10:30")):
+        bundles.append(workdir / f"bundle-{ratio}")
+        write_bundle(evidence(ratio, end), bundles[-1])
+    out = workdir / "out"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "pmrecon", "build", "--source", str(b), "-o", str(out)]
+            + ["--no-png", "--tz", "UTC"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for b in bundles
+    ]
+    runs = [(p.wait(timeout=300), p.stderr.read() if p.stderr else "") for p in procs]
+    assert 0 in [code for code, _ in runs], runs
+    for code, err in runs:
+        assert code == 0 or (code == EXIT_RENDER and "another pmrecon build" in err), runs
+    # Whatever the order, the folder is one build's report: every file it recorded is
+    # there as it wrote it, and the findings are those of the evidence beside them.
+    state = json.loads((out / ".pmrecon" / "state.json").read_text())
+    for rel, record in state["files"].items():
+        assert hashlib.sha256((out / rel).read_bytes()).hexdigest() == record["sha256"], rel
+    (ratio,) = [
+        r
+        for r, b in zip((0.3, 0.5), bundles)
+        if (b / "manifest.json").read_bytes() == (out / "evidence" / "manifest.json").read_bytes()
+    ]
+    found = json.loads((out / "findings.json").read_text())["incident"]["max_error_rate"]["value"]
+    assert found == pytest.approx(ratio)
+    assert not (out / ".pmrecon" / "commit").exists()
 
 
 def test_a_failed_first_build_leaves_no_folder(workdir):
