@@ -25,9 +25,10 @@ from connectors.base import CollectRequest, Source, SourceContext
 from connectors.bundle import bundle_files, evidence_from_files, read_bundle, write_files
 
 from . import __version__
+from .commit import output_lock
 from .config import Config
 from .errors import ConfigError, ConnectorError, PmreconError, UsageError
-from .fsutil import atomic_write, ensure_writable_dir, output_lock, slugify
+from .fsutil import atomic_write, ensure_writable_dir, slugify
 from .model import Evidence, SourceInfo, Warning, Window, rfc3339
 
 log = logging.getLogger("pmrecon")

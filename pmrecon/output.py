@@ -16,23 +16,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .config import Config
-from .errors import MergeConflict, OutputError
-from .fsutil import (
-    STATE_DIR,
+from .commit import (
     Move,
-    atomic_write,
     bytes_record,
     commit_moves,
     file_record,
     holding_output_lock,
     matches,
-    read_plain,
-    require_plain,
-    safe_child,
     save_backup,
     staging_area,
 )
+from .config import Config
+from .errors import MergeConflict, OutputError
+from .fsutil import STATE_DIR, atomic_write, read_plain, require_plain, safe_child
 from .graphs import render_graphs
 from .htmlreport import render_report_html
 from .links import make_links
@@ -170,7 +166,7 @@ def write_outputs(
     Nothing is written until every part has rendered: a failing template, figure or
     merge leaves the previous report as it was. The folder is locked meanwhile, only files
     pmrecon wrote are replaced, and the files are moved in through a journal (see
-    :func:`pmrecon.fsutil.commit_moves`): a crash leaves the old report or the new one.
+    :func:`pmrecon.commit.commit_moves`): a crash leaves the old report or the new one.
     """
     from .api import BuildResult, findings_json_bytes
 

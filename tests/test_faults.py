@@ -768,7 +768,7 @@ def _with_edits(killpoints: KillPoints, bundle: Path, out: Path) -> dict[str, by
 
 def _recovered(out: Path) -> dict[str, bytes | None]:
     """The folder once the next build has taken its lock (which finishes an interrupted commit)."""
-    from pmrecon.fsutil import output_lock
+    from pmrecon.commit import output_lock
 
     with output_lock(out):
         pass

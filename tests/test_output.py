@@ -421,7 +421,7 @@ def test_force_backups_never_overwrite_each_other(workdir, fast_graphs, monkeypa
     import datetime as dt
     import types
 
-    from pmrecon import fsutil
+    from pmrecon import commit
 
     class Frozen(dt.datetime):
         @classmethod
@@ -430,7 +430,7 @@ def test_force_backups_never_overwrite_each_other(workdir, fast_graphs, monkeypa
 
     # Every build in the same instant: the names must still differ.
     frozen = types.SimpleNamespace(datetime=Frozen, timezone=dt.timezone)
-    for module in (output, fsutil):
+    for module in (output, commit):
         monkeypatch.setattr(module, "dt", frozen, raising=False)
     assert build(workdir) == 0
     md_path = workdir / "out" / "postmortem.md"
