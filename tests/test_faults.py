@@ -863,6 +863,31 @@ def test_a_finish_killed_at_any_step_is_finished_by_the_next_build(
         assert _recovered(out) == new, f"finish killed after {run['operations'][-1]}"
 
 
+@pytest.mark.slow
+def test_a_postmortem_saved_after_a_crash_is_kept_by_the_next_build(
+    rebuild, tmp_path, killpoints, capsys
+) -> None:  # noqa: ANN001
+    # Killed just after the old postmortem.md was moved aside: the folder has none, and a
+    # person saves one (from an editor's buffer) before the next build.
+    aside = next(
+        i for i, (name, *paths) in enumerate(rebuild.operations, 1)
+        if name == "rename" and paths[0].endswith("/postmortem.md")
+    )  # fmt: skip
+    out = _copy(rebuild.pristine, tmp_path / "out")
+    assert killpoints.build(out, rebuild.second, kill_after=aside)["killed"]
+    assert not (out / "postmortem.md").exists()
+    (out / "postmortem.md").write_text("Mes notes, enregistrées après la panne.\n")
+    capsys.readouterr()
+    assert _main("build", "--source", str(out / "evidence"), "-o", str(out), "--no-png") == 6
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith("pmrecon: error")]
+    (kept,) = (out / ".pmrecon").glob("backup-*-postmortem.md")
+    assert f"kept as {kept}" in line
+    assert kept.read_text() == "Mes notes, enregistrées après la panne.\n"
+    assert report_tree(out) == {**rebuild.new, str(kept.relative_to(out)): kept.read_bytes()}
+    text = (out / "postmortem.md").read_text(encoding="utf-8")
+    assert all(edit in text for edit in EDITS)
+
+
 # --------------------------------------------------------------------------- Elasticsearch stopped mid-build
 
 ES_MAPPING: dict[str, Any] = {
