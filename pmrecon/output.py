@@ -314,7 +314,8 @@ def _settle(
     current = read_plain(md_path)
     for _attempt in range(MERGE_ATTEMPTS):
         previous = current
-        final_md, conflicts, html = compose(previous.decode("utf-8") if previous else None)
+        text_now = previous.decode("utf-8") if previous is not None else None
+        final_md, conflicts, html = compose(text_now)
         if previous is not None and force:
             backup = save_backup(safe_child(out, STATE_DIR), MARKDOWN, previous)
             progress(f"previous {MARKDOWN} saved as {backup}")

@@ -517,6 +517,14 @@ def test_a_failed_first_build_leaves_no_folder(workdir):
     assert not (workdir / "new").exists()
 
 
+def test_an_emptied_postmortem_is_merged_not_replaced_by_a_fresh_draft(workdir, fast_graphs):
+    assert build(workdir) == 0
+    md_path = workdir / "out" / "postmortem.md"
+    md_path.write_text("")  # a person deleted everything: that is an edit too
+    assert build(workdir) in (0, EXIT_CONFLICT)
+    assert "[Description détaillée de l'incident et de son évolution]" not in md_path.read_text()
+
+
 def test_an_edit_saved_during_the_build_is_merged(workdir, fast_graphs, monkeypatch):
     assert build(workdir) == 0
     md_path = workdir / "out" / "postmortem.md"
