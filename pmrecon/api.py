@@ -33,6 +33,7 @@ from connectors.bundle import (
 )
 
 from . import __version__
+from .commit import output_lock
 from .config import Config, check_timezone, load_config, read_yaml
 from .errors import ConnectorError, EvidenceError, PmreconError, UsageError
 from .fsutil import ensure_writable_dir, slugify
@@ -425,6 +426,15 @@ def build(
     From a bundle (``request.source_dir``), the settings it recorded are reused unless the
     config or the request says otherwise, so a rebuild gives the same findings.
     """
+    # A known --out folder is locked for the whole build: a second build into it fails at
+    # once, and a commit a crash interrupted is finished before its evidence is read.
+    with output_lock(request.out):
+        return _build(config, request, progress)
+
+
+def _build(
+    config: Config, request: BuildRequest, progress: Callable[[str], None] | None
+) -> BuildResult:
     say = progress or (lambda _msg: None)
     say("collecting evidence")
     if request.source_dir is None:

@@ -17,6 +17,7 @@ import click
 
 from . import __version__
 from .errors import EXIT_DEGRADED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, PmreconError
+from .fsutil import OutputFolder
 
 if TYPE_CHECKING:  # imported inside the commands at run time, to keep --help fast
     import datetime as dt
@@ -172,7 +173,7 @@ def _load(config_path: str | None, overrides: dict[str, Any]) -> Config:
     "-o",
     "--out",
     default=None,
-    type=click.Path(path_type=Path),
+    type=OutputFolder(path_type=Path),
     help="Write exactly into DIR (default: ./postmortems/<date>-<slug>/).",
 )
 @click.option(
@@ -325,7 +326,7 @@ def _report(state: State, result: BuildResult, as_json: bool) -> None:
     "--out",
     default=Path("pmrecon-demo"),
     show_default=True,
-    type=click.Path(path_type=Path),
+    type=OutputFolder(path_type=Path),
     help="Where to write the demo report.",
 )
 @click.option(
@@ -416,7 +417,7 @@ def check(state: State, config_path: str | None, as_json: bool) -> None:
     "-o",
     "--out",
     default=None,
-    type=click.Path(path_type=Path),
+    type=OutputFolder(path_type=Path),
     help="Folder holding one draft per incident (default: output_dir, ./postmortems).",
 )
 @click.option(

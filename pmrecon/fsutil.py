@@ -1,15 +1,23 @@
-"""Files written safely: atomically, never through a symlink, never outside the output folder."""
+"""Files written safely: atomically, never through a symlink, never outside the output
+folder, and read only when they are plain files (a FIFO would block forever)."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
+import stat
 import tempfile
 import unicodedata
 from pathlib import Path
+from typing import Any
+
+import click
 
 from .errors import OutputError
+
+STATE_DIR = ".pmrecon"
 
 
 def atomic_write(path: Path, data: bytes | str) -> None:
@@ -77,3 +85,74 @@ def ensure_writable_dir(path: Path) -> None:
         raise OutputError(
             f"cannot write to output folder {path}: {exc.strerror or exc}; choose a writable --out"
         ) from None
+
+
+class OutputFolder(click.Path):
+    """``--out``: a folder; an empty value (an unset variable in CI) is refused, not read as '.'."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail(
+                "is empty (an unset variable?); give a folder, e.g. --out postmortems/incident",
+                param,
+                ctx,
+            )
+        return super().convert(value, param, ctx)
+
+
+# --------------------------------------------------------------------------- plain files only
+
+
+def file_kind(mode: int) -> str | None:
+    """What a non-plain file is, in words; None for a plain file."""
+    if stat.S_ISREG(mode):
+        return None
+    kinds = [
+        (stat.S_ISLNK, "a symbolic link"),
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISDIR, "a folder"),
+    ]
+    return next((word for test, word in kinds if test(mode)), "not a plain file")
+
+
+def require_plain(path: Path, verb: str = "read") -> os.stat_result | None:
+    """``lstat`` of ``path`` (None if absent); anything but a plain file is refused (exit 5)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise OutputError(f"cannot {verb} {path}: {exc.strerror or exc}") from None
+    kind = file_kind(st.st_mode)
+    if kind is not None:
+        raise OutputError(
+            f"refusing to {verb} {path}: it is {kind}, not a plain file; remove it first"
+        )
+    return st
+
+
+def read_plain(path: Path) -> bytes | None:
+    """The bytes of a plain file, None when it is absent.
+
+    A FIFO, socket, device or symlink is refused without being opened for reading (a FIFO
+    would block forever): checked with ``lstat``, then opened non-blocking without
+    following links and checked again on the open file.
+    """
+    if require_plain(path) is None:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OutputError(f"refusing to read {path}: it is a symbolic link") from None
+        raise OutputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as fh:
+        kind = file_kind(os.fstat(fd).st_mode)
+        if kind is not None:
+            raise OutputError(f"refusing to read {path}: it is {kind}, not a plain file")
+        return fh.read()

@@ -1,37 +1,44 @@
 """The output folder: postmortem.md, report.html, findings.json, graphs/, evidence/.
 
-Every file is written atomically (temporary file, then rename), and only once everything
-has rendered, so an interrupted or failed build leaves the previous report intact. A
-rebuild merges what humans wrote in postmortem.md with the newly generated text, using the
-last generated version kept in ``.pmrecon/`` as the common base.
+Nothing is written until everything has rendered; then every file is staged and moved into
+place under a journal, so a failed, interrupted or killed build leaves the previous report
+or the new one, whole. pmrecon replaces only files it wrote (recorded, with their hashes,
+in ``.pmrecon/state.json``); a person's own files beside them are left alone. A rebuild
+merges what humans wrote in postmortem.md with the newly generated text, using the last
+generated version kept in ``.pmrecon/`` as the common base.
 """
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
 import json
-import shutil
 import signal
-import tempfile
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .commit import (
+    Move,
+    bytes_record,
+    commit_moves,
+    file_record,
+    holding_output_lock,
+    matches,
+    save_backup,
+    staging_area,
+)
 from .config import Config
 from .errors import MergeConflict, OutputError
-from .fsutil import atomic_write, public_dir, safe_child
+from .fsutil import STATE_DIR, atomic_write, read_plain, require_plain, safe_child
 from .links import make_links
 from .merge import merge_rebuild
-from .model import Evidence, rfc3339
+from .model import Evidence, Warning, rfc3339
 from .report import make_environment, render, render_graphs, render_report_html, report_context
 from .report.definitions import phrase_in_language
 
-STATE_DIR = ".pmrecon"
 MARKDOWN = "postmortem.md"
 GRAPHS = "graphs"
+STATE = f"{STATE_DIR}/state.json"
+BASE = f"{STATE_DIR}/last-generated.md"  # the merge base: what pmrecon generated last time
 
 NOTICE_TEXT = {
     "fr": {
@@ -141,6 +148,7 @@ def _multi_day(findings: dict[str, Any], tz: str) -> bool:
     return len(days) > 1
 
 
+@holding_output_lock
 def write_outputs(
     out: Path,
     *,
@@ -157,16 +165,18 @@ def write_outputs(
     """Render everything, then write it into ``out``; return a BuildResult.
 
     Nothing is written until every part has rendered: a failing template, figure or
-    merge leaves the previous report as it was.
+    merge leaves the previous report as it was. The folder is locked meanwhile, only files
+    pmrecon wrote are replaced, and the files are moved in through a journal (see
+    :func:`pmrecon.commit.commit_moves`): a crash leaves the old report or the new one.
     """
     from .findings import findings_document
     from .result import BuildResult, findings_json_bytes
 
     lang = config["language"]
     tz = config["timezone"]
-    state_dir = safe_child(out, STATE_DIR)
     check_targets(out)
-    state = _read_state(state_dir)
+    read = {name: read_plain(safe_child(out, name)) for name in (STATE, BASE)}
+    state = _parse_state(read[STATE])
     created = state.get("created_at") or generated_at
     multi_day = _multi_day(findings, tz)
     env = make_environment(config["report"]["template_dir"], lang, tz, multi_day=multi_day)
@@ -198,176 +208,234 @@ def write_outputs(
         generated=generated_at,
     )
     generated_md = render(f"postmortem.{lang}.md.j2", context, env)
-
-    md_path = safe_child(out, MARKDOWN)
-    final_md, conflicts = generated_md, 0
-    if md_path.is_symlink():
-        raise OutputError(f"refusing to read or write {md_path}: it is a symbolic link")
-    previous = md_path.read_text(encoding="utf-8") if md_path.exists() else None
-    if previous is not None and not force:
-        base_path = state_dir / "last-generated.md"
-        base = base_path.read_text(encoding="utf-8") if base_path.is_file() else None
-        final_md, conflicts = merge_rebuild(base, previous, generated_md)
-
-    # report.html shows what postmortem.md says, human edits included.
-    progress("rendering report.html")
+    base_bytes = read[BASE]
+    base = base_bytes.decode("utf-8") if base_bytes is not None else None
     html_env = make_environment(
         config["report"]["template_dir"], lang, tz, html=True, multi_day=multi_day
     )
-    html = render_report_html(html_env, f"report.{lang}.html.j2", context, final_md, graphs)
 
+    def compose(previous: str | None) -> tuple[str, int, str]:
+        final_md, conflicts = generated_md, 0
+        if previous is not None and not force:
+            final_md, conflicts = merge_rebuild(base, previous, generated_md)
+        # report.html shows what postmortem.md says, human edits included.
+        progress("rendering report.html")
+        html = render_report_html(html_env, f"report.{lang}.html.j2", context, final_md, graphs)
+        return final_md, conflicts, html
+
+    md_path = safe_child(out, MARKDOWN)
     findings_out = findings_document(findings, title=title, generated_at=generated_at)
-    findings_bytes = findings_json_bytes(findings_out)
-    state_bytes = json.dumps({"created_at": created, "last_build": generated_at}, indent=1) + "\n"
     progress("writing files")
-    if previous is not None and force:
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        backup = safe_child(out, f"{STATE_DIR}/backup-{stamp}-{MARKDOWN}")
-        atomic_write(backup, previous)
-        progress(f"previous {MARKDOWN} saved as {backup}")
-    # Everything is written into a staging folder inside ``out`` first, then moved into
-    # place by renames, with Ctrl-C and SIGTERM held back: a report never mixes the new
-    # evidence with the old text, and a failure half-way puts the old files back.
-    with staging_dir(out) as stage:
-        write_evidence(stage / "evidence")
-        graphs_dir = stage / GRAPHS
-        graphs_dir.mkdir()
-        for name, data in graph_files.items():
-            atomic_write(safe_child(graphs_dir, name), data)
-        # postmortem.md is placed before last-generated.md: were the two ever to part, the
-        # next rebuild would see pmrecon's new lines on both sides (no conflict), never the
-        # human's old lines passed off as edits.
-        contents: dict[str, bytes | str] = {
-            "findings.json": findings_bytes,
-            "report.html": html,
-            MARKDOWN: final_md,
-            f"{STATE_DIR}/last-generated.md": generated_md,
-            f"{STATE_DIR}/state.json": state_bytes,
-        }
-        for name, content in contents.items():
-            atomic_write(stage / name, content)
-        commit(out, stage, ["evidence", GRAPHS, *contents])
+    # Everything is staged inside .pmrecon/commit/ first (same file system: renames are
+    # atomic), then moved into place under a journal.
+    with staging_area(out) as area:
+        write_evidence(area / "evidence")
+        staged = _stage_derived(area, graph_files, findings_json_bytes(findings_out))
+        records = {rel: file_record(area / path) for rel, path in staged.items()}
+        final_md, conflicts, moves = _settle(
+            out, area, md_path, compose, force, progress, staged, records, state, read,
+            text={"generated": generated_md, "created": created, "last_build": generated_at},
+        )  # fmt: skip
+        kept, received = commit_moves(out, moves)
     written = [out / "evidence", *(out / GRAPHS / name for name in sorted(graph_files))]
     written += [out / "findings.json", out / "report.html", md_path]
     result = BuildResult(
         out_dir=out,
         findings=findings_out,
         files=written,
-        warnings=list(evidence.warnings) + list(extra_warnings),
+        warnings=list(evidence.warnings) + list(extra_warnings) + _held_back(received),
         conflicts=conflicts,
     )
+    return _finished(result, md_path, conflicts, kept)
+
+
+def _stage_derived(area: Path, graph_files: dict[str, bytes], findings: bytes) -> dict[str, str]:
+    """Stage the graphs and findings.json beside the evidence; where each file of the
+    report (relative to the output folder) is staged (relative to ``area``)."""
+    staged = {f"evidence/{p.name}": f"evidence/{p.name}" for p in _files(area / "evidence")}
+    for name, data in graph_files.items():
+        atomic_write(safe_child(area / GRAPHS, name), data)
+        staged[f"{GRAPHS}/{name}"] = f"{GRAPHS}/{name}"
+    atomic_write(area / "files" / "findings.json", findings)
+    staged["findings.json"] = "files/findings.json"
+    return staged
+
+
+def _held_back(received: list[int]) -> list[Warning]:
+    """Signals that arrived during the moves: the build went on, since the report was whole."""
+    return [
+        Warning(
+            source="build",
+            message=f"{signal.Signals(signum).name} arrived while the new report was being "
+            "put in place: it was finished first, the report is complete",
+            code="interrupted_after_commit",
+        )
+        for signum in received
+    ]
+
+
+def _finished(result: Any, md_path: Path, conflicts: int, kept: list[Path]) -> Any:
+    """``result``, or a MergeConflict (exit 6) carrying it when a human must look."""
+    problems = []
     if conflicts:
-        exc = MergeConflict(
+        problems.append(
             f"{md_path}: {conflicts} conflict(s) between your edits and regenerated lines, marked with "
             f"<<<<<<< / >>>>>>>; resolve them by hand (or rebuild with --force to start over, keeping a backup)"
         )
+    if kept:
+        problems.append(
+            f"changed while pmrecon replaced them, kept as {', '.join(str(p) for p in kept)}: "
+            "compare them with the new report and copy back what is yours"
+        )
+    if problems:
+        exc = MergeConflict("; ".join(problems))
         exc.result = result  # type: ignore[attr-defined]
         raise exc
     return result
 
 
-#: Every path a build replaces, folders first (checked before anything is written).
+#: How many times a build merges again when postmortem.md keeps changing under it.
+MERGE_ATTEMPTS = 3
+
+
+def _settle(
+    out: Path,
+    area: Path,
+    md_path: Path,
+    compose: Callable[[str | None], tuple[str, int, str]],
+    force: bool,
+    progress: Callable[[str], None],
+    staged: dict[str, str],
+    records: dict[str, dict[str, Any]],
+    state: dict[str, Any],
+    read: dict[str, bytes | None],
+    text: dict[str, str],
+) -> tuple[str, int, list[Move]]:
+    """Stage postmortem.md, report.html and the state from the human file as it is now, and
+    plan the moves; postmortem.md is read again last, and merged again if it changed."""
+    current = read_plain(md_path)
+    for _attempt in range(MERGE_ATTEMPTS):
+        previous = current
+        text_now = previous.decode("utf-8") if previous is not None else None
+        final_md, conflicts, html = compose(text_now)
+        if previous is not None and force:
+            backup = save_backup(safe_child(out, STATE_DIR), MARKDOWN, previous)
+            progress(f"previous {MARKDOWN} saved as {backup}")
+        files = dict(staged)
+        for rel, content in [
+            (MARKDOWN, final_md),
+            ("report.html", html),
+            (BASE, text["generated"]),
+        ]:
+            atomic_write(area / "files" / Path(rel).name, content)
+            files[rel] = f"files/{Path(rel).name}"
+        records = {**records, "report.html": file_record(area / "files" / "report.html")}
+        state_bytes = json.dumps(
+            {"created_at": text["created"], "last_build": text["last_build"], "files": records},
+            indent=1,
+            sort_keys=True,
+        )
+        atomic_write(area / "files" / "state.json", state_bytes + "\n")
+        files[STATE] = "files/state.json"
+        moves = plan_moves(out, files, state, {**read, MARKDOWN: previous})
+        # The last look at the human file before it is replaced: an edit saved while this
+        # build ran is merged, not lost (one saved later still is kept by the commit).
+        current = read_plain(md_path)
+        if current == previous:
+            return final_md, conflicts, moves
+        progress(f"{MARKDOWN} changed while pmrecon rebuilt it: merging again")
+    raise MergeConflict(
+        f"{md_path} kept changing while pmrecon rebuilt it ({MERGE_ATTEMPTS} times); nothing "
+        "was replaced: save your edits, then rebuild"
+    )
+
+
+def plan_moves(
+    out: Path, staged: dict[str, str], state: dict[str, Any], read: dict[str, bytes | None]
+) -> list[Move]:
+    """The moves of a commit, refusing (before anything is written) to replace a file
+    pmrecon did not write, or one changed since it wrote it.
+
+    ``read`` holds the files this build read (postmortem.md, the state): each is replaced
+    if it still holds what was read, else kept. Files of an earlier build not written now
+    are removed; every other file is left alone.
+    """
+    recorded = state.get("files")
+    # A folder from a pmrecon that kept no records: what it wrote has the names written now.
+    legacy = bool(state) and not isinstance(recorded, dict)
+    known: dict[str, Any] = recorded if isinstance(recorded, dict) else {}
+    # postmortem.md first (the shortest time from its last reading), pmrecon's state last.
+    rank = {MARKDOWN: 0, "findings.json": 1, "report.html": 1, BASE: 4, STATE: 5}
+    moves: list[Move] = []
+    for rel in sorted(staged, key=lambda rel: rank.get(rel, 2)):
+        target = safe_child(out, rel)
+        expect = None
+        if require_plain(target, "replace") is not None:
+            if rel in read:
+                data = read[rel]
+                expect = bytes_record(data) if data is not None else None
+            elif legacy:
+                expect = file_record(target)
+            elif matches(target, known.get(rel)):
+                expect = known[rel]
+            else:
+                why = (
+                    "it changed since pmrecon wrote it"
+                    if rel in known
+                    else "pmrecon did not write it"
+                )
+                raise OutputError(
+                    f"refusing to replace {target}: {why}; move it away (or choose another --out), then rebuild"
+                )
+        moves.append(Move(rel, staged[rel], expect))
+    moves += [
+        Move(rel, None, rec)
+        for rel, rec in sorted(known.items())
+        if rel not in staged and _is_ours(out, rel, rec)
+    ]
+    return sorted(moves, key=lambda m: rank.get(m.path, 3 if m.staged is None else 2))
+
+
+def _is_ours(out: Path, rel: str, record: Any) -> bool:
+    """Whether ``rel`` is a file of an earlier build, unchanged (so it may be removed)."""
+    if not isinstance(rel, str) or not isinstance(record, dict) or rel in (MARKDOWN, STATE, BASE):
+        return False
+    try:
+        return matches(safe_child(out, rel), record)
+    except OutputError:
+        return False
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file())
+
+
+#: Every folder a build writes into, and the files at fixed names (checked before anything is written).
 OUTPUT_DIRS = ("evidence", GRAPHS)
-OUTPUT_FILES = (
-    "findings.json",
-    "report.html",
-    MARKDOWN,
-    f"{STATE_DIR}/last-generated.md",
-    f"{STATE_DIR}/state.json",
-)
+OUTPUT_FILES = ("findings.json", "report.html", MARKDOWN, BASE, STATE)
 
 
 def check_targets(out: Path) -> None:
     """Refuse, before writing anything, an output whose paths are symlinks or of the wrong kind."""
-    state = safe_child(out, STATE_DIR)
-    if state.is_symlink() or (state.exists() and not state.is_dir()):
-        raise OutputError(f"refusing to write under {state}: not a plain folder; remove it first")
-    for name in OUTPUT_DIRS + OUTPUT_FILES:
+    for name in (STATE_DIR, *OUTPUT_DIRS):
         path = safe_child(out, name)
         if path.is_symlink():
-            raise OutputError(f"refusing to write {path}: it is a symbolic link; remove it first")
-        wrong = path.is_file() if name in OUTPUT_DIRS else path.is_dir()
-        if path.exists() and wrong:
-            kind = "folder" if name in OUTPUT_DIRS else "file"
-            raise OutputError(f"refusing to replace {path}: not a plain {kind}; remove it first")
+            raise OutputError(
+                f"refusing to write under {path}: it is a symbolic link; remove it first"
+            )
+        if path.exists() and not path.is_dir():
+            raise OutputError(
+                f"refusing to write under {path}: not a plain folder; remove it first"
+            )
+    for name in OUTPUT_FILES:
+        require_plain(safe_child(out, name), "replace")
 
 
-def _staged_name(name: str) -> str:
-    return name.replace("/", "__")
-
-
-@contextlib.contextmanager
-def staging_dir(out: Path) -> Iterator[Path]:
-    """A private folder inside ``out`` (same file system: renames are atomic), always removed."""
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob(".build-*.tmp"):
-        # Left by a build that was killed (SIGKILL, power loss) an hour or more ago.
-        with contextlib.suppress(OSError):
-            if stale.is_dir() and time.time() - stale.stat().st_mtime > 3600:
-                shutil.rmtree(stale)
-    stage = Path(tempfile.mkdtemp(prefix=".build-", suffix=".tmp", dir=out))
-    public_dir(stage)
+def _parse_state(raw: bytes | None) -> dict[str, Any]:
     try:
-        yield stage
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def signals_held() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM back (main thread only) and deliver them when the block ends."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[int] = []
-    held = (signal.SIGINT, signal.SIGTERM)
-    previous = {s: signal.signal(s, lambda signum, _frame: received.append(signum)) for s in held}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        if received:
-            signal.raise_signal(received[0])
-
-
-def commit(out: Path, stage: Path, names: list[str]) -> None:
-    """Move each staged ``name`` over ``out/name``; on any failure, put every old one back."""
-    aside = stage / ".old"
-    aside.mkdir()
-    done: list[tuple[Path, Path | None]] = []
-    with signals_held():
-        try:
-            safe_child(out, STATE_DIR).mkdir(exist_ok=True)
-            for name in names:
-                target, new = out / name, stage / name
-                old = None
-                if target.exists():
-                    old = aside / _staged_name(name)
-                    target.rename(old)
-                done.append((target, old))
-                new.rename(target)
-        except BaseException as exc:
-            for target, old in reversed(done):
-                if target.is_dir() and not target.is_symlink():
-                    shutil.rmtree(target, ignore_errors=True)
-                elif target.exists():
-                    target.unlink()
-                if old is not None:
-                    old.rename(target)
-            if isinstance(exc, OSError):
-                raise OutputError(
-                    f"cannot move the new report into {out}: {exc.strerror or exc}; "
-                    "the previous report is intact, fix the folder and rebuild"
-                ) from None
-            raise
-
-
-def _read_state(state_dir: Path) -> dict[str, Any]:
-    try:
-        data = json.loads((state_dir / "state.json").read_text(encoding="utf-8"))
+        data = json.loads(raw) if raw is not None else {}
         return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
+    except ValueError:
         return {}
 
 

@@ -21,6 +21,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -658,14 +659,14 @@ def test_interrupt_while_writing_keeps_the_previous_report(
 
 def _fail_placing(monkeypatch, name: str, action: Any) -> None:
     """Run ``action`` when the staged ``name`` is about to be moved into the output folder."""
-    real = Path.rename
+    real = os.link
 
-    def rename(self: Path, target: Any) -> Any:
-        if self.name == name and self.parent.name.startswith(".build-"):
+    def link(src: Any, dst: Any, *args: Any, **kwargs: Any) -> Any:
+        if ".pmrecon/commit/" in str(src) and Path(dst).name == name:
             action()
-        return real(self, target)
+        return real(src, dst, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "rename", rename)
+    monkeypatch.setattr(os, "link", link)
 
 
 def test_failure_while_placing_puts_the_previous_report_back(
@@ -682,11 +683,19 @@ def test_failure_while_placing_puts_the_previous_report_back(
     assert leftovers(tmp_path) == []
 
 
-def test_ctrl_c_while_placing_finishes_the_new_report(two_bundles, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+def test_ctrl_c_while_placing_finishes_the_new_report(
+    two_bundles, tmp_path, monkeypatch, capsys
+) -> None:  # noqa: ANN001
     second, out, before = _built_once(two_bundles, tmp_path)
     _fail_placing(monkeypatch, "report.html", lambda: os.kill(os.getpid(), signal.SIGINT))
-    assert _main("build", "--source", str(second), "-o", str(out), "--no-png") == EXIT_INTERRUPTED
-    # Held back until every file was in place: the report is wholly the new one.
+    capsys.readouterr()
+    # Held back until every file was in place: the report is wholly the new one, and the
+    # build says it succeeded (exit 0), not "interrupted" over a complete report.
+    assert _main("build", "--source", str(second), "-o", str(out), "--no-png") == 0
+    out_text, err = capsys.readouterr()
+    assert out_text.strip() == str(out / "postmortem.md")
+    assert "SIGINT arrived while the new report was being put in place" in err
+    assert "interrupted; the previous report" not in err
     # the second bundle's evidence, plus the settings this build recorded (build.json)
     placed = json.loads((out / "evidence" / "manifest.json").read_bytes())
     assert placed["files"].pop("build.json")
@@ -694,6 +703,190 @@ def test_ctrl_c_while_placing_finishes_the_new_report(two_bundles, tmp_path, mon
     for name in ("postmortem.md", "report.html", "findings.json", ".pmrecon/last-generated.md"):
         assert (out / name).read_bytes() != before[name], name
     assert leftovers(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- killed builds (SIGKILL)
+
+ROOT = Path(__file__).resolve().parent.parent
+EDITS = ("Le pool de connexions s'est épuisé après le déploiement.", "Notes de Grace.")
+
+
+class KillPoints:
+    """The ``tests.killpoints`` server: real builds that SIGKILL themselves after their N-th
+    rename, replace, link or unlink in the output folder."""
+
+    def __init__(self, cwd: Path) -> None:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env.pop("PMRECON_CONFIG", None)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.killpoints"],
+            cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+
+    def build(self, out: Path, source: Path, kill_after: int = 0) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        command = {"out": str(out), "source": str(source), "kill_after": kill_after}
+        self.proc.stdin.write(json.dumps(command) + "\n")
+        self.proc.stdin.flush()
+        answer: dict[str, Any] = json.loads(self.proc.stdout.readline())
+        return answer
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def killpoints(tmp_path: Path) -> Iterator[KillPoints]:
+    server = KillPoints(tmp_path)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def report_tree(out: Path) -> dict[str, bytes | None]:
+    """Every path of a report folder; the files' times left out of the state (a copy has others)."""
+    tree = snapshot(out)
+    state = json.loads(tree[".pmrecon/state.json"] or b"{}")
+    for record in state.get("files", {}).values():
+        record.pop("mtime_ns", None)
+    tree[".pmrecon/state.json"] = json.dumps(state, sort_keys=True).encode()
+    return tree
+
+
+def _with_edits(killpoints: KillPoints, bundle: Path, out: Path) -> dict[str, bytes | None]:
+    """A report built from ``bundle``, then edited by a person; its tree."""
+    assert killpoints.build(out, bundle)["code"] == 0
+    md = out / "postmortem.md"
+    text = md.read_text(encoding="utf-8")
+    placeholder = "[Description détaillée de l'incident et de son évolution]"
+    assert placeholder in text
+    md.write_text(text.replace(placeholder, EDITS[0]) + f"\n{EDITS[1]}\n", encoding="utf-8")
+    return report_tree(out)
+
+
+def _recovered(out: Path) -> dict[str, bytes | None]:
+    """The folder once the next build has taken its lock (which finishes an interrupted commit)."""
+    from pmrecon.commit import output_lock
+
+    with output_lock(out):
+        pass
+    return report_tree(out)
+
+
+def _copy(source: Path, target: Path) -> Path:
+    import shutil
+
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(source, target, symlinks=True)
+    return target
+
+
+@dataclass
+class Rebuild:
+    """A report built from the first bundle and edited by a person (``pristine``, ``old``),
+    and what an uninterrupted rebuild from the second bundle makes of it (``new``)."""
+
+    pristine: Path
+    second: Path
+    old: dict[str, bytes | None]
+    new: dict[str, bytes | None]
+    operations: list[list[str]]
+    commit_point: int  # the operation that puts the journal in place
+
+
+@pytest.fixture
+def rebuild(two_bundles, tmp_path, killpoints) -> Rebuild:  # noqa: ANN001
+    first, second = two_bundles
+    pristine = tmp_path / "pristine"
+    old = _with_edits(killpoints, first, pristine)
+    full = killpoints.build(_copy(pristine, tmp_path / "reference"), second)
+    assert full["code"] == 0
+    new = report_tree(tmp_path / "reference")
+    assert new != old and new["evidence/manifest.json"] == (second / "manifest.json").read_bytes()
+    operations = full["operations"]
+    commit_point = next(
+        i for i, (name, *paths) in enumerate(operations, 1)
+        if name == "replace" and paths[-1].endswith("/journal.json")
+    )  # fmt: skip
+    assert 5 < commit_point < len(operations) - 20, operations
+    return Rebuild(pristine, second, old, new, operations, commit_point)
+
+
+@pytest.mark.slow
+def test_a_build_killed_at_any_step_leaves_the_old_or_the_new_report_whole(
+    rebuild, tmp_path, killpoints
+) -> None:  # noqa: ANN001
+    pristine, second, old, new = rebuild.pristine, rebuild.second, rebuild.old, rebuild.new
+    operations, commit_point = rebuild.operations, rebuild.commit_point
+    # Killed before the journal is in place, the old report stays; after, the next build
+    # completes the new one.
+    out = tmp_path / "out"
+    for n in range(1, len(operations) + 1):
+        run = killpoints.build(_copy(pristine, out), second, kill_after=n)
+        assert run["killed"] and len(run["operations"]) == n, run
+        where = f"killed after {operations[n - 1]}"
+        assert _recovered(out) == (new if n >= commit_point else old), where
+        # The next real build reads the evidence of that very folder, and keeps the edits.
+        again = killpoints.build(out, out / "evidence")
+        assert again["code"] == 0, where
+        text = (out / "postmortem.md").read_text(encoding="utf-8")
+        assert all(edit in text for edit in EDITS), where
+        assert not list((out / ".pmrecon").glob("backup-*")), where
+
+
+@pytest.mark.slow
+def test_a_finish_killed_at_any_step_is_finished_by_the_next_build(
+    rebuild, tmp_path, killpoints
+) -> None:  # noqa: ANN001
+    pristine, second, new, commit_point = (
+        rebuild.pristine, rebuild.second, rebuild.new, rebuild.commit_point
+    )  # fmt: skip
+    # Killed right at its commit point, the build left every move to the next one (a
+    # copy of that folder is as good: nothing in it is hard-linked yet).
+    crashed = _copy(pristine, tmp_path / "crashed")
+    assert killpoints.build(crashed, second, kill_after=commit_point)["killed"]
+    out = tmp_path / "out"
+    finish = killpoints.build(_copy(crashed, out), second)
+    assert finish["code"] == 0 and report_tree(out) == new
+    steps = next(
+        i for i, (name, *paths) in enumerate(finish["operations"], 1)
+        if name == "unlink" and paths[0].endswith("/journal.json")
+    )  # fmt: skip
+    assert steps > 20, finish["operations"]
+    # The next build is killed in turn at each step of finishing it: the one after finishes.
+    for k in range(1, steps + 1):
+        run = killpoints.build(_copy(crashed, out), second, kill_after=k)
+        assert run["killed"], run
+        assert _recovered(out) == new, f"finish killed after {run['operations'][-1]}"
+
+
+@pytest.mark.slow
+def test_a_postmortem_saved_after_a_crash_is_kept_by_the_next_build(
+    rebuild, tmp_path, killpoints, capsys
+) -> None:  # noqa: ANN001
+    # Killed just after the old postmortem.md was moved aside: the folder has none, and a
+    # person saves one (from an editor's buffer) before the next build.
+    aside = next(
+        i for i, (name, *paths) in enumerate(rebuild.operations, 1)
+        if name == "rename" and paths[0].endswith("/postmortem.md")
+    )  # fmt: skip
+    out = _copy(rebuild.pristine, tmp_path / "out")
+    assert killpoints.build(out, rebuild.second, kill_after=aside)["killed"]
+    assert not (out / "postmortem.md").exists()
+    (out / "postmortem.md").write_text("Mes notes, enregistrées après la panne.\n")
+    capsys.readouterr()
+    assert _main("build", "--source", str(out / "evidence"), "-o", str(out), "--no-png") == 6
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith("pmrecon: error")]
+    (kept,) = (out / ".pmrecon").glob("backup-*-postmortem.md")
+    assert f"kept as {kept}" in line
+    assert kept.read_text() == "Mes notes, enregistrées après la panne.\n"
+    assert report_tree(out) == {**rebuild.new, str(kept.relative_to(out)): kept.read_bytes()}
+    text = (out / "postmortem.md").read_text(encoding="utf-8")
+    assert all(edit in text for edit in EDITS)
 
 
 # --------------------------------------------------------------------------- Elasticsearch stopped mid-build

@@ -10,7 +10,7 @@ import pytest
 from connectors.bundle import write_bundle
 from pmrecon import output
 from pmrecon.cli import main
-from pmrecon.errors import EXIT_CONFLICT
+from pmrecon.errors import EXIT_CONFLICT, EXIT_RENDER
 from pmrecon.merge import END_MARKER, START_MARKER
 from tests.report_data import HOSTILE_LOG, HOSTILE_SERVICE, evidence
 
@@ -257,12 +257,9 @@ def test_failure_while_writing_keeps_the_merge_base_consistent(workdir, monkeypa
     assert (out / ".pmrecon" / "last-generated.md").read_bytes() == base_before
 
 
-def test_graphs_folder_is_replaced_whole_and_never_through_a_symlink(workdir, tmp_path):
+def test_graphs_folder_is_never_written_through_a_symlink(workdir, tmp_path):
     assert build(workdir) == 0
     graphs = workdir / "out" / "graphs"
-    (graphs / "stale.png").write_bytes(b"old")
-    assert build(workdir) == 0
-    assert not (graphs / "stale.png").exists()
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     import shutil
@@ -298,3 +295,344 @@ def test_no_chromium_is_one_warning_line_and_the_report_is_still_built(
     assert (
         "Graphiques PNG non générés ; les graphiques interactifs de report.html sont complets" in md
     )
+
+
+# --------------------------------------------------------------------------- what pmrecon may replace
+
+FAST_GRAPHS = {
+    "error_ratio.html": b"<!doctype html><p>error ratio</p>",
+    "latency.html": b"<!doctype html><p>latency</p>",
+}
+
+
+@pytest.fixture
+def fast_graphs(monkeypatch):
+    """Figures are not what these tests are about: two small fixed files instead of plotly."""
+    files = dict(FAST_GRAPHS)
+
+    def fake(*_a, **_k):
+        return [], dict(files), []
+
+    monkeypatch.setattr(output, "render_graphs", fake)
+    return files
+
+
+def one_error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("pmrecon: error: "), err
+    return lines[0]
+
+
+def test_a_rebuild_keeps_every_file_a_person_added(workdir, fast_graphs):
+    out = workdir / "out"
+    (out / "graphs").mkdir(parents=True)
+    (out / "graphs" / "fig.png").write_bytes(b"a figure made by hand")  # before the first build
+    assert build(workdir) == 0
+    added = {
+        "graphs/fig.png": b"a figure made by hand",
+        "graphs/screenshot.png": b"a screenshot",
+        "evidence/screenshot.png": b"another screenshot",
+        "notes.txt": b"notes",
+        ".pmrecon/mine.txt": b"mine",
+    }
+    for rel, data in added.items():
+        (out / rel).write_bytes(data)
+    assert build(workdir, error_ratio=0.5) == 0
+    for rel, data in added.items():
+        assert (out / rel).read_bytes() == data, rel
+    assert json.loads((out / "findings.json").read_text())["incident"]["max_error_rate"][
+        "value"
+    ] == pytest.approx(0.5)
+    # The bundle beside a person's file still rebuilds.
+    args = ["build", "--source", str(out / "evidence"), "-o", str(workdir / "copy"), "--no-png"]
+    try:
+        main(args)
+    except SystemExit as exc:
+        assert not exc.code
+
+
+def test_files_of_an_earlier_build_not_written_now_are_removed(workdir, fast_graphs):
+    out = workdir / "out"
+    assert build(workdir) == 0
+    (out / "graphs" / "mine.html").write_bytes(b"mine")
+    del fast_graphs["latency.html"]
+    assert build(workdir) == 0
+    assert sorted(p.name for p in (out / "graphs").iterdir()) == ["error_ratio.html", "mine.html"]
+
+
+def test_a_folder_built_before_pmrecon_kept_records_is_rebuilt(workdir, fast_graphs):
+    out = workdir / "out"
+    assert build(workdir) == 0
+    state_path = out / ".pmrecon" / "state.json"
+    state = json.loads(state_path.read_text())
+    del state["files"]  # as earlier versions wrote it
+    state_path.write_text(json.dumps(state))
+    (out / "graphs" / "fig.png").write_bytes(b"mine")
+    assert build(workdir, error_ratio=0.5) == 0
+    assert (out / "graphs" / "fig.png").read_bytes() == b"mine"
+    recorded = json.loads(state_path.read_text())["files"]
+    assert "graphs/latency.html" in recorded and "graphs/fig.png" not in recorded
+
+
+@pytest.mark.parametrize(
+    ("rel", "built_first", "why"),
+    [
+        ("findings.json", False, "pmrecon did not write it"),
+        ("report.html", False, "pmrecon did not write it"),
+        ("graphs/latency.html", False, "pmrecon did not write it"),
+        ("graphs/latency.html", True, "it changed since pmrecon wrote it"),
+        ("evidence/series.csv", True, "it changed since pmrecon wrote it"),
+        ("report.html", True, "it changed since pmrecon wrote it"),
+    ],
+)
+def test_a_file_pmrecon_did_not_write_is_never_replaced(
+    workdir, fast_graphs, capsys, rel, built_first, why
+):
+    out = workdir / "out"
+    if built_first:
+        assert build(workdir) == 0
+    (out / rel).parent.mkdir(parents=True, exist_ok=True)
+    (out / rel).write_bytes(b"a person's own file")
+    before = snapshot(out)
+    capsys.readouterr()
+    assert build(workdir, error_ratio=0.5) == EXIT_RENDER
+    line = one_error_line(capsys.readouterr().err)
+    assert f"refusing to replace {out / rel}: {why}" in line and "move it away" in line
+    assert snapshot(out) == before
+
+
+@pytest.mark.parametrize("command", ["build", "demo", "scan"])
+def test_an_empty_out_is_a_usage_error(workdir, capsys, command):
+    (workdir / "graphs").mkdir()
+    (workdir / "graphs" / "fig.png").write_bytes(b"x")
+    before = snapshot(workdir)
+    args = [command, "--out", ""] + (["--source", "somewhere"] if command == "build" else [])
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    assert code == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "--out" in line and "empty" in line
+    assert snapshot(workdir) == before
+
+
+def test_force_backups_never_overwrite_each_other(workdir, fast_graphs, monkeypatch):
+    import datetime as dt
+    import types
+
+    from pmrecon import commit
+
+    class Frozen(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return dt.datetime(2026, 3, 1, 12, 0, 0, tzinfo=tz)
+
+    # Every build in the same instant: the names must still differ.
+    frozen = types.SimpleNamespace(datetime=Frozen, timezone=dt.timezone)
+    for module in (output, commit):
+        monkeypatch.setattr(module, "dt", frozen, raising=False)
+    assert build(workdir) == 0
+    md_path = workdir / "out" / "postmortem.md"
+    for note in ("Notes de Grace.", "Notes de Heidi."):
+        md_path.write_text(md_path.read_text() + f"\n{note}\n")
+        assert build(workdir, extra=["--force"]) == 0
+    backups = sorted((workdir / "out" / ".pmrecon").glob("backup-*-postmortem.md"))
+    assert len(backups) == 2
+    texts = [b.read_text() for b in backups]
+    assert any("Grace" in t and "Heidi" not in t for t in texts)
+    assert any("Heidi" in t and "Grace" not in t for t in texts)
+
+
+# --------------------------------------------------------------------------- one build at a time
+
+
+def test_a_second_build_into_the_same_folder_fails_at_once(workdir, fast_graphs, capsys):
+    import fcntl
+    import time
+
+    assert build(workdir) == 0
+    out = workdir / "out"
+    before = snapshot(out)
+    capsys.readouterr()
+    with open(out / ".pmrecon" / "lock", "a") as held:  # as another build holds it
+        fcntl.flock(held, fcntl.LOCK_EX)
+        started = time.monotonic()
+        assert build(workdir, error_ratio=0.5) == EXIT_RENDER
+        assert time.monotonic() - started < 10
+    line = one_error_line(capsys.readouterr().err)
+    assert f"another pmrecon build is writing into {out}" in line
+    assert snapshot(out) == before
+    assert build(workdir, error_ratio=0.5) == 0  # once it is released
+
+
+def test_two_builds_at_once_leave_one_whole_report(workdir):
+    import hashlib
+    import subprocess
+    import sys
+
+    bundles = []
+    for ratio, end in ((0.3, "2026-03-01 10:10"), (0.5, "2026-03-01 10:30")):
+        bundles.append(workdir / f"bundle-{ratio}")
+        write_bundle(evidence(ratio, end), bundles[-1])
+    out = workdir / "out"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "pmrecon", "build", "--source", str(b), "-o", str(out)]
+            + ["--no-png", "--tz", "UTC"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for b in bundles
+    ]
+    runs = [(p.wait(timeout=300), p.stderr.read() if p.stderr else "") for p in procs]
+    assert 0 in [code for code, _ in runs], runs
+    for code, err in runs:
+        assert code == 0 or (code == EXIT_RENDER and "another pmrecon build" in err), runs
+    # Whatever the order, the folder is one build's report: every file it recorded is
+    # there as it wrote it, and the findings are those of the evidence beside them.
+    state = json.loads((out / ".pmrecon" / "state.json").read_text())
+    for rel, record in state["files"].items():
+        assert hashlib.sha256((out / rel).read_bytes()).hexdigest() == record["sha256"], rel
+    (ratio,) = [
+        r
+        for r, b in zip((0.3, 0.5), bundles)
+        if (b / "manifest.json").read_bytes() == (out / "evidence" / "manifest.json").read_bytes()
+    ]
+    found = json.loads((out / "findings.json").read_text())["incident"]["max_error_rate"]["value"]
+    assert found == pytest.approx(ratio)
+    assert not (out / ".pmrecon" / "commit").exists()
+
+
+def test_a_failed_first_build_leaves_no_folder(workdir):
+    bundle = workdir / "bundle"
+    write_bundle(evidence(), bundle)
+    (bundle / "series.csv").write_text("tampered\n")
+    target = workdir / "new" / "out"
+    try:
+        main(["build", "--source", str(bundle), "-o", str(target), "--no-png"])
+    except SystemExit as exc:
+        assert exc.code == 4
+    assert not (workdir / "new").exists()
+
+
+def test_an_emptied_postmortem_is_merged_not_replaced_by_a_fresh_draft(workdir, fast_graphs):
+    assert build(workdir) == 0
+    md_path = workdir / "out" / "postmortem.md"
+    md_path.write_text("")  # a person deleted everything: that is an edit too
+    assert build(workdir) in (0, EXIT_CONFLICT)
+    assert "[Description détaillée de l'incident et de son évolution]" not in md_path.read_text()
+
+
+def test_an_edit_saved_during_the_build_is_merged(workdir, fast_graphs, monkeypatch):
+    assert build(workdir) == 0
+    md_path = workdir / "out" / "postmortem.md"
+    md_path.write_text(md_path.read_text() + "\nPremière note.\n")
+    real = output.render_report_html
+    calls = []
+
+    def saving(*args, **kwargs):
+        if not calls:  # a person saves postmortem.md while pmrecon renders
+            md_path.write_text(md_path.read_text() + "\nNote enregistrée pendant le build.\n")
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(output, "render_report_html", saving)
+    assert build(workdir, error_ratio=0.5) == 0
+    merged = md_path.read_text()
+    assert "Première note." in merged and "Note enregistrée pendant le build." in merged
+    assert "Taux d'erreur max: 50,00 %" in merged
+    assert len(calls) == 2  # merged again, and report.html shows it
+    assert "Note enregistrée pendant le build." in (workdir / "out" / "report.html").read_text()
+
+
+def test_an_edit_saved_as_the_report_is_replaced_is_kept(workdir, fast_graphs, monkeypatch, capsys):
+    assert build(workdir) == 0
+    md_path = workdir / "out" / "postmortem.md"
+    real = output.commit_moves
+
+    def saving(out, moves):
+        md_path.write_text(md_path.read_text() + "\nNote du dernier instant.\n")
+        return real(out, moves)
+
+    monkeypatch.setattr(output, "commit_moves", saving)
+    capsys.readouterr()
+    assert build(workdir, error_ratio=0.5) == EXIT_CONFLICT
+    line = one_error_line(capsys.readouterr().err)
+    (backup,) = (workdir / "out" / ".pmrecon").glob("backup-*-postmortem.md")
+    assert f"kept as {backup}" in line
+    assert "Note du dernier instant." in backup.read_text()
+    assert "Taux d'erreur max: 50,00 %" in md_path.read_text()
+
+
+def test_a_human_file_that_keeps_changing_stops_the_build(
+    workdir, fast_graphs, monkeypatch, capsys
+):
+    assert build(workdir) == 0
+    out = workdir / "out"
+    md_path = out / "postmortem.md"
+    real = output.render_report_html
+
+    def saving(*args, **kwargs):
+        md_path.write_text(md_path.read_text() + "\nEncore une note.\n")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(output, "render_report_html", saving)
+    before = snapshot(out)
+    capsys.readouterr()
+    assert build(workdir, error_ratio=0.5) == EXIT_CONFLICT
+    assert "kept changing" in one_error_line(capsys.readouterr().err)
+    after = snapshot(out)
+    assert after.pop("postmortem.md").count(b"Encore une note.") == output.MERGE_ATTEMPTS
+    before.pop("postmortem.md")
+    assert after == before
+
+
+@pytest.mark.parametrize(
+    "rel",
+    [
+        "postmortem.md",
+        ".pmrecon/state.json",
+        ".pmrecon/last-generated.md",
+        ".pmrecon/lock",
+        "findings.json",
+        "graphs/latency.html",
+    ],
+)
+def test_a_fifo_where_pmrecon_reads_or_writes_is_refused_at_once(workdir, fast_graphs, capsys, rel):
+    import os
+    import signal
+
+    assert build(workdir) == 0
+    out = workdir / "out"
+    (out / rel).unlink()
+    os.mkfifo(out / rel)
+    before = snapshot_names(out)
+    capsys.readouterr()
+
+    def hung(_signum, _frame):
+        raise TimeoutError(f"the build blocked on the FIFO {rel}")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(30)
+    try:
+        code = build(workdir, error_ratio=0.5)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert code == EXIT_RENDER
+    line = one_error_line(capsys.readouterr().err)
+    assert f"{out / rel}: it is a named pipe (FIFO), not a plain file" in line
+    assert snapshot_names(out) == before
+
+
+def snapshot_names(folder: Path) -> dict[str, bytes | None]:
+    """Like :func:`snapshot`, FIFOs included (by name, never opened)."""
+    import stat
+
+    return {
+        str(p.relative_to(folder)): p.read_bytes() if stat.S_ISREG(p.lstat().st_mode) else None
+        for p in sorted(folder.rglob("*"))
+    }
