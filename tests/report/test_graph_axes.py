@@ -48,12 +48,22 @@ def _demo(tmp: Path) -> tuple[Evidence, dict[str, Any]]:
     return read_bundle(demo_bundle_dir()), json.loads((tmp / "findings.json").read_text())
 
 
-def _scenario(name: str) -> tuple[Evidence, dict[str, Any]]:
+def _scenario(name: str, *, counts: bool = True) -> tuple[Evidence, dict[str, Any]]:
     ev = evidence_from_scenario(SCENARIOS[name]())
+    if not counts:  # a source without request counts: availability can only come from `up`
+        ev.series = [s for s in ev.series if s.kind not in ("requests_bad", "requests_total")]
     return ev, findings_to_json(analyse(ev, {}, timezone=TZ))
 
 
-CASES = ["demo", "report_data", "clean_single", "latency_only", "in_progress", "two_services"]
+CASES = [
+    "demo",
+    "report_data",
+    "clean_single",
+    "latency_only",
+    "in_progress",
+    "two_services",
+    "up_only",
+]
 
 
 @pytest.fixture(scope="module", params=CASES)
@@ -63,6 +73,8 @@ def case(request, tmp_path_factory):
     if request.param == "report_data":
         ev = evidence()
         return ev, findings_for(ev, TZ)
+    if request.param == "up_only":
+        return _scenario("clean_single", counts=False)
     return _scenario(request.param)
 
 
@@ -197,6 +209,8 @@ def test_availability_has_its_own_0_100_panel_from_requests_before_up(case):
     ups = [t for t in avail_traces if t["name"].endswith(BASIS_WORD[lang]["up"])]
     if not ups:
         assert not on_panel
+    elif any(t["sli"] == "uptime" for t in f["thresholds"]):
+        assert on_panel
 
 
 def test_demo_availability_is_the_request_based_one(tmp_path):
