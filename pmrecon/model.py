@@ -7,7 +7,7 @@ and analysis derives findings from them without any I/O.
 
 Times are timezone-aware UTC ``datetime`` objects everywhere except inside
 ``Series`` and ``Histogram``, which keep epoch seconds (floats) because they are
-long and go straight to pandas.
+long and go straight to numpy.
 """
 
 from __future__ import annotations

@@ -14,10 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from ..model import Histogram, LogSummary
 from .context import AnalysisContext
+from .samples import last_per_timestamp, values_at
 
 
 @dataclass
@@ -37,8 +37,9 @@ class ErrorLogCounts:
 class _Totals:
     """Error logs per bucket before they are cut to the window."""
 
-    total: pd.Series
-    volume: pd.Series | None  # every level: where it is zero, there were no logs at all
+    starts: np.ndarray  # bucket starts, sorted, one per bucket
+    total: np.ndarray
+    volume: np.ndarray | None  # every level: where it is zero, there were no logs at all
     interval: float
     ref: str | None
 
@@ -48,57 +49,63 @@ def count_error_logs(ctx: AnalysisContext) -> ErrorLogCounts | None:
     logs = ctx.evidence.logs
     if logs is None:
         return None
-    by_service = _histogram_frame(logs.errors_by_service, None)
+    by_service = _histogram_table(logs.errors_by_service, None)
     totals = _error_totals(logs, by_service)
     if totals is None:
         return None
-    total = totals.total
-    total = total[(total.index >= ctx.window_start) & (total.index < ctx.window_end)]
-    by_service = by_service[
-        (by_service.index >= ctx.window_start) & (by_service.index < ctx.window_end)
-    ]
-    if total.empty:
+    inside = (totals.starts >= ctx.window_start) & (totals.starts < ctx.window_end)
+    if not inside.any():
         return None
-    starts = total.index.to_numpy(dtype=float)
-    counts = total.to_numpy(dtype=float)
-    typical = _typical_count(starts, counts, totals.volume)
+    starts = totals.starts[inside]
+    counts = totals.total[inside]
+    volume = None if totals.volume is None else totals.volume[inside]
+    typical = _typical_count(counts, volume)
     expected = _expected_per_bucket(ctx, logs, totals.interval, typical)
     burst = (counts >= ctx.settings.burst_min) & (counts >= ctx.settings.burst_factor * expected)
+    service_ts, keys, table = by_service
     per_service = {
-        str(k): by_service[k].reindex(starts, fill_value=0).to_numpy(dtype=float)
-        for k in sorted(by_service.columns)
+        str(k): values_at(service_ts, table[:, keys.index(k)], starts) for k in sorted(keys)
     }
     return ErrorLogCounts(totals.interval, starts, counts, per_service, totals.ref, expected, burst)
 
 
-def _histogram_frame(histogram: Histogram, keys: Iterable[str] | None) -> pd.DataFrame:
-    """Counts per bucket (rows) and key (columns), short columns padded with 0."""
+def _histogram_table(
+    histogram: Histogram, keys: Iterable[str] | None
+) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """(bucket starts, keys, counts per bucket (rows) and key (columns)), short columns padded with 0."""
     rows = len(histogram.timestamps)
-    columns = {
-        k: np.asarray(list(v)[:rows] + [0] * max(0, rows - len(v)), dtype=float)
-        for k, v in histogram.counts.items()
-        if keys is None or k in keys
-    }
-    frame = pd.DataFrame(columns, index=np.asarray(histogram.timestamps, dtype=float))
-    frame = frame[~frame.index.duplicated(keep="last")].sort_index()
-    return frame.fillna(0)
+    names = [k for k in histogram.counts if keys is None or k in keys]
+    table = np.zeros((rows, len(names)), dtype=float)
+    for j, k in enumerate(names):
+        column = list(histogram.counts[k])[:rows]
+        table[: len(column), j] = np.asarray(column, dtype=float)
+    table[np.isnan(table)] = 0  # a missing count (None) is no log
+    starts, table = last_per_timestamp(np.asarray(histogram.timestamps, dtype=float), table)
+    return starts, names, table
 
 
-def _error_totals(logs: LogSummary, by_service: pd.DataFrame) -> _Totals | None:
+def _error_totals(
+    logs: LogSummary, by_service: tuple[np.ndarray, list[str], np.ndarray]
+) -> _Totals | None:
     """Error logs per bucket: from the error levels of the volume, else summed per service."""
     levels = {x.lower() for x in logs.error_levels}
     volume = logs.volume_by_level
     error_keys = [k for k in volume.counts if k.lower() in levels]
     if error_keys and len(volume.timestamps):
+        starts, _, errors = _histogram_table(volume, error_keys)
+        _, _, every = _histogram_table(volume, None)
         totals = _Totals(
-            _histogram_frame(volume, error_keys).sum(axis=1),
-            _histogram_frame(volume, None).sum(axis=1),
+            starts,
+            errors.sum(axis=1),
+            every.sum(axis=1),
             volume.interval_seconds,
             volume.query_ref,
         )
     elif len(logs.errors_by_service.timestamps):
+        starts, _, table = by_service
         totals = _Totals(
-            by_service.sum(axis=1),
+            starts,
+            table.sum(axis=1),
             None,
             logs.errors_by_service.interval_seconds,
             logs.errors_by_service.query_ref,
@@ -106,17 +113,17 @@ def _error_totals(logs: LogSummary, by_service: pd.DataFrame) -> _Totals | None:
     else:
         return None
     if not totals.interval or totals.interval <= 0:
-        index = totals.total.index.to_numpy()
-        totals.interval = float(np.median(np.diff(index))) if len(totals.total) > 1 else 60.0
+        spacing = np.diff(totals.starts)
+        totals.interval = float(np.median(spacing)) if len(totals.starts) > 1 else 60.0
     return totals
 
 
-def _typical_count(starts: np.ndarray, counts: np.ndarray, volume: pd.Series | None) -> float:
+def _typical_count(counts: np.ndarray, volume: np.ndarray | None) -> float:
     """The window's typical error count: the median over the buckets that hold logs at all."""
     # (a stretch without any log is missing data, not a quiet time)
     if volume is None:
         return float(np.median(counts))
-    with_logs = volume.reindex(starts, fill_value=0).to_numpy(dtype=float) > 0
+    with_logs = volume > 0
     return float(np.median(counts[with_logs])) if with_logs.any() else 0.0
 
 

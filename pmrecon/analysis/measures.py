@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
-import pandas as pd
 
 from ..findings import Availability, PeakValue
 from ..model import Series
 from .context import AnalysisContext
-from .samples import in_span, query_refs, sample_step, samples_in, sum_in_span
+from .samples import common_steps, in_span, query_refs, sample_step, samples_in, sum_in_span
 from .settings import AnalysisSettings
 from .slis import SliSeries
 from .times import utc_time
@@ -237,13 +236,12 @@ def _count_requests(
         return
     ratio_ts, ratio_values = samples_in(ratio, ctx.window_start, ctx.window_end)
     rate_ts, rate_values = samples_in(throughput, ctx.window_start, ctx.window_end)
-    frame = pd.DataFrame(
-        {"r": pd.Series(ratio_values, index=ratio_ts), "q": pd.Series(rate_values, index=rate_ts)}
-    ).dropna()
-    frame = frame[in_span(frame.index.to_numpy(dtype=float), low, high)]
+    ts, r, q = common_steps(ratio_ts, ratio_values, rate_ts, rate_values)
+    inside = in_span(ts, low, high)
+    r, q = r[inside], q[inside]
     step = sample_step(throughput, rate_ts)
-    estimated_total = float((frame["q"] * step).sum())
-    estimated_bad = float((frame["q"] * step * frame["r"].clip(0, 1)).sum())
+    estimated_total = float((q * step).sum())
+    estimated_bad = float((q * step * np.clip(r, 0, 1)).sum())
     sums.refs += query_refs(ratio, throughput)
     sums.method = "estimated" if sums.method in (None, "estimated") else "mixed"
     sums.add(service, estimated_bad, estimated_total)

@@ -8,9 +8,37 @@ in a span. A sample at ``t`` describes the step ending at ``t``. Pure: no I/O.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from ..model import Series
+
+
+def last_per_timestamp(timestamps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows sorted by timestamp, the last one kept where a timestamp repeats.
+
+    ``values`` is 1-D (one value per timestamp) or 2-D (one row per timestamp).
+    """
+    # np.unique keeps the first occurrence: looking from the end, that is the last one.
+    unique, first_from_end = np.unique(timestamps[::-1], return_index=True)
+    return unique, values[::-1][first_from_end]
+
+
+def common_steps(
+    a_ts: np.ndarray, a: np.ndarray, b_ts: np.ndarray, b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(timestamps, a, b) at the timestamps both sorted, de-duplicated series have."""
+    ts, ia, ib = np.intersect1d(a_ts, b_ts, assume_unique=True, return_indices=True)
+    return ts, a[ia], b[ib]
+
+
+def values_at(timestamps: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The value at each of ``at`` of a sorted, de-duplicated series; 0 where it has none."""
+    out = np.zeros(len(at), dtype=float)
+    if len(timestamps) == 0:
+        return out
+    pos = np.clip(np.searchsorted(timestamps, at), 0, len(timestamps) - 1)
+    hit = timestamps[pos] == at
+    out[hit] = values[pos[hit]]
+    return out
 
 
 def samples_in(series: Series, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:
@@ -18,14 +46,11 @@ def samples_in(series: Series, start: float, end: float) -> tuple[np.ndarray, np
     count = min(len(series.timestamps), len(series.values))
     if count == 0:
         return np.empty(0), np.empty(0)
-    points = pd.Series(
-        np.asarray(series.values[:count], dtype=float),
-        index=np.asarray(series.timestamps[:count], dtype=float),
-    )
-    points = points[np.isfinite(points.values) & np.isfinite(points.index.values)]
-    points = points[(points.index >= start) & (points.index <= end)]
-    points = points[~points.index.duplicated(keep="last")].sort_index()
-    return points.index.to_numpy(dtype=float), points.to_numpy(dtype=float)
+    values = np.asarray(series.values[:count], dtype=float)
+    timestamps = np.asarray(series.timestamps[:count], dtype=float)
+    keep = np.isfinite(values) & np.isfinite(timestamps)
+    keep &= (timestamps >= start) & (timestamps <= end)
+    return last_per_timestamp(timestamps[keep], values[keep])
 
 
 def sample_step(series: Series, timestamps: np.ndarray) -> float:

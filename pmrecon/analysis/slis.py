@@ -11,11 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from ..model import Series
 from .context import AnalysisContext
-from .samples import query_refs, sample_step, samples_in
+from .samples import common_steps, query_refs, sample_step, samples_in
 
 
 @dataclass
@@ -162,9 +161,6 @@ def _counts_ratio(
     """Per-step bad/total where both counts exist and total > 0, clipped to [0, 1]."""
     total_ts, total_values = samples_in(total, start, end)
     bad_ts, bad_values = samples_in(bad, start, end)
-    frame = pd.DataFrame(
-        {"t": pd.Series(total_values, index=total_ts), "b": pd.Series(bad_values, index=bad_ts)}
-    ).dropna()
-    frame = frame[frame["t"] > 0]
-    ratio = np.clip(frame["b"].to_numpy() / frame["t"].to_numpy(), 0, 1)
-    return frame.index.to_numpy(dtype=float), ratio
+    ts, t, b = common_steps(total_ts, total_values, bad_ts, bad_values)
+    counted = t > 0
+    return ts[counted], np.clip(b[counted] / t[counted], 0, 1)

@@ -68,10 +68,22 @@ def _without_closed_objects(node: Any) -> Any:
     return node
 
 
+def _jsonschema() -> Any:
+    """The jsonschema library: only validating needs it, so it is an extra, not a dependency."""
+    try:
+        import jsonschema
+    except ModuleNotFoundError as exc:
+        raise ModuleNotFoundError(
+            "validating against pmrecon's schemas needs the jsonschema package: "
+            "pip install 'pmrecon[schema]' (or jsonschema)",
+            name="jsonschema",
+        ) from exc
+    return jsonschema
+
+
 def errors(name: str, data: Any, *, open_: bool = False) -> list[str]:
     """Every violation of schema ``name`` in ``data``, one line each (``[]``: valid)."""
-    import jsonschema
-
+    jsonschema = _jsonschema()
     schema = load(name)
     validator = jsonschema.Draft202012Validator(open_form(schema) if open_ else schema)
     found = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
@@ -80,7 +92,7 @@ def errors(name: str, data: Any, *, open_: bool = False) -> list[str]:
 
 def validate(name: str, data: Any) -> None:
     """Raise ``jsonschema.ValidationError`` (the most relevant one) if ``data`` breaks schema ``name``."""
-    import jsonschema
+    jsonschema = _jsonschema()
 
     validator = jsonschema.Draft202012Validator(_cached(name))
     error = jsonschema.exceptions.best_match(validator.iter_errors(data))

@@ -38,13 +38,13 @@ def test_key_instants_are_labelled_markers_on_every_figure(drawn, data):
     _, f = data
     expected = {
         name: f["instants"][name]["at"][11:16]
-        for name in ("impact_start", "first_alert", "mitigation_start", "resolution")
+        for name in ("impact_start", "first_alert", "mitigation_start", "resolution", "end")
     }
     assert all(expected.values())
     for d in drawn.values():
         layout = d.fig.layout
         verticals = [s for s in layout.shapes if s.x0 == s.x1 and s.yref == "paper"]
-        assert len(verticals) == 4, d.name
+        assert len(verticals) == 5, d.name
         texts = " ".join(a.text for a in layout.annotations)
         for hhmm in expected.values():
             assert hhmm in texts, (d.name, hhmm)
@@ -55,7 +55,9 @@ def test_time_axis_is_in_the_configured_zone(drawn):
     for d in drawn.values():
         # 09:00Z-11:00Z is 10:00-12:00 in Paris (CET) on 2026-03-01.
         assert list(d.fig.layout.xaxis.range) == ["2026-03-01 10:00:00", "2026-03-01 12:00:00"]
-        assert "Europe/Paris" in d.fig.layout.xaxis.title.text
+        # Named once, under the lowest panel (the throughput figure has two).
+        lowest = d.fig.layout.xaxis2 if "xaxis2" in d.fig.layout else d.fig.layout.xaxis
+        assert "Europe/Paris" in lowest.title.text
     first = drawn["error_ratio"].fig.data[0]
     assert first.x[0].startswith("2026-03-01 10:")
 

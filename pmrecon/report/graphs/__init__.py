@@ -1,7 +1,8 @@
 """The report's figures: one per SLI, log volume by level and an alert swimlane.
 
 Each figure is drawn with plotly from the evidence (the series, histograms and alert
-intervals as collected) and the findings (key instants, thresholds). It is written twice:
+intervals as collected) and the findings (key instants, incident span, thresholds), in
+the units and number formats of the report text (docs/definitions.md, "Graphs"). It is written twice:
 as an interactive, self-contained HTML page (plotly.js inline, works offline) and as a
 PNG for the Markdown, exported by kaleido through a Chromium found on the machine.
 
@@ -13,7 +14,7 @@ which would otherwise read ``<b>``, ``<a>`` or ``<br>`` in it as markup.
 The modules, in the order a figure goes through them: ``data`` (what to plot, from the
 evidence and findings), ``canvas`` (the figure's frame, words and colours; ``thinning``
 caps the points of a line), ``lines`` and ``bars`` (the figures), ``instants`` (the key
-instants on each), then ``pages`` (HTML) and ``png`` (PNG export). A new figure is a
+instants and the incident span on each), then ``pages`` (HTML) and ``png`` (PNG export). A new figure is a
 function ``(FigureContext) -> Drawn | None`` added to ``FIGURES``.
 
 plotly and kaleido are imported inside functions only: ``pmrecon --help`` stays fast.

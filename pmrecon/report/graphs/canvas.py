@@ -10,6 +10,7 @@ from typing import Any
 
 from ...model import Evidence, Series
 from ...wording import catalogue
+from ..formatting import Formatter
 from .style import PALETTE, PNG_HEIGHT, PNG_WIDTH, esc
 from .thinning import points
 
@@ -36,6 +37,8 @@ class FigureContext:
         self.tz = tz
         self.words = catalogue(lang)
         self.lang = lang
+        # The report text's own number formats, so a threshold reads the same in both.
+        self.fmt = Formatter(lang, tz)
         services = sorted(
             {s.service for s in evidence.series} | {a.service for a in evidence.alerts if a.service}
         )
@@ -76,14 +79,18 @@ class FigureContext:
     def color(self, service: str) -> str:
         return self.colors.get(service, PALETTE[len(self.colors) % len(PALETTE)])
 
-    def new_figure(self, title: str, y_title: str, *, secondary: bool = False) -> Any:
-        """An empty figure in the report's style: title, time axis of the window, y axis."""
+    def new_figure(self, title: str, y_title: str, *, rows: int = 1) -> Any:
+        """An empty figure in the report's style: title, time axis of the window, y axis.
+
+        With ``rows`` > 1, panels stacked on one shared time axis, each with its own y axis
+        (``y_title`` names the first; the caller names the others).
+        """
         import plotly.graph_objects as go
 
-        if secondary:
+        if rows > 1:
             from plotly.subplots import make_subplots
 
-            fig = make_subplots(specs=[[{"secondary_y": True}]])
+            fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.08)
         else:
             fig = go.Figure()
         fig.update_layout(
@@ -106,13 +113,15 @@ class FigureContext:
             range=self.x_range,
             tickformat="%H:%M" if self.one_day else "%d/%m %H:%M",
             hoverformat="%H:%M:%S" if self.one_day else "%d/%m %H:%M:%S",
-            title_text=esc(axis_title),
             showline=True,
             linecolor="#888",
         )
-        fig.update_yaxes(
-            title_text=esc(y_title), rangemode="tozero", showline=True, linecolor="#888"
-        )
+        # The time axis is named once, under the lowest panel; y_title names the first panel.
+        lowest: dict[str, int] = {"row": rows, "col": 1} if rows > 1 else {}
+        first: dict[str, int] = {"row": 1, "col": 1} if rows > 1 else {}
+        fig.update_xaxes(title_text=esc(axis_title), **lowest)
+        fig.update_yaxes(rangemode="tozero", showline=True, linecolor="#888")
+        fig.update_yaxes(title_text=esc(y_title), **first)
         return fig
 
     def baseline_shift(self, s: Series) -> float:

@@ -55,34 +55,49 @@ def _availability_points(bad: Series, total: Series) -> tuple[list[float], list[
     return ts, values
 
 
-def derived_availability(evidence: Evidence) -> list[Series]:
-    """Per-step availability: uptime series, else 1 − bad/total from request counts."""
-    uptime = [s for s in evidence.series if s.kind == "uptime"]
-    have = {s.service for s in uptime}
+def availability_series(evidence: Evidence) -> list[tuple[Series, str]]:
+    """Per-step availability and its basis: 1 − bad/total ("requests"), else ``up`` ("up").
+
+    Request counts say what users saw; ``up`` only that the target answered scrapes (it
+    stays at 100 % through an outage of errors), so a service with counts is drawn from them.
+    """
     totals = {(s.service, s.baseline): s for s in evidence.series if s.kind == "requests_total"}
-    out = list(uptime)
+    out: list[tuple[Series, str]] = []
+    counted: set[str] = set()
     for s in evidence.series:
-        if s.kind != "requests_bad" or s.service in have:
-            continue
         total = totals.get((s.service, s.baseline))
-        if total is None:
+        if s.kind != "requests_bad" or total is None:
             continue
         ts, values = _availability_points(s, total)
         if ts:
+            counted.add(s.service)
             out.append(
-                Series(
-                    "availability",
-                    "uptime",
-                    s.service,
-                    "ratio",
-                    ts,
-                    values,
-                    s.step_seconds,
-                    s.query_ref,
-                    baseline=s.baseline,
+                (
+                    Series(
+                        "availability",
+                        "uptime",
+                        s.service,
+                        "ratio",
+                        ts,
+                        values,
+                        s.step_seconds,
+                        s.query_ref,
+                        baseline=s.baseline,
+                    ),
+                    "requests",
                 )
             )
+    out += [(s, "up") for s in evidence.series if s.kind == "uptime" and s.service not in counted]
     return out
+
+
+def incident_span(findings: Mapping[str, Any]) -> tuple[dt.datetime, dt.datetime | None] | None:
+    """(impact start, end) of the incident; end None while it outlasts the window."""
+    marks = dict(key_instants(findings))
+    start = marks.get("impact_start")
+    if start is None:
+        return None
+    return start, marks.get("end") or marks.get("resolution")
 
 
 def thresholds(findings: Mapping[str, Any], sli: str) -> list[tuple[float, list[str], str]]:

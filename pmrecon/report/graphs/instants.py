@@ -1,16 +1,42 @@
-"""The key instants on every figure: a labelled vertical line each."""
+"""The key instants on every figure: a labelled vertical line each, the incident shaded."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from .canvas import FigureContext
-from .data import key_instants
-from .style import INSTANT_COLORS, esc
+from .data import incident_span, key_instants
+from .style import INSTANT_COLORS, SPAN_COLOR, esc
+
+
+def shade_incident(ctx: FigureContext, fig: Any) -> None:
+    """The incident, impact start to end (to the window's end if it outlasts it), shaded."""
+    span = incident_span(ctx.findings)
+    if span is None:
+        return
+    window = ctx.evidence.window
+    start = max(span[0], window.start)
+    end = window.end if span[1] is None else min(span[1], window.end)
+    if end <= start:
+        return
+    fig.add_shape(
+        type="rect",
+        name="incident",
+        xref="x",
+        x0=ctx.local(start),
+        x1=ctx.local(end),
+        yref="paper",
+        y0=0,
+        y1=1,
+        fillcolor=SPAN_COLOR,
+        line={"width": 0},
+        layer="below",
+    )
 
 
 def mark_instants(ctx: FigureContext, fig: Any) -> None:
     """A labelled vertical line per key instant; labels step down when they would overlap."""
+    shade_incident(ctx, fig)
     marks = key_instants(ctx.findings)
     if not marks:
         return
@@ -37,6 +63,7 @@ def mark_instants(ctx: FigureContext, fig: Any) -> None:
             y1=1,
             line={"color": color, "width": 1.5, "dash": "dashdot"},
             layer="above",
+            name=name,
         )
         fig.add_annotation(
             xref="x",

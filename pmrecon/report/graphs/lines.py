@@ -6,12 +6,12 @@ incident window, under one legend entry; each SLI's thresholds as dashed lines.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from ...model import Series
 from .canvas import Drawn, FigureContext
-from .data import derived_availability, derived_throughput, sorted_series, thresholds
+from .data import availability_series, derived_throughput, sorted_series, thresholds
 from .style import esc
 from .thinning import as_arrays
 
@@ -24,11 +24,15 @@ def line_traces(
     scale: float,
     hover: str,
     name_of: Callable[[Series], str],
-    secondary: bool | None = None,
+    row: int | None = None,
     dash: str = "solid",
     width_of: Callable[[Series], float] | None = None,
 ) -> int:
-    """One line per series, coloured by service; baselines faint, under one legend entry."""
+    """One line per series, coloured by service; baselines faint, under one legend entry.
+
+    ``hover`` is the value as the hover label shows it (a plotly template such as
+    ``%{y:.1f} ms``); ``row`` the panel, on a figure of stacked panels.
+    """
     import plotly.graph_objects as go
 
     count = 0
@@ -52,7 +56,7 @@ def line_traces(
                 line={"color": ctx.color(s.service), "width": 1.2, "dash": "dot"},
                 opacity=0.4,
                 connectgaps=False,
-                hovertemplate=f"%{{y:{hover}}}<extra>{esc(name)} ({esc(legend)})</extra>",
+                hovertemplate=f"{hover}<extra>{esc(name)} ({esc(legend)})</extra>",
             )
         else:
             trace = go.Scatter(
@@ -63,12 +67,12 @@ def line_traces(
                 legendgroup=esc(s.service),
                 line={"color": ctx.color(s.service), "width": width, "dash": dash},
                 connectgaps=False,
-                hovertemplate=f"%{{y:{hover}}}",
+                hovertemplate=hover,
             )
-        if secondary is None:
+        if row is None:
             fig.add_trace(trace)
         else:
-            fig.add_trace(trace, secondary_y=secondary)
+            fig.add_trace(trace, row=row, col=1)
         count += 1
     return count
 
@@ -81,9 +85,16 @@ def threshold_lines(
     scale: float,
     fmt: Callable[[float], str],
     yref: str = "y",
+    only: Collection[str] | None = None,
 ) -> None:
-    """A dashed horizontal line per threshold of ``sli``, labelled with its value and services."""
-    for value, services, _direction in thresholds(ctx.findings, sli):
+    """A dashed horizontal line per threshold of ``sli``, labelled as the report text writes it.
+
+    With ``only``, the thresholds of those services alone (the others' lines are not drawn).
+    """
+    for value, every, _direction in thresholds(ctx.findings, sli):
+        services = every if only is None else [s for s in every if s in only]
+        if only is not None and not services:
+            continue
         y = value * scale
         label = ctx.text("graph.threshold", value=fmt(value))
         if services:
@@ -111,12 +122,14 @@ def threshold_lines(
         )
 
 
-def _pct(value: float) -> str:
-    return f"{value * 100:g} %"
+def _percent(ctx: FigureContext) -> Callable[[float], str]:
+    """A ratio as the report writes percentages, with no more decimals than it needs (≤ 3)."""
 
+    def fmt(value: float) -> str:
+        exact = round(value * 100, 3)
+        return ctx.fmt.pct(value, next(d for d in range(4) if round(value * 100, d) == exact))
 
-def _ms(value: float) -> str:
-    return f"{value * 1000:g} ms"
+    return fmt
 
 
 def _sli_figure(ctx: FigureContext, kind: str) -> tuple[list[Series], str, Any] | None:
@@ -134,10 +147,11 @@ def error_ratio(ctx: FigureContext) -> Drawn | None:
     if start is None:
         return None
     series, title, fig = start
-    if not line_traces(ctx, fig, series, scale=1.0, hover=".2%", name_of=lambda s: s.service):
+    # Percent values on a plain axis: plotly's "%" format cannot write "31,0 %".
+    hover = ctx.text("number.percent", value="%{y:.2f}")
+    if not line_traces(ctx, fig, series, scale=100.0, hover=hover, name_of=lambda s: s.service):
         return None
-    fig.update_yaxes(tickformat=".1%")
-    threshold_lines(ctx, fig, "error_ratio", scale=1.0, fmt=_pct)
+    threshold_lines(ctx, fig, "error_ratio", scale=100.0, fmt=_percent(ctx))
     return Drawn("error_ratio", title, fig)
 
 
@@ -162,26 +176,35 @@ def latency(ctx: FigureContext) -> Drawn | None:
 
     # Seconds → milliseconds: latencies of interest are tens to thousands of ms.
     if not line_traces(
-        ctx, fig, series, scale=1000.0, hover=".0f", name_of=name_of, width_of=width_of
+        ctx, fig, series, scale=1000.0, hover="%{y:.0f} ms", name_of=name_of, width_of=width_of
     ):
         return None
-    threshold_lines(ctx, fig, "latency", scale=1000.0, fmt=_ms)
+    threshold_lines(ctx, fig, "latency", scale=1000.0, fmt=ctx.fmt.ms)
     return Drawn("latency", title, fig)
 
 
+#: The availability axis: 0 to 100 %, with headroom so a line at 100 % is not cut in half.
+AVAILABILITY_AXIS = {"range": [0, 102], "tickvals": [0, 20, 40, 60, 80, 100], "autorange": False}
+
+#: Height of the two-panel throughput figure, in pixels: each panel as readable as a figure.
+TWO_PANELS_HEIGHT = 720
+
+
 def throughput(ctx: FigureContext) -> Drawn | None:
-    """Requests per second and availability; availability on a second axis when both exist."""
+    """Requests per second above, availability (0-100 %) in its own panel below."""
     rates = sorted_series(
         [s for s in ctx.evidence.series if s.kind == "throughput"]
         + derived_throughput(ctx.evidence)
     )
-    avail = sorted_series(derived_availability(ctx.evidence))
-    if not rates and not avail:
+    avail = availability_series(ctx.evidence)
+    basis = {id(s): b for s, b in avail}
+    avail_series = sorted_series(s for s, _ in avail)
+    if not rates and not avail_series:
         return None
     title = ctx.text("graph.title.throughput")
-    both = bool(rates) and bool(avail)
+    both = bool(rates) and bool(avail_series)
     first_axis = ctx.text("graph.axis.throughput" if rates else "graph.axis.availability")
-    fig = ctx.new_figure(title, first_axis, secondary=both)
+    fig = ctx.new_figure(title, first_axis, rows=2 if both else 1)
     n = 0
     if rates:
         n += line_traces(
@@ -189,33 +212,31 @@ def throughput(ctx: FigureContext) -> Drawn | None:
             fig,
             rates,
             scale=1.0,
-            hover=".1f",
+            hover="%{y:.1f} req/s",
             name_of=lambda s: s.service,
-            secondary=False if both else None,
+            row=1 if both else None,
         )
-    if avail:
+    if avail_series:
         n += line_traces(
             ctx,
             fig,
-            avail,
-            scale=1.0,
-            hover=".3%",
-            name_of=lambda s: ctx.text("graph.availability", service=s.service),
-            secondary=True if both else None,
-            dash="dash" if both else "solid",
-            width_of=lambda s: 1.5 if both else 2.0,
+            avail_series,
+            scale=100.0,
+            hover=ctx.text("number.percent", value="%{y:.3f}"),
+            name_of=lambda s: ctx.text(f"graph.availability.{basis[id(s)]}", service=s.service),
+            row=2 if both else None,
         )
-        axis = {"tickformat": ".1%", "rangemode": "normal"}
-        if both:
-            fig.update_yaxes(
-                title_text=esc(ctx.text("graph.axis.availability")),
-                showgrid=False,
-                secondary_y=True,
-                **axis,
-            )
-        else:
-            fig.update_yaxes(**axis)
-        threshold_lines(ctx, fig, "uptime", scale=1.0, fmt=_pct, yref="y2" if both else "y")
+        panel: dict[str, int] = {"row": 2, "col": 1} if both else {}
+        fig.update_yaxes(
+            title_text=esc(ctx.text("graph.axis.availability")), **AVAILABILITY_AXIS, **panel
+        )
+        # The uptime thresholds are about ``up``: drawn only for the services shown by it.
+        up = {s.service for s, b in avail if b == "up"}
+        yref = "y2" if both else "y"
+        threshold_lines(ctx, fig, "uptime", scale=100.0, fmt=_percent(ctx), yref=yref, only=up)
     if not n:
         return None
-    return Drawn("throughput", title, fig)
+    if not both:
+        return Drawn("throughput", title, fig)
+    fig.update_layout(height=TWO_PANELS_HEIGHT)
+    return Drawn("throughput", title, fig, height=TWO_PANELS_HEIGHT)

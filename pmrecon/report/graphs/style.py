@@ -9,15 +9,33 @@ from typing import Any
 PNG_WIDTH = 1200
 PNG_HEIGHT = 500
 
-#: The instants drawn on every figure, in this order.
-MARKED_INSTANTS = ("impact_start", "first_alert", "mitigation_start", "resolution")
+#: The instants drawn on every figure, in this order (each one the findings hold).
+MARKED_INSTANTS = (
+    "impact_start",
+    "first_alert",
+    "acknowledged",
+    "declared",
+    "investigation_start",
+    "mitigation_start",
+    "cause_identified",
+    "resolution",
+    "end",
+)
 
 INSTANT_COLORS = {
     "impact_start": "#C0392B",
     "first_alert": "#D35400",
+    "acknowledged": "#7D3C98",
+    "declared": "#884EA0",
+    "investigation_start": "#5D6D7E",
     "mitigation_start": "#2471A3",
+    "cause_identified": "#117A65",
     "resolution": "#1E8449",
+    "end": "#145A32",
 }
+
+#: The incident span (impact start to end), shaded under every time figure.
+SPAN_COLOR = "rgba(192, 57, 43, 0.08)"
 
 #: Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE = (
