@@ -26,7 +26,15 @@ from connectors.bundle import bundle_files, evidence_from_files, read_bundle, wr
 
 from . import __version__
 from .config import Config
-from .errors import ConnectorError, PmreconError, UsageError
+from .errors import (
+    EXIT_SOURCE,
+    EXIT_USAGE,
+    ConfigError,
+    ConnectorError,
+    PmreconError,
+    UsageError,
+)
+from .example_config import no_source_error
 from .fsutil import ensure_writable_dir, slugify
 from .model import Evidence, SourceInfo, Warning, Window, rfc3339
 from .result import BuildResult
@@ -51,6 +59,27 @@ class HumanInstants:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
 
+@dataclass(frozen=True)
+class BuildProgress:
+    """A step of a build, for a status line or a log line; ``str()`` is its message.
+
+    ``stage``: "collect" (``done``/``total`` sources answered), "read" (a saved bundle),
+    "analyse", "render" or "write". The library prints nothing itself: the caller chooses.
+    """
+
+    stage: str
+    message: str
+    done: int = 0
+    total: int = 0
+
+    def __str__(self) -> str:
+        return self.message
+
+
+#: What a build reports its steps to (``print`` will do: each step prints as its message).
+ProgressCallback = Callable[[BuildProgress], None]
+
+
 @dataclass
 class BuildRequest:
     """What ``pmrecon build`` was asked: the window (or a saved bundle) and output choices."""
@@ -67,7 +96,9 @@ class BuildRequest:
 
 
 def make_sources(config: Config, context: SourceContext) -> list[Source]:
-    """Instantiate every enabled source of the config."""
+    """Instantiate every enabled source of the config (a ConfigError when it has none)."""
+    if not config["sources"]:
+        raise no_source_error(config)
     sources = []
     for name, settings in config["sources"].items():
         if not settings.get("enabled", True):
@@ -111,8 +142,15 @@ def is_partial_failure(code: str) -> bool:
     return code.startswith("sli_") or code.endswith("_failed") or code in PARTIAL_CODES
 
 
-def collect(sources: list[Source], request: CollectRequest, strict: bool = False) -> Evidence:
+def collect(
+    sources: list[Source],
+    request: CollectRequest,
+    strict: bool = False,
+    progress: ProgressCallback | None = None,
+) -> Evidence:
     """Ask every source concurrently; a failing source becomes a warning (an error with ``strict``).
+
+    ``progress`` hears of each source as it answers (``done``/``total`` sources).
 
     A source that has not answered by ``request.deadline`` is given up on: its thread is a
     daemon, so neither this function nor the process waits for it. A connector bug (an
@@ -123,8 +161,8 @@ def collect(sources: list[Source], request: CollectRequest, strict: bool = False
     )
     if not sources:
         raise UsageError(
-            "no source configured: add a 'sources:' section to the config "
-            "(see config/pmrecon.example.yaml), or build from a saved bundle with --source DIR"
+            "no source enabled: enable one under 'sources:' in the config, "
+            "or build from a saved bundle with --source DIR"
         )
     answers: queue.Queue[tuple[Source, Evidence | None, BaseException | None]] = queue.Queue()
 
@@ -139,6 +177,8 @@ def collect(sources: list[Source], request: CollectRequest, strict: bool = False
             target=run, args=(src,), name=f"pmrecon-collect-{src.name}", daemon=True
         ).start()
     pending = {id(src): src for src in sources}
+    say = progress or (lambda _p: None)
+    say(BuildProgress("collect", f"asking {len(sources)} source(s)", 0, len(sources)))
     failures: list[tuple[Source, str]] = []
     partial: list[tuple[Source, list[Warning]]] = []
     while pending:
@@ -150,14 +190,24 @@ def collect(sources: list[Source], request: CollectRequest, strict: bool = False
         except queue.Empty:
             break
         pending.pop(id(src), None)
+        answered = len(sources) - len(pending)
         if exc is not None:
             failures.append((src, _failure_message(src, exc)))
+            say(BuildProgress("collect", f"{src.name} failed", answered, len(sources)))
             continue
         assert got is not None
         missing = [w for w in got.warnings if is_partial_failure(w.code)]
         if missing:
             partial.append((src, missing))
         evidence.merge(got)
+        say(
+            BuildProgress(
+                "collect",
+                f"{src.name}: {sum(len(i.queries) for i in got.sources)} queries",
+                answered,
+                len(sources),
+            )
+        )
     for src in pending.values():
         failures.append(
             (
@@ -209,9 +259,13 @@ def _partial_message(src: Source, missing: list[Warning]) -> str:
     )
 
 
-def gather_evidence(config: Config, request: BuildRequest) -> Evidence:
+def gather_evidence(
+    config: Config, request: BuildRequest, progress: ProgressCallback | None = None
+) -> Evidence:
     """Evidence for the request: read back from a bundle, or collected from live sources."""
     if request.source_dir is not None:
+        if progress:
+            progress(BuildProgress("read", f"reading {request.source_dir}"))
         return read_bundle(request.source_dir)
     if request.window is None:
         raise UsageError("--from and --to are required unless --source DIR is given")
@@ -223,7 +277,7 @@ def gather_evidence(config: Config, request: BuildRequest) -> Evidence:
         services=tuple(config.get("services") or ()),
         deadline=deadline_for(config),
     )
-    return collect(sources, creq, strict=request.strict)
+    return collect(sources, creq, strict=request.strict, progress=progress)
 
 
 def source_context(config: Config, now: dt.datetime | None = None) -> SourceContext:
@@ -302,28 +356,34 @@ def output_dir_for(config: Config, findings: dict[str, Any], title: str) -> Path
 def build(
     config: Config,
     request: BuildRequest,
-    progress: Callable[[str], None] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> BuildResult:
-    """Collect (or load) evidence, analyse it and write the post-mortem folder."""
-    say = progress or (lambda _msg: None)
+    """Collect (or load) evidence, analyse it and write the post-mortem folder.
+
+    ``progress`` is told each step (:class:`BuildProgress`); the library prints nothing.
+    """
+    tell = progress or (lambda _p: None)
+
+    def say(message: str, stage: str = "write") -> None:
+        tell(BuildProgress(stage, message))
+
     lang = config["language"]
-    say("collecting evidence")
     if request.source_dir is None:
         _preload_in_background()
-    evidence = gather_evidence(config, request)
+    evidence = gather_evidence(config, request, progress)
     # Analyse what the bundle holds, read back from its bytes, so a rebuild from the
     # bundle gives byte-identical findings.
     files = bundle_files(evidence)
     del evidence  # not held while its copy is parsed back: that is the peak of memory
     evidence = evidence_from_files(files)
-    say("analysing")
+    say("analysing", "analyse")
     findings = analyse_evidence(evidence, config, request.human)
     title = request.title or config.get("title") or default_title(findings, lang)
     out = request.out or output_dir_for(config, findings, title)
     created = [p for p in [out, *out.parents] if not p.exists()]
     ensure_writable_dir(out)
     try:
-        say(f"rendering into {out}")
+        say(f"rendering into {out}", "render")
         from .output import write_outputs
 
         now = request.now or dt.datetime.now(dt.timezone.utc)
@@ -352,15 +412,7 @@ def build(
 def check(config: Config) -> list[CheckResult]:
     """Run every source's own checks (connectivity, auth, version, data the config needs)."""
     if not config["sources"]:
-        return [
-            CheckResult(
-                "config",
-                "sources",
-                False,
-                "no source configured",
-                "add a 'sources:' section (see config/pmrecon.example.yaml)",
-            )
-        ]
+        raise no_source_error(config)
     context = source_context(config)
     results: list[CheckResult] = [
         CheckResult("config", "valid", True, str(config.path or "defaults"))
@@ -372,6 +424,11 @@ def check(config: Config) -> list[CheckResult]:
         try:
             source = connectors.create(settings["type"], name, settings, context)
             results.extend(source.check())
+        except ConfigError as exc:
+            # a config problem, whichever command meets it: exit code 2, as for build
+            results.append(
+                CheckResult(name, CONFIG_CHECK, False, exc.format_message(), "edit the config")
+            )
         except PmreconError as exc:
             results.append(
                 CheckResult(name, "connect", False, exc.format_message(), "see the message")
@@ -379,12 +436,26 @@ def check(config: Config) -> list[CheckResult]:
     return results
 
 
+#: The ``check`` name of a CheckResult that reports a config problem (not a source's).
+CONFIG_CHECK = "config"
+
+
+def check_exit_code(results: list[CheckResult]) -> int:
+    """The exit code of ``pmrecon check``: 2 for a config problem (as build), 3 for a source's, else 0."""
+    failed = [r for r in results if not r.ok]
+    if any(r.check == CONFIG_CHECK for r in failed):
+        return EXIT_USAGE
+    return EXIT_SOURCE if failed else 0
+
+
 __all__ = [
+    "BuildProgress",
     "BuildRequest",
     "BuildResult",
     "HumanInstants",
     "build",
     "check",
+    "check_exit_code",
     "collect",
     "gather_evidence",
 ]
