@@ -25,6 +25,7 @@ from connectors.base import CheckResult, CollectRequest, Source, SourceContext
 from connectors.bundle import bundle_files, evidence_from_files, read_bundle, write_files
 
 from . import __version__
+from . import freshness as fresh
 from .config import Config
 from .errors import (
     EXIT_SOURCE,
@@ -380,21 +381,38 @@ def build(
     findings = analyse_evidence(evidence, config, request.human)
     title = request.title or config.get("title") or default_title(findings, lang)
     out = request.out or output_dir_for(config, findings, title)
+    png = config["report"]["png"] if request.png is None else request.png
+    from .report.markdown import builtin_template_dir
+
+    inputs = fresh.inputs_digest(
+        config=config,
+        bundle=files,
+        findings=findings,
+        title=title,
+        png=png,
+        template_dirs=[builtin_template_dir(), config["report"]["template_dir"]],
+    )
+    last = fresh.read_fingerprint(out)
+    same_inputs = not request.force and last.get("inputs") == inputs and last.get("generated_at")
+    if same_inputs and last.get("outputs") == fresh.outputs_digest(out):
+        say(f"{out} is up to date: nothing to write", "write")
+        return _unchanged_result(out, evidence, findings)
+    # Same inputs: the same generation time, so the files come out byte for byte the same.
+    generated_at = str(last["generated_at"]) if same_inputs else rfc3339(request.now or utcnow())
     created = [p for p in [out, *out.parents] if not p.exists()]
     ensure_writable_dir(out)
     try:
         say(f"rendering into {out}", "render")
         from .output import write_outputs
 
-        now = request.now or dt.datetime.now(dt.timezone.utc)
         result = write_outputs(
             out,
             config=config,
             evidence=evidence,
             findings=findings,
             title=title,
-            generated_at=rfc3339(now),
-            png=config["report"]["png"] if request.png is None else request.png,
+            generated_at=generated_at,
+            png=png,
             force=request.force,
             write_evidence=lambda target: write_files(files, target),
             progress=say,
@@ -405,6 +423,40 @@ def build(
             with contextlib.suppress(OSError):
                 folder.rmdir()
         raise
+    result.changed = fresh.write_fingerprint(out, inputs, generated_at) != last.get("outputs")
+    result.degraded = any(w.code == "source_unavailable" for w in evidence.warnings)
+    return result
+
+
+def utcnow() -> dt.datetime:
+    """The current time, aware, in UTC."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _unchanged_result(out: Path, evidence: Evidence, findings: dict[str, Any]) -> BuildResult:
+    """The result of a build that found its report folder already up to date."""
+    import json
+
+    from .output import GRAPHS, MARKDOWN
+
+    written = json.loads((out / "findings.json").read_text(encoding="utf-8"))
+    # what the writer added to the analysis' warnings (a PNG export that could not run)
+    extra = written.get("warnings", [])[len(findings.get("warnings") or []) :]
+    graphs = sorted(p for p in (out / GRAPHS).iterdir() if p.is_file())
+    result = BuildResult(
+        out_dir=out,
+        findings=written,
+        files=[
+            out / "evidence",
+            *graphs,
+            out / "findings.json",
+            out / "report.html",
+            out / MARKDOWN,
+        ],
+        warnings=list(evidence.warnings)
+        + [Warning(str(w.get("source")), str(w.get("message")), str(w.get("code"))) for w in extra],
+        changed=False,
+    )
     result.degraded = any(w.code == "source_unavailable" for w in evidence.warnings)
     return result
 
