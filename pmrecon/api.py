@@ -33,9 +33,19 @@ from connectors.bundle import (
 )
 
 from . import __version__
+from . import freshness as fresh
 from .commit import output_lock
 from .config import Config, check_timezone, load_config, read_yaml
-from .errors import ConnectorError, EvidenceError, PmreconError, UsageError
+from .errors import (
+    EXIT_SOURCE,
+    EXIT_USAGE,
+    ConfigError,
+    ConnectorError,
+    EvidenceError,
+    PmreconError,
+    UsageError,
+)
+from .example_config import no_source_error
 from .fsutil import ensure_writable_dir, slugify
 from .model import Evidence, SourceInfo, Warning, Window, parse_rfc3339, rfc3339
 from .result import BuildResult
@@ -60,6 +70,27 @@ class HumanInstants:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
 
+@dataclass(frozen=True)
+class BuildProgress:
+    """A step of a build, for a status line or a log line; ``str()`` is its message.
+
+    ``stage``: "collect" (``done``/``total`` sources answered), "read" (a saved bundle),
+    "analyse", "render" or "write". The library prints nothing itself: the caller chooses.
+    """
+
+    stage: str
+    message: str
+    done: int = 0
+    total: int = 0
+
+    def __str__(self) -> str:
+        return self.message
+
+
+#: What a build reports its steps to (``print`` will do: each step prints as its message).
+ProgressCallback = Callable[[BuildProgress], None]
+
+
 @dataclass
 class BuildRequest:
     """What ``pmrecon build`` was asked: the window (or a saved bundle) and output choices."""
@@ -79,7 +110,9 @@ class BuildRequest:
 
 
 def make_sources(config: Config, context: SourceContext) -> list[Source]:
-    """Instantiate every enabled source of the config."""
+    """Instantiate every enabled source of the config (a ConfigError when it has none)."""
+    if not config["sources"]:
+        raise no_source_error(config)
     sources = []
     for name, settings in config["sources"].items():
         if not settings.get("enabled", True):
@@ -123,8 +156,15 @@ def is_partial_failure(code: str) -> bool:
     return code.startswith("sli_") or code.endswith("_failed") or code in PARTIAL_CODES
 
 
-def collect(sources: list[Source], request: CollectRequest, strict: bool = False) -> Evidence:
+def collect(
+    sources: list[Source],
+    request: CollectRequest,
+    strict: bool = False,
+    progress: ProgressCallback | None = None,
+) -> Evidence:
     """Ask every source concurrently; a failing source becomes a warning (an error with ``strict``).
+
+    ``progress`` hears of each source as it answers (``done``/``total`` sources).
 
     A source that has not answered by ``request.deadline`` is given up on: its thread is a
     daemon, so neither this function nor the process waits for it. A connector bug (an
@@ -135,8 +175,8 @@ def collect(sources: list[Source], request: CollectRequest, strict: bool = False
     )
     if not sources:
         raise UsageError(
-            "no source configured: add a 'sources:' section to the config "
-            "(see config/pmrecon.example.yaml), or build from a saved bundle with --source DIR"
+            "no source enabled: enable one under 'sources:' in the config, "
+            "or build from a saved bundle with --source DIR"
         )
     answers: queue.Queue[tuple[Source, Evidence | None, BaseException | None]] = queue.Queue()
 
@@ -151,6 +191,8 @@ def collect(sources: list[Source], request: CollectRequest, strict: bool = False
             target=run, args=(src,), name=f"pmrecon-collect-{src.name}", daemon=True
         ).start()
     pending = {id(src): src for src in sources}
+    say = progress or (lambda _p: None)
+    say(BuildProgress("collect", f"asking {len(sources)} source(s)", 0, len(sources)))
     failures: list[tuple[Source, str]] = []
     partial: list[tuple[Source, list[Warning]]] = []
     while pending:
@@ -162,14 +204,24 @@ def collect(sources: list[Source], request: CollectRequest, strict: bool = False
         except queue.Empty:
             break
         pending.pop(id(src), None)
+        answered = len(sources) - len(pending)
         if exc is not None:
             failures.append((src, _failure_message(src, exc)))
+            say(BuildProgress("collect", f"{src.name} failed", answered, len(sources)))
             continue
         assert got is not None
         missing = [w for w in got.warnings if is_partial_failure(w.code)]
         if missing:
             partial.append((src, missing))
         evidence.merge(got)
+        say(
+            BuildProgress(
+                "collect",
+                f"{src.name}: {sum(len(i.queries) for i in got.sources)} queries",
+                answered,
+                len(sources),
+            )
+        )
     for src in pending.values():
         failures.append(
             (
@@ -221,9 +273,13 @@ def _partial_message(src: Source, missing: list[Warning]) -> str:
     )
 
 
-def gather_evidence(config: Config, request: BuildRequest) -> Evidence:
+def gather_evidence(
+    config: Config, request: BuildRequest, progress: ProgressCallback | None = None
+) -> Evidence:
     """Evidence for the request: read back from a bundle, or collected from live sources."""
     if request.source_dir is not None:
+        if progress:
+            progress(BuildProgress("read", f"reading {request.source_dir}"))
         return read_bundle(request.source_dir)
     if request.window is None:
         raise UsageError("--from and --to are required unless --source DIR is given")
@@ -235,7 +291,7 @@ def gather_evidence(config: Config, request: BuildRequest) -> Evidence:
         services=tuple(config.get("services") or ()),
         deadline=deadline_for(config),
     )
-    return collect(sources, creq, strict=request.strict)
+    return collect(sources, creq, strict=request.strict, progress=progress)
 
 
 def source_context(config: Config, now: dt.datetime | None = None) -> SourceContext:
@@ -419,12 +475,13 @@ def _recorded_time(value: Any) -> dt.datetime | None:
 def build(
     config: Config,
     request: BuildRequest,
-    progress: Callable[[str], None] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> BuildResult:
     """Collect (or load) evidence, analyse it and write the post-mortem folder.
 
     From a bundle (``request.source_dir``), the settings it recorded are reused unless the
     config or the request says otherwise, so a rebuild gives the same findings.
+    ``progress`` is told each step (:class:`BuildProgress`); the library prints nothing.
     """
     # A known --out folder is locked for the whole build: a second build into it fails at
     # once, and a commit a crash interrupted is finished before its evidence is read.
@@ -433,13 +490,16 @@ def build(
 
 
 def _build(
-    config: Config, request: BuildRequest, progress: Callable[[str], None] | None
+    config: Config, request: BuildRequest, progress: ProgressCallback | None
 ) -> BuildResult:
-    say = progress or (lambda _msg: None)
-    say("collecting evidence")
+    tell = progress or (lambda _p: None)
+
+    def say(message: str, stage: str = "write") -> None:
+        tell(BuildProgress(stage, message))
+
     if request.source_dir is None:
         _preload_in_background()
-    evidence = gather_evidence(config, request)
+    evidence = gather_evidence(config, request, progress)
     if request.source_dir is not None:
         recorded = recorded_settings(request.source_dir)
         if recorded is not None:
@@ -450,27 +510,44 @@ def _build(
     files = bundle_files(evidence)
     del evidence  # not held while its copy is parsed back: that is the peak of memory
     evidence = evidence_from_files(files)
-    say("analysing")
+    say("analysing", "analyse")
     findings = analyse_evidence(evidence, config, request.human)
     title = request.title or config.get("title") or default_title(findings, lang)
     out = request.out or output_dir_for(config, findings, title)
     settings = json.dumps(build_settings(config, title, request.human), indent=2, sort_keys=True)
     files = with_files(files, {BUILD_SETTINGS: (settings + "\n").encode("utf-8")})
+    png = config["report"]["png"] if request.png is None else request.png
+    from .report.markdown import builtin_template_dir
+
+    inputs = fresh.inputs_digest(
+        config=config,
+        bundle=files,
+        findings=findings,
+        title=title,
+        png=png,
+        template_dirs=[builtin_template_dir(), config["report"]["template_dir"]],
+    )
+    last = fresh.read_fingerprint(out)
+    same_inputs = not request.force and last.get("inputs") == inputs and last.get("generated_at")
+    if same_inputs and last.get("outputs") == fresh.outputs_digest(out):
+        say(f"{out} is up to date: nothing to write", "write")
+        return _unchanged_result(out, evidence, findings)
+    # Same inputs: the same generation time, so the files come out byte for byte the same.
+    generated_at = str(last["generated_at"]) if same_inputs else rfc3339(request.now or utcnow())
     created = [p for p in [out, *out.parents] if not p.exists()]
     ensure_writable_dir(out)
     try:
-        say(f"rendering into {out}")
+        say(f"rendering into {out}", "render")
         from .output import write_outputs
 
-        now = request.now or dt.datetime.now(dt.timezone.utc)
         result = write_outputs(
             out,
             config=config,
             evidence=evidence,
             findings=findings,
             title=title,
-            generated_at=rfc3339(now),
-            png=config["report"]["png"] if request.png is None else request.png,
+            generated_at=generated_at,
+            png=png,
             force=request.force,
             write_evidence=lambda target: write_files(files, target),
             progress=say,
@@ -481,6 +558,40 @@ def _build(
             with contextlib.suppress(OSError):
                 folder.rmdir()
         raise
+    result.changed = fresh.write_fingerprint(out, inputs, generated_at) != last.get("outputs")
+    result.degraded = any(w.code == "source_unavailable" for w in evidence.warnings)
+    return result
+
+
+def utcnow() -> dt.datetime:
+    """The current time, aware, in UTC."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _unchanged_result(out: Path, evidence: Evidence, findings: dict[str, Any]) -> BuildResult:
+    """The result of a build that found its report folder already up to date."""
+    import json
+
+    from .output import GRAPHS, MARKDOWN
+
+    written = json.loads((out / "findings.json").read_text(encoding="utf-8"))
+    # what the writer added to the analysis' warnings (a PNG export that could not run)
+    extra = written.get("warnings", [])[len(findings.get("warnings") or []) :]
+    graphs = sorted(p for p in (out / GRAPHS).iterdir() if p.is_file())
+    result = BuildResult(
+        out_dir=out,
+        findings=written,
+        files=[
+            out / "evidence",
+            *graphs,
+            out / "findings.json",
+            out / "report.html",
+            out / MARKDOWN,
+        ],
+        warnings=list(evidence.warnings)
+        + [Warning(str(w.get("source")), str(w.get("message")), str(w.get("code"))) for w in extra],
+        changed=False,
+    )
     result.degraded = any(w.code == "source_unavailable" for w in evidence.warnings)
     return result
 
@@ -488,15 +599,7 @@ def _build(
 def check(config: Config) -> list[CheckResult]:
     """Run every source's own checks (connectivity, auth, version, data the config needs)."""
     if not config["sources"]:
-        return [
-            CheckResult(
-                "config",
-                "sources",
-                False,
-                "no source configured",
-                "add a 'sources:' section (see config/pmrecon.example.yaml)",
-            )
-        ]
+        raise no_source_error(config)
     context = source_context(config)
     results: list[CheckResult] = [
         CheckResult("config", "valid", True, str(config.path or "defaults"))
@@ -508,6 +611,11 @@ def check(config: Config) -> list[CheckResult]:
         try:
             source = connectors.create(settings["type"], name, settings, context)
             results.extend(source.check())
+        except ConfigError as exc:
+            # a config problem, whichever command meets it: exit code 2, as for build
+            results.append(
+                CheckResult(name, CONFIG_CHECK, False, exc.format_message(), "edit the config")
+            )
         except PmreconError as exc:
             results.append(
                 CheckResult(name, "connect", False, exc.format_message(), "see the message")
@@ -515,12 +623,26 @@ def check(config: Config) -> list[CheckResult]:
     return results
 
 
+#: The ``check`` name of a CheckResult that reports a config problem (not a source's).
+CONFIG_CHECK = "config"
+
+
+def check_exit_code(results: list[CheckResult]) -> int:
+    """The exit code of ``pmrecon check``: 2 for a config problem (as build), 3 for a source's, else 0."""
+    failed = [r for r in results if not r.ok]
+    if any(r.check == CONFIG_CHECK for r in failed):
+        return EXIT_USAGE
+    return EXIT_SOURCE if failed else 0
+
+
 __all__ = [
+    "BuildProgress",
     "BuildRequest",
     "BuildResult",
     "HumanInstants",
     "build",
     "check",
+    "check_exit_code",
     "collect",
     "gather_evidence",
 ]

@@ -62,6 +62,53 @@ class State:
             click.echo(scrub(f"pmrecon: {message}"), err=True)
 
 
+class StatusLine:
+    """A build's progress on one self-rewriting stderr line, for a terminal only.
+
+    Nothing is shown when stderr is not a terminal (CI logs, pipes), with ``--json`` or
+    ``-q``; ``-v`` prints each step as a log line instead.
+    """
+
+    def __init__(self, state: State, as_json: bool) -> None:
+        self.state = state
+        self.live = not state.quiet and not as_json and not state.verbose and _stderr_is_tty()
+        self.shown = False
+
+    def callback(self) -> Any:
+        """What to pass as the library's ``progress`` (None: nothing to show)."""
+        if self.live:
+            return self.update
+        if self.state.verbose and not self.state.quiet:
+            return lambda p: self.state.say(str(p))
+        return None
+
+    def update(self, p: Any) -> None:
+        counts = f" [{p.done}/{p.total} sources]" if p.stage == "collect" and p.total else ""
+        width = max(20, _terminal_width() - 1)
+        text = scrub(f"pmrecon: {p.message}{counts}")[:width]
+        click.echo(f"\r\x1b[K{text}", err=True, nl=False)
+        self.shown = True
+
+    def close(self) -> None:
+        """Erase the line, so that what follows starts on a clean one."""
+        if self.shown:
+            click.echo("\r\x1b[K", err=True, nl=False)
+            self.shown = False
+
+
+def _stderr_is_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _terminal_width() -> int:
+    import shutil
+
+    return shutil.get_terminal_size((80, 24)).columns
+
+
 @click.group(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog=EXIT_CODES_HELP,
@@ -243,7 +290,6 @@ def build(
       pmrecon build --source pm/checkout/evidence -o pm/checkout   # rebuild, no server needed
     """
     from .api import BuildRequest, HumanInstants
-    from .api import build as run_build
     from .timeparse import parse_time, parse_window
 
     overrides = {
@@ -285,8 +331,18 @@ def build(
         strict=strict,
         given=frozenset(key for key, value in overrides.items() if value is not None),
     )
-    result = run_build(config, request, progress=state.say if state.verbose else None)
+    result = _run_build(state, as_json, config, request)
     _report(state, result, as_json)
+
+
+def _run_build(state: State, as_json: bool, config: Config, request: Any) -> BuildResult:
+    from .api import build as run_build
+
+    status = StatusLine(state, as_json)
+    try:
+        return run_build(config, request, progress=status.callback())
+    finally:
+        status.close()
 
 
 def _report(state: State, result: BuildResult, as_json: bool) -> None:
@@ -347,13 +403,12 @@ def demo(state: State, out: Path, lang: str, no_png: bool, as_json: bool) -> Non
       pmrecon demo -o /tmp/demo && less /tmp/demo/postmortem.md
     """
     from .api import BuildRequest
-    from .api import build as run_build
     from .config import Config
     from .demo import demo_bundle_dir
 
     config = Config.from_dict({"language": lang, "timezone": "Europe/Paris", "title": None})
     request = BuildRequest(out=out, source_dir=demo_bundle_dir(), png=False if no_png else None)
-    result = run_build(config, request, progress=state.say if state.verbose else None)
+    result = _run_build(state, as_json, config, request)
     _report(state, result, as_json)
 
 
@@ -376,7 +431,7 @@ def check(state: State, config_path: str | None, as_json: bool) -> None:
     import json
 
     from .api import check as run_check
-    from .errors import EXIT_SOURCE
+    from .api import check_exit_code
 
     config = _load(config_path, {})
     results = run_check(config)
@@ -398,8 +453,9 @@ def check(state: State, config_path: str | None, as_json: bool) -> None:
             if not r.ok and r.fix:
                 line += f" — fix: {r.fix}"
             click.echo(scrub(line), color=color)
-    if not all(r.ok for r in results):
-        raise SystemExit(EXIT_SOURCE)
+    code = check_exit_code(results)
+    if code:
+        raise SystemExit(code)
 
 
 @cli.command()
@@ -474,12 +530,15 @@ def scan(
     bar: Any = None
 
     def progress(p: Any) -> None:
+        # As for build: a bar on a terminal; log lines only with -v; nothing with -q/--json.
         nonlocal bar
         if state.quiet:
             return
-        if not sys.stderr.isatty():
-            if p.stage != "done":
+        if state.verbose or not _stderr_is_tty():
+            if state.verbose and p.stage != "done":
                 state.say(f"scan: {p.message}")
+            return
+        if as_json:
             return
         if p.stage == "candidates" and p.total:
             bar = click.progressbar(length=p.total, label="pmrecon: drafting", file=sys.stderr)
@@ -520,6 +579,31 @@ def scan(
     code = exit_code(result, fail_on_incident)
     if code:
         raise SystemExit(code)
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Start a config file from the documented example shipped with pmrecon.
+
+    \b
+    Example:
+      pmrecon config example > pmrecon.yaml     # then edit it, and run pmrecon check
+    """
+
+
+@config_group.command("example")
+@_global_options
+def config_example() -> None:
+    """Print the example config: every key, with its default and what it does.
+
+    \b
+    Examples:
+      pmrecon config example > pmrecon.yaml     # then edit URLs, services, thresholds
+      pmrecon check                             # reads ./pmrecon.yaml
+    """
+    from .example_config import example_config_text
+
+    click.echo(example_config_text(), nl=False)
 
 
 def _schema_names() -> list[str]:

@@ -181,7 +181,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise ConfigError(
             f"config file {path} does not exist; pass an existing file with --config "
-            f"(see config/pmrecon.example.yaml)"
+            f"(pmrecon config example > pmrecon.yaml starts one)"
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"

@@ -25,6 +25,8 @@ class BuildResult:
     warnings: list[Warning]
     degraded: bool = False
     conflicts: int = 0
+    #: False when the folder's files are as before, generation time aside (nothing to commit)
+    changed: bool = True
 
 
 def findings_json_bytes(findings: dict[str, Any]) -> bytes:

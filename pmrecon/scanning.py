@@ -408,7 +408,11 @@ def _detail(
         "first_seen": first_seen or scan_now,
         "last_scan": scan_now,
     }
-    atomic_write(path / RECORD, json.dumps(record, indent=1, sort_keys=True) + "\n")
+    # ``last_scan`` is the last scan that changed the draft: a scan that finds the same
+    # draft leaves the record as it was, so a scheduled job has nothing to commit.
+    kept = {k: v for k, v in (match or {}).items() if k not in ("path", "span")}
+    if built.changed or {**kept, "last_scan": scan_now} != record:
+        atomic_write(path / RECORD, json.dumps(record, indent=1, sort_keys=True) + "\n")
     result.incidents.append(scan_inc)
     return scan_inc
 

@@ -313,8 +313,8 @@ def test_cli_scan_json_on_stdout_logs_on_stderr_exit_8(scan_prom: ScanProm, tmp_
     assert run_blocks(ROOT / "docs" / "findings-in-ci.md", "scan", tmp_path) >= 4
     assert inc["services"] == ["payments"] and inc["impact_suggested"]
     assert data["queries"]["total"] == data["queries"]["coarse"] + data["queries"]["detail"]
-    # not a terminal: plain progress lines on stderr, no progress bar, no colour
-    assert "pmrecon: scan: 1 candidate(s)" in run.err
+    # not a terminal: no progress (lines only with -v), no progress bar, no colour
+    assert "pmrecon: scan: 1 candidate(s)" not in run.err
     assert "\r" not in run.err and "\x1b[" not in run.err + run.out
 
     table = run_cli(*args, env={"NO_COLOR": "1"})

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pmrecon.errors import EXIT_OK, EXIT_SOURCE
+from pmrecon.errors import EXIT_OK, EXIT_SOURCE, EXIT_USAGE
 from tests.clihelp import Run, run_cli
 from tests.infra.es import bulk_load, free_port, pinned_version
 from tests.infra.prometheus import FakeHTTPServer, FakeRequest
@@ -184,10 +184,12 @@ def test_every_problem_on_its_own_line_then_nonzero_exit(
     assert all(r["fix"] for r in data if not r["ok"])
 
 
-def test_no_source_is_a_failure_with_a_fix(tmp_path: Path) -> None:
+def test_no_source_is_a_config_error_with_a_fix(tmp_path: Path) -> None:
     cfg = tmp_path / "pmrecon.yaml"
     cfg.write_text("language: en\n")
     run = run_cli("check", "-c", str(cfg), env={"NO_COLOR": "1"})
-    assert run.code == EXIT_SOURCE
-    line = line_for(run, "config sources")
-    assert line.startswith("FAIL") and "fix: add a 'sources:' section" in line
+    assert run.code == EXIT_USAGE  # a config problem: the code build gives it too
+    assert run.error_lines == [
+        f"pmrecon: error: no source configured in {cfg}: add a 'sources:' section "
+        "('pmrecon config example' prints one for each source type)"
+    ]
