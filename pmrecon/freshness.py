@@ -81,6 +81,8 @@ def outputs_digest(out: Path) -> str:
     for rel, path in _tree(out):
         if rel in NOT_REPORT or rel.startswith(".build-") or "/backup-" in rel:
             continue
+        if rel.startswith(".pmrecon/") and rel != ".pmrecon/last-generated.md":
+            continue  # pmrecon's own bookkeeping (lock, journal, the record of file times)
         _feed(h, rel, path.read_bytes())
     return h.hexdigest()
 

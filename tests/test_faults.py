@@ -753,6 +753,9 @@ def report_tree(out: Path) -> dict[str, bytes | None]:
     for record in state.get("files", {}).values():
         record.pop("mtime_ns", None)
     tree[".pmrecon/state.json"] = json.dumps(state, sort_keys=True).encode()
+    # Recorded after the commit, outside the journal: a crash before it only means the next
+    # build does not know the folder is up to date, and rebuilds it.
+    tree.pop(".pmrecon/inputs.json", None)
     return tree
 
 
@@ -806,7 +809,9 @@ def rebuild(two_bundles, tmp_path, killpoints) -> Rebuild:  # noqa: ANN001
     full = killpoints.build(_copy(pristine, tmp_path / "reference"), second)
     assert full["code"] == 0
     new = report_tree(tmp_path / "reference")
-    assert new != old and new["evidence/manifest.json"] == (second / "manifest.json").read_bytes()
+    placed = json.loads(new["evidence/manifest.json"] or b"{}")
+    assert placed["files"].pop("build.json")  # the settings this build recorded
+    assert new != old and placed == json.loads((second / "manifest.json").read_bytes())
     operations = full["operations"]
     commit_point = next(
         i for i, (name, *paths) in enumerate(operations, 1)

@@ -8,6 +8,7 @@ used a non-default zone, language, title, thresholds and hand-given times.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -59,14 +60,9 @@ def test_rebuild_without_config_gives_identical_findings(original: Path, tmp_pat
     assert before["window"]["timezone"] == "America/New_York"
     assert before["settings"]["consecutive_steps"] == 2
     assert before["incident"]["acknowledged"] is not None
+    # the whole folder, pmrecon's record of what it wrote (.pmrecon/) included
     copy = tmp_path / "report"
-    copy.mkdir()
-    for f in original.iterdir():
-        if f.is_file():
-            (copy / f.name).write_bytes(f.read_bytes())
-    (copy / "evidence").mkdir()
-    for f in (original / "evidence").iterdir():
-        (copy / "evidence" / f.name).write_bytes(f.read_bytes())
+    shutil.copytree(original, copy)
     # in place, as the README says, with no config anywhere
     r = run_cli(
         "build", "--source", str(copy / "evidence"), "--out", str(copy), "--no-png", cwd=tmp_path
