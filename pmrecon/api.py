@@ -489,9 +489,7 @@ def build(
         return _build(config, request, progress)
 
 
-def _build(
-    config: Config, request: BuildRequest, progress: ProgressCallback | None
-) -> BuildResult:
+def _build(config: Config, request: BuildRequest, progress: ProgressCallback | None) -> BuildResult:
     tell = progress or (lambda _p: None)
 
     def say(message: str, stage: str = "write") -> None:
