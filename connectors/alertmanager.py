@@ -33,14 +33,16 @@ SETTINGS_SCHEMA: dict[str, Any] = {
     "username": Key("str", None, "basic-auth user"),
     "password": Key("str", None, "basic-auth password (use ${ENV_VAR})", secret=True),
     "tls": {
-        "ca_file": Key("str", None, "CA bundle that signed the server's certificate"),
-        "cert_file": Key("str", None, "client certificate (mutual TLS)"),
-        "key_file": Key("str", None, "client certificate's private key"),
+        "ca_file": Key("file", None, "CA bundle that signed the server's certificate"),
+        "cert_file": Key("file", None, "client certificate (mutual TLS)"),
+        "key_file": Key("file", None, "client certificate's private key"),
         "verify": Key("bool", True, "verify the server's certificate"),
     },
-    "timeout": Key("duration", 30, "limit for one HTTP request"),
-    "retries": Key("int", 2, "retries after a connection error, 429 or 5xx"),
-    "retry_backoff": Key("float", 0.5, "backoff factor between retries, in seconds"),
+    "timeout": Key("duration", 30, "limit for one HTTP request", exclusive_minimum=0),
+    "retries": Key("int", 2, "retries after a connection error, 429 or 5xx", maximum=10),
+    "retry_backoff": Key(
+        "float", 0.5, "backoff factor between retries, in seconds", minimum=0, maximum=60
+    ),
     "acknowledge": Key(
         "bool", True, "offer the first silence of an alert as its acknowledgement time"
     ),

@@ -105,17 +105,22 @@ SETTINGS_SCHEMA: dict[str, Any] = {
     "username": Key("str", None, "basic-auth user"),
     "password": Key("str", None, "basic-auth password (use ${ENV_VAR})", secret=True),
     "tls": {
-        "ca_file": Key("str", None, "CA bundle that signed the server's certificate"),
-        "cert_file": Key("str", None, "client certificate (mutual TLS)"),
-        "key_file": Key("str", None, "client certificate's private key"),
+        "ca_file": Key("file", None, "CA bundle that signed the server's certificate"),
+        "cert_file": Key("file", None, "client certificate (mutual TLS)"),
+        "key_file": Key("file", None, "client certificate's private key"),
         "verify": Key("bool", True, "verify the server's certificate"),
     },
-    "timeout": Key("duration", 30, "limit for one HTTP request"),
+    "timeout": Key("duration", 30, "limit for one HTTP request", exclusive_minimum=0),
     "retries": Key(
-        "int", 2, "retries after a connection error, 429 or 5xx (never after other 4xx)"
+        "int",
+        2,
+        "retries after a connection error, 429 or 5xx (never after other 4xx)",
+        maximum=10,
     ),
-    "retry_backoff": Key("float", 0.5, "backoff factor between retries, in seconds"),
-    "max_concurrency": Key("int", 4, "queries run at the same time"),
+    "retry_backoff": Key(
+        "float", 0.5, "backoff factor between retries, in seconds", minimum=0, maximum=60
+    ),
+    "max_concurrency": Key("int", 4, "queries run at the same time", minimum=1, maximum=64),
     "preset": Key(
         "choice", "http_requests_total", "metric convention whose SLIs to use", choices=PRESETS
     ),
@@ -124,27 +129,40 @@ SETTINGS_SCHEMA: dict[str, Any] = {
     "discover": Key(
         "str", None, "metric whose service_label values list the services (default: the preset's)"
     ),
-    "quantiles": Key("list", [0.5, 0.95, 0.99], "latency quantiles"),
+    "quantiles": Key(
+        "list", [0.5, 0.95, 0.99], "latency quantiles", items=Key("ratio", exclusive_minimum=0)
+    ),
     "rate_window": Key(
         "duration",
         None,
         "range of rate() in SLIs (default: 4 × scrape interval, at least the step)",
+        exclusive_minimum=0,
     ),
     "step": Key(
         "duration",
         None,
         "query step (default: adapted to the window, at least the scrape interval)",
+        exclusive_minimum=0,
     ),
+    # Fewer than 10 points cannot show a breach of a few consecutive steps.
     "max_points": Key(
-        "int", MAX_POINTS, "most points per series (Prometheus refuses more than 11,000)"
+        "int",
+        MAX_POINTS,
+        "most points per series (Prometheus refuses more than 11,000)",
+        minimum=10,
+        maximum=11_000,
     ),
     "scrape_interval": Key(
-        "duration", None, "scrape interval when /api/v1/status/config is not served (Thanos, Mimir)"
+        "duration",
+        None,
+        "scrape interval when /api/v1/status/config is not served (Thanos, Mimir)",
+        exclusive_minimum=0,
     ),
     "evaluation_interval": Key(
         "duration",
         None,
         "rule evaluation interval (default: the rule group's, else the global one)",
+        exclusive_minimum=0,
     ),
     "slis": {
         kind: Key(
@@ -162,7 +180,7 @@ SETTINGS_SCHEMA: dict[str, Any] = {
             "str", None, "keep only alerts whose name matches this regular expression"
         ),
         "matchers": Key("dict", {}, "label -> value, or =~regex, !~regex, !=value"),
-        "chunk": Key("duration", 86400, "longest range read by one raw-sample query"),
+        "chunk": Key("duration", 86400, "longest range read by one raw-sample query", minimum=60),
     },
 }
 
