@@ -39,7 +39,7 @@ SETTINGS_SCHEMA: dict[str, Any] = {
         "verify": Key("bool", True, "verify the server's certificate"),
     },
     "timeout": Key("duration", 30, "limit for one HTTP request", exclusive_minimum=0),
-    "retries": Key("int", 2, "retries after a connection error, 429 or 5xx", maximum=10),
+    "retries": Key("int", 2, "retries after a connection error, 429 or 5xx", minimum=0, maximum=10),
     "retry_backoff": Key(
         "float", 0.5, "backoff factor between retries, in seconds", minimum=0, maximum=60
     ),

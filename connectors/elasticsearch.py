@@ -163,7 +163,9 @@ SETTINGS_SCHEMA: dict[str, Any] = {
         "verify": Key("bool", True, "verify the server's certificate"),
     },
     "timeout": Key("duration", 30, "limit for one request", exclusive_minimum=0),
-    "retries": Key("int", 2, "retries after a connection error, 429, 502, 503 or 504", maximum=10),
+    "retries": Key(
+        "int", 2, "retries after a connection error, 429, 502, 503 or 504", minimum=0, maximum=10
+    ),
     "max_concurrency": Key(
         "int", 4, "queries run at the same time (1: one after another)", minimum=1, maximum=64
     ),

@@ -115,6 +115,7 @@ SETTINGS_SCHEMA: dict[str, Any] = {
         "int",
         2,
         "retries after a connection error, 429 or 5xx (never after other 4xx)",
+        minimum=0,
         maximum=10,
     ),
     "retry_backoff": Key(

@@ -64,13 +64,13 @@ ANALYSIS_SCHEMA: Schema = {
         "float",
         None,
         "latency (seconds, highest configured quantile) above which a step is in breach (default: derived from the baseline)",
-        exclusive_minimum=0,
+        minimum=0,
     ),
     "thresholds": {
         "*": {
             "error_ratio": Key("ratio", None, "this service's error-ratio threshold"),
             "latency": Key(
-                "float", None, "this service's latency threshold, in seconds", exclusive_minimum=0
+                "float", None, "this service's latency threshold, in seconds", minimum=0
             ),
         }
     },
