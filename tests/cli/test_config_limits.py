@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import resource
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -29,7 +26,7 @@ from pmrecon.config import (
 )
 from pmrecon.errors import ConfigError
 from pmrecon.safeyaml import MAX_BYTES, MAX_DEPTH, MAX_VALUES
-from tests.clihelp import Run
+from tests.clihelp import Run, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 SECTIONS = ["core", "prometheus", "alertmanager", "elasticsearch"]
@@ -47,21 +44,7 @@ def run_bounded(*args: str, cwd: Path, timeout: float = 60, memory: int = 2 << 3
     Without the fix an alias bomb grew to gigabytes and a FIFO blocked forever: bounded
     here so the test fails rather than taking the machine down.
     """
-
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PMRECON_CONFIG")}
-    proc = subprocess.run(
-        [sys.executable, "-m", "pmrecon", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        preexec_fn=limit,
-    )
-    return Run(proc.returncode, proc.stdout, proc.stderr)
+    return run_cli(*args, cwd=cwd, timeout=timeout, memory=memory)
 
 
 def assert_config_error(run: Run, needle: str) -> None:
