@@ -555,6 +555,8 @@ def _check_path(value: Any, kind: str) -> str:
     """An existing folder (``folder``) or regular file (``file``), checked now, not when used."""
     from .safeyaml import file_kind
 
+    if isinstance(value, os.PathLike):  # a Path from Config.from_dict
+        value = os.fspath(value)
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"expected the path of a {kind}, got {value!r}")
     try:

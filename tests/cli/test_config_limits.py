@@ -402,9 +402,9 @@ def test_template_dir_must_be_an_existing_folder(tmp_path: Path) -> None:
         Config.from_dict({"report": {"template_dir": str(a_file)}})
     with pytest.raises(ConfigError, match=r"report.template_dir: folder .*nowhere does not exist"):
         Config.from_dict({"report": {"template_dir": str(tmp_path / "nowhere")}})
-    assert Config.from_dict({"report": {"template_dir": str(tmp_path)}})["report"][
-        "template_dir"
-    ] == str(tmp_path)
+    for given in (str(tmp_path), tmp_path):  # a Path from Python too
+        got = Config.from_dict({"report": {"template_dir": given}})["report"]["template_dir"]
+        assert got == str(tmp_path)
 
 
 def test_tls_files_must_be_regular_files(tmp_path: Path) -> None:
