@@ -239,7 +239,9 @@ def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | N
     if env:
         return Path(env)
     local = Path.cwd() / DEFAULT_CONFIG_NAME
-    return local if local.is_file() else None
+    # Anything there, not only a regular file: a FIFO or a folder is refused by read_yaml,
+    # where ignoring it would silently build with the defaults.
+    return local if os.path.lexists(local) else None
 
 
 def load_config(

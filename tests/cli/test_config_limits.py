@@ -163,6 +163,12 @@ def test_a_fifo_as_config_is_refused_without_blocking(tmp_path: Path) -> None:
     assert_config_error(run, "it is a FIFO (named pipe), not a regular file")
 
 
+def test_a_fifo_found_as_the_local_config_is_refused_not_ignored(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pmrecon.yaml")
+    run = run_bounded("check", cwd=tmp_path, timeout=30)
+    assert_config_error(run, "pmrecon.yaml: it is a FIFO (named pipe), not a regular file")
+
+
 @pytest.mark.parametrize("device", ["/dev/zero", "/dev/null"])
 def test_a_device_as_config_is_refused(tmp_path: Path, device: str) -> None:
     # /dev/zero never ends: the old loader read it until memory ran out
