@@ -2,7 +2,7 @@ import datetime as dt
 import zoneinfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pmrecon.errors import UsageError
@@ -114,6 +114,10 @@ def test_extreme_dates_are_a_usage_error_in_every_zone(text, tz):
     st.sampled_from(["Z", "+14:00", "-12:00", ""]),
     st.sampled_from(ZONES),
 )
+@example(dt.datetime(1970, 1, 1), "Z", "UTC")  # the first accepted instant, shown in 1969 west
+@example(dt.datetime(1970, 1, 1, 13), "+14:00", "UTC")
+@example(dt.datetime(8999, 12, 31, 23, 59, 59), "", "Pacific/Kiritimati")
+@example(dt.datetime(8999, 12, 31, 12), "-12:00", "UTC")
 def test_any_accepted_time_can_be_shown_in_every_zone(when, offset, tz):
     """What parse_time accepts never overflows later, when a report shows it in some zone."""
     text = when.strftime("%Y-%m-%dT%H:%M:%S") + offset
@@ -121,9 +125,10 @@ def test_any_accepted_time_can_be_shown_in_every_zone(when, offset, tz):
         t = parse_time(text, tz, NOW, "--ack")
     except UsageError:
         return
-    for zone in ZONES:
+    assert dt.datetime(1970, 1, 1, tzinfo=UTC) <= t < dt.datetime(9000, 1, 1, tzinfo=UTC)
+    for zone in ZONES:  # a day either side at most: far from datetime's limits (years 1, 9999)
         shown = t.astimezone(zoneinfo.ZoneInfo(zone))
-        assert 1970 <= shown.year <= 9000 + 1
+        assert 1969 <= shown.year <= 9000 and shown.isoformat()
 
 
 @pytest.mark.parametrize(
