@@ -65,6 +65,12 @@ class HumanInstants:
     investigation_start: dt.datetime | None = None
     cause_identified: dt.datetime | None = None
 
+    def __post_init__(self) -> None:
+        from .timeparse import check_instant
+
+        for f in dataclasses.fields(self):
+            check_instant(getattr(self, f.name), f.name)
+
     def as_mapping(self) -> dict[str, dt.datetime | None]:
         """The instants by name, as :func:`pmrecon.analysis.analyse` takes them."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}

@@ -290,7 +290,7 @@ def build(
       pmrecon build --source pm/checkout/evidence -o pm/checkout   # rebuild, no server needed
     """
     from .api import BuildRequest, HumanInstants
-    from .timeparse import parse_time, parse_window
+    from .timeparse import parse_instant, parse_window
 
     overrides = {
         "language": lang,
@@ -312,7 +312,7 @@ def build(
         raise click.UsageError("--source uses the bundle's own window: drop --from/--to")
 
     def instant(value: str | None, option: str) -> dt.datetime | None:
-        return parse_time(value, zone, option=option) if value else None
+        return parse_instant(value, zone, option=option) if value is not None else None
 
     human = HumanInstants(
         acknowledged=instant(ack, "--ack"),
@@ -527,6 +527,7 @@ def scan(
 
     config = _load(config_path, {})
     window = parse_window(start or "now-24h", end or "now", config["timezone"], MAX_SCAN_SECONDS)
+    _refuse_non_folder(out if out is not None else Path(config["output_dir"]))
     bar: Any = None
 
     def progress(p: Any) -> None:
@@ -645,6 +646,20 @@ def schema_command(name: str, open_: bool) -> None:
 
     schema = load(name)
     click.echo(json.dumps(open_form(schema) if open_ else schema, indent=2, ensure_ascii=False))
+
+
+def _refuse_non_folder(out: Path) -> None:
+    """Fail before scanning when ``out`` (or the nearest existing parent) is not a folder.
+
+    Found only after the scan, it would fail every incident's draft, one error each.
+    """
+    from .errors import OutputError
+
+    for path in (out, *out.parents):
+        if path.exists() or path.is_symlink():
+            if not path.is_dir():
+                raise OutputError(f"output {path} exists and is not a folder; choose another --out")
+            return
 
 
 def main(argv: list[str] | None = None) -> None:

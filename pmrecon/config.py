@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 import os
 import re
 import zoneinfo
@@ -16,8 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from .errors import ConfigError, ConnectorNotFound, ConnectorUnavailable
 from .settings_schema import Key, Schema, parse_duration
@@ -27,8 +26,12 @@ DEFAULT_CONFIG_NAME = "pmrecon.yaml"
 
 
 ANALYSIS_SCHEMA: Schema = {
-    "consecutive_steps": Key("int", 3, "steps an SLI must stay in breach to count as impact"),
-    "stability_period": Key("duration", 600, "how long SLIs must stay healthy to call it resolved"),
+    "consecutive_steps": Key(
+        "int", 3, "steps an SLI must stay in breach to count as impact", minimum=1
+    ),
+    "stability_period": Key(
+        "duration", 600, "how long SLIs must stay healthy to call it resolved", minimum=0
+    ),
     "error_ratio_threshold": Key(
         "ratio",
         None,
@@ -38,37 +41,48 @@ ANALYSIS_SCHEMA: Schema = {
         "float",
         None,
         "latency (seconds, highest configured quantile) above which a step is in breach (default: derived from the baseline)",
+        minimum=0,
     ),
     "thresholds": {
         "*": {
             "error_ratio": Key("ratio", None, "this service's error-ratio threshold"),
-            "latency": Key("float", None, "this service's latency threshold, in seconds"),
+            "latency": Key(
+                "float", None, "this service's latency threshold, in seconds", minimum=0
+            ),
         }
     },
     "baseline_factor": Key(
         "float",
         3.0,
         "with no threshold set: breach when the SLI is this many times its baseline level",
+        # at or below 1, the normal level itself would be a breach
+        exclusive_minimum=1,
     ),
     "log_burst_factor": Key(
-        "float", 5.0, "an error-log bucket is a burst when it is this many times the baseline rate"
+        "float",
+        5.0,
+        "an error-log bucket is a burst when it is this many times the baseline rate",
+        exclusive_minimum=1,
     ),
-    "log_burst_min_count": Key("int", 10, "and holds at least this many error logs"),
-    "merge_gap": Key("duration", 900, "signals closer than this belong to the same incident"),
+    "log_burst_min_count": Key("int", 10, "and holds at least this many error logs", minimum=1),
+    "merge_gap": Key(
+        "duration", 900, "signals closer than this belong to the same incident", minimum=0
+    ),
     "slo_target": Key("ratio", 0.999, "availability SLO target for the error-budget figure"),
-    "slo_period": Key("duration", 30 * 86400, "the SLO's period"),
+    # An hour at least: "slo_period: 30" (seconds) is surely 30 days mistyped.
+    "slo_period": Key("duration", 30 * 86400, "the SLO's period", minimum=3600),
     "impact_rules": {
         "critique": {
             "min_error_ratio": Key(
                 "ratio", 0.25, "max error ratio at or above which impact is Critique"
             ),
-            "min_duration": Key("duration", 3600, "or a duration at or above this"),
+            "min_duration": Key("duration", 3600, "or a duration at or above this", minimum=0),
         },
         "majeur": {
             "min_error_ratio": Key(
                 "ratio", 0.05, "max error ratio at or above which impact is Majeur"
             ),
-            "min_duration": Key("duration", 900, "or a duration at or above this"),
+            "min_duration": Key("duration", 900, "or a duration at or above this", minimum=0),
         },
     },
 }
@@ -77,35 +91,58 @@ SCHEMA: Schema = {
     "timezone": Key("timezone", "UTC", "IANA zone used for every displayed time"),
     "language": Key("choice", "fr", "report language", choices=("fr", "en")),
     "title": Key("str", None, "report title (default: derived from the incident)"),
-    "max_window": Key("duration", 7 * 86400, "longest window `build` accepts"),
+    "max_window": Key("duration", 7 * 86400, "longest window `build` accepts", minimum=60),
     "baseline": Key(
-        "duration", None, "baseline period before the window (default: as long as the window)"
+        "duration",
+        None,
+        "baseline period before the window (default: as long as the window)",
+        minimum=60,
     ),
-    "services": Key("list", [], "restrict the analysis to these services (default: all found)"),
-    "output_dir": Key("str", "postmortems", "parent folder of reports when --out is not given"),
-    "timeout": Key("duration", 300, "limit for a whole build, in seconds or a duration"),
+    "services": Key(
+        "list",
+        [],
+        "restrict the analysis to these services (default: all found)",
+        items=Key("str"),
+    ),
+    "output_dir": Key("path", "postmortems", "parent folder of reports when --out is not given"),
+    "timeout": Key(
+        "duration", 300, "limit for a whole build, in seconds or a duration", exclusive_minimum=0
+    ),
     "sources": {"*": "source"},
     "analysis": ANALYSIS_SCHEMA,
     "report": {
-        "template_dir": Key("str", None, "folder searched for templates before the built-in ones"),
+        "template_dir": Key(
+            "folder", None, "folder searched for templates before the built-in ones"
+        ),
         "png": Key("bool", True, "export PNG graphs (needs Chromium)"),
         "grafana_url": Key("str", None, "Grafana base URL for Explore links"),
         "grafana_datasource": Key("str", None, "Grafana datasource uid for Explore links"),
         "kibana_url": Key("str", None, "Kibana base URL for Discover links"),
-        "max_log_lines": Key("int", 20, "log samples quoted in the report"),
+        "max_log_lines": Key("int", 20, "log samples quoted in the report", minimum=0),
     },
     "redaction": {
         "enabled": Key("bool", True, "redact personal data and secrets in log content"),
         "ip_addresses": Key("bool", True, "redact IPv4/IPv6 addresses"),
-        "keep_raw_evidence": Key("bool", False, "keep unredacted log lines in the evidence bundle"),
-        "patterns": Key("dict", {}, "extra patterns: kind -> regular expression"),
+        "patterns": Key("patterns", {}, "extra patterns: kind -> regular expression"),
     },
     "scan": {
-        "severities": Key("list", ["critical", "page"], "alert severities that open an incident"),
-        "margin": Key("duration", 1800, "padding around each incident's window"),
+        "severities": Key(
+            "list",
+            ["critical", "page"],
+            "alert severities that open an incident",
+            items=Key("str"),
+        ),
+        "margin": Key("duration", 1800, "padding around each incident's window", minimum=0),
     },
 }
 
+#: Keys that were once documented: setting one is an error that says why it went.
+REMOVED = {
+    "redaction.keep_raw_evidence": (
+        "log lines are always redacted before anything is written, the evidence bundle "
+        "included (it travels with the report); remove the key"
+    ),
+}
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -149,7 +186,9 @@ def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | N
     if env:
         return Path(env)
     local = Path.cwd() / DEFAULT_CONFIG_NAME
-    return local if local.is_file() else None
+    # Anything there, not only a regular file: a FIFO or a folder is refused by read_yaml,
+    # where ignoring it would silently build with the defaults.
+    return local if os.path.lexists(local) else None
 
 
 def load_config(
@@ -175,24 +214,39 @@ def load_config(
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    """The mapping a YAML config file holds (empty for an empty file), or a one-line ConfigError."""
+    """The mapping a YAML config file holds (empty for an empty file), or a one-line ConfigError.
+
+    Bounded: a regular file of at most 1 MiB, aliases expanding to at most 100,000 values,
+    no key twice (see :mod:`pmrecon.safeyaml`), so a hostile file fails in well under a second.
+    """
+    from . import safeyaml
+
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = safeyaml.read_regular_file(path, safeyaml.MAX_BYTES)
     except FileNotFoundError:
         raise ConfigError(
             f"config file {path} does not exist; pass an existing file with --config "
             f"(pmrecon config example > pmrecon.yaml starts one)"
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise ConfigError(f"cannot read config file {path}: {reason}") from None
+    except safeyaml.TooLarge as exc:
+        raise ConfigError(
+            f"config file {path} is refused: it holds {exc.size:,} bytes, more than the "
+            f"{exc.limit // (1 << 20)} MiB a config may hold; check that it is the right file"
+        ) from None
+    except safeyaml.NotRegularFile as exc:
+        raise ConfigError(
+            f"cannot read config file {path}: {exc}; pass the YAML file itself"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"config file {path} is not valid YAML{at}: {problem}") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"cannot read config file {path}: not UTF-8 text") from None
+    try:
+        data = safeyaml.load(text)
+    except safeyaml.YamlRefused as exc:
+        raise ConfigError(f"config file {path} {exc}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -249,6 +303,7 @@ def validate(raw: Mapping[str, Any], where: str = "configuration") -> dict[str, 
     """Check every key at once; raise one ConfigError listing all problems."""
     problems: list[str] = []
     data = _check(raw, SCHEMA, "", problems)
+    _check_impact_rules(data["analysis"]["impact_rules"], problems)
     if problems:
         shown = "; ".join(problems[:10])
         more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
@@ -270,6 +325,9 @@ def _check(raw: Any, schema: Schema, prefix: str, problems: list[str]) -> dict[s
         return out
     for key, value in raw.items():
         spec = schema.get(key)
+        if spec is None and f"{prefix}{key}" in REMOVED:
+            problems.append(f"{prefix}{key}: no longer supported: {REMOVED[f'{prefix}{key}']}")
+            continue
         if spec is None:
             near = difflib.get_close_matches(str(key), list(schema), n=1, cutoff=0.5)
             hint = f" (did you mean {prefix}{near[0]!r}?)" if near else ""
@@ -328,26 +386,20 @@ def _check_leaf(value: Any, spec: Key, name: str, problems: list[str]) -> Any:
     if value is None:
         return spec.default
     try:
-        if t == "str":
+        if t in ("str", "path"):
             if not isinstance(value, (str, int, float)) or isinstance(value, bool):
                 raise ValueError(f"expected text, got {type(value).__name__}")
+            if t == "path" and not str(value).strip():
+                raise ValueError("expected a path, got empty text; remove the key for the default")
             return str(value)
-        if t == "int":
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"expected a whole number ≥ 0, got {value!r}")
-            return value
-        if t in ("float", "ratio"):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f"expected a number, got {value!r}")
-            if t == "ratio" and not 0 <= value <= 1:
-                raise ValueError(f"expected a ratio between 0 and 1, got {value!r}")
-            return float(value)
+        if t in ("int", "float", "ratio", "duration"):
+            return _check_number(value, spec)
+        if t in ("folder", "file"):
+            return _check_path(value, t)
         if t == "bool":
             if not isinstance(value, bool):
                 raise ValueError(f"expected true or false, got {value!r}")
             return value
-        if t == "duration":
-            return parse_duration(value)
         if t == "timezone":
             return check_timezone(str(value))
         if t == "choice":
@@ -356,18 +408,139 @@ def _check_leaf(value: Any, spec: Key, name: str, problems: list[str]) -> Any:
             return value
         if t == "list":
             if isinstance(value, str):
-                return [value]
+                value = [value]
             if not isinstance(value, list):
                 raise ValueError(f"expected a list, got {type(value).__name__}")
-            return value
-        if t == "dict":
+            if spec.items is None:
+                return value
+            return [
+                _check_leaf(v, spec.items, f"{name}[{i}]", problems) for i, v in enumerate(value)
+            ]
+        if t in ("dict", "patterns"):
             if not isinstance(value, dict):
                 raise ValueError(f"expected a mapping, got {type(value).__name__}")
-            return value
+            return _check_patterns(value, name, problems) if t == "patterns" else value
         return value
     except ValueError as exc:
         problems.append(f"{name}: {exc}")
         return spec.default
+
+
+def _check_number(value: Any, spec: Key) -> float | int:
+    """A number or duration within the key's range, else a ValueError naming the range."""
+    t = spec.type
+    if t == "duration":
+        number: float | int = parse_duration(value)
+    else:
+        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not is_number or (t == "int" and not isinstance(value, int)):
+            raise ValueError(f"expected {describe_range(spec)}, got {value!r}")
+        if not math.isfinite(value):
+            raise ValueError(f"expected {describe_range(spec)}, got {value!r}")
+        number = value if t == "int" else float(value)
+    low, high = _bounds(spec)
+    if (
+        number < low
+        or (spec.exclusive_minimum is not None and number <= spec.exclusive_minimum)
+        or (high is not None and number > high)
+    ):
+        raise ValueError(f"{value!r} is out of range; expected {describe_range(spec)}")
+    return number
+
+
+def _bounds(spec: Key) -> tuple[float, float | None]:
+    """The inclusive bounds of a numeric key: an int or duration is ≥ 0, a ratio within [0, 1]."""
+    low = 0.0 if spec.minimum is None else spec.minimum
+    high = spec.maximum if spec.maximum is not None or spec.type != "ratio" else 1.0
+    return low, high
+
+
+def describe_range(spec: Key) -> str:
+    """The values a numeric key accepts, in words: ``a whole number between 10 and 11000``."""
+    kind = {"int": "a whole number", "ratio": "a ratio", "duration": "a duration"}.get(
+        spec.type, "a number"
+    )
+    shown = format_duration if spec.type == "duration" else _format_number
+    low, high = _bounds(spec)
+    if spec.exclusive_minimum is not None:
+        lower = f"> {shown(spec.exclusive_minimum)}"
+        return f"{kind} {lower}" + (f" and ≤ {shown(high)}" if high is not None else "")
+    if spec.minimum is None and spec.type == "float":
+        return kind if high is None else f"{kind} ≤ {shown(high)}"
+    if high is not None:
+        return f"{kind} between {shown(low)} and {shown(high)}"
+    return f"{kind} ≥ {shown(low)}"
+
+
+def _format_number(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def format_duration(seconds: float) -> str:
+    """``3600`` → ``1h``, ``90`` → ``90s``: a duration as the config file writes it."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def _check_path(value: Any, kind: str) -> str:
+    """An existing folder (``folder``) or regular file (``file``), checked now, not when used."""
+    from .safeyaml import file_kind
+
+    if isinstance(value, os.PathLike):  # a Path from Config.from_dict
+        value = os.fspath(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"expected the path of a {kind}, got {value!r}")
+    try:
+        mode = os.stat(value).st_mode
+    except FileNotFoundError:
+        raise ValueError(f"{kind} {value} does not exist; give an existing {kind}") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read {kind} {value}: {exc.strerror or exc}") from None
+    found = file_kind(mode)
+    wanted = "a folder" if kind == "folder" else "a regular file"
+    if found != wanted:
+        raise ValueError(f"{value} is {found}, not {wanted}; give the path of {wanted}")
+    return value
+
+
+def _check_patterns(value: dict[Any, Any], name: str, problems: list[str]) -> dict[str, str]:
+    """Every pattern compiles, and none matches empty text (it would mark every position)."""
+    out: dict[str, str] = {}
+    for kind, pattern in value.items():
+        where = f"{name}.{kind}"
+        if not isinstance(pattern, str) or not pattern:
+            problems.append(f"{where}: expected a regular expression, got {pattern!r}")
+            continue
+        try:
+            compiled = re.compile(pattern)
+        except re.error as exc:
+            problems.append(
+                f"{where}: invalid regular expression {pattern!r}: {exc.msg} at position "
+                f"{exc.pos}; fix it (Python re syntax)"
+            )
+            continue
+        if compiled.match("") is not None:
+            problems.append(
+                f"{where}: {pattern!r} matches empty text, so it would mark every position; "
+                f"make it match at least one character"
+            )
+            continue
+        out[str(kind)] = pattern
+    return out
+
+
+def _check_impact_rules(rules: Mapping[str, Any], problems: list[str]) -> None:
+    """Critique must be the higher level: with lower thresholds than Majeur, Majeur is unreachable."""
+    critique, majeur = rules.get("critique") or {}, rules.get("majeur") or {}
+    for key, shown in (("min_error_ratio", _format_number), ("min_duration", format_duration)):
+        high, low = critique.get(key), majeur.get(key)
+        if isinstance(high, (int, float)) and isinstance(low, (int, float)) and high < low:
+            problems.append(
+                f"analysis.impact_rules.critique.{key} ({shown(high)}) is below "
+                f"majeur.{key} ({shown(low)}); Critique needs the higher threshold"
+            )
 
 
 def check_timezone(name: str) -> str:

@@ -216,7 +216,8 @@ def scan(
             found = _detail(config, cand, dwin, out, drafts, claimed, result, png=png, now=now)
         except PmreconError as exc:
             result.failed.append((cand, exc.format_message(), exc.exit_code))
-            log.warning("incident near %s: %s", rfc3339(cand.start), exc.format_message())
+            # Debug only: the caller reports result.failed (the CLI prints each once).
+            log.debug("incident near %s: %s", rfc3339(cand.start), exc.format_message())
             continue
         if found is None:
             result.discarded.append(cand)

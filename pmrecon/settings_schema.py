@@ -19,13 +19,24 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Key:
-    """A leaf of the schema: its type, default and one-line description."""
+    """A leaf of the schema: its type, default, one-line description and valid range.
 
-    type: str  # str, int, float, ratio, bool, duration, timezone, list, dict, any, choice
+    Types: str, path (non-empty text), folder (an existing folder), file (an existing
+    regular file), int, float, ratio, bool, duration, timezone, list, dict, patterns (name
+    -> regular expression), any, choice. Numbers and durations must lie within
+    ``minimum`` (or above ``exclusive_minimum``) and ``maximum``; an int is ≥ 0 and a
+    ratio within [0, 1] unless told otherwise. ``items`` checks each element of a list.
+    """
+
+    type: str
     default: Any = None
     doc: str = ""
     choices: tuple[str, ...] = ()
     secret: bool = False
+    minimum: float | None = None
+    exclusive_minimum: float | None = None
+    maximum: float | None = None
+    items: Key | None = None
 
 
 Schema = dict[str, Any]

@@ -15,8 +15,26 @@ FORMS = (
     "or now / now-90m / now-2h / now-1d"
 )
 
+#: Telemetry holds nothing older; and from here to ``LATEST`` every instant can be shown in
+#: every zone (datetime stops at year 9999, and a zone is up to 26 hours from UTC).
+EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+LATEST = dt.datetime(9000, 1, 1, tzinfo=dt.timezone.utc)
+#: A little slack past now: "now" read twice, clocks of the servers a few seconds ahead.
+FUTURE_SLACK = dt.timedelta(seconds=60)
+
 _RELATIVE = re.compile(r"^now(?:\s*([+-])\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w))?$")
-_LOCAL = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)$")
+# A decimal fraction only on seconds, with "." or "," (ISO 8601 allows both). ISO 8601 puts
+# a fraction on the last component written, so 10:00,5 is 10:00:30: easy to misread, and
+# refused below with the ISO meaning spelled out.
+_ABSOLUTE = re.compile(
+    r"^(?P<date>\d{4}-\d{2}-\d{2})"
+    r"(?:[Tt ](?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:[.,](?P<fraction>\d{1,9}))?)?"
+    r"(?P<offset>[Zz]|[+-]\d{2}(?::?\d{2})?)?)?$"
+)
+_FRACTION_OF_MINUTE = re.compile(
+    r"^(?P<head>\d{4}-\d{2}-\d{2}[Tt ])(?P<hour>\d{1,2})(?::(?P<minute>\d{2}))?"
+    r"[.,](?P<fraction>\d+)(?P<offset>[Zz]|[+-]\d{2}(?::?\d{2})?)?$"
+)
 _EPOCH = re.compile(r"^\d{9,11}(?:\.\d+)?$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -24,29 +42,118 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 def parse_time(
     value: str, tz: str = "UTC", now: dt.datetime | None = None, option: str = "--from"
 ) -> dt.datetime:
-    """One time form to an aware UTC datetime, or a one-line UsageError naming the forms."""
+    """One time form to an aware UTC datetime, or a one-line UsageError naming the forms.
+
+    The instant must lie between 1970 and :data:`LATEST`; whether it may be in the future
+    is the caller's rule (:func:`parse_window`, :func:`parse_instant`).
+    """
     text = str(value).strip()
     now = now or dt.datetime.now(dt.timezone.utc)
     zone = zoneinfo.ZoneInfo(tz)
     try:
-        m = _RELATIVE.match(text)
-        if m:
-            if not m.group(1):
-                return now
-            delta = dt.timedelta(seconds=float(m.group(2)) * _UNITS[m.group(3)])
-            return now - delta if m.group(1) == "-" else now + delta
-        if _EPOCH.match(text):
-            return dt.datetime.fromtimestamp(float(text), tz=dt.timezone.utc)
-        m = _LOCAL.match(text)
-        if m:
-            naive = dt.datetime.fromisoformat(f"{m.group(1)}T{m.group(2)}")
-            return _localize(naive, zone, text, option).astimezone(dt.timezone.utc)
-        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        if parsed.tzinfo is None:
-            return _localize(parsed, zone, text, option).astimezone(dt.timezone.utc)
-        return parsed.astimezone(dt.timezone.utc)
-    except (ValueError, OverflowError, OSError):
+        parsed = _parse(text, zone, now, option)
+    except OverflowError:
+        parsed = None
+    except (ValueError, OSError):
         raise UsageError(f"{option}: cannot read time {value!r}; accepted forms: {FORMS}") from None
+    if parsed is None or not EARLIEST <= parsed < LATEST:
+        raise UsageError(
+            f"{option}: {value!r} is out of range; give a time after 1970-01-01 "
+            f"(and not in the future)"
+        )
+    return parsed
+
+
+def _parse(text: str, zone: zoneinfo.ZoneInfo, now: dt.datetime, option: str) -> dt.datetime:
+    m = _RELATIVE.match(text)
+    if m:
+        if not m.group(1):
+            return now
+        delta = dt.timedelta(seconds=float(m.group(2)) * _UNITS[m.group(3)])
+        return now - delta if m.group(1) == "-" else now + delta
+    if _EPOCH.match(text):
+        return dt.datetime.fromtimestamp(float(text), tz=dt.timezone.utc)
+    m = _ABSOLUTE.match(text)
+    if m is None:
+        _refuse_fraction_of_minute(text, option)
+        raise ValueError(text)
+    day = dt.date.fromisoformat(m["date"])
+    fraction = (m["fraction"] or "0")[:6].ljust(6, "0")
+    wall = dt.datetime(
+        day.year,
+        day.month,
+        day.day,
+        int(m["hour"] or 0),
+        int(m["minute"] or 0),
+        int(m["second"] or 0),
+        int(fraction),
+    )
+    if m["offset"] is None:
+        return _localize(wall, zone, text, option).astimezone(dt.timezone.utc)
+    return wall.replace(tzinfo=_offset(m["offset"])).astimezone(dt.timezone.utc)
+
+
+def _offset(text: str) -> dt.timezone:
+    """``Z``, ``+01:00``, ``-0530``, ``+01`` as a fixed zone (a ValueError past ±24 h)."""
+    if text in ("Z", "z"):
+        return dt.timezone.utc
+    digits = text[1:].replace(":", "")
+    delta = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
+    return dt.timezone(-delta if text[0] == "-" else delta)
+
+
+def _refuse_fraction_of_minute(text: str, option: str) -> None:
+    """A fraction of an hour or a minute (``10:00,5``): refused, with what ISO 8601 means by it."""
+    m = _FRACTION_OF_MINUTE.match(text)
+    if m is None:
+        return
+    # ISO 8601: the fraction applies to the last component written (hours or minutes).
+    unit = 3600 if m["minute"] is None else 60
+    seconds = round(float(f"0.{m['fraction']}") * unit, 3)
+    total = int(m["hour"]) * 3600 + int(m["minute"] or 0) * 60 + seconds
+    hours, rest = divmod(total, 3600)
+    meant = f"{int(hours):02d}:{int(rest // 60):02d}:{rest % 60:06.3f}".rstrip("0").rstrip(".")
+    raise UsageError(
+        f"{option}: {text!r} has a decimal fraction of an hour or a minute, which is easy to "
+        f"misread; write the seconds, e.g. {m['head']}{meant}{m['offset'] or ''} (what ISO 8601 "
+        f"means by it)"
+    )
+
+
+def check_instant(t: object, name: str) -> None:
+    """A UsageError unless ``t`` is None or a datetime (naive: UTC) between 1970 and :data:`LATEST`.
+
+    Outside that range, showing it in some zones overflows ``datetime`` (year 1 or 9999).
+    """
+    if t is None:
+        return
+    if not isinstance(t, dt.datetime):
+        raise UsageError(f"{name} must be a datetime, got {type(t).__name__}")
+    aware = t if t.tzinfo is not None else t.replace(tzinfo=dt.timezone.utc)
+    try:
+        inside = EARLIEST <= aware < LATEST
+    except OverflowError:  # an offset that puts it outside datetime's own range
+        inside = False
+    if not inside:
+        raise UsageError(
+            f"{name} {t.isoformat()} is out of range; give a time between 1970-01-01 and "
+            f"{LATEST.year}"
+        )
+
+
+def parse_instant(
+    value: str, tz: str = "UTC", now: dt.datetime | None = None, option: str = "--ack"
+) -> dt.datetime:
+    """A time only people know (``--ack``, ``--declared``…): any form of :func:`parse_time`, not in the future.
+
+    It may come before the window (an incident acknowledged before the window chosen
+    for it) or after it (a cause identified the next day), but it has happened.
+    """
+    now = now or dt.datetime.now(dt.timezone.utc)
+    t = parse_time(value, tz, now, option)
+    if t > now + FUTURE_SLACK:
+        raise UsageError(f"{option} {value!r} is in the future; give the time it happened")
+    return t
 
 
 def _localize(naive: dt.datetime, zone: zoneinfo.ZoneInfo, text: str, option: str) -> dt.datetime:
@@ -72,10 +179,9 @@ def parse_window(
     now = now or dt.datetime.now(dt.timezone.utc)
     t1 = parse_time(start, tz, now, "--from")
     t2 = parse_time(end, tz, now, "--to")
-    # A little slack: "now" read twice, clocks of the servers a few seconds ahead.
-    if t1 > now + dt.timedelta(seconds=60):
+    if t1 > now + FUTURE_SLACK:
         raise UsageError(f"--from {start!r} is in the future; give a start before now")
-    if t2 > now + dt.timedelta(seconds=60):
+    if t2 > now + FUTURE_SLACK:
         raise UsageError(f"--to {end!r} is in the future; use --to now for an incident still open")
     if t1 >= t2:
         raise UsageError(f"--from {start!r} must be before --to {end!r}")

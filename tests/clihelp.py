@@ -28,10 +28,22 @@ class Run:
 
 
 def run_cli(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    memory: int | None = None,
 ) -> Run:
+    """``pmrecon *args``; ``memory`` caps its address space in bytes (for inputs that used to explode)."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("PMRECON_CONFIG")}
     full_env.update(env or {})
+
+    def limit_memory() -> None:
+        import resource
+
+        if memory is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
     proc = subprocess.run(
         [sys.executable, "-m", "pmrecon", *args],
         cwd=cwd,
@@ -39,6 +51,7 @@ def run_cli(
         capture_output=True,
         text=True,
         timeout=timeout,
+        preexec_fn=limit_memory if memory is not None else None,
     )
     command = next((a for a in args if not a.startswith("-")), None)
     if "--json" in args and command in JSON_OUTPUTS and proc.stdout.strip():

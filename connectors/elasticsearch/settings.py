@@ -5,12 +5,17 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib.metadata import version as distribution_version
 from typing import Any
 
 from connectors.toolkit.credentials import redact_url
 from connectors.toolkit.settings import BASIC_AUTH, TLS
 from pmrecon.errors import ConfigError
 from pmrecon.settings_schema import Key, Schema
+
+# The client's major version, read without importing the client (config validation needs
+# it only for the range of server_major).
+CLIENT_MAJOR = int(distribution_version("elasticsearch").split(".")[0])
 
 #: ECS names of the fields read, by config key; the first four are required.
 ECS_FIELDS: dict[str, str] = {
@@ -50,13 +55,19 @@ SETTINGS_SCHEMA: Schema = {
     ),
     **BASIC_AUTH,
     "tls": dict(TLS),
-    "timeout": Key("duration", 30, "limit for one request"),
-    "retries": Key("int", 2, "retries after a connection error, 429, 502, 503 or 504"),
-    "max_concurrency": Key("int", 4, "queries run at the same time (1: one after another)"),
+    "timeout": Key("duration", 30, "limit for one request", exclusive_minimum=0),
+    "retries": Key(
+        "int", 2, "retries after a connection error, 429, 502, 503 or 504", minimum=0, maximum=10
+    ),
+    "max_concurrency": Key(
+        "int", 4, "queries run at the same time (1: one after another)", minimum=1, maximum=64
+    ),
     "server_major": Key(
         "int",
         None,
         "the server's major version (8, 9) when it cannot be detected (default: detected)",
+        minimum=7,
+        maximum=CLIENT_MAJOR,
     ),
     "index": Key("list", ["logs-*"], "index pattern(s) to search, e.g. logs-* or [app-*, nginx-*]"),
     "filter": Key("dict", None, "query DSL added to every query, e.g. {term: {env: prod}}"),
@@ -79,31 +90,51 @@ SETTINGS_SCHEMA: Schema = {
     "warning_levels": Key(
         "list", ["warn", "warning"], "levels whose lines also get signatures (case-insensitive)"
     ),
-    "max_buckets": Key("int", 200, "most time buckets in a histogram"),
+    "max_buckets": Key("int", 200, "most time buckets in a histogram", minimum=2, maximum=10_000),
     "interval": Key(
-        "duration", None, "histogram bucket width (default: adapted to the window, nice units)"
+        "duration",
+        None,
+        "histogram bucket width (default: adapted to the window, nice units)",
+        exclusive_minimum=0,
     ),
-    "max_services": Key("int", 50, "services shown per histogram; the rest are summed as (other)"),
+    "max_services": Key(
+        "int", 50, "services shown per histogram; the rest are summed as (other)", minimum=1
+    ),
     "signatures": {
-        "top": Key("int", 50, "signatures kept in the evidence (the most frequent, new ones too)"),
-        "page_size": Key("int", 1000, "composite aggregation buckets per request"),
-        "max_distinct_messages": Key(
-            "int", 50_000, "distinct raw messages read to build signatures (memory/time bound)"
+        "top": Key(
+            "int",
+            50,
+            "signatures kept in the evidence (the most frequent, new ones too)",
+            minimum=1,
         ),
-        "max_tracked": Key("int", 10_000, "distinct signatures held in memory"),
+        "page_size": Key(
+            "int", 1000, "composite aggregation buckets per request", minimum=1, maximum=10_000
+        ),
+        "max_distinct_messages": Key(
+            "int",
+            50_000,
+            "distinct raw messages read to build signatures (memory/time bound)",
+            minimum=1,
+        ),
+        "max_tracked": Key("int", 10_000, "distinct signatures held in memory", minimum=1),
         "max_unaggregated": Key(
             "int",
             10_000,
             "documents read one by one when the message has no keyword form (too long, or text only)",
+            minimum=0,
         ),
-        "max_length": Key("int", 200, "characters of a signature"),
+        "max_length": Key("int", 200, "characters of a signature", minimum=20),
     },
     "samples": {
-        "new_signatures": Key("int", 3, "first line of each of the most frequent new signatures"),
-        "first_errors": Key("int", 5, "error lines kept from the first error on"),
-        "peak": Key("int", 5, "error lines kept from the busiest error bucket"),
-        "max_chars": Key("int", 500, "longest message kept in a sample (longer ones truncated)"),
-        "max_field_chars": Key("int", 200, "longest other field kept in a sample"),
+        "new_signatures": Key(
+            "int", 3, "first line of each of the most frequent new signatures", minimum=0
+        ),
+        "first_errors": Key("int", 5, "error lines kept from the first error on", minimum=0),
+        "peak": Key("int", 5, "error lines kept from the busiest error bucket", minimum=0),
+        "max_chars": Key(
+            "int", 500, "longest message kept in a sample (longer ones truncated)", minimum=20
+        ),
+        "max_field_chars": Key("int", 200, "longest other field kept in a sample", minimum=20),
     },
     "changes": {
         "enabled": Key("bool", True, "look for deploys, rollbacks and config changes"),
@@ -117,7 +148,7 @@ SETTINGS_SCHEMA: Schema = {
         ),
         "version_field": Key("str", "service.version", "field holding the deployed version"),
         "tags_field": Key("str", "tags", "field of tags searched by the default query"),
-        "max_events": Key("int", 200, "most change events read"),
+        "max_events": Key("int", 200, "most change events read", minimum=0),
     },
 }
 

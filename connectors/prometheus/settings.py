@@ -41,7 +41,7 @@ SETTINGS_SCHEMA: dict[str, Any] = {
         "base URL, with its path prefix if any (https://host/prometheus)",
         "extra HTTP headers, e.g. X-Scope-OrgID for a Mimir/Cortex tenant",
     ),
-    "max_concurrency": Key("int", 4, "queries run at the same time"),
+    "max_concurrency": Key("int", 4, "queries run at the same time", minimum=1, maximum=64),
     "preset": Key(
         "choice", "http_requests_total", "metric convention whose SLIs to use", choices=PRESETS
     ),
@@ -50,27 +50,40 @@ SETTINGS_SCHEMA: dict[str, Any] = {
     "discover": Key(
         "str", None, "metric whose service_label values list the services (default: the preset's)"
     ),
-    "quantiles": Key("list", [0.5, 0.95, 0.99], "latency quantiles"),
+    "quantiles": Key(
+        "list", [0.5, 0.95, 0.99], "latency quantiles", items=Key("ratio", exclusive_minimum=0)
+    ),
     "rate_window": Key(
         "duration",
         None,
         "range of rate() in SLIs (default: 4 × scrape interval, at least the step)",
+        exclusive_minimum=0,
     ),
     "step": Key(
         "duration",
         None,
         "query step (default: adapted to the window, at least the scrape interval)",
+        exclusive_minimum=0,
     ),
+    # Fewer than 10 points cannot show a breach of a few consecutive steps.
     "max_points": Key(
-        "int", MAX_POINTS, "most points per series (Prometheus refuses more than 11,000)"
+        "int",
+        MAX_POINTS,
+        "most points per series (Prometheus refuses more than 11,000)",
+        minimum=10,
+        maximum=11_000,
     ),
     "scrape_interval": Key(
-        "duration", None, "scrape interval when /api/v1/status/config is not served (Thanos, Mimir)"
+        "duration",
+        None,
+        "scrape interval when /api/v1/status/config is not served (Thanos, Mimir)",
+        exclusive_minimum=0,
     ),
     "evaluation_interval": Key(
         "duration",
         None,
         "rule evaluation interval (default: the rule group's, else the global one)",
+        exclusive_minimum=0,
     ),
     "slis": {
         kind: Key(
@@ -88,7 +101,7 @@ SETTINGS_SCHEMA: dict[str, Any] = {
             "str", None, "keep only alerts whose name matches this regular expression"
         ),
         "matchers": Key("dict", {}, "label -> value, or =~regex, !~regex, !=value"),
-        "chunk": Key("duration", 86400, "longest range read by one raw-sample query"),
+        "chunk": Key("duration", 86400, "longest range read by one raw-sample query", minimum=60),
     },
 }
 

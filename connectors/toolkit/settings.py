@@ -25,9 +25,9 @@ BASIC_AUTH: Schema = {
 }
 
 TLS: Schema = {
-    "ca_file": Key("str", None, "CA bundle that signed the server's certificate"),
-    "cert_file": Key("str", None, "client certificate (mutual TLS)"),
-    "key_file": Key("str", None, "client certificate's private key"),
+    "ca_file": Key("file", None, "CA bundle that signed the server's certificate"),
+    "cert_file": Key("file", None, "client certificate (mutual TLS)"),
+    "key_file": Key("file", None, "client certificate's private key"),
     "verify": Key("bool", True, "verify the server's certificate"),
 }
 
@@ -40,11 +40,17 @@ def http_settings(url: str, url_doc: str, headers_doc: str = "extra HTTP headers
         "bearer_token": Key("str", None, "bearer token (use ${ENV_VAR})", secret=True),
         **BASIC_AUTH,
         "tls": dict(TLS),
-        "timeout": Key("duration", 30, "limit for one HTTP request"),
+        "timeout": Key("duration", 30, "limit for one HTTP request", exclusive_minimum=0),
         "retries": Key(
-            "int", 2, "retries after a connection error, 429 or 5xx (never after other 4xx)"
+            "int",
+            2,
+            "retries after a connection error, 429 or 5xx (never after other 4xx)",
+            minimum=0,
+            maximum=10,
         ),
-        "retry_backoff": Key("float", 0.5, "backoff factor between retries, in seconds"),
+        "retry_backoff": Key(
+            "float", 0.5, "backoff factor between retries, in seconds", minimum=0, maximum=60
+        ),
     }
 
 

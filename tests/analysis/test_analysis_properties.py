@@ -172,7 +172,7 @@ def evidences(draw: st.DrawFn) -> tuple[Evidence, dict[str, Any], dict[str, Any]
         )
     ev = Evidence(Window(start, end), baseline, alerts, series, logs, events)
     cfg = {
-        "consecutive_steps": draw(st.integers(0, 5)),
+        "consecutive_steps": draw(st.integers(1, 5)),
         "stability_period": draw(st.sampled_from([0, 60, 600, 3600])),
         "merge_gap": draw(st.sampled_from([0, 300, 900])),
         "error_ratio_threshold": draw(st.one_of(st.none(), st.floats(0, 1))),

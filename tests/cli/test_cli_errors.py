@@ -162,8 +162,100 @@ CASES = [
         "template-dir-missing",
         ["build", "--source", "BUNDLE", "--no-png", "--template-dir", "nodir"],
         {},
+        2,
+        "report.template_dir: folder nodir does not exist",
+    ),
+    (
+        "template-dir-is-file",
+        ["build", "--source", "BUNDLE", "--no-png", "--template-dir", "afile"],
+        {"afile": "x"},
+        2,
+        "report.template_dir: afile is a regular file, not a folder",
+    ),
+    # issue 14: times out of range, fractions of a minute, instants in the future
+    (
+        "ack-year-9999-east",
+        [
+            "build",
+            "--source",
+            "BUNDLE",
+            "--no-png",
+            "--tz",
+            "Asia/Tokyo",
+            "--ack",
+            "9999-12-31T23:59:59Z",
+        ],
+        {},
+        2,
+        "--ack: '9999-12-31T23:59:59Z' is out of range",
+    ),
+    (
+        "declared-year-one-west",
+        [
+            "build",
+            "--source",
+            "BUNDLE",
+            "--no-png",
+            "--tz",
+            "America/New_York",
+            "--declared",
+            "0001-01-01T00:00:00Z",
+        ],
+        {},
+        2,
+        "--declared: '0001-01-01T00:00:00Z' is out of range",
+    ),
+    (
+        "from-year-one-local",
+        ["build", "--from", "0001-01-01 00:00", "--to", "now", "--tz", "Asia/Tokyo"],
+        {},
+        2,
+        "--from: '0001-01-01 00:00' is out of range",
+    ),
+    (
+        "ack-fraction-of-minute",
+        ["build", "--source", "BUNDLE", "--no-png", "--ack", "2026-02-17 15:10,5"],
+        {},
+        2,
+        "write the seconds, e.g. 2026-02-17 15:10:30",
+    ),
+    (
+        "cause-in-the-future",
+        ["build", "--source", "BUNDLE", "--no-png", "--cause-identified", "now+1d"],
+        {},
+        2,
+        "--cause-identified 'now+1d' is in the future",
+    ),
+    (
+        "config-duplicate-key",
+        ["build", "--from", "now-1h", "--to", "now", "--config", "c.yaml"],
+        {"c.yaml": "language: fr\ntitle: x\nlanguage: en\n"},
+        2,
+        "duplicate key 'language' (first at line 1)",
+    ),
+    (
+        "config-out-of-range",
+        ["build", "--from", "now-1h", "--to", "now", "--config", "c.yaml"],
+        {"c.yaml": "analysis:\n  slo_period: 0\n"},
+        2,
+        "analysis.slo_period: 0 is out of range; expected a duration ≥ 1h",
+    ),
+    (
+        "config-bad-pattern",
+        ["build", "--source", "BUNDLE", "--no-png", "--config", "c.yaml"],
+        {"c.yaml": "redaction:\n  patterns: {ticket: 'T-(['}\n"},
+        2,
+        "redaction.patterns.ticket: invalid regular expression",
+    ),
+    (
+        "scan-out-is-file",
+        ["scan", "--config", "c.yaml", "--out", "afile", "--from", "now-1h", "--to", "now"],
+        {
+            "c.yaml": "sources:\n  p:\n    type: prometheus\n    url: http://127.0.0.1:9\n",
+            "afile": "x",
+        },
         5,
-        "does not exist",
+        "output afile exists and is not a folder",
     ),
     (
         "template-syntax",
@@ -271,3 +363,59 @@ def test_client_retry_chatter_only_with_verbose(tmp_path: Path) -> None:
     assert "elastic_transport" not in quiet.err, quiet.err
     assert "Traceback" not in quiet.err + verbose.err
     assert "elastic_transport" in verbose.err, verbose.err
+
+
+FAKE_SCAN = """
+import sys
+from tests import evidence_factory as ef
+from tests.evidence_factory import T
+import pmrecon.scanning as scanning
+
+def evidence(*_args, **_kwargs):
+    svc = ef.Svc("api", phases=[ef.Deg(T("2026-03-02 10:00"), T("2026-03-02 10:40"), 0.3)])
+    alert = ef.AlertDecl("Storm", "api", [(T("2026-03-02 10:02"), T("2026-03-02 10:15"))])
+    return ef.build(T("2026-03-02 08:00"), T("2026-03-02 13:00"), [svc], step=60, alerts=[alert])
+
+# One incident, without servers: the coarse and detail passes read the same evidence.
+scanning.collect_coarse = evidence
+scanning.gather_evidence = evidence
+from pmrecon.cli import main
+main(sys.argv[1:])
+"""
+
+
+@pytest.mark.parametrize(
+    "out,code,needle",
+    [
+        ("afile", 5, "output afile exists and is not a folder"),
+        ("afile/sub", 5, "output afile exists and is not a folder"),
+        ("/proc/pmrecon-test-out", 5, "cannot write to output folder /proc/pmrecon-test-out/"),
+    ],
+    ids=["file", "under-a-file", "unwritable"],
+)
+def test_scan_reports_an_output_error_once(
+    tmp_path: Path, out: str, code: int, needle: str
+) -> None:
+    """Issue 14: the error of an incident's draft came twice (a log warning, then the error)."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "c.yaml").write_text("sources:\n  p:\n    type: prometheus\n")
+    (tmp_path / "fake_scan.py").write_text(FAKE_SCAN)
+    proc = subprocess.run(
+        [sys.executable, "fake_scan.py", "scan", "--config", "c.yaml", "--out", out, "--no-png"]
+        + ["--from", "2026-03-02T08:00:00Z", "--to", "2026-03-02T13:00:00Z"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == code, proc.stderr
+    mentions = [line for line in proc.stderr.splitlines() if needle in line]
+    assert len(mentions) == 1, proc.stderr
+    assert mentions[0].startswith("pmrecon: error: "), proc.stderr
+    assert "Traceback" not in proc.stderr and (tmp_path / "afile").read_text() == "x"
