@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ..findings import ErrorBudget, Figure, Incident, Instant
+from ..model import rfc3339
 from . import instants as key_instants
 from .context import AnalysisContext
 from .figures import figures_without_incident, incident_figures, measure_figures
@@ -112,7 +113,17 @@ def _set_durations(ctx: AnalysisContext, detected: DetectedIncident, incident: I
     if start is not None and detected.first_alert is not None:
         incident.mttd_seconds = detected.first_alert - start
     if incident.acknowledged is not None and incident.first_alert is not None:
-        incident.mtta_seconds = (incident.acknowledged - incident.first_alert).total_seconds()
+        mtta = (incident.acknowledged - incident.first_alert).total_seconds()
+        if mtta >= 0:
+            incident.mtta_seconds = mtta
+        else:
+            # An acknowledgement cannot precede what it acknowledges: a mistyped --ack, or
+            # one of another alert. Never print a negative MTTA; say why it is missing.
+            ctx.warn(
+                f"acknowledged at {rfc3339(incident.acknowledged)}, {-mtta:.0f} s before the "
+                f"first alert ({rfc3339(incident.first_alert)}): MTTA not computed; check --ack",
+                "ack_before_first_alert",
+            )
 
 
 def _set_measures(incident: Incident, measures: SpanMeasures) -> None:

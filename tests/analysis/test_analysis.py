@@ -497,6 +497,16 @@ def test_human_instants_and_mtta() -> None:
     assert "investigation_start" not in kinds
 
 
+def test_an_acknowledgement_before_the_first_alert_gives_no_negative_mtta() -> None:
+    # First alert at 10:33 (see above); an --ack of 10:20 is a mistake or another alert's.
+    _, d = run(clean_evidence(), human={"acknowledged": D("10:20")})
+    assert at(d, "acknowledged") == D("10:20")
+    assert d["incident"]["mtta_seconds"] is None
+    assert d["figures"]["mtta"]["value"] is None
+    warning = next(w for w in d["warnings"] if w["code"] == "ack_before_first_alert")
+    assert "before the first alert" in warning["message"]
+
+
 def test_silence_offered_as_acknowledgement() -> None:
     ev = clean_evidence()
     ev.events.append(
