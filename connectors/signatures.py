@@ -21,6 +21,7 @@ connectors call them on messages the server already aggregated.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 MAX_INPUT = 1000  # characters of the first line that are looked at
 MAX_LENGTH = 200  # characters of a signature
@@ -92,3 +93,16 @@ def truncate(text: str, limit: int) -> str:
     if limit <= 0 or len(text) <= limit:
         return text
     return text[: max(1, limit - 1)] + "…"
+
+
+def redact_then_cut(text: str, limit: int, redact: Callable[[str], str]) -> str:
+    """``text`` redacted, then cut to ``limit`` characters.
+
+    In that order: a cut first could leave half an e-mail address or a JWT that no
+    pattern recognises any more. Only a bounded prefix is redacted, generously longer than
+    the limit, so a huge line costs no more than a long one; whatever the pre-cut splits
+    lies beyond the limit and is dropped by the final cut.
+    """
+    if limit <= 0:
+        return redact(text)
+    return truncate(redact(text[: limit * 4 + 2000]), limit)

@@ -17,10 +17,19 @@ from typing import Any
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}")
 _BEARER = re.compile(r"(?i)\b(bearer|token|basic)(\s+|[:=]\s*)([A-Za-z0-9._~+/=-]{12,})")
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
+# A credential's name may carry a prefix or suffix (db_password, AWS_SECRET_ACCESS_KEY,
+# secret_key_base, client-secret): the keyword is looked for inside the whole name.
 _KEYVAL = re.compile(
-    r"(?i)\b(api[_-]?key|apikey|secret|password|passwd|pwd|access[_-]?key|private[_-]?key|client[_-]?secret)"
+    r"(?i)\b([\w.-]*?(?:api[_-]?key|apikey|secret|password|passwd|pwd|access[_-]?key"
+    r"|private[_-]?key|client[_-]?secret)[\w.-]*)"
     r"(\"?\s*[:=]\s*\"?)([^\s\"',;&]{4,})"
 )
+# A PEM private key, whole, or up to the end of the text when the line was cut.
+_PEM = re.compile(
+    r"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY-----[\s\S]*?(?:-----END \1PRIVATE KEY-----|\Z)"
+)
+# The password of a URL's user info: postgres://app:s3cret@db:5432/orders
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]+:)([^\s/@]+)(@)")
 _PREFIXED_KEY = re.compile(
     r"\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{16,}\b|\bAKIA[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{36,}\b"
     r"|\bxox[abprs]-[A-Za-z0-9-]{10,}\b|\bAIza[0-9A-Za-z_-]{35}\b"
@@ -103,6 +112,10 @@ class Redactor:
             return text
         for kind, pattern in self.patterns.items():
             text = pattern.sub(functools.partial(self._mark_match, kind), text)
+        text = _PEM.sub(lambda _m: self._mark("private_key"), text)
+        text = _URL_PASSWORD.sub(
+            lambda m: f"{m.group(1)}{self._mark('password')}{m.group(3)}", text
+        )
         text = _JWT.sub(lambda _m: self._mark("jwt"), text)
         text = _PREFIXED_KEY.sub(lambda _m: self._mark("api_key"), text)
         text = _BEARER.sub(lambda m: f"{m.group(1)}{m.group(2)}{self._mark('token')}", text)

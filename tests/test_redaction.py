@@ -89,3 +89,16 @@ def test_luhn():
 def test_never_crashes_and_is_idempotent(text):
     once = Redactor().redact(text)
     assert Redactor().redact(once) == once
+
+
+def test_a_line_is_redacted_before_it_is_cut():
+    from connectors.signatures import redact_then_cut, truncate
+
+    line = "payment failed for " + "x" * 20 + " alice.martin@example.com " + "y" * 5000
+    limit = len("payment failed for ") + 20 + 10  # the cut falls inside the address
+    # cut first, the half address that is left matches no pattern any more
+    assert "alice.ma" in Redactor().redact(truncate(line, limit))
+    kept = redact_then_cut(line, limit, Redactor().redact)
+    assert "alice" not in kept and len(kept) == limit and kept.endswith("…")
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9P"
+    assert "eyJhbGci" not in redact_then_cut(f"token {jwt} rejected", 30, Redactor().redact)

@@ -15,7 +15,7 @@ import contextlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from connectors.signatures import truncate
+from connectors.signatures import redact_then_cut
 from connectors.toolkit.failures import RequestFailed
 from pmrecon.model import Event, LogSample, QueryRecord, Warning
 
@@ -239,12 +239,12 @@ def _to_sample(session: CollectSession, hit: Mapping[str, Any], reason: str, ref
     for key in SAMPLE_FIELDS[4:]:
         v = get(key)
         if v is not None:
-            extras[f[key].name] = redact(truncate(v, int(cfg["max_field_chars"])))
+            extras[f[key].name] = redact_then_cut(v, int(cfg["max_field_chars"]), redact)
     return LogSample(
         timestamp=ms_to_dt(at if at is not None else 0),
         level=get("level"),
         service=get("service"),
-        message=redact(truncate(get("message") or "", int(cfg["max_chars"]))),
+        message=redact_then_cut(get("message") or "", int(cfg["max_chars"]), redact),
         fields=extras,
         reason=reason,
         query_ref=ref,
@@ -359,7 +359,7 @@ def _to_event(
         at=ms_to_dt(at),
         kind=kind,
         source=session.name,
-        text=session.redaction.redact(truncate(text, max_chars)),
+        text=redact_then_cut(text, max_chars, session.redaction.redact),
         ref=ref,
         labels=labels,
     )

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.signatures import normalise, truncate
+from connectors.signatures import normalise, redact_then_cut, truncate
 from connectors.toolkit.failures import RequestFailed
 from pmrecon.model import ErrorSignature, QueryRecord, Warning
 
@@ -499,7 +499,9 @@ def _pick(session: CollectSession, tally: SignatureTally) -> SignatureScan:
                 services=sorted(acc.services),
                 new_since_baseline=has_baseline and base == 0,
                 baseline_count=base,
-                example=redaction.redact(truncate(acc.example, max_chars)) if acc.example else None,
+                example=redact_then_cut(acc.example, max_chars, redaction.redact)
+                if acc.example
+                else None,
                 query_ref=tally.refs.get(sig),
             )
         )
