@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from . import wording
 from .commit import (
     Move,
     bytes_record,
@@ -40,37 +41,15 @@ GRAPHS = "graphs"
 STATE = f"{STATE_DIR}/state.json"
 BASE = f"{STATE_DIR}/last-generated.md"  # the merge base: what pmrecon generated last time
 
-NOTICE_TEXT = {
-    "fr": {
-        "unavailable": "Données indisponibles : {message}",
-        "none": "Aucun incident détecté dans la fenêtre {start} → {end} : aucune alerte déclenchée, aucun SLI dégradé, aucun pic d'erreurs.",
-        "ongoing_end": "Incident en cours à la fin de la fenêtre : il n'était pas résolu à {end}.",
-        "ongoing_start": "Incident déjà en cours au début de la fenêtre ({start}) : le début réel peut être antérieur.",
-        "others": "{n} autre(s) incident(s) dans la fenêtre (non analysés ici) : {list}.",
-        "gap": "Données manquantes pendant l'incident : {service} de {start} à {end}.",
-        "warning": "Avertissement ({source}) : {message}",
-        "redacted": "Données sensibles masquées dans les extraits : {counts}.",
-        "png_skipped": "Graphiques PNG non générés ; les graphiques interactifs de report.html sont complets (détail : {message}).",
-    },
-    "en": {
-        "unavailable": "Data unavailable: {message}",
-        "none": "No incident found in the window {start} → {end}: no alert fired, no SLI breached, no error burst.",
-        "ongoing_end": "Incident still in progress at the end of the window: not resolved at {end}.",
-        "ongoing_start": "Incident already in progress at the start of the window ({start}): the real start may be earlier.",
-        "others": "{n} other incident(s) in the window (not analysed here): {list}.",
-        "gap": "Missing data during the incident: {service} from {start} to {end}.",
-        "warning": "Warning ({source}): {message}",
-        "redacted": "Sensitive data masked in the excerpts: {counts}.",
-        "png_skipped": "PNG graphs not written; the interactive graphs of report.html are complete ({message}).",
-    },
-}
-
 
 def notices(
     findings: dict[str, Any], lang: str, fmt: Callable[[Any], str], redactions: dict[str, int]
 ) -> list[str]:
     """The plain-language notices at the top of the report: edge cases are said, never hidden."""
-    text = NOTICE_TEXT[lang]
+
+    def text(key: str, **values: Any) -> str:
+        return wording.text(lang, f"notice.{key}", **values)
+
     out: list[str] = []
     for w in findings.get("warnings", []):
         key = {"source_unavailable": "unavailable", "png_skipped": "png_skipped"}.get(
@@ -78,31 +57,29 @@ def notices(
         )
         message = str(w.get("message", ""))
         message = phrase_in_language(message, lang, "warning.") or message
-        out.append(text[key].format(message=message, source=w.get("source", "")))
+        out.append(text(key, message=message, source=w.get("source", "")))
     inc = findings.get("incident") or {}
     window = findings["window"]
     if not inc.get("found"):
-        out.append(text["none"].format(start=fmt(window["from"]), end=fmt(window["to"])))
+        out.append(text("none", start=fmt(window["from"]), end=fmt(window["to"])))
     if inc.get("ongoing_at_start"):
-        out.append(text["ongoing_start"].format(start=fmt(window["from"])))
+        out.append(text("ongoing_start", start=fmt(window["from"])))
     if inc.get("ongoing_at_end"):
-        out.append(text["ongoing_end"].format(end=fmt(window["to"])))
+        out.append(text("ongoing_end", end=fmt(window["to"])))
     others = findings.get("other_incidents") or []
     if others:
         listing = ", ".join(
             f"{fmt(o.get('impact_start'))}–{fmt(o.get('resolution')) or '…'} ({', '.join(o.get('services') or [])})"
             for o in others
         )
-        out.append(text["others"].format(n=len(others), list=listing))
+        out.append(text("others", n=len(others), list=listing))
     for g in findings.get("gaps") or []:
         out.append(
-            text["gap"].format(
-                service=g.get("service"), start=fmt(g.get("start")), end=fmt(g.get("end"))
-            )
+            text("gap", service=g.get("service"), start=fmt(g.get("start")), end=fmt(g.get("end")))
         )
     if redactions:
         counts = ", ".join(f"{k} × {v}" for k, v in sorted(redactions.items()))
-        out.append(text["redacted"].format(counts=counts))
+        out.append(text("redacted", counts=counts))
     return out
 
 

@@ -132,4 +132,13 @@ TEXT: dict[str, str] = {
     "definition.error_logs": "Error-level log documents in the buckets overlapping {span}.",
     "definition.span.incident": "(impact start, resolution]",
     "definition.span.window": "the whole window (no incident found)",
+    "notice.unavailable": "Data unavailable: {message}",
+    "notice.none": "No incident found in the window {start} → {end}: no alert fired, no SLI breached, no error burst.",
+    "notice.ongoing_end": "Incident still in progress at the end of the window: not resolved at {end}.",
+    "notice.ongoing_start": "Incident already in progress at the start of the window ({start}): the real start may be earlier.",
+    "notice.others": "{n} other incident(s) in the window (not analysed here): {list}.",
+    "notice.gap": "Missing data during the incident: {service} from {start} to {end}.",
+    "notice.warning": "Warning ({source}): {message}",
+    "notice.redacted": "Sensitive data masked in the excerpts: {counts}.",
+    "notice.png_skipped": "PNG graphs not written; the interactive graphs of report.html are complete ({message}).",
 }

@@ -132,4 +132,13 @@ TEXT: dict[str, str] = {
     "definition.error_logs": "Documents de log de niveau erreur dans les intervalles qui recouvrent {span}.",
     "definition.span.incident": "]début d'impact, résolution]",
     "definition.span.window": "toute la fenêtre (aucun incident trouvé)",
+    "notice.unavailable": "Données indisponibles : {message}",
+    "notice.none": "Aucun incident détecté dans la fenêtre {start} → {end} : aucune alerte déclenchée, aucun SLI dégradé, aucun pic d'erreurs.",
+    "notice.ongoing_end": "Incident en cours à la fin de la fenêtre : il n'était pas résolu à {end}.",
+    "notice.ongoing_start": "Incident déjà en cours au début de la fenêtre ({start}) : le début réel peut être antérieur.",
+    "notice.others": "{n} autre(s) incident(s) dans la fenêtre (non analysés ici) : {list}.",
+    "notice.gap": "Données manquantes pendant l'incident : {service} de {start} à {end}.",
+    "notice.warning": "Avertissement ({source}) : {message}",
+    "notice.redacted": "Données sensibles masquées dans les extraits : {counts}.",
+    "notice.png_skipped": "Graphiques PNG non générés ; les graphiques interactifs de report.html sont complets (détail : {message}).",
 }

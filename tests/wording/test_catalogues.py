@@ -30,6 +30,12 @@ SAMPLES = {
     "seconds": 60,
     "browser": "/usr/bin/chromium",
     "reason": "crashed",
+    "message": "source prometheus unavailable",
+    "start": "10:00",
+    "end": "11:00",
+    "list": "10:05–10:20 (cart)",
+    "source": "elasticsearch",
+    "counts": "3 email",
 }
 
 #: Entries that are separators, not words.
