@@ -607,6 +607,24 @@ def config_example() -> None:
     click.echo(example_config_text(), nl=False)
 
 
+@config_group.command("schema")
+@_global_options
+def config_schema() -> None:
+    """Print the config file's JSON Schema, for editors that complete and check YAML.
+
+    \b
+    Generated from the settings schema that check and build validate against, every
+    source type included. The example config's first line points editors at it:
+      pmrecon config schema > pmrecon.schema.json
+      # yaml-language-server: $schema=pmrecon.schema.json     (first line of pmrecon.yaml)
+    """
+    import json
+
+    from .config_schema import config_json_schema
+
+    click.echo(json.dumps(config_json_schema(), indent=2, ensure_ascii=False))
+
+
 def _schema_names() -> list[str]:
     from .schema import SCHEMAS
 

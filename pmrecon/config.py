@@ -203,18 +203,30 @@ def load_config(
     """
     found = Path(path) if path is not None else None
     raw: dict[str, Any] = {}
+    positions: dict[str, tuple[int, int]] = {}
     if found is not None:
-        raw = read_yaml(found)
+        raw, positions = read_yaml_located(found)
     raw = interpolate(raw, os.environ if env is None else env, found)
     for key, value in (overrides or {}).items():
         if value is not None:
             _set_dotted(raw, key, value)
-    data = validate(raw, where=str(found) if found else "configuration")
+            # The value is the command line's now: the file's line would point at another one
+            positions = {
+                k: v
+                for k, v in positions.items()
+                if k != key and not k.startswith((f"{key}.", f"{key}["))
+            }
+    data = validate(raw, where=str(found) if found else "configuration", positions=positions)
     return Config(data=data, path=found)
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    """The mapping a YAML config file holds (empty for an empty file), or a one-line ConfigError.
+    """The mapping a YAML config file holds (empty for an empty file), or a one-line ConfigError."""
+    return read_yaml_located(path)[0]
+
+
+def read_yaml_located(path: Path) -> tuple[dict[str, Any], dict[str, tuple[int, int]]]:
+    """:func:`read_yaml`, with the line and column of every dotted key in the file.
 
     Bounded: a regular file of at most 1 MiB, aliases expanding to at most 100,000 values,
     no key twice (see :mod:`pmrecon.safeyaml`), so a hostile file fails in well under a second.
@@ -244,16 +256,16 @@ def read_yaml(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise ConfigError(f"cannot read config file {path}: not UTF-8 text") from None
     try:
-        data = safeyaml.load(text)
+        data, positions = safeyaml.load_with_positions(text)
     except safeyaml.YamlRefused as exc:
         raise ConfigError(f"config file {path} {exc}") from None
     if data is None:
-        return {}
+        return {}, {}
     if not isinstance(data, dict):
         raise ConfigError(
             f"config file {path} must hold a mapping of keys (got a {type(data).__name__})"
         )
-    return data
+    return data, positions
 
 
 def interpolate(data: Any, env: Mapping[str, str], path: Path | None = None) -> Any:
@@ -299,21 +311,60 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     node[last] = value
 
 
-def validate(raw: Mapping[str, Any], where: str = "configuration") -> dict[str, Any]:
-    """Check every key at once; raise one ConfigError listing all problems."""
+def validate(
+    raw: Mapping[str, Any],
+    where: str = "configuration",
+    positions: Mapping[str, tuple[int, int]] | None = None,
+) -> dict[str, Any]:
+    """Check every key at once; raise one ConfigError listing all problems.
+
+    With ``positions`` (dotted key → line and column in the file, from
+    :func:`pmrecon.safeyaml.load_with_positions`), each problem starts ``file:line:column:``
+    as compilers write it, so editors and terminals jump to it.
+    """
     problems: list[str] = []
     data = _check(raw, SCHEMA, "", problems)
     _check_impact_rules(data["analysis"]["impact_rules"], problems)
     if problems:
-        shown = "; ".join(problems[:10])
+        shown = "; ".join(_locate(p, where, positions or {}) for p in problems[:10])
+        if not shown.startswith(where):
+            shown = f"{where}: {shown}"
         more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
-        raise ConfigError(f"{where}: {shown}{more}")
+        raise ConfigError(f"{shown}{more}")
     return data
+
+
+class _Problem(str):
+    """A problem's text, with the dotted key it is about (for its line in the file)."""
+
+    key: str
+
+
+def _at(key: str, text: str) -> str:
+    problem = _Problem(text)
+    problem.key = key
+    return problem
+
+
+def _locate(problem: str, where: str, positions: Mapping[str, tuple[int, int]]) -> str:
+    key = getattr(problem, "key", "")
+    while key:
+        if key in positions:
+            line, column = positions[key]
+            return f"{where}:{line}:{column}: {problem}"
+        parent = _PARENT.sub("", key)  # drop the last ".name" or "[i]"
+        key = "" if parent == key else parent
+    return str(problem)
+
+
+_PARENT = re.compile(r"(\.[^.\[]*|\[\d+\]|^[^.\[]*)$")
 
 
 def _check(raw: Any, schema: Schema, prefix: str, problems: list[str]) -> dict[str, Any]:
     if not isinstance(raw, Mapping):
-        problems.append(f"{prefix.rstrip('.') or 'top level'} must be a mapping")
+        problems.append(
+            _at(prefix.rstrip("."), f"{prefix.rstrip('.') or 'top level'} must be a mapping")
+        )
         raw = {}
     out: dict[str, Any] = {}
     if "*" in schema:
@@ -326,12 +377,17 @@ def _check(raw: Any, schema: Schema, prefix: str, problems: list[str]) -> dict[s
     for key, value in raw.items():
         spec = schema.get(key)
         if spec is None and f"{prefix}{key}" in REMOVED:
-            problems.append(f"{prefix}{key}: no longer supported: {REMOVED[f'{prefix}{key}']}")
+            problems.append(
+                _at(
+                    f"{prefix}{key}",
+                    f"{prefix}{key}: no longer supported: {REMOVED[f'{prefix}{key}']}",
+                )
+            )
             continue
         if spec is None:
             near = difflib.get_close_matches(str(key), list(schema), n=1, cutoff=0.5)
             hint = f" (did you mean {prefix}{near[0]!r}?)" if near else ""
-            problems.append(f"unknown key {prefix}{key!r}{hint}")
+            problems.append(_at(f"{prefix}{key}", f"unknown key {prefix}{key!r}{hint}"))
             continue
         if isinstance(spec, Key):
             out[key] = _check_leaf(value, spec, f"{prefix}{key}", problems)
@@ -351,7 +407,9 @@ def _check(raw: Any, schema: Schema, prefix: str, problems: list[str]) -> dict[s
 
 def _check_source(name: str, raw: Any, prefix: str, problems: list[str]) -> dict[str, Any]:
     if not isinstance(raw, Mapping):
-        problems.append(f"{prefix.rstrip('.')} must be a mapping with a 'type'")
+        problems.append(
+            _at(prefix.rstrip("."), f"{prefix.rstrip('.')} must be a mapping with a 'type'")
+        )
         return {}
     import connectors  # loaded for a sources section only: analysis settings need none
 
@@ -362,13 +420,19 @@ def _check_source(name: str, raw: Any, prefix: str, problems: list[str]) -> dict
         near = difflib.get_close_matches(str(kind), connectors.available(), n=1)
         hint = f" (did you mean {near[0]!r}?)" if near else ""
         problems.append(
-            f"{prefix}type: unknown source type {kind!r}{hint}; known: {', '.join(connectors.available())}"
+            _at(
+                f"{prefix}type",
+                f"{prefix}type: unknown source type {kind!r}{hint}; known: {', '.join(connectors.available())}",
+            )
         )
         return dict(raw)
     except ConnectorUnavailable:
         problems.append(
-            f"{prefix}type: source type {kind!r} is not installed with its dependencies; "
-            f"reinstall pmrecon"
+            _at(
+                f"{prefix}type",
+                f"{prefix}type: source type {kind!r} is not installed with its dependencies; "
+                "reinstall pmrecon",
+            )
         )
         return dict(raw)
     full = {
@@ -422,7 +486,7 @@ def _check_leaf(value: Any, spec: Key, name: str, problems: list[str]) -> Any:
             return _check_patterns(value, name, problems) if t == "patterns" else value
         return value
     except ValueError as exc:
-        problems.append(f"{name}: {exc}")
+        problems.append(_at(name, f"{name}: {exc}"))
         return spec.default
 
 
@@ -511,20 +575,26 @@ def _check_patterns(value: dict[Any, Any], name: str, problems: list[str]) -> di
     for kind, pattern in value.items():
         where = f"{name}.{kind}"
         if not isinstance(pattern, str) or not pattern:
-            problems.append(f"{where}: expected a regular expression, got {pattern!r}")
+            problems.append(_at(where, f"{where}: expected a regular expression, got {pattern!r}"))
             continue
         try:
             compiled = re.compile(pattern)
         except re.error as exc:
             problems.append(
-                f"{where}: invalid regular expression {pattern!r}: {exc.msg} at position "
-                f"{exc.pos}; fix it (Python re syntax)"
+                _at(
+                    where,
+                    f"{where}: invalid regular expression {pattern!r}: {exc.msg} at position "
+                    f"{exc.pos}; fix it (Python re syntax)",
+                )
             )
             continue
         if compiled.match("") is not None:
             problems.append(
-                f"{where}: {pattern!r} matches empty text, so it would mark every position; "
-                f"make it match at least one character"
+                _at(
+                    where,
+                    f"{where}: {pattern!r} matches empty text, so it would mark every position; "
+                    "make it match at least one character",
+                )
             )
             continue
         out[str(kind)] = pattern
@@ -538,8 +608,11 @@ def _check_impact_rules(rules: Mapping[str, Any], problems: list[str]) -> None:
         high, low = critique.get(key), majeur.get(key)
         if isinstance(high, (int, float)) and isinstance(low, (int, float)) and high < low:
             problems.append(
-                f"analysis.impact_rules.critique.{key} ({shown(high)}) is below "
-                f"majeur.{key} ({shown(low)}); Critique needs the higher threshold"
+                _at(
+                    f"analysis.impact_rules.critique.{key}",
+                    f"analysis.impact_rules.critique.{key} ({shown(high)}) is below "
+                    f"majeur.{key} ({shown(low)}); Critique needs the higher threshold",
+                )
             )
 
 

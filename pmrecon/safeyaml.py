@@ -109,23 +109,58 @@ def load(text: str) -> Any:
     would keep the last), an alias inside the collection it names, more than
     :data:`MAX_VALUES` values or :data:`MAX_DEPTH` levels once aliases are expanded.
     """
+    return load_with_positions(text)[0]
+
+
+def load_with_positions(text: str) -> tuple[Any, dict[str, tuple[int, int]]]:
+    """:func:`load`, with where each key is written: dotted key → (line, column), from 1.
+
+    Keys are named as :mod:`pmrecon.config` names them in its messages: ``a.b`` for a
+    mapping's key (the position of the key), ``a.b[2]`` for a list's item. A node reached
+    again through an alias is not walked again, so the map stays as small as the file.
+    """
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
-            return None
+            return None, {}
         _check_graph(loader, node)
-        return loader.construct_document(node)
+        return loader.construct_document(node), _positions(loader, node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise YamlRefused(f"is not valid YAML{_at(mark)}: {problem}") from None
-    except RecursionError:  # the pure-Python composer, without libyaml, on deep nesting
+    except RecursionError:
+        # the pure-Python composer, without libyaml, on deep nesting
         raise YamlRefused(
             f"is refused: it is nested more than {MAX_DEPTH} levels deep; flatten it"
         ) from None
     finally:
         loader.dispose()
+
+
+def _positions(loader: Any, root: yaml.Node) -> dict[str, tuple[int, int]]:
+    out: dict[str, tuple[int, int]] = {}
+    seen: set[int] = set()
+    stack: list[tuple[str, yaml.Node]] = [("", root)]
+    while stack:
+        path, node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE_TAG:
+                    continue
+                key = f"{path}.{key_node.value}" if path else str(key_node.value)
+                out.setdefault(key, (key_node.start_mark.line + 1, key_node.start_mark.column + 1))
+                stack.append((key, value))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                key = f"{path}[{index}]"
+                out.setdefault(key, (item.start_mark.line + 1, item.start_mark.column + 1))
+                stack.append((key, item))
+    return out
 
 
 def _at(mark: Any, column: bool = True) -> str:

@@ -82,8 +82,16 @@ def test_from_dict_refuses_what_the_file_loader_refuses(tmp_path):
     with pytest.raises(ConfigError) as from_dict:
         Config.from_dict(bad)
     where = str(tmp_path / "pmrecon.yaml")
-    assert from_dict.value.format_message() == from_file.value.format_message().replace(
-        where, "configuration"
+    # The same problems; the file's carry where they are written, as compilers print it
+    assert from_file.value.format_message() == (
+        f"{where}:1:1: unknown key 'timezon' (did you mean 'timezone'?); "
+        f"{where}:2:1: language: expected one of fr, en, got 'de'; "
+        f"{where}:4:3: analysis.consecutive_steps: -1 is out of range; expected a whole number ≥ 1"
+    )
+    assert from_dict.value.format_message() == (
+        "configuration: unknown key 'timezon' (did you mean 'timezone'?); "
+        "language: expected one of fr, en, got 'de'; "
+        "analysis.consecutive_steps: -1 is out of range; expected a whole number ≥ 1"
     )
     with pytest.raises(ConfigError, match="top level must be a mapping"):
         Config.from_dict(["language", "en"])  # type: ignore[arg-type]
