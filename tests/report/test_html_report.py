@@ -322,3 +322,68 @@ def test_report_renders_in_headless_chromium_without_console_errors(tmp_path):
         dom = _chromium(browser, profile, "--dump-dom", graph)
     assert [line for line in dom.stderr.splitlines() if ":CONSOLE" in line] == []
     assert dom.stdout.count('class="plot-container plotly"') == 1
+
+
+# The page a phone shows: an iframe 390 px wide (headless Chromium will not make its own
+# window narrower than 500 px), measured from the parent once plotly has drawn.
+_PHONE_PROBE = """<!DOCTYPE html><html><body style="margin:0">
+<iframe id="f" src="%s" style="width:390px;height:844px;border:0"></iframe>
+<script>
+document.getElementById('f').addEventListener('load', () => setTimeout(() => {
+  const d = document.getElementById('f').contentDocument, w = d.defaultView;
+  const width = d.documentElement.clientWidth, out = {width, scroll: d.documentElement.scrollWidth,
+    outside: [], covered: [], figures: []};
+  const scrolls = el => { for (let p = el.parentElement; p && p !== d.body; p = p.parentElement) {
+      const x = w.getComputedStyle(p).overflowX; if (x === 'auto' || x === 'scroll') return true; }
+    return false; };
+  for (const el of d.querySelectorAll('main h1, main h2, main h3, main p, main li, main th, main td, main pre, main table, footer *')) {
+    const r = el.getBoundingClientRect();
+    if (r.width && (r.right > width + 1 || r.left < -1) && !scrolls(el))
+      out.outside.push(el.tagName + ' ' + (el.textContent || '').slice(0, 50));
+  }
+  for (const fig of d.querySelectorAll('figure.pm-figure')) {
+    const box = fig.getBoundingClientRect(), plot = fig.querySelector('.nsewdrag');
+    if (plot) { const r = plot.getBoundingClientRect();
+      out.figures.push([fig.id, Math.round(r.left - box.left), Math.round(box.right - r.right), Math.round(r.width)]); }
+    const bar = fig.querySelector('.modebar-container'), title = fig.querySelector('.gtitle');
+    if (bar && title && w.getComputedStyle(bar).display !== 'none') {
+      const a = bar.getBoundingClientRect(), b = title.getBoundingClientRect();
+      if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) out.covered.push(fig.id);
+    }
+  }
+  const pre = document.createElement('pre'); pre.id = 'pm-measure';
+  pre.textContent = JSON.stringify(out); document.body.appendChild(pre);
+}, 1500));
+</script></body></html>"""
+
+
+@pytest.mark.chromium
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_report_is_readable_on_a_phone(tmp_path, lang):
+    """At 390 px: nothing scrolls sideways but a wide table in its own box, titles wrap,
+    every graph keeps a plot area inside its frame, no toolbar covers a graph's title."""
+    browser = find_chromium()
+    if browser is None:
+        pytest.skip("no Chromium on this machine")
+    out = make_report(tmp_path / "out", lang=lang)
+    probe = out / "phone.html"
+    probe.write_text(_PHONE_PROBE % (out / "report.html").resolve().as_uri(), encoding="utf-8")
+    with tempfile.TemporaryDirectory() as profile:
+        run = _chromium(
+            browser,
+            profile,
+            "--allow-file-access-from-files",
+            "--window-size=800,900",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            probe.resolve().as_uri(),
+        )
+    found = re.search(r'<pre id="pm-measure">(.*?)</pre>', run.stdout, re.S)
+    assert found, run.stderr[-3000:]
+    seen = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    assert seen["width"] <= 390 and seen["scroll"] == seen["width"], seen
+    assert seen["outside"] == [], seen["outside"]
+    assert seen["covered"] == [], seen["covered"]
+    assert len(seen["figures"]) == len(FIGURES)
+    for name, left, right, plot_width in seen["figures"]:
+        assert left >= 0 and right >= 0 and plot_width >= 120, (name, left, right, plot_width)

@@ -77,6 +77,25 @@ def _state_bars(
     return bars
 
 
+def _wrapped(lane: str, width: int = 18, most: int = 2) -> str:
+    """The lane's name on at most ``most`` lines of ``width`` characters, for its tick label.
+
+    A long "Alert (service)" on one line would leave a phone no width for the bars; what
+    is cut ends with "…" and the full name stays in every bar's hover text.
+    """
+    lines: list[str] = []
+    for word in lane.split(" "):
+        word = word if len(word) <= width else word[: width - 1] + "…"
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    if len(lines) > most:
+        lines = lines[:most]
+        lines[-1] = lines[-1][: width - 1] + "…"
+    return "<br>".join(lines)
+
+
 def _swimlane_layout(ctx: FigureContext, fig: Any, lanes_shown: list[str], hidden: int) -> int:
     """Lanes top-down in order of appearance, a height that fits them; returns the height."""
     height = max(300, min(1400, 170 + 34 * len(lanes_shown)))
@@ -93,6 +112,10 @@ def _swimlane_layout(ctx: FigureContext, fig: Any, lanes_shown: list[str], hidde
         rangemode="normal",
         title_text="",
         automargin=True,
+        # A long "Alert (service)" on one line would take most of a phone's width
+        tickmode="array",
+        tickvals=lanes_shown,
+        ticktext=[_wrapped(lane) for lane in lanes_shown],
     )
     if hidden:
         fig.add_annotation(
