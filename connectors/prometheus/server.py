@@ -247,6 +247,18 @@ def _rules(api: PrometheusApi, warnings: list[Warning]) -> dict[str, list[dict[s
                 code="no_rules",
             )
         )
+        return rules
+    if not rules:
+        # VictoriaMetrics answers with no group: its rules live in vmalert
+        warnings.append(
+            Warning(
+                api.name,
+                f"source {api.name!r}: the server lists no alerting rule (on VictoriaMetrics "
+                f"they live in vmalert); alerts will have no annotations, and each alert's "
+                f"evaluation interval is the spacing of its samples",
+                code="no_rules",
+            )
+        )
     return rules
 
 
