@@ -21,7 +21,7 @@ import statistics
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.promql import format_duration, label_matcher, metric_names, selector
+from connectors.promql import format_duration, metric_names, selector, string_literal
 from connectors.toolkit.failures import RequestFailed, short
 from pmrecon import safeyaml
 from pmrecon.errors import ConnectorError
@@ -37,6 +37,7 @@ SHORT = 160
 SPACING_MAX_SAMPLES = 11_000
 #: Fewest raw samples whose spacing is taken as the scrape interval.
 SPACING_MIN_SAMPLES = 3
+_LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def server_info(
@@ -169,36 +170,25 @@ def sample_spacing(api: PrometheusApi, metric: str, window: Window) -> tuple[flo
     """
     names = metric_names(metric)
     span = max(1.0, window.seconds)
-    at = {"time": fmt_ts(window.end.timestamp())}
-    q = f"topk(1, count_over_time({metric}[{format_duration(span)}]))"
+    at = window.end.timestamp()
     try:
-        ans = api.call(
-            "/api/v1/query",
-            {"query": q, **at},
-            method="POST",
-            purpose=f"scrape interval (densest series of {metric})",
-            query=q,
-        )
-        result = (ans.data or {}).get("result") or [] if isinstance(ans.data, dict) else []
+        q = f"topk(1, count_over_time({metric}[{format_duration(span)}]))"
+        result = _instant(api, q, at, f"scrape interval (densest series of {metric})")
         if not result or not names:
             return None
-        labels = {str(k): str(v) for k, v in (result[0].get("metric") or {}).items()}
+        labels = {k: v for k, v in (result[0].get("metric") or {}).items() if k != "__name__"}
         count = int(float(result[0]["value"][1]))
-        matchers = [label_matcher(k, "=" + v) for k, v in sorted(labels.items()) if k != "__name__"]
-        series = selector(names[0], matchers)
+        if not all(_LABEL_NAME.fullmatch(str(k)) for k in labels):
+            return None  # not a label name: nothing to select the series by
+        series = selector(
+            names[0], [f"{k}={string_literal(str(v))}" for k, v in sorted(labels.items())]
+        )
         if count < SPACING_MIN_SAMPLES:
             return None
         if count > SPACING_MAX_SAMPLES:
             return _round_interval(span / count), series
-        raw = f"{series}[{format_duration(span)}]"
-        ans = api.call(
-            "/api/v1/query",
-            {"query": raw, **at},
-            method="POST",
-            purpose=f"scrape interval (raw samples of {series})",
-            query=raw,
-        )
-        matrix = (ans.data or {}).get("result") or [] if isinstance(ans.data, dict) else []
+        q = f"{series}[{format_duration(span)}]"
+        matrix = _instant(api, q, at, f"scrape interval (raw samples of {series})")
         times = sorted({float(x) for item in matrix[:1] for x, _v in item.get("values") or []})
     except RequestFailed as exc:
         if exc.fatal:
@@ -210,6 +200,20 @@ def sample_spacing(api: PrometheusApi, metric: str, window: Window) -> tuple[flo
     if len(deltas) < SPACING_MIN_SAMPLES - 1:
         return None
     return _round_interval(statistics.median(deltas)), series
+
+
+def _instant(api: PrometheusApi, query: str, at: float, purpose: str) -> list[Any]:
+    """The ``result`` list of an instant query at ``at`` (empty for an answer without one)."""
+    ans = api.call(
+        "/api/v1/query",
+        {"query": query, "time": fmt_ts(at)},
+        method="POST",
+        purpose=purpose,
+        query=query,
+        context=f"query: {query}",
+    )
+    result = ans.data.get("result") if isinstance(ans.data, dict) else None
+    return result if isinstance(result, list) else []
 
 
 def _round_interval(seconds: float) -> float:

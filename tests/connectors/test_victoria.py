@@ -17,7 +17,6 @@ import json
 import time
 import urllib.parse
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,18 +46,6 @@ from tests.scenarios import Scenario, all_scenarios
 RECENT_SERVICE = "recent"
 
 
-@dataclass
-class ImportedVictoria:
-    """The running server plus the scenarios it holds."""
-
-    server: VictoriaMetricsServer
-    scenarios: dict[str, Scenario]
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-
 def _recent_lines(now: int, scrape: int = 15) -> Iterator[str]:
     """Half an hour of a healthy service up to ``now``: what `check` looks for in the last hour."""
     s = RECENT_SERVICE
@@ -69,15 +56,14 @@ def _recent_lines(now: int, scrape: int = 15) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def victoria(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ImportedVictoria]:
+def victoria(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VictoriaMetricsServer]:
     """VictoriaMetrics holding every scenario of tests.scenarios (imported once) and recent samples."""
     server = VictoriaMetricsServer(Path(tmp_path_factory.mktemp("victoria")))
     server.start()
     try:
-        scenarios = all_scenarios()
-        import_scenarios(server, scenarios)
+        import_scenarios(server, all_scenarios())
         server.import_lines(_recent_lines(int(time.time()) - 60))
-        yield ImportedVictoria(server, {sc.name: sc for sc in scenarios})
+        yield server
     finally:
         server.stop()
 
@@ -90,7 +76,7 @@ def _collect(url: str, sc: Scenario, **settings: object) -> Evidence:
 
 
 @pytest.fixture(scope="module")
-def collected(victoria: ImportedVictoria):  # noqa: ANN201 - the Prometheus tests' fixture, on VictoriaMetrics
+def collected(victoria: VictoriaMetricsServer):  # noqa: ANN201 - the Prometheus tests' fixture, on VictoriaMetrics
     cache: dict[tuple[str, str], tuple[Scenario, Evidence]] = {}
 
     def get(name: str, **settings: object) -> tuple[Scenario, Evidence]:
@@ -267,7 +253,7 @@ def test_lookback_after_a_series_stops(victoria, prometheus) -> None:  # noqa: A
 
 
 def test_check_says_what_the_server_lacks_without_failing(
-    tmp_path: Path, victoria: ImportedVictoria
+    tmp_path: Path, victoria: VictoriaMetricsServer
 ) -> None:
     cfg = tmp_path / "pmrecon.yaml"
     source: dict[str, Any] = {"type": "prometheus", "url": victoria.url, "slis": {"latency": "off"}}

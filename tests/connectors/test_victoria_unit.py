@@ -184,3 +184,20 @@ def test_the_setting_wins_and_nothing_is_measured() -> None:
         info, warnings = info_and_warnings(fake.url, scrape_interval=20)
     assert info["scrape_interval"] == 20 and "no_server_config" not in by_code(warnings)
     assert not [r for r in fake.requests if r.params.get("query", "").startswith("topk")]
+
+
+def test_label_values_are_literals_in_the_raw_read() -> None:
+    """A value that looks like an operator (``~…``, ``!…``) still selects by equality."""
+    seen: list[str] = []
+
+    def handler(req: FakeRequest) -> tuple[int, Any]:
+        q = req.params.get("query", "")
+        seen.append(q)
+        if q.startswith("topk("):
+            return vector({"path": '~/a"b', "code": "!5"}, 10)
+        return matrix([WINDOW.end.timestamp() - 20 * i for i in range(10)][::-1])
+
+    with FakeHTTPServer(handler) as fake:
+        found = sample_spacing(source(fake.url).api, "http_requests_total", WINDOW)
+    series = 'http_requests_total{code="!5",path="~/a\\"b"}'
+    assert found == (20, series) and seen[1] == f"{series}[3600s]"

@@ -55,6 +55,7 @@ class VictoriaMetricsServer(_Server):
         super().__init__(root)
         self.data_dir = root / "data"
         self.extra_args = extra_args or []
+        self.scenarios: dict[str, Scenario] = {}  # imported by import_scenarios, by name
 
     def command(self) -> list[str]:
         return [
@@ -91,6 +92,7 @@ class VictoriaMetricsServer(_Server):
 def import_scenarios(server: VictoriaMetricsServer, scenarios: Iterable[Scenario]) -> None:
     """Every scenario's samples, exactly as promtool backfills them, through the import API."""
     for sc in scenarios:
+        server.scenarios[sc.name] = sc
         server.post(
             "/api/v1/import/prometheus",
             ("\n".join(prometheus_text_ms(sc.openmetrics())) + "\n").encode(),
