@@ -249,6 +249,32 @@ def test_lookback_after_a_series_stops(victoria, prometheus) -> None:  # noqa: A
     assert last <= _last_point(victoria.url, q, lo, hi, 15) <= last + 15
 
 
+# ---------------------------------------------------------------- pmrecon build
+
+
+def test_build_against_victoria_metrics_writes_the_report_with_its_warnings(
+    tmp_path: Path, victoria: VictoriaMetricsServer
+) -> None:
+    """The whole command, as a user runs it: exit 0, true instants, what is missing said."""
+    sc = victoria.scenarios["clean_single"]
+    cfg = tmp_path / "pmrecon.yaml"
+    source = {"type": "prometheus", "url": victoria.url}
+    cfg.write_text(yaml.safe_dump({"timezone": "UTC", "sources": {"vm": source}}), encoding="utf-8")
+    out = tmp_path / "out"
+    run = run_cli(
+        "build", "-c", str(cfg), "--from", sc.start.isoformat(), "--to", sc.end.isoformat(),
+        "-o", str(out), "--no-png", timeout=180,
+    )  # fmt: skip
+    assert run.code == EXIT_OK, run.err
+    found = json.loads((out / "findings.json").read_text(encoding="utf-8"))
+    (truth,) = sc.truth["incidents"]
+    for key in ("impact_start", "first_alert", "resolution"):
+        assert _close(found["incident"][key], truth[key], sc.scrape_interval), key
+    codes = {w["code"] for w in found["warnings"]}
+    assert {"no_server_config", "unknown_server_version", "no_rules"} <= codes
+    assert "scrape interval taken as 15s" in (out / "postmortem.md").read_text(encoding="utf-8")
+
+
 # ---------------------------------------------------------------- pmrecon check
 
 
