@@ -1,17 +1,20 @@
 """The Prometheus connector against a real VictoriaMetrics holding every ground-truth scenario.
 
 The very samples the Prometheus tests backfill with promtool (``Scenario.openmetrics()``)
-go in through VictoriaMetrics' import API; every figure is compared with the scenario's
-truth, with the tolerances of the Prometheus tests (whose tests on error ratio, latency
-and availability run here unchanged, on this server's ``collected``). Where
-VictoriaMetrics legitimately differs — it serves no configuration, version or rules, and
-its ``rate()``/``increase()`` and lookback rules are its own — the difference is measured
+go in through VictoriaMetrics' import API, and the scenarios' alerting rules into the
+package's vmalert, which VictoriaMetrics proxies ``/api/v1/rules`` to. The Prometheus
+tests of alert intervals, error ratio, latency and availability then run here unchanged,
+on this server's ``collected``: same truth, same tolerances. A second VictoriaMetrics,
+alone as most are run, shows what it lacks (configuration, version, rules) and that
+``pmrecon build`` and ``check`` say so. Where its figures legitimately differ — its
+``rate()``/``increase()`` and lookback rules are its own — the difference is measured
 beside the real Prometheus of the suite and documented in docs/definitions.md
 ("Prometheus-compatible servers").
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import time
@@ -34,13 +37,14 @@ from tests.connectors.test_prometheus_backfill import (  # noqa: F401 - collecte
     ALL,
     PRESET,
     _main,
+    test_alert_intervals_match_truth,
     test_availability_as_ratio_of_sums_matches_truth,
     test_max_error_ratio_matches_truth,
     test_p99_lies_in_the_true_bucket_on_the_plateau,
 )
 from tests.infra.prometheus import http_get
-from tests.infra.victoria import VictoriaMetricsServer, import_scenarios
-from tests.scenarios import Scenario, all_scenarios
+from tests.infra.victoria import VictoriaMetricsServer, VmalertServer, import_scenarios
+from tests.scenarios import Scenario, all_scenarios, rules_yaml
 
 #: Samples written "now" for `pmrecon check`, which looks at the last hour.
 RECENT_SERVICE = "recent"
@@ -57,15 +61,27 @@ def _recent_lines(now: int, scrape: int = 15) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def victoria(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VictoriaMetricsServer]:
-    """VictoriaMetrics holding every scenario of tests.scenarios (imported once) and recent samples."""
-    server = VictoriaMetricsServer(Path(tmp_path_factory.mktemp("victoria")))
-    server.start()
-    try:
-        import_scenarios(server, all_scenarios())
+    """VictoriaMetrics holding every scenario (imported once), its rules served by vmalert."""
+    root = Path(tmp_path_factory.mktemp("victoria"))
+    scenarios = all_scenarios()
+    server = VictoriaMetricsServer(root / "victoria-metrics")
+    rules = VmalertServer(root / "vmalert", server.url, rules_yaml(scenarios))
+    server.extra_args.append(f"-vmalert.proxyURL={rules.url}")
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(server)
+        stack.enter_context(rules)
+        import_scenarios(server, scenarios)
+        yield server
+
+
+@pytest.fixture(scope="module")
+def bare_victoria(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VictoriaMetricsServer]:
+    """VictoriaMetrics alone, as most run it: one scenario, and recent samples for `check`."""
+    with VictoriaMetricsServer(Path(tmp_path_factory.mktemp("bare-victoria"))) as server:
+        assert isinstance(server, VictoriaMetricsServer)
+        import_scenarios(server, [s for s in all_scenarios() if s.name == "clean_single"])
         server.import_lines(_recent_lines(int(time.time()) - 60))
         yield server
-    finally:
-        server.stop()
 
 
 def _collect(url: str, sc: Scenario, **settings: object) -> Evidence:
@@ -117,31 +133,27 @@ def test_instants_and_availability_within_the_prometheus_tolerances(collected, n
     )
 
 
-@pytest.mark.parametrize("name", ALL)
-def test_alert_intervals_match_truth_without_rules(collected, name: str) -> None:
-    """Alerts from raw ALERTS samples, each evaluation interval from its samples' spacing."""
-    sc, ev = collected(name)
+def test_alone_it_lists_no_rule_and_alerts_keep_their_intervals(bare_victoria) -> None:  # noqa: ANN001
+    """Without vmalert: alert intervals from raw samples still, no annotations, and it is said."""
+    sc = bare_victoria.scenarios["clean_single"]
+    ev = _collect(bare_victoria.url, sc)
     e = sc.truth["eval_interval"]
-    got = {(a.name, a.labels.get("service")): a for a in ev.alerts}
-    assert set(got) == {(a["name"], a["service"]) for a in sc.truth["alerts"]}
+    got = {a.name: a for a in ev.alerts}
+    assert set(got) == {a["name"] for a in sc.truth["alerts"]}
     for want in sc.truth["alerts"]:
-        alert = got[(want["name"], want["service"])]
-        assert alert.labels == want["labels"]
-        for state in ("firing", "pending"):
-            ivs = getattr(alert, state)
-            assert len(ivs) == len(want[state]), (state, ivs, want[state])
-            for iv, (s0, s1) in zip(ivs, want[state]):
-                assert abs((iv.start - s0).total_seconds()) <= e
-                assert abs((iv.end - s1).total_seconds()) <= e
-        # VictoriaMetrics holds no alerting rules (vmalert does): no annotations, said once
+        alert = got[want["name"]]
+        assert [iv.start for iv in alert.firing] == [s0 for s0, _ in want["firing"]]
+        for iv, (_, s1) in zip(alert.firing, want["firing"]):
+            assert abs((iv.end - s1).total_seconds()) <= e
         assert alert.annotations == {}
     (no_rules,) = [w for w in ev.warnings if w.code == "no_rules"]
     assert "lists no alerting rule" in no_rules.message and "vmalert" in no_rules.message
 
 
-def test_what_the_server_lacks_is_said_not_guessed(collected) -> None:
-    """Empty config, buildinfo and rules: scrape interval measured, version null, each warned."""
-    sc, ev = collected("clean_single")
+def test_what_the_server_lacks_is_said_not_guessed(bare_victoria) -> None:  # noqa: ANN001
+    """Empty config and buildinfo: scrape interval measured, version null, each warned."""
+    sc = bare_victoria.scenarios["clean_single"]
+    ev = _collect(bare_victoria.url, sc)
     (src,) = ev.sources
     assert src.version is None and src.settings["server"] is None
     # measured from the raw samples' spacing, not Prometheus's 60 s default
@@ -158,8 +170,8 @@ def test_what_the_server_lacks_is_said_not_guessed(collected) -> None:
     assert [q.endpoint for q in measured] == ["/api/v1/query", "/api/v1/query"]
 
 
-def test_a_configured_scrape_interval_wins_and_nothing_is_measured(collected) -> None:
-    sc, ev = collected("clean_single", scrape_interval=30)
+def test_a_configured_scrape_interval_wins_and_nothing_is_measured(bare_victoria) -> None:  # noqa: ANN001
+    ev = _collect(bare_victoria.url, bare_victoria.scenarios["clean_single"], scrape_interval=30)
     (src,) = ev.sources
     assert src.settings["scrape_interval"] == 30
     assert not [q for q in src.queries if q.purpose.startswith("scrape interval")]
@@ -253,12 +265,12 @@ def test_lookback_after_a_series_stops(victoria, prometheus) -> None:  # noqa: A
 
 
 def test_build_against_victoria_metrics_writes_the_report_with_its_warnings(
-    tmp_path: Path, victoria: VictoriaMetricsServer
+    tmp_path: Path, bare_victoria: VictoriaMetricsServer
 ) -> None:
     """The whole command, as a user runs it: exit 0, true instants, what is missing said."""
-    sc = victoria.scenarios["clean_single"]
+    sc = bare_victoria.scenarios["clean_single"]
     cfg = tmp_path / "pmrecon.yaml"
-    source = {"type": "prometheus", "url": victoria.url}
+    source = {"type": "prometheus", "url": bare_victoria.url}
     cfg.write_text(yaml.safe_dump({"timezone": "UTC", "sources": {"vm": source}}), encoding="utf-8")
     out = tmp_path / "out"
     run = run_cli(
@@ -279,10 +291,14 @@ def test_build_against_victoria_metrics_writes_the_report_with_its_warnings(
 
 
 def test_check_says_what_the_server_lacks_without_failing(
-    tmp_path: Path, victoria: VictoriaMetricsServer
+    tmp_path: Path, bare_victoria: VictoriaMetricsServer
 ) -> None:
     cfg = tmp_path / "pmrecon.yaml"
-    source: dict[str, Any] = {"type": "prometheus", "url": victoria.url, "slis": {"latency": "off"}}
+    source: dict[str, Any] = {
+        "type": "prometheus",
+        "url": bare_victoria.url,
+        "slis": {"latency": "off"},
+    }
     cfg.write_text(yaml.safe_dump({"sources": {"vm": source}}), encoding="utf-8")
     run = run_cli("check", "-c", str(cfg), env={"NO_COLOR": "1"}, timeout=60)
     assert run.code == EXIT_OK, run.out + run.err

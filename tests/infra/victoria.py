@@ -9,6 +9,9 @@
   takes the Prometheus text format with **millisecond** timestamps, then forces a flush so
   that queries see every sample at once (imports are otherwise visible after about a
   second).
+- :class:`VmalertServer` runs the package's ``vmalert`` with alerting rules against a
+  VictoriaMetrics; started with ``-vmalert.proxyURL``, VictoriaMetrics then answers
+  ``/api/v1/rules`` from it (alone it lists no rule).
 - The Debian package enables a system service on 0.0.0.0:8428 with the system data dir:
   :func:`ensure_installed` keeps it from starting (policy-rc.d) and ``scripts/test`` stops
   and disables it on a machine where it already runs.
@@ -22,7 +25,7 @@ import urllib.request
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from tests.infra.prometheus import _Server, ensure_installed
+from tests.infra.prometheus import _Server, ensure_installed, free_port
 from tests.scenarios import Scenario
 
 BINARY = "victoria-metrics"
@@ -98,3 +101,33 @@ def import_scenarios(server: VictoriaMetricsServer, scenarios: Iterable[Scenario
             ("\n".join(prometheus_text_ms(sc.openmetrics())) + "\n").encode(),
         )
     server.flush()
+
+
+class VmalertServer(_Server):
+    """``vmalert`` on 127.0.0.1 evaluating ``rules`` (Prometheus rule-file YAML) against ``datasource``.
+
+    Its notifier is a port nobody listens on: the scenarios' rules are evaluated now, on
+    data months old, and the tests read only the rules' definitions through VictoriaMetrics.
+    """
+
+    name = "vmalert"
+    ready_path = "/health"
+
+    def __init__(self, root: Path, datasource: str, rules: str) -> None:
+        super().__init__(root)
+        self.datasource = datasource
+        self.rules = rules
+
+    def command(self) -> list[str]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        rules = self.root / "rules.yml"
+        rules.write_text(self.rules, encoding="utf-8")
+        return [
+            ensure_installed("vmalert", "victoria-metrics"),
+            f"-rule={rules}",
+            f"-datasource.url={self.datasource}",
+            f"-notifier.url=http://127.0.0.1:{free_port()}",
+            f"-httpListenAddr=127.0.0.1:{self.port}",
+            "-evaluationInterval=15s",
+            "-loggerLevel=FATAL",
+        ]
