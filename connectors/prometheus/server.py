@@ -257,9 +257,9 @@ def _rules(api: PrometheusApi, warnings: list[Warning]) -> dict[str, list[dict[s
         warnings.append(
             Warning(
                 api.name,
-                f"source {api.name!r}: the server lists no alerting rule (on VictoriaMetrics "
-                f"they live in vmalert); alerts will have no annotations, and each alert's "
-                f"evaluation interval is the spacing of its samples",
+                f"source {api.name!r}: the server lists no alerting rule (VictoriaMetrics "
+                f"lists vmalert's when started with -vmalert.proxyURL); alerts will have no "
+                f"annotations, and each alert's evaluation interval is its samples' spacing",
                 code="no_rules",
             )
         )
