@@ -74,7 +74,9 @@ def _first_contact(api: PrometheusApi) -> tuple[list[CheckResult], bool]:
         api.name,
         f"{url} answers",
         "API calls accepted",
-        f"Prometheus {version}" if version else "unknown",
+        f"Prometheus {version}"
+        if version
+        else "unknown (empty /api/v1/status/buildinfo: VictoriaMetrics?)",
         ok,
         "" if ok else "pmrecon needs the Prometheus 2.x or 3.x HTTP API",
     ), True
@@ -99,7 +101,8 @@ def _intervals(source: str, info: dict[str, Any]) -> CheckResult:
         True,
         f"scrape {scrape:g}s, evaluation {info.get('evaluation_interval') or DEFAULT_INTERVAL:g}s"
         if scrape
-        else "server configuration not served; using the scrape_interval setting or 60s",
+        else f"{info.get('config_missing') or 'no scrape interval served'}; a build measures "
+        f"it from the samples' spacing (else {DEFAULT_INTERVAL:g}s)",
         "" if scrape else "set scrape_interval in this source's settings",
     )
 

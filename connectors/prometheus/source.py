@@ -28,7 +28,7 @@ from pmrecon.model import Alert, Evidence, Series, SourceInfo, Warning
 
 from . import check as checks
 from .alerts import collect_alerts
-from .server import server_info
+from .server import server_info, settle_scrape_interval
 from .settings import BASELINE_MAX_POINTS, DEFAULT_INTERVAL, SETTINGS_SCHEMA, SLI_KINDS, load_preset
 from .slis import SliJob, Span, discover, run_jobs, sli_jobs
 from .transport import PrometheusApi, PrometheusHttp
@@ -91,6 +91,9 @@ class PrometheusSource(ConfiguredSource):
         self._info = None
         warnings: list[Warning] = []
         info = self._server_info(warnings)
+        metric = self.settings["discover"] or self.preset.get("discover")
+        metric = metric or next(iter(self.configured_metrics()), None)
+        settle_scrape_interval(self.api, info, metric, request.window, warnings)
         res = self._resolution(request, info)
         alerts: list[Alert] = []
         if self.settings["alerts"]["enabled"]:
