@@ -49,6 +49,7 @@ from .example_config import no_source_error
 from .fsutil import ensure_writable_dir, slugify
 from .model import Evidence, SourceInfo, Warning, Window, parse_rfc3339, rfc3339
 from .result import BuildResult
+from .wording import text
 
 log = logging.getLogger("pmrecon")
 
@@ -371,15 +372,10 @@ def default_title(findings: dict[str, Any], lang: str) -> str:
     start = inc.get("impact_start") or findings["window"]["from"]
     day = str(start)[:10]
     what = title_alert(findings)
-    if lang == "fr":
-        base = f"Incident du {day}"
-        if services:
-            base += f" — {', '.join(services[:3])}"
-        return f"{base} ({what})" if what else base
-    base = f"Incident of {day}"
+    title = text(lang, "title.day", day=day)
     if services:
-        base += f" — {', '.join(services[:3])}"
-    return f"{base} ({what})" if what else base
+        title = text(lang, "title.services", title=title, services=", ".join(services[:3]))
+    return text(lang, "title.alert", title=title, alert=what) if what else title
 
 
 def _preload_in_background() -> None:

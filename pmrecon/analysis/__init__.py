@@ -25,7 +25,8 @@ The pipeline of :func:`analyse`, one module a step (each module says which step 
    errors and sources.
 
 Shared along the way: :mod:`.context` (evidence, settings, warnings), :mod:`.settings`,
-:mod:`.samples` (series as arrays), :mod:`.times` and :mod:`.wording`.
+:mod:`.samples` (series as arrays) and :mod:`.times`; its words are the ``timeline.*``
+entries of :mod:`pmrecon.wording`.
 """
 
 from __future__ import annotations

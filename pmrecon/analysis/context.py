@@ -13,7 +13,7 @@ from typing import Any
 
 from ..findings import WarningFinding
 from ..model import Evidence
-from . import wording
+from ..wording import CATALOGUES, FINDINGS_LANGUAGE, text
 from .settings import AnalysisSettings
 from .times import epoch
 
@@ -38,7 +38,7 @@ class AnalysisContext:
             settings,
             epoch(evidence.window.start),
             epoch(evidence.window.end),
-            wording.supported(language),
+            language if language in CATALOGUES else FINDINGS_LANGUAGE,
         )
         for source in evidence.sources:
             for query in source.queries:
@@ -58,4 +58,4 @@ class AnalysisContext:
 
     def text(self, key: str, **fields: Any) -> str:
         """A timeline text or label in the findings' language."""
-        return wording.text(self.language, key, **fields)
+        return text(self.language, f"timeline.{key}", **fields)

@@ -3,6 +3,34 @@
 from __future__ import annotations
 
 TEXT: dict[str, str] = {
+    # The default report title (pmrecon/api.py): day, services, the first alert.
+    "title.day": "Incident of {day}",
+    "title.services": "{title} — {services}",
+    "title.alert": "{title} ({alert})",
+    # The analysis's own texts: timeline events and SLI labels (pmrecon/analysis/).
+    "timeline.impact_start": "Incident start",
+    "timeline.first_alert": "First alert",
+    "timeline.acknowledged": "Acknowledged",
+    "timeline.declared": "Incident declared",
+    "timeline.investigation_start": "Investigation start",
+    "timeline.cause_identified": "Cause identified",
+    "timeline.mitigation_start": "Mitigation start",
+    "timeline.resolution": "Resolution",
+    "timeline.end": "End of incident",
+    "timeline.alert_pending": "Alert {name} pending{on}",
+    "timeline.alert_firing": "Alert {name} firing{on}",
+    "timeline.alert_resolved": "Alert {name} resolved{on}",
+    "timeline.sli_breach": "{sli} of {service} beyond threshold ({threshold})",
+    "timeline.sli_breach_open": "{sli} of {service} already beyond threshold ({threshold}) at window start",
+    "timeline.sli_recovery": "{sli} of {service} back within threshold ({threshold})",
+    "timeline.target_down": "{service} down ({sli} below {threshold})",
+    "timeline.target_up": "{service} up again",
+    "timeline.log_burst": "Error log burst{on}: {count} errors in all services",
+    "timeline.new_error": "New error: {signature}{on}",
+    "timeline.on": " ({what})",
+    "timeline.error_ratio": "Error ratio",
+    "timeline.latency": "Latency {q}",
+    "timeline.uptime": "Probe uptime",
     # Figures: titles, axes, legends, labels (pmrecon/report/graphs/).
     "graph.title.error_ratio": "Error ratio",
     "graph.title.latency": "Latency",

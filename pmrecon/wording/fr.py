@@ -3,6 +3,34 @@
 from __future__ import annotations
 
 TEXT: dict[str, str] = {
+    # The default report title (pmrecon/api.py): day, services, the first alert.
+    "title.day": "Incident du {day}",
+    "title.services": "{title} — {services}",
+    "title.alert": "{title} ({alert})",
+    # The analysis's own texts: timeline events and SLI labels (pmrecon/analysis/).
+    "timeline.impact_start": "Début de l'incident",
+    "timeline.first_alert": "Première alerte",
+    "timeline.acknowledged": "Prise en compte (acquittement)",
+    "timeline.declared": "Incident déclaré",
+    "timeline.investigation_start": "Début investigation",
+    "timeline.cause_identified": "Cause identifiée",
+    "timeline.mitigation_start": "Début mitigation",
+    "timeline.resolution": "Résolution",
+    "timeline.end": "Fin de l'incident",
+    "timeline.alert_pending": "Alerte {name} en attente{on}",
+    "timeline.alert_firing": "Alerte {name} déclenchée{on}",
+    "timeline.alert_resolved": "Alerte {name} résolue{on}",
+    "timeline.sli_breach": "{sli} de {service} au-delà du seuil ({threshold})",
+    "timeline.sli_breach_open": "{sli} de {service} déjà au-delà du seuil ({threshold}) au début de la fenêtre",
+    "timeline.sli_recovery": "{sli} de {service} : retour sous le seuil ({threshold})",
+    "timeline.target_down": "{service} indisponible ({sli} sous {threshold})",
+    "timeline.target_up": "{service} de nouveau disponible",
+    "timeline.log_burst": "Pic d'erreurs dans les logs{on} : {count} erreurs, tous services confondus",
+    "timeline.new_error": "Nouvelle erreur : {signature}{on}",
+    "timeline.on": " ({what})",
+    "timeline.error_ratio": "Taux d'erreur",
+    "timeline.latency": "Latence {q}",
+    "timeline.uptime": "Disponibilité sonde",
     # Figures: titles, axes, legends, labels (pmrecon/report/graphs/).
     "graph.title.error_ratio": "Taux d'erreur",
     "graph.title.latency": "Latence",

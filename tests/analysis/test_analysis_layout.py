@@ -17,7 +17,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "pmrecon" / "analysis"
 MODULES = sorted(PACKAGE.glob("*.py"))
 #: What analysis may import besides the standard library and itself.
-ALLOWED = {"numpy", "pandas", "pmrecon.model", "pmrecon.findings"}
+#: pmrecon.wording is a leaf: the catalogues of words, the analysis's timeline texts included.
+ALLOWED = {"numpy", "pandas", "pmrecon.model", "pmrecon.findings", "pmrecon.wording"}
 #: Allowed only inside a function (validation of settings and time zones).
 LAZY = {"pmrecon.config"}
 
@@ -71,6 +72,9 @@ def test_analysing_loads_no_connector_and_no_report_module() -> None:
         "pmrecon.config",
         "pmrecon.settings_schema",  # the leaf config reads its key types from
         "pmrecon.errors",
+        "pmrecon.wording",  # the catalogues of words (a leaf)
+        "pmrecon.wording.en",
+        "pmrecon.wording.fr",
     }
 
 

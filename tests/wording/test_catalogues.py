@@ -36,6 +36,15 @@ SAMPLES = {
     "list": "10:05–10:20 (cart)",
     "source": "elasticsearch",
     "counts": "3 email",
+    "title": "Incident du 01/03/2026",
+    "services": "checkout, cart",
+    "alert": "CheckoutDown",
+    "name": "CheckoutHighErrorRate",
+    "on": " (checkout)",
+    "what": "checkout",
+    "threshold": "1 %",
+    "count": 1089,
+    "signature": "TimeoutError: upstream",
 }
 
 #: Entries that are separators, not words.
