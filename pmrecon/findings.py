@@ -17,10 +17,11 @@ import dataclasses
 import datetime as dt
 import math
 import zoneinfo
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import QueryRecord, written_fields
+from .model import QueryRecord, Window, parse_rfc3339, written_fields
 
 FINDINGS_SCHEMA_VERSION = 2
 
@@ -347,6 +348,48 @@ def findings_to_json(findings: Findings) -> dict[str, Any]:
         "settings": value(findings.settings),
     }
     return data
+
+
+@dataclass(frozen=True)
+class ReportTimes:
+    """A findings document's window and incident instants as datetimes, parsed in one place.
+
+    The report's parts (links, log annex, the choice between a time and a date-and-time)
+    read these rather than each parsing findings.json's RFC 3339 strings again.
+    """
+
+    window: Window
+    impact_start: dt.datetime | None = None
+    resolution: dt.datetime | None = None
+    end: dt.datetime | None = None
+
+    @classmethod
+    def of(cls, findings: Mapping[str, Any]) -> ReportTimes:
+        """The times of ``findings`` (a findings.json document or :func:`findings_to_json` output)."""
+        window = findings["window"]
+        inc = findings.get("incident") or {}
+
+        def at(key: str) -> dt.datetime | None:
+            return parse_rfc3339(str(inc[key])) if inc.get(key) else None
+
+        return cls(
+            Window(parse_rfc3339(str(window["from"])), parse_rfc3339(str(window["to"]))),
+            impact_start=at("impact_start"),
+            resolution=at("resolution"),
+            end=at("end"),
+        )
+
+    def incident_span(self, pad: dt.timedelta) -> tuple[dt.datetime, dt.datetime]:
+        """The incident padded by ``pad`` on each side; the window when there is no incident."""
+        if self.impact_start is None:
+            return self.window.start, self.window.end
+        last = self.end or self.resolution or self.window.end
+        return self.impact_start - pad, max(last, self.impact_start) + pad
+
+    def days(self, zone: dt.tzinfo) -> set[dt.date]:
+        """The calendar days in ``zone`` that the window and the incident's instants fall on."""
+        times = (self.window.start, self.window.end, self.impact_start, self.end, self.resolution)
+        return {t.astimezone(zone).date() for t in times if t is not None}
 
 
 def findings_document(data: dict[str, Any], *, title: str, generated_at: str) -> dict[str, Any]:

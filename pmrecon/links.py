@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from .model import parse_rfc3339
+from .findings import ReportTimes
 
 #: Padding added on both sides of the incident in every link.
 PAD_SECONDS = 600
@@ -43,16 +43,7 @@ def make_links(config: Any, findings: Mapping[str, Any]) -> dict[str, Any]:
 
 def incident_window(findings: Mapping[str, Any]) -> tuple[dt.datetime, dt.datetime]:
     """The incident, padded, within reason; the report window when there is no incident."""
-    window = findings["window"]
-    w_start, w_end = parse_rfc3339(window["from"]), parse_rfc3339(window["to"])
-    inc = findings.get("incident") or {}
-    if not inc.get("impact_start"):
-        return w_start, w_end
-    start = parse_rfc3339(inc["impact_start"])
-    last = inc.get("end") or inc.get("resolution")
-    end = parse_rfc3339(last) if last else w_end
-    pad = dt.timedelta(seconds=PAD_SECONDS)
-    return start - pad, max(end, start) + pad
+    return ReportTimes.of(findings).incident_span(dt.timedelta(seconds=PAD_SECONDS))
 
 
 def public_base(url: str) -> str:

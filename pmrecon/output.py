@@ -29,6 +29,7 @@ from .commit import (
 )
 from .config import Config
 from .errors import MergeConflict, OutputError
+from .findings import ReportTimes
 from .fsutil import STATE_DIR, atomic_write, read_plain, require_plain, safe_child
 from .links import make_links
 from .merge import merge_rebuild
@@ -91,11 +92,10 @@ def log_lines(evidence: Evidence, limit: int, findings: dict[str, Any] | None = 
     """
     if evidence.logs is None:
         return []
-    from .model import parse_rfc3339
-
-    inc = (findings or {}).get("incident") or {}
-    lo = parse_rfc3339(inc["impact_start"]).timestamp() - 300 if inc.get("impact_start") else None
-    hi = parse_rfc3339(inc["resolution"]).timestamp() if inc.get("resolution") else None
+    times = ReportTimes.of(findings) if findings else None
+    start = times.impact_start if times else None
+    lo = start.timestamp() - 300 if start else None
+    hi = times.resolution.timestamp() if times and times.resolution else None
 
     def outside(ts: float) -> bool:
         return lo is not None and (ts < lo or (hi is not None and ts > hi))
@@ -113,16 +113,7 @@ def log_lines(evidence: Evidence, limit: int, findings: dict[str, Any] | None = 
 def _multi_day(findings: dict[str, Any], tz: str) -> bool:
     import zoneinfo
 
-    from .model import parse_rfc3339
-
-    inc = findings.get("incident") or {}
-    times = [inc.get(k) for k in ("impact_start", "end", "resolution")] + [
-        findings["window"]["from"],
-        findings["window"]["to"],
-    ]
-    zone = zoneinfo.ZoneInfo(tz)
-    days = {parse_rfc3339(t).astimezone(zone).date() for t in times if t}
-    return len(days) > 1
+    return len(ReportTimes.of(findings).days(zoneinfo.ZoneInfo(tz))) > 1
 
 
 @holding_output_lock
