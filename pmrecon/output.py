@@ -34,6 +34,7 @@ from .links import make_links
 from .merge import merge_rebuild
 from .model import Evidence, Warning, rfc3339
 from .report import make_environment, render, render_graphs, render_report_html, report_context
+from .report.causes import OWN_NOTICE, warning_lines
 from .report.definitions import phrase_in_language
 
 MARKDOWN = "postmortem.md"
@@ -51,13 +52,13 @@ def notices(
         return wording.text(lang, f"notice.{key}", **values)
 
     out: list[str] = []
-    for w in findings.get("warnings", []):
-        key = {"source_unavailable": "unavailable", "png_skipped": "png_skipped"}.get(
-            str(w.get("code")), "warning"
-        )
-        message = str(w.get("message", ""))
-        message = phrase_in_language(message, lang, "warning.") or message
-        out.append(text(key, message=message, source=w.get("source", "")))
+    warnings = findings.get("warnings", [])
+    for w in warnings:
+        if str(w.get("code")) in OWN_NOTICE:
+            message = str(w.get("message", ""))
+            message = phrase_in_language(message, lang, "warning.") or message
+            out.append(wording.text(lang, OWN_NOTICE[str(w.get("code"))], message=message))
+    out.extend(warning_lines(warnings, lang))
     inc = findings.get("incident") or {}
     window = findings["window"]
     if not inc.get("found"):
@@ -168,7 +169,8 @@ def write_outputs(
         progress(f"warning: {w.message}")
     if extra_warnings:
         findings.setdefault("warnings", []).extend(
-            {"source": w.source, "message": w.message, "code": w.code} for w in extra_warnings
+            {"source": w.source, "message": w.message, "code": w.code, "params": w.params}
+            for w in extra_warnings
         )
 
     links = make_links(config, findings)
@@ -246,6 +248,7 @@ def _held_back(received: list[int]) -> list[Warning]:
             message=f"{signal.Signals(signum).name} arrived while the new report was being "
             "put in place: it was finished first, the report is complete",
             code="interrupted_after_commit",
+            params={"signal": signal.Signals(signum).name},
         )
         for signum in received
     ]

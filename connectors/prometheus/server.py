@@ -84,6 +84,7 @@ def _intervals(
                     f"source {api.name!r}: server configuration not available ({short(exc, SHORT)}); "
                     f"assuming a {DEFAULT_INTERVAL:g}s scrape interval: set scrape_interval in the settings",
                     code="no_server_config",
+                    params={"interval": f"{DEFAULT_INTERVAL:g}"},
                 )
             )
     return out
@@ -114,6 +115,7 @@ def _rules(api: PrometheusApi, warnings: list[Warning]) -> dict[str, list[dict[s
                 api.name,
                 f"source {api.name!r}: alerting rules not available ({short(exc, SHORT)}); alerts will have no annotations",
                 code="no_rules",
+                params={},
             )
         )
     return rules

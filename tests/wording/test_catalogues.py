@@ -36,6 +36,25 @@ SAMPLES = {
     "list": "10:05–10:20 (cart)",
     "source": "elasticsearch",
     "counts": "3 email",
+    # Warnings grouped by cause (cause.*, fix.*, notice.cause*): the line's parts, then the
+    # values the warnings carry.
+    "what": "No data",
+    "fix": "Run pmrecon check",
+    "sources": "prometheus, victoria",
+    "metric": "http_requests_total",
+    "kind": "timeout",
+    "field": "user.id",
+    "total": 1200,
+    "read": 1000,
+    "documents": 42,
+    "limit": 20,
+    "setting": "signatures.max_tracked",
+    "major": 8,
+    "query": "q7, q9",
+    "signal": "SIGTERM",
+    "gaps": 2,
+    "incidents": 4,
+    "stability": 300,
 }
 
 #: Entries that are separators, not words.
