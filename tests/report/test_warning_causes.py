@@ -80,14 +80,14 @@ def silent() -> Evidence:
             "(services : checkout, payments, search ; SLI : error_ratio, latency_p99, throughput, "
             "requests_total, requests_bad) (15 requêtes, adressées à prometheus). Les sélecteurs des "
             "requêtes ne correspondent pas aux séries : lancez `pmrecon check`, puis réglez "
-            "service_label (ou le preset) sur les labels de la métrique",
+            "`service_label` (ou le preset) sur les labels de la métrique",
         ),
         (
             "en",
             "No data: no series of http_requests_total, http_request_duration_seconds_bucket "
             "(services: checkout, payments, search; SLIs: error_ratio, latency_p99, throughput, "
             "requests_total, requests_bad) (15 queries; sources: prometheus). The queries' "
-            "selectors do not match the series: run `pmrecon check`, then set service_label (or "
+            "selectors do not match the series: run `pmrecon check`, then set `service_label` (or "
             "the preset) to the labels the metric has",
         ),
     ],
@@ -174,9 +174,9 @@ def test_one_warning_of_a_cause_and_the_analysis_lines() -> None:
     ]
     assert warning_lines(warnings, "fr") == [
         "Version d'Elasticsearch inconnue : 8.x supposée (1 requête, adressée à es). "
-        "Renseignez server_major si des requêtes échouent",
+        "Renseignez `server_major` si des requêtes échouent",
         "3 incidents distincts dans la fenêtre : le principal est analysé, les autres sont listés. "
-        "Resserrez --from/--to pour en analyser un autre",
+        "Resserrez `--from/--to` pour en analyser un autre",
         "Échec de requêtes SLI (timeout ; SLI : latency_p99 ; services : cart) (1 requête, "
         "adressée à prom). Ces SLI manquent dans les chiffres : lancez `pmrecon check` ; en cas de "
         "délai dépassé, augmentez le timeout de la source",
@@ -199,3 +199,21 @@ def test_many_values_are_counted_beyond_the_first_five() -> None:
         "latency_4 (+2) (7 queries; sources: prom)"
     )
     assert detail == "Each warning, in full: findings.json (warnings)."
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_every_cause_line_has_no_word_of_the_other_language(lang: str) -> None:
+    """Each cause as a report line, its values taken out: the report's language only."""
+    from pmrecon.wording import catalogue
+    from tests.wording.test_catalogues import SAMPLES
+
+    codes = [k.removeprefix("cause.") for k in catalogue(lang) if k.startswith("cause.")]
+    values = {k: v for k, v in SAMPLES.items() if k not in ("what", "fix", "sources", "n")}
+    for code in codes:
+        member = {"source": "prom", "message": "x", "code": code.replace("*", "x")}
+        for members in ([member], [member, member]):
+            (line, *_) = warning_lines([dict(m, params=values) for m in members], lang)
+            assert not line.startswith(("Warning (", "Avertissement (")), code
+            data = {str(v) for v in values.values()} | {"prom"}
+            found = other_language_words(own_text(line, data), lang)
+            assert found == [], (code, found, line)
