@@ -34,7 +34,7 @@ from .links import make_links
 from .merge import merge_rebuild
 from .model import Evidence, Warning, rfc3339
 from .report import make_environment, render, render_graphs, render_report_html, report_context
-from .report.causes import OWN_NOTICE, warning_lines
+from .report.causes import OWN_NOTICE, warning_lines, with_fix
 from .report.definitions import phrase_in_language
 
 MARKDOWN = "postmortem.md"
@@ -58,26 +58,36 @@ def notices(
             message = str(w.get("message", ""))
             message = phrase_in_language(message, lang, "warning.") or message
             out.append(wording.text(lang, OWN_NOTICE[str(w.get("code"))], message=message))
-    out.extend(warning_lines(warnings, lang))
+    # The notices below say what some analysis warnings say, with the times: the warning's
+    # fix joins its notice (code -> that notice's line) instead of a second line.
+    said: dict[str, int] = {}
+    situation: list[str] = []
     inc = findings.get("incident") or {}
     window = findings["window"]
     if not inc.get("found"):
-        out.append(text("none", start=fmt(window["from"]), end=fmt(window["to"])))
+        situation.append(text("none", start=fmt(window["from"]), end=fmt(window["to"])))
     if inc.get("ongoing_at_start"):
-        out.append(text("ongoing_start", start=fmt(window["from"])))
+        said["ongoing_at_start"] = len(situation)
+        situation.append(text("ongoing_start", start=fmt(window["from"])))
     if inc.get("ongoing_at_end"):
-        out.append(text("ongoing_end", end=fmt(window["to"])))
+        situation.append(text("ongoing_end", end=fmt(window["to"])))
     others = findings.get("other_incidents") or []
     if others:
         listing = ", ".join(
             f"{fmt(o.get('impact_start'))}–{fmt(o.get('resolution')) or '…'} ({', '.join(o.get('services') or [])})"
             for o in others
         )
-        out.append(text("others", n=len(others), list=listing))
+        said["several_incidents"] = len(situation)
+        situation.append(text("others", n=len(others), list=listing))
     for g in findings.get("gaps") or []:
-        out.append(
+        said["gaps"] = len(situation)
+        situation.append(
             text("gap", service=g.get("service"), start=fmt(g.get("start")), end=fmt(g.get("end")))
         )
+    for code, at in said.items():
+        situation[at] = with_fix(situation[at], code, warnings, lang)
+    out.extend(warning_lines(warnings, lang, said=said))
+    out.extend(situation)
     if redactions:
         counts = ", ".join(f"{k} × {v}" for k, v in sorted(redactions.items()))
         out.append(text("redacted", counts=counts))

@@ -13,7 +13,7 @@ written before warnings carried their values).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from .. import wording
@@ -42,16 +42,21 @@ def cause_key(code: str, lang: str = wording.FINDINGS_LANGUAGE) -> str | None:
     return None
 
 
-def warning_lines(warnings: Iterable[Mapping[str, Any]], lang: str) -> list[str]:
-    """The report's lines for findings.json's ``warnings``: one per cause, in order of first sight."""
+def warning_lines(
+    warnings: Iterable[Mapping[str, Any]], lang: str, said: Collection[str] = ()
+) -> list[str]:
+    """The report's lines for findings.json's ``warnings``: one per cause, in order of first sight.
+
+    Codes in ``said`` (and :data:`OWN_NOTICE`'s) are left to the caller's own notices.
+    """
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for w in warnings:
         groups.setdefault(str(w.get("code") or "warning"), []).append(w)
     lines: list[str] = []
     grouped = False
     for code, members in groups.items():
-        if code in OWN_NOTICE:
-            continue  # the caller words these, one by one
+        if code in OWN_NOTICE or code in said:
+            continue
         line = cause_line(code, members, lang)
         grouped = grouped or (line is not None and len(members) > 1)
         lines.extend([line] if line is not None else english_lines(members, lang))
@@ -60,17 +65,18 @@ def warning_lines(warnings: Iterable[Mapping[str, Any]], lang: str) -> list[str]
     return lines
 
 
+def with_fix(notice: str, code: str, warnings: Iterable[Mapping[str, Any]], lang: str) -> str:
+    """``notice`` followed by the fix of its warnings of ``code``, when there are any."""
+    worded = _worded(code, [w for w in warnings if w.get("code") == code], lang)
+    return f"{notice} {worded[1]}." if worded else notice
+
+
 def cause_line(code: str, members: Sequence[Mapping[str, Any]], lang: str) -> str | None:
     """One line for every warning of ``code``; None when the catalogue cannot word them."""
-    key = cause_key(code, lang)
-    if key is None:
+    worded = _worded(code, members, lang)
+    if worded is None:
         return None
-    values = {name: _listing(found) for name, found in _values(members).items()}
-    try:
-        what = wording.text(lang, f"cause.{key}", **values)
-        fix = wording.text(lang, f"fix.{key}", **values)
-    except KeyError:  # a value the wording names is missing from some warning
-        return None
+    what, fix = worded
     sources = ", ".join(dict.fromkeys(str(w.get("source", "")) for w in members))
     if all(w.get("source") in NOT_QUERIES for w in members):
         return wording.text(lang, "notice.cause", what=what, fix=fix)
@@ -85,6 +91,21 @@ def english_lines(members: Iterable[Mapping[str, Any]], lang: str) -> list[str]:
     """Each distinct English message, as the catalogue's generic warning notice."""
     seen = dict.fromkeys((str(w.get("source", "")), str(w.get("message", ""))) for w in members)
     return [wording.text(lang, "notice.warning", source=s, message=m) for s, m in seen]
+
+
+def _worded(code: str, members: Sequence[Mapping[str, Any]], lang: str) -> tuple[str, str] | None:
+    """(what, fix) for the warnings of ``code``; None without wording or a value it names."""
+    key = cause_key(code, lang)
+    if key is None or not members:
+        return None
+    values = {name: _listing(found) for name, found in _values(members).items()}
+    try:
+        return (
+            wording.text(lang, f"cause.{key}", **values),
+            wording.text(lang, f"fix.{key}", **values),
+        )
+    except KeyError:  # a value the wording names is missing from some warning
+        return None
 
 
 def _values(members: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:

@@ -80,9 +80,9 @@ TEXT: dict[str, str] = {
     # Warnings grouped by cause (pmrecon/report/causes.py): one report line per code, from
     # cause.<code> (what happened, naming the values its warnings carry; several values
     # are listed) and fix.<code>; findings.json keeps each warning's English message.
-    "notice.cause": "{what}. {fix}",
-    "notice.cause_query": "{what} (1 query, source {sources}). {fix}",
-    "notice.cause_queries": "{what} ({n} queries; sources: {sources}). {fix}",
+    "notice.cause": "{what}. {fix}.",
+    "notice.cause_query": "{what} (1 query, source {sources}). {fix}.",
+    "notice.cause_queries": "{what} ({n} queries; sources: {sources}). {fix}.",
     "notice.causes_detail": "Each warning, in full: findings.json (warnings).",
     "cause.metric_missing": "No data: no series of {metric} (services: {service}; SLIs: {sli})",
     "fix.metric_missing": "The queries' selectors do not match the series: run `pmrecon check`, then set `service_label` (or the preset) to the labels the metric has",

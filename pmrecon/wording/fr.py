@@ -80,9 +80,9 @@ TEXT: dict[str, str] = {
     # Avertissements regroupés par cause (pmrecon/report/causes.py) : une ligne par code,
     # tirée de cause.<code> (ce qui s'est passé, avec les valeurs que portent ses
     # avertissements) et de fix.<code> ; findings.json garde chaque message en anglais.
-    "notice.cause": "{what}. {fix}",
-    "notice.cause_query": "{what} (1 requête, adressée à {sources}). {fix}",
-    "notice.cause_queries": "{what} ({n} requêtes, adressées à {sources}). {fix}",
+    "notice.cause": "{what}. {fix}.",
+    "notice.cause_query": "{what} (1 requête, adressée à {sources}). {fix}.",
+    "notice.cause_queries": "{what} ({n} requêtes, adressées à {sources}). {fix}.",
     "notice.causes_detail": "Chaque avertissement en entier : findings.json (warnings).",
     "cause.metric_missing": "Aucune donnée : aucune série de {metric} (services : {service} ; SLI : {sli})",
     "fix.metric_missing": "Les sélecteurs des requêtes ne correspondent pas aux séries : lancez `pmrecon check`, puis réglez `service_label` (ou le preset) sur les labels de la métrique",

@@ -80,7 +80,7 @@ def silent() -> Evidence:
             "(services : checkout, payments, search ; SLI : error_ratio, latency_p99, throughput, "
             "requests_total, requests_bad) (15 requêtes, adressées à prometheus). Les sélecteurs des "
             "requêtes ne correspondent pas aux séries : lancez `pmrecon check`, puis réglez "
-            "`service_label` (ou le preset) sur les labels de la métrique",
+            "`service_label` (ou le preset) sur les labels de la métrique.",
         ),
         (
             "en",
@@ -88,7 +88,7 @@ def silent() -> Evidence:
             "(services: checkout, payments, search; SLIs: error_ratio, latency_p99, throughput, "
             "requests_total, requests_bad) (15 queries; sources: prometheus). The queries' "
             "selectors do not match the series: run `pmrecon check`, then set `service_label` (or "
-            "the preset) to the labels the metric has",
+            "the preset) to the labels the metric has.",
         ),
     ],
 )
@@ -174,12 +174,12 @@ def test_one_warning_of_a_cause_and_the_analysis_lines() -> None:
     ]
     assert warning_lines(warnings, "fr") == [
         "Version d'Elasticsearch inconnue : 8.x supposée (1 requête, adressée à es). "
-        "Renseignez `server_major` si des requêtes échouent",
+        "Renseignez `server_major` si des requêtes échouent.",
         "3 incidents distincts dans la fenêtre : le principal est analysé, les autres sont listés. "
-        "Resserrez `--from/--to` pour en analyser un autre",
+        "Resserrez `--from/--to` pour en analyser un autre.",
         "Échec de requêtes SLI (timeout ; SLI : latency_p99 ; services : cart) (1 requête, "
         "adressée à prom). Ces SLI manquent dans les chiffres : lancez `pmrecon check` ; en cas de "
-        "délai dépassé, augmentez le timeout de la source",
+        "délai dépassé, augmentez le timeout de la source.",
     ]
 
 
@@ -217,3 +217,20 @@ def test_every_cause_line_has_no_word_of_the_other_language(lang: str) -> None:
             data = {str(v) for v in values.values()} | {"prom"}
             found = other_language_words(own_text(line, data), lang)
             assert found == [], (code, found, line)
+
+
+def test_a_warning_its_notice_already_says_adds_only_its_fix() -> None:
+    """In progress at the window's start: the notice with the start time, and the fix, once."""
+    from pmrecon.output import notices
+    from tests.evidence_factory import Deg, Svc, T, build
+
+    svc = Svc("api", phases=[Deg(T("2026-03-01 09:00"), T("2026-03-01 10:20"), error_ratio=0.3)])
+    ev = build(T("2026-03-01 10:00"), T("2026-03-01 12:00"), [svc])
+    findings = findings_for(ev, lang="fr")
+    assert "ongoing_at_start" in {w["code"] for w in findings["warnings"]}
+    lines = notices(findings, "fr", lambda t: "11:00", {})
+    about = [line for line in lines if "déjà en cours" in line]
+    assert about == [
+        "Incident déjà en cours au début de la fenêtre (11:00) : le début réel peut être "
+        "antérieur. Élargissez `--from` pour voir son début."
+    ]
