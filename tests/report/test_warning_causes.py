@@ -10,15 +10,14 @@ from pathlib import Path
 import pytest
 
 from connectors.base import CollectRequest, SourceContext
-from connectors.bundle import bundle_files, write_files
 from connectors.prometheus import PrometheusSource
 from pmrecon.model import Evidence
-from pmrecon.output import write_outputs
 from pmrecon.report.causes import warning_lines
 from tests.connectors.test_prometheus_unit import FLAPPING, replay
 from tests.infra.prometheus import FakeHTTPServer
+from tests.report.test_html_report import make_report
 from tests.report.test_languages import data_strings, other_language_words, own_text
-from tests.report_data import config, findings_for
+from tests.report_data import findings_for
 
 SERVICES = ["checkout", "payments", "search"]
 #: Five SLIs on metrics the server does not have (as when the selectors name a label the
@@ -39,22 +38,6 @@ def silent_evidence() -> Evidence:
     with FakeHTTPServer(replay()) as fake:
         source = PrometheusSource("prometheus", {"url": fake.url, **settings}, SourceContext())
         return source.collect(CollectRequest(window=FLAPPING))
-
-
-def build_report(out: Path, ev: Evidence, lang: str) -> Path:
-    write_outputs(
-        out,
-        config=config(lang=lang),
-        evidence=ev,
-        findings=findings_for(ev, lang=lang),
-        title="SLI silencieux",
-        generated_at="2026-03-01T12:00:00Z",
-        png=False,
-        force=False,
-        write_evidence=lambda target: write_files(bundle_files(ev), target),
-        progress=lambda _m: None,
-    )
-    return out
 
 
 def notice_lines(markdown: str) -> list[str]:
@@ -95,7 +78,7 @@ def silent() -> Evidence:
 def test_fifteen_empty_sli_queries_make_one_line_in_the_reports_language(
     silent: Evidence, tmp_path: Path, lang: str, expected: str
 ) -> None:
-    out = build_report(tmp_path / lang, silent, lang)
+    out = make_report(tmp_path / lang, lang, ev=silent)
     markdown = (out / "postmortem.md").read_text(encoding="utf-8")
     lines = notice_lines(markdown)
     about_data = [line for line in lines if "http_requests_total" in line]
@@ -111,7 +94,7 @@ def test_fifteen_empty_sli_queries_make_one_line_in_the_reports_language(
 def test_findings_json_keeps_every_warning_in_english_with_its_values(
     silent: Evidence, tmp_path: Path
 ) -> None:
-    out = build_report(tmp_path / "fr", silent, "fr")
+    out = make_report(tmp_path / "fr", "fr", ev=silent)
     findings = json.loads((out / "findings.json").read_text(encoding="utf-8"))
     empty = [w for w in findings["warnings"] if w["code"] == "metric_missing"]
     assert len(empty) == 15
