@@ -105,7 +105,9 @@ class AlertmanagerSource(ConfiguredSource):
         except RequestFailed as exc:
             if exc.fatal:
                 raise ConnectorError(str(exc)) from exc
-            warnings.append(Warning(self.name, str(exc), code="no_status"))
+            warnings.append(
+                Warning(self.name, str(exc), code="no_status", params={"kind": exc.kind})
+            )
         try:
             silences = self._get("/api/v2/silences", "silences", request.deadline) or []
         except RequestFailed as exc:

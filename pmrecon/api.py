@@ -589,7 +589,15 @@ def _unchanged_result(out: Path, evidence: Evidence, findings: dict[str, Any]) -
             out / MARKDOWN,
         ],
         warnings=list(evidence.warnings)
-        + [Warning(str(w.get("source")), str(w.get("message")), str(w.get("code"))) for w in extra],
+        + [
+            Warning(
+                str(w.get("source")),
+                str(w.get("message")),
+                str(w.get("code")),
+                dict(w.get("params") or {}),
+            )
+            for w in extra
+        ],
         changed=False,
     )
     result.degraded = any(w.code == "source_unavailable" for w in evidence.warnings)

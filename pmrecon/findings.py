@@ -241,11 +241,12 @@ class SourceFinding:
 
 @dataclass
 class WarningFinding:
-    """A caveat the report must show."""
+    """A caveat the report must show: English text, cause code and the values it names."""
 
     source: str
     message: str
     code: str = "warning"
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

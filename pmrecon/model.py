@@ -275,8 +275,11 @@ class Warning:
     """A problem that did not stop the build but weakens what the report can say."""
 
     source: str
-    message: str
+    message: str  # English, whole: what the terminal and findings.json show
+    # A stable cause (the report groups warnings by it and words them in its language, from
+    # the catalogues' cause.<code>) and the values its wording names; left out while empty.
     code: str = "warning"
+    params: dict[str, Any] = field(default_factory=dict, metadata={"omit_default": True})
 
 
 @dataclass
@@ -312,8 +315,14 @@ def written_fields(obj: Any) -> typing.Iterator[tuple[str, Any]]:
     """A dataclass's (name, value) pairs to write; an ``omit_default`` field at its default is not."""
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
-        if not (f.metadata.get("omit_default") and value == f.default):
+        if not (f.metadata.get("omit_default") and value == _default(f)):
             yield f.name, value
+
+
+def _default(f: dataclasses.Field[Any]) -> Any:
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default
 
 
 def to_jsonable(obj: Any) -> Any:

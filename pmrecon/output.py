@@ -35,6 +35,7 @@ from .links import make_links
 from .merge import merge_rebuild
 from .model import Evidence, Warning, rfc3339
 from .report import make_environment, render, render_graphs, render_report_html, report_context
+from .report.causes import OWN_NOTICE, warning_lines, with_fix
 from .report.definitions import phrase_in_language
 
 MARKDOWN = "postmortem.md"
@@ -52,32 +53,42 @@ def notices(
         return wording.text(lang, f"notice.{key}", **values)
 
     out: list[str] = []
-    for w in findings.get("warnings", []):
-        key = {"source_unavailable": "unavailable", "png_skipped": "png_skipped"}.get(
-            str(w.get("code")), "warning"
-        )
-        message = str(w.get("message", ""))
-        message = phrase_in_language(message, lang, "warning.") or message
-        out.append(text(key, message=message, source=w.get("source", "")))
+    warnings = findings.get("warnings", [])
+    for w in warnings:
+        if str(w.get("code")) in OWN_NOTICE:
+            message = str(w.get("message", ""))
+            message = phrase_in_language(message, lang, "warning.") or message
+            out.append(wording.text(lang, OWN_NOTICE[str(w.get("code"))], message=message))
+    # The notices below say what some analysis warnings say, with the times: the warning's
+    # fix joins its notice (code -> that notice's line) instead of a second line.
+    said: dict[str, int] = {}
+    situation: list[str] = []
     inc = findings.get("incident") or {}
     window = findings["window"]
     if not inc.get("found"):
-        out.append(text("none", start=fmt(window["from"]), end=fmt(window["to"])))
+        situation.append(text("none", start=fmt(window["from"]), end=fmt(window["to"])))
     if inc.get("ongoing_at_start"):
-        out.append(text("ongoing_start", start=fmt(window["from"])))
+        said["ongoing_at_start"] = len(situation)
+        situation.append(text("ongoing_start", start=fmt(window["from"])))
     if inc.get("ongoing_at_end"):
-        out.append(text("ongoing_end", end=fmt(window["to"])))
+        situation.append(text("ongoing_end", end=fmt(window["to"])))
     others = findings.get("other_incidents") or []
     if others:
         listing = ", ".join(
             f"{fmt(o.get('impact_start'))}–{fmt(o.get('resolution')) or '…'} ({', '.join(o.get('services') or [])})"
             for o in others
         )
-        out.append(text("others", n=len(others), list=listing))
+        said["several_incidents"] = len(situation)
+        situation.append(text("others", n=len(others), list=listing))
     for g in findings.get("gaps") or []:
-        out.append(
+        said["gaps"] = len(situation)
+        situation.append(
             text("gap", service=g.get("service"), start=fmt(g.get("start")), end=fmt(g.get("end")))
         )
+    for code, at in said.items():
+        situation[at] = with_fix(situation[at], code, warnings, lang)
+    out.extend(warning_lines(warnings, lang, said=said))
+    out.extend(situation)
     if redactions:
         counts = ", ".join(f"{k} × {v}" for k, v in sorted(redactions.items()))
         out.append(text("redacted", counts=counts))
@@ -159,7 +170,8 @@ def write_outputs(
         progress(f"warning: {w.message}")
     if extra_warnings:
         findings.setdefault("warnings", []).extend(
-            {"source": w.source, "message": w.message, "code": w.code} for w in extra_warnings
+            {"source": w.source, "message": w.message, "code": w.code, "params": w.params}
+            for w in extra_warnings
         )
 
     links = make_links(config, findings)
@@ -237,6 +249,7 @@ def _held_back(received: list[int]) -> list[Warning]:
             message=f"{signal.Signals(signum).name} arrived while the new report was being "
             "put in place: it was finished first, the report is complete",
             code="interrupted_after_commit",
+            params={"signal": signal.Signals(signum).name},
         )
         for signum in received
     ]

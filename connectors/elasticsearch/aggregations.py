@@ -119,6 +119,7 @@ def volume(session: CollectSession, warnings: list[Warning]) -> tuple[Histogram,
                 "too_many_levels",
                 f"more than 100 distinct levels; "
                 f"{agg['sum_other_doc_count']} documents of rarer levels are not in the level histogram",
+                documents=agg["sum_other_doc_count"],
             )
         )
     count = total(ans)
@@ -155,6 +156,7 @@ def errors(session: CollectSession, warnings: list[Warning]) -> ErrorCounts:
                 "too_many_services",
                 f"errors come from more than {size} services; the rest are "
                 f"summed as '(other)' (raise max_services)",
+                limit=size,
             )
         )
     count = total(ans)
@@ -182,6 +184,7 @@ def users(session: CollectSession, warnings: list[Warning]) -> tuple[int | None,
                 "users_not_counted",
                 f"field {user.name!r} (fields.user_id) has no keyword form; "
                 f"impacted users are not counted",
+                field=user.name,
             )
         )
         return None, None
@@ -200,7 +203,9 @@ def users(session: CollectSession, warnings: list[Warning]) -> tuple[int | None,
     except RequestFailed as exc:
         if exc.fatal:
             raise
-        warnings.append(Warning(session.name, str(exc), code="users_failed"))
+        warnings.append(
+            Warning(session.name, str(exc), code="users_failed", params={"kind": exc.kind})
+        )
         return None, None
     value = ((ans.get("aggregations") or {}).get("users") or {}).get("value")
     rec.result_count = int(value) if value is not None else None
@@ -220,7 +225,9 @@ def baseline_errors(session: CollectSession, warnings: list[Warning]) -> int | N
     except RequestFailed as exc:
         if exc.fatal:
             raise
-        warnings.append(Warning(session.name, str(exc), code="baseline_failed"))
+        warnings.append(
+            Warning(session.name, str(exc), code="baseline_failed", params={"kind": exc.kind})
+        )
         return None
     count = total(ans)
     session.queries.last_record().result_count = count

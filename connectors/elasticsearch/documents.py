@@ -186,7 +186,9 @@ def samples(
         except RequestFailed as exc:
             if exc.fatal:
                 raise
-            warnings.append(Warning(session.name, str(exc), code="samples_failed"))
+            warnings.append(
+                Warning(session.name, str(exc), code="samples_failed", params={"kind": exc.kind})
+            )
     return out
 
 
@@ -315,7 +317,12 @@ def changes(session: CollectSession, warnings: list[Warning]) -> list[Event]:
         if exc.fatal:
             raise
         warnings.append(
-            Warning(session.name, f"{exc}; change events are missing", code="changes_failed")
+            Warning(
+                session.name,
+                f"{exc}; change events are missing",
+                code="changes_failed",
+                params={"kind": exc.kind},
+            )
         )
         return out
     rec = rec_holder[0] if rec_holder else None
@@ -325,6 +332,8 @@ def changes(session: CollectSession, warnings: list[Warning]) -> list[Event]:
                 "changes_truncated",
                 f"{rec.result_count} change events in the window; only the "
                 f"first {len(out)} were read (raise changes.max_events)",
+                total=rec.result_count,
+                read=len(out),
             )
         )
     return out

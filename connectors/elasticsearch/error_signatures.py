@@ -138,6 +138,7 @@ def error_signatures(session: CollectSession, warnings: list[Warning]) -> Signat
                 session.name,
                 f"{exc}; error signatures are incomplete",
                 code="signatures_failed",
+                params={"kind": exc.kind},
             )
         )
     if tally.dropped_window_docs or tally.dropped_baseline_docs:
@@ -147,6 +148,7 @@ def error_signatures(session: CollectSession, warnings: list[Warning]) -> Signat
                 f"more than {tally.limit} distinct signatures: "
                 f"{tally.dropped_window_docs} window and {tally.dropped_baseline_docs} baseline "
                 f"error lines were not attributed (raise signatures.max_tracked)",
+                setting="signatures.max_tracked",
             )
         )
     return _pick(session, tally)
@@ -376,6 +378,7 @@ class _CompositeScan:
                     f"{self.purpose}: stopped after {bound} distinct values; "
                     f"{self.stopped_docs} error lines in the window are not in any signature "
                     f"(raise signatures.max_distinct_messages)",
+                    setting="signatures.max_distinct_messages",
                 )
             )
 
@@ -465,6 +468,7 @@ def _unaggregated_scan(
                 "signatures_truncated",
                 f"{found} error lines have {reason}; only the first "
                 f"{seen} were read for signatures (raise signatures.max_unaggregated)",
+                setting="signatures.max_unaggregated",
             )
         )
 

@@ -154,6 +154,7 @@ def _check(
                 f"source {source!r}: field {f.name!r} has different types across indices "
                 f"({', '.join(types)}); counts on it may miss some indices",
                 code="field_type_conflict",
+                params={"field": f.name},
             )
         )
     if f.agg is None and f.key in ("level", "service"):

@@ -240,11 +240,12 @@ class Queries:
             )
             record.warnings.append(msg)
             if not any(w.message == msg for w in warnings):
-                warnings.append(Warning(self.name, msg, code="shard_failures"))
+                about = {"query": record.id, "failed": failed}
+                warnings.append(Warning(self.name, msg, code="shard_failures", params=about))
         if answer.get("timed_out"):
             msg = (
                 f"source {self.name!r}: partial results: the server's search timeout cut {purpose} short "
                 f"(query {record.id}); counts may be low"
             )
             record.warnings.append(msg)
-            warnings.append(Warning(self.name, msg, code="timed_out"))
+            warnings.append(Warning(self.name, msg, code="timed_out", params={"query": record.id}))

@@ -54,9 +54,9 @@ class CollectSession:
         """What a query over the window and the baseline at once covers."""
         return (self.baseline_start if self.has_baseline else self.start, self.end)
 
-    def warning(self, code: str, text: str) -> Warning:
-        """A warning naming this source: ``source '<name>': <text>``."""
-        return Warning(self.name, f"source {self.name!r}: {text}", code=code)
+    def warning(self, code: str, text: str, **params: Any) -> Warning:
+        """A warning naming this source: ``source '<name>': <text>``, with the values it names."""
+        return Warning(self.name, f"source {self.name!r}: {text}", code=code, params=params)
 
     def time_range(self, start: int, end: int) -> dict[str, Any]:
         return dsl.time_range(self.fields, start, end)

@@ -37,6 +37,7 @@ def detect_version(queries: Queries, warnings: list[Warning]) -> str | None:
                 f"source {queries.name!r}: server version unknown (GET / and /_nodes/_local refused); "
                 f"assuming {CLIENT_MAJOR}.x: set server_major if queries fail",
                 code="version_unknown",
+                params={"major": CLIENT_MAJOR},
             )
         )
     return version or (f"{forced}.x" if forced else None)

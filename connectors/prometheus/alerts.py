@@ -50,7 +50,12 @@ def collect_alerts(
         if exc.fatal:
             raise ConnectorError(str(exc)) from exc
         warnings.append(
-            Warning(api.name, f"{exc}; alerts are missing from the evidence", code="alerts_failed")
+            Warning(
+                api.name,
+                f"{exc}; alerts are missing from the evidence",
+                code="alerts_failed",
+                params={"kind": exc.kind},
+            )
         )
         return []
     return build_alerts(

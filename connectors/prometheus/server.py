@@ -83,6 +83,7 @@ def _version(api: PrometheusApi, warnings: list[Warning]) -> dict[str, Any]:
             f"Prometheus's, though rate() and lookback differ on some servers "
             f"(docs/definitions.md, 'Prometheus-compatible servers')",
             code="unknown_server_version",
+            params={},
         )
     )
     return {}
@@ -145,6 +146,7 @@ def settle_scrape_interval(
                 f"{metric or 'any metric'} in the window to measure it; assuming a "
                 f"{DEFAULT_INTERVAL:g}s scrape interval: set scrape_interval in the settings",
                 code="no_server_config",
+                params={"interval": f"{DEFAULT_INTERVAL:g}"},
             )
         )
         return
@@ -157,6 +159,7 @@ def settle_scrape_interval(
             f"of the raw samples of {series} in the window: set scrape_interval in the "
             f"settings if that is not the scrape interval",
             code="no_server_config",
+            params={"interval": f"{spacing:g}"},
         )
     )
 
@@ -249,6 +252,7 @@ def _rules(api: PrometheusApi, warnings: list[Warning]) -> dict[str, list[dict[s
                 api.name,
                 f"source {api.name!r}: alerting rules not available ({short(exc, SHORT)}); alerts will have no annotations",
                 code="no_rules",
+                params={},
             )
         )
         return rules
@@ -260,7 +264,7 @@ def _rules(api: PrometheusApi, warnings: list[Warning]) -> dict[str, list[dict[s
                 f"source {api.name!r}: the server lists no alerting rule (VictoriaMetrics "
                 f"lists vmalert's when started with -vmalert.proxyURL); alerts will have no "
                 f"annotations, and each alert's evaluation interval is its samples' spacing",
-                code="no_rules",
+                code="no_rules_listed",
             )
         )
     return rules

@@ -79,7 +79,8 @@ def discover(
     except RequestFailed as exc:
         if exc.fatal:
             raise ConnectorError(str(exc)) from exc
-        warnings.append(Warning(api.name, str(exc), code="discovery_failed"))
+        about = {"metric": metric, "label": label}
+        warnings.append(Warning(api.name, str(exc), code="discovery_failed", params=about))
         return []
     rec.start, rec.end = window.start, window.end
     found = sorted(
@@ -96,6 +97,7 @@ def discover(
                 f"source {api.name!r}: no service found: no {metric} series with a {label!r} label in the window; "
                 f"run `pmrecon check` (query: {q})",
                 code="no_services",
+                params={"metric": metric, "label": label},
             )
         )
     return [str(x) for x in found]
@@ -136,6 +138,7 @@ def sli_jobs(
                     source,
                     f"source {source!r}: SLI {name}: bad template: {exc}",
                     code="bad_template",
+                    params={"sli": name, "service": svc},
                 )
             )
             return
@@ -231,14 +234,23 @@ def to_series(source: str, job: SliJob) -> list[Series]:
     ref = rec.id if rec else None
     warnings = job.warnings
     where = f"source {source!r}: {'baseline ' if job.baseline else ''}SLI {job.name} for service {job.service!r}"
+    # What each warning names, for the report's grouped line in its language.
+    about = {
+        "sli": job.name,
+        "service": job.service,
+        "period": "baseline" if job.baseline else "window",
+    }
     for w in rec.warnings if rec else []:
-        warnings.append(Warning(source, f"{where}: server warning: {w}", code="server_warning"))
+        warnings.append(
+            Warning(source, f"{where}: server warning: {w}", code="server_warning", params=about)
+        )
     if data.get("resultType") != "matrix":
         warnings.append(
             Warning(
                 source,
                 f"{where}: expected a range vector, got {data.get('resultType')!r} (query: {job.query})",
                 code="bad_result",
+                params=about,
             )
         )
         return []
@@ -251,6 +263,7 @@ def to_series(source: str, job: SliJob) -> list[Series]:
                 f"{where}: no data: metric {metrics} has no series for this service in the "
                 f"{'baseline' if job.baseline else 'window'}; run `pmrecon check` (query: {job.query})",
                 code="metric_missing",
+                params={**about, "metric": metrics},
             )
         )
         return []
@@ -286,6 +299,7 @@ def to_series(source: str, job: SliJob) -> list[Series]:
                 f"{where}: {dropped} NaN/Inf sample(s) ignored (e.g. no traffic, or a histogram without data) "
                 f"(query {ref})",
                 code="nan_samples",
+                params={**about, "count": dropped},
             )
         )
     return out

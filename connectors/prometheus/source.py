@@ -220,6 +220,7 @@ class PrometheusSource(ConfiguredSource):
                     self.name,
                     f"source {self.name!r}: no services configured and no metric to discover them; set 'services'",
                     code="no_services",
+                    params={},
                 )
             )
             return []
@@ -233,7 +234,14 @@ class PrometheusSource(ConfiguredSource):
             if job.error is not None:
                 if job.error.fatal and fatal is None:
                     fatal = job.error
-                warnings.append(Warning(self.name, str(job.error), code=f"sli_{job.error.kind}"))
+                warnings.append(
+                    Warning(
+                        self.name,
+                        str(job.error),
+                        code=f"sli_{job.error.kind}",
+                        params={"sli": job.name, "service": job.service, "kind": job.error.kind},
+                    )
+                )
                 continue
             series.extend(job.series)
             warnings.extend(job.warnings)

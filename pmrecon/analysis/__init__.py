@@ -109,6 +109,8 @@ def analyse(
             f"missing data inside the incident: {len(gaps)} gap(s), "
             f"{sum(g.seconds for g in gaps):.0f}s in total; figures cover the samples that exist",
             "gaps",
+            gaps=len(gaps),
+            seconds=f"{sum(g.seconds for g in gaps):.0f}",
         )
     return Findings(
         window_start=evidence.window.start,
@@ -150,6 +152,7 @@ def _other_incidents(
             f"{len(incidents)} separate incidents in the window: the main one is analysed, "
             f"the others are listed",
             "several_incidents",
+            incidents=len(incidents),
         )
     return others
 
@@ -175,7 +178,7 @@ def _thresholds(slis: list[SliSeries]) -> list[Threshold]:
 def _unique_warnings(evidence: Evidence, ctx: AnalysisContext) -> list[WarningFinding]:
     """The evidence's warnings, then the analysis's, each once."""
     warnings = [
-        WarningFinding(x.source, x.message, x.code) for x in evidence.warnings
+        WarningFinding(x.source, x.message, x.code, dict(x.params)) for x in evidence.warnings
     ] + ctx.warnings
     seen: set[tuple[str, str, str]] = set()
     unique = []

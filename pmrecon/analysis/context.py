@@ -45,9 +45,9 @@ class AnalysisContext:
                 ctx.query_source[query.id] = source.name
         return ctx
 
-    def warn(self, message: str, code: str) -> None:
-        """Add a caveat for the report."""
-        self.warnings.append(WarningFinding(source="analysis", message=message, code=code))
+    def warn(self, message: str, code: str, **params: Any) -> None:
+        """Add a caveat for the report: English ``message``, its cause ``code`` and the values named."""
+        self.warnings.append(WarningFinding("analysis", message, code, dict(params)))
 
     def source_of(self, refs: Iterable[str | None], default: str | None = None) -> str | None:
         """The names of the sources that answered the queries ``refs``, else ``default``."""

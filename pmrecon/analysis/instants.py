@@ -191,6 +191,7 @@ def resolution_instant(ctx: AnalysisContext, detected: DetectedIncident) -> Inst
             f"before the stability period ({ctx.settings.stability:.0f}s) has elapsed: "
             f"resolution not confirmed; widen --to",
             "resolution_unconfirmed",
+            stability=f"{ctx.settings.stability:.0f}",
         )
     elif detected.resolution is None:
         ctx.warn("incident still in progress at the window's end", "ongoing_at_end")

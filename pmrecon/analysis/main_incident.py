@@ -123,6 +123,7 @@ def _set_durations(ctx: AnalysisContext, detected: DetectedIncident, incident: I
                 f"acknowledged at {rfc3339(incident.acknowledged)}, {-mtta:.0f} s before the "
                 f"first alert ({rfc3339(incident.first_alert)}): MTTA not computed; check --ack",
                 "ack_before_first_alert",
+                seconds=f"{-mtta:.0f}",
             )
 
 

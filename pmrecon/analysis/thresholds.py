@@ -108,6 +108,8 @@ def _error_ratio_threshold(ctx: AnalysisContext, sli: SliSeries, baseline: Basel
             f"no baseline for {sli.series_id}: error-ratio threshold {sli.threshold:.4g} derived "
             f"from the window's median; set analysis.error_ratio_threshold to fix it",
             "threshold_from_window",
+            sli=sli.series_id,
+            setting="analysis.error_ratio_threshold",
         )
 
 
@@ -128,9 +130,15 @@ def _latency_threshold(ctx: AnalysisContext, sli: SliSeries, baseline: BaselineS
             f"no baseline for {sli.series_id}: latency threshold {sli.threshold:.4g}s derived "
             f"from the window's median; set analysis.latency_threshold to fix it",
             "threshold_from_window",
+            sli=sli.series_id,
+            setting="analysis.latency_threshold",
         )
     elif len(sli.values):
-        ctx.warn(f"no latency threshold can be derived for {sli.series_id}", "no_threshold")
+        ctx.warn(
+            f"no latency threshold can be derived for {sli.series_id}",
+            "no_threshold",
+            sli=sli.series_id,
+        )
 
 
 def _uptime_threshold(sli: SliSeries, baseline: BaselineSamples) -> None:

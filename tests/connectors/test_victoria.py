@@ -146,7 +146,7 @@ def test_alone_it_lists_no_rule_and_alerts_keep_their_intervals(bare_victoria) -
         for iv, (_, s1) in zip(alert.firing, want["firing"]):
             assert abs((iv.end - s1).total_seconds()) <= e
         assert alert.annotations == {}
-    (no_rules,) = [w for w in ev.warnings if w.code == "no_rules"]
+    (no_rules,) = [w for w in ev.warnings if w.code == "no_rules_listed"]
     assert "lists no alerting rule" in no_rules.message and "vmalert" in no_rules.message
 
 
@@ -283,8 +283,12 @@ def test_build_against_victoria_metrics_writes_the_report_with_its_warnings(
     for key in ("impact_start", "first_alert", "resolution"):
         assert _close(found["incident"][key], truth[key], sc.scrape_interval), key
     codes = {w["code"] for w in found["warnings"]}
-    assert {"no_server_config", "unknown_server_version", "no_rules"} <= codes
-    assert "scrape interval taken as 15s" in (out / "postmortem.md").read_text(encoding="utf-8")
+    assert {"no_server_config", "unknown_server_version", "no_rules_listed"} <= codes
+    # The French report words the cause; findings.json keeps the English detail
+    assert "pas d'intervalle de collecte : 15 s retenus" in (out / "postmortem.md").read_text(
+        encoding="utf-8"
+    )
+    assert any("scrape interval taken as 15s" in w["message"] for w in found["warnings"])
 
 
 # ---------------------------------------------------------------- pmrecon check

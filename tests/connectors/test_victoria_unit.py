@@ -132,7 +132,7 @@ def test_empty_config_measures_the_interval_from_the_densest_series() -> None:
     assert "set scrape_interval in the settings" in message
     # the version is unknown and said so; no rules is said too
     assert "buildinfo is empty" in by_code(warnings)["unknown_server_version"]
-    assert "vmalert" in by_code(warnings)["no_rules"]
+    assert "vmalert" in by_code(warnings)["no_rules_listed"]
 
 
 def test_jittered_samples_round_to_whole_seconds() -> None:

@@ -15,6 +15,7 @@ import pytest
 
 from connectors.bundle import bundle_files, write_files
 from pmrecon.links import incident_window, make_links
+from pmrecon.model import Evidence
 from pmrecon.output import write_outputs
 from pmrecon.report.graphs import draw_figures, find_chromium
 from pmrecon.report.htmlreport import markdown_to_html
@@ -39,8 +40,8 @@ from tests.report_data import (
 FIGURES = ("error_ratio", "latency", "throughput", "log_volume", "alerts")
 
 
-def make_report(out: Path, lang: str = "fr", png: bool = False) -> Path:
-    ev = evidence()
+def make_report(out: Path, lang: str = "fr", png: bool = False, ev: Evidence | None = None) -> Path:
+    ev = ev or evidence()
     files = bundle_files(ev)
     write_outputs(
         out,

@@ -41,10 +41,28 @@ SAMPLES = {
     "alert": "CheckoutDown",
     "name": "CheckoutHighErrorRate",
     "on": " (checkout)",
-    "what": "checkout",
     "threshold": "1 %",
     "count": 1089,
     "signature": "TimeoutError: upstream",
+    # Warnings grouped by cause (cause.*, fix.*, notice.cause*): the line's parts, then the
+    # values the warnings carry.
+    "what": "No data",
+    "fix": "Run pmrecon check",
+    "sources": "prometheus, victoria",
+    "metric": "http_requests_total",
+    "kind": "timeout",
+    "field": "user.id",
+    "total": 1200,
+    "read": 1000,
+    "documents": 42,
+    "limit": 20,
+    "setting": "signatures.max_tracked",
+    "major": 8,
+    "query": "q7, q9",
+    "signal": "SIGTERM",
+    "gaps": 2,
+    "incidents": 4,
+    "stability": 300,
 }
 
 #: Entries that are separators, not words.
