@@ -58,7 +58,14 @@ def notices(
         if str(w.get("code")) in OWN_NOTICE:
             message = str(w.get("message", ""))
             message = phrase_in_language(message, lang, "warning.") or message
-            out.append(wording.text(lang, OWN_NOTICE[str(w.get("code"))], message=message))
+            out.append(
+                wording.text(
+                    lang,
+                    OWN_NOTICE[str(w.get("code"))],
+                    message=message,
+                    source=str(w.get("source", "")),
+                )
+            )
     # The notices below say what some analysis warnings say, with the times: the warning's
     # fix joins its notice (code -> that notice's line) instead of a second line.
     said: dict[str, int] = {}

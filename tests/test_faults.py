@@ -4,7 +4,7 @@ never stops the report, never shows a traceback and never leaves a half-written 
 The healthy source is the session's real, backfilled Prometheus (scenario ``clean_single``);
 the failing one reaches the same server through :class:`tests.faultproxy.FaultProxy`, which
 breaks the answers on request. A degraded build must give the same incident as a healthy
-build, plus the notice "Données indisponibles : …" in the report, a ``source_unavailable``
+build, plus the notice "Source … indisponible ou incomplète : …" in the report, a ``source_unavailable``
 warning in findings.json, and exit code 7 (3 with ``--strict``). Prometheus stopped
 mid-build is a dedicated server, stopped for real while the build runs.
 """
@@ -42,7 +42,7 @@ pytestmark = pytest.mark.prometheus
 SCENARIO = "clean_single"
 SC = SCENARIOS[SCENARIO]()
 FROM, TO = (t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in SC.window)
-NOTICE = "Données indisponibles : "
+NOTICE = " indisponible ou incomplète : les chiffres qui en dépendent manquent"
 REQUEST_TIMEOUT = 1.5  # the failing source's per-request timeout
 
 
@@ -130,7 +130,7 @@ def assert_degraded(
     assert words in unavailable[0]["message"]
     md = (out / "postmortem.md").read_text(encoding="utf-8")
     notice = [line for line in md.splitlines() if NOTICE in line]
-    assert notice and words in notice[0], notice
+    assert notice and words in notice[0] and f"Source {source} " in notice[0], notice
     html = (out / "report.html").read_text(encoding="utf-8")
     assert NOTICE in html
     assert found["incident"] == reference["incident"]

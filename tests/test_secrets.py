@@ -244,7 +244,7 @@ def test_degraded_report_and_strict(prometheus, alertmanager, echo, tmp_path) ->
         assert runs[-1].code not in (1, 2), runs[-1].err[-3000:]
     assert [r.code for r in runs[:2]] == [7, 3], [r.err[-2000:] for r in runs]
     md = (tmp_path / "out" / "postmortem.md").read_text(encoding="utf-8")
-    assert md.count("Données indisponibles : ") == 6
+    assert md.count(" indisponible ou incomplète : ") == 6
     found = json.loads((tmp_path / "out" / "findings.json").read_text(encoding="utf-8"))
     shown = [w["message"] for w in found["warnings"] if w["source"] in ("down", "es-down")]
     assert len(shown) == 2 and all("(http://***@127.0.0.1:" in m for m in shown), shown

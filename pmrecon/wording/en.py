@@ -245,7 +245,7 @@ TEXT: dict[str, str] = {
     "definition.error_logs": "Error-level log documents in the buckets overlapping {span}.",
     "definition.span.incident": "(impact start, resolution]",
     "definition.span.window": "the whole window (no incident found)",
-    "notice.unavailable": "Data unavailable: {message}",
+    "notice.unavailable": "Source {source} unavailable or incomplete: the figures that depend on it are missing ({message}).",
     "notice.none": "No incident found in the window {start} → {end}: no alert fired, no SLI breached, no error burst.",
     "notice.ongoing_end": "Incident still in progress at the end of the window: not resolved at {end}.",
     "notice.ongoing_start": "Incident already in progress at the start of the window ({start}): the real start may be earlier.",

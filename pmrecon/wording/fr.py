@@ -245,7 +245,7 @@ TEXT: dict[str, str] = {
     "definition.error_logs": "Documents de log de niveau erreur dans les intervalles qui recouvrent {span}.",
     "definition.span.incident": "]début d'impact, résolution]",
     "definition.span.window": "toute la fenêtre (aucun incident trouvé)",
-    "notice.unavailable": "Données indisponibles : {message}",
+    "notice.unavailable": "Source {source} indisponible ou incomplète : les chiffres qui en dépendent manquent (détail : {message}).",
     "notice.none": "Aucun incident détecté dans la fenêtre {start} → {end} : aucune alerte déclenchée, aucun SLI dégradé, aucun pic d'erreurs.",
     "notice.ongoing_end": "Incident en cours à la fin de la fenêtre : il n'était pas résolu à {end}.",
     "notice.ongoing_start": "Incident déjà en cours au début de la fenêtre ({start}) : le début réel peut être antérieur.",
