@@ -19,10 +19,12 @@ The pipeline of :func:`analyse`, one module a step (each module says which step 
    with its impact start, first alert, resolution and end; the one with the most
    breach time is the main incident, the others are listed;
 5. :mod:`.main_incident` describes the main one with :mod:`.instants` (key instants),
-   :mod:`.measures` and :mod:`.figures` (peaks, availability, MTTD, MTTR…) and
-   :mod:`.services` (what each service went through);
+   :mod:`.measures` and :mod:`.figures` (peaks, availability, MTTD, MTTR…),
+   :mod:`.services` (what each service went through) and :mod:`.cascade` (the order in
+   which the services' SLIs first breached);
 6. :mod:`.timeline` and :mod:`.listings` add the timeline, alerts, data gaps, top
-   errors and sources.
+   errors and sources; :mod:`.detection` the detection gaps and :mod:`.suspects` the
+   ranked leads on the cause.
 
 Shared along the way: :mod:`.context` (evidence, settings, warnings), :mod:`.settings`,
 :mod:`.samples` (series as arrays), :mod:`.times` and :mod:`.wording`.
@@ -36,7 +38,9 @@ from typing import Any
 
 from ..findings import Findings, OtherIncident, Threshold, WarningFinding
 from ..model import Evidence
+from .cascade import build_cascade
 from .context import AnalysisContext
+from .detection import detection_gaps
 from .incidents import DetectedIncident, choose_main, detect_incidents
 from .instants import CHANGE_KINDS, HUMAN_INSTANTS, IMPROVEMENT_SHARE, INSTANT_NAMES
 from .listings import alert_findings, data_gaps, signature_novelty, source_finding, top_errors
@@ -45,6 +49,7 @@ from .main_incident import describe_main_incident
 from .settings import AnalysisSettings, load_settings
 from .signals import QUIET_SEVERITIES, alert_signals, log_signals, sli_signals
 from .slis import SliSeries, build_slis
+from .suspects import rank_suspects
 from .thresholds import MIN_ERROR_RATIO_THRESHOLD, assign_thresholds
 from .timeline import build_timeline
 from .times import as_utc, utc_time
@@ -97,11 +102,13 @@ def analyse(
 
     # steps 5-6: the main incident, the others, and what the findings list
     incident, instants, figures = describe_main_incident(ctx, main, slis, logs, known)
+    incident.cascade = build_cascade(incident.services)
     others = _other_incidents(ctx, incidents, main)
     in_incident = {id(s.alert) for s in (main.signals if main else []) if s.alert is not None}
     alerts = alert_findings(ctx, in_incident)
     novelty = signature_novelty(ctx, main.impact_start if main else None)
     timeline = build_timeline(ctx, breaches, bursts, instants, novelty)
+    window = (evidence.window.start, evidence.window.end)
     gaps = data_gaps(ctx, main)
     if gaps:
         ctx.warn(
@@ -120,6 +127,8 @@ def analyse(
         alerts=alerts,
         timeline=timeline,
         top_errors=top_errors(evidence, novelty),
+        suspects=rank_suspects(ctx, incident, novelty),
+        detection=detection_gaps(incident, alerts, ctx.settings, window),
         other_incidents=others,
         gaps=gaps,
         thresholds=_thresholds(slis),
