@@ -24,6 +24,7 @@ from ..errors import RenderError
 from ..wording import catalogue, text
 from .definitions import in_language, phrase_in_language
 from .formatting import Formatter, md_cell, md_code, md_fence_line, md_inline
+from .leads import LeadWriter, lead_footnotes
 
 #: The key instants the templates name (``labels``), by their name in findings.json.
 LABELLED_INSTANTS = (
@@ -78,7 +79,11 @@ def make_environment(
         lstrip_blocks=False,
     )
     fmt = Formatter(lang, tz, multi_day)
+    leads = LeadWriter(lang, fmt)
     env.filters.update(
+        cascade=leads.cascade,
+        lead=leads.lead,
+        detection_gap=leads.gap,
         source_kind=lambda value: source_kind(value, lang),
         impact=lambda value: text_or(lang, f"report.impact.{value}", value),
         sli=lambda value: text_or(lang, f"report.sli.{value}", value),
@@ -169,7 +174,7 @@ def footnotes(findings: Mapping[str, Any], lang: str = "en") -> list[dict[str, s
         )
         for name, i in findings.get("instants", {}).items()
         if i and i.get("at")
-    ]
+    ] + lead_footnotes(findings, lang)
     for key, fig in items:
         # Pre-rendered Markdown: prose escaped, queries as code spans (they hold [ ] _ * ...).
         parts = []

@@ -36,6 +36,19 @@ SAMPLES = {
     "list": "10:05–10:20 (cart)",
     "source": "elasticsearch",
     "counts": "3 email",
+    # the leads (pmrecon/report/leads.py)
+    "at": "10:05",
+    "lag": "4 min",
+    "duration": "3 min",
+    "when": "3 min before impact start",
+    "subject": "`Deployed api to 2.0`",
+    "related": "`Rolled back api to 1.9`",
+    "kind": "concentration",
+    "ratio": "88",
+    "alert": "`HighErrorRate`",
+    "delay": "40 min",
+    "episodes": 4,
+    "score": "0.87",
 }
 
 #: Entries that are separators, not words.
