@@ -176,4 +176,3 @@ def _stale(
             )
         )
     return gaps
-

@@ -154,20 +154,20 @@ def change_leads(
         )
     for change in before:
         lead = impact - epoch(change.at)
-        rollback = undone.get(id(change))
+        undoing = undone.get(id(change))
         leads.append(
             Suspect(
                 rank=0,
-                kind="rollback_recovery" if rollback else "change",
+                kind="rollback_recovery" if undoing else "change",
                 service=_service(change),
                 at=change.at,
                 summary=change.text,
                 score=ROLLBACK_SCORE
-                if rollback
+                if undoing
                 else proximity(lead) * relevance.of(_service(change)),
-                evidence=_refs(ctx, [change.ref, rollback.ref if rollback else None]),
+                evidence=_refs(ctx, [change.ref, undoing.ref if undoing else None]),
                 lead_seconds=lead,
-                related=rollback.text if rollback else None,
+                related=undoing.text if undoing else None,
             )
         )
     return leads
@@ -222,8 +222,7 @@ def load_leads(
                 service=service,
                 at=utc_time_of(_rise_start(times, values, usual, impact, step)),
                 summary=service,
-                score=min(1.0, math.log(ratio) / math.log(LOAD_FULL_RATIO))
-                * relevance.of(service),
+                score=min(1.0, math.log(ratio) / math.log(LOAD_FULL_RATIO)) * relevance.of(service),
                 evidence=_refs(ctx, [window.query_ref, *usual_refs]),
                 ratio=ratio,
             )

@@ -107,9 +107,7 @@ class LeadWriter:
         return body + self._text("report.gap.suggestion")
 
 
-def lead_footnotes(
-    findings: Mapping[str, Any], lang: str
-) -> list[tuple[str, dict[str, Any]]]:
+def lead_footnotes(findings: Mapping[str, Any], lang: str) -> list[tuple[str, dict[str, Any]]]:
     """One footnote item per suspect (``lead_<rank>``): how it is scored, and its queries."""
     words = catalogue(lang)
     return [

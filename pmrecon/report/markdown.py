@@ -174,7 +174,8 @@ def footnotes(findings: Mapping[str, Any], lang: str = "en") -> list[dict[str, s
         )
         for name, i in findings.get("instants", {}).items()
         if i and i.get("at")
-    ] + lead_footnotes(findings, lang)
+    ]
+    items += lead_footnotes(findings, lang)
     for key, fig in items:
         # Pre-rendered Markdown: prose escaped, queries as code spans (they hold [ ] _ * ...).
         parts = []

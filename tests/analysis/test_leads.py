@@ -87,7 +87,9 @@ def failing(name: str, start: str, end: str, **kw: Any) -> Svc:
 
 def test_the_dependency_that_breaks_first_leads_the_cascade() -> None:
     data = run(
-        build(W0, W1, [failing("checkout", "10:33", "11:00"), failing("payments", "10:30", "11:00")])
+        build(
+            W0, W1, [failing("checkout", "10:33", "11:00"), failing("payments", "10:30", "11:00")]
+        )
     )
     cascade = data["incident"]["cascade"]
     assert [c["service"] for c in cascade] == ["payments", "checkout"]
@@ -115,11 +117,14 @@ def test_the_cascade_names_the_sli_that_broke_first() -> None:
 
 
 def test_a_breach_already_running_at_the_window_start_comes_first_with_no_time() -> None:
-    data = run(
-        build(W0, W1, [failing("db", "09:00", "10:40"), failing("api", "10:10", "10:40")])
-    )
+    data = run(build(W0, W1, [failing("db", "09:00", "10:40"), failing("api", "10:10", "10:40")]))
     first, second = data["incident"]["cascade"]
-    assert first == {"service": "db", "first_breach_at": None, "sli": "error_ratio", "lag_seconds": None}
+    assert first == {
+        "service": "db",
+        "first_breach_at": None,
+        "sli": "error_ratio",
+        "lag_seconds": None,
+    }
     assert second["service"] == "api" and second["lag_seconds"] is None
 
 
@@ -244,7 +249,9 @@ def test_a_rollback_followed_by_recovery_points_at_the_change_it_undid() -> None
     assert first["related"] == "Rolled back api to 2.9" and first["score"] == 0.95
     # without the config change in between, the rollback undid the deploy two hours earlier
     ev = build(W0, W1, [failing("api", "10:30", "11:00")])
-    with_changes(ev, change(D("08:30"), "api", version="3.0"), change(D("10:55"), "api", "rollback"))
+    with_changes(
+        ev, change(D("08:30"), "api", version="3.0"), change(D("10:55"), "api", "rollback")
+    )
     first, *_ = run(ev)["suspects"]
     assert first["kind"] == "rollback_recovery" and first["at"] == iso(D("08:30"))
     assert first["lead_seconds"] == 2 * 3600
@@ -261,8 +268,12 @@ def test_a_traffic_surge_with_no_change_ranks_load_first() -> None:
     ev = build(W0, W1, [failing("api", "10:30", "11:00")])
     (throughput,) = [s for s in ev.series if s.kind == "throughput" and not s.baseline]
     times = np.array(throughput.timestamps)
-    surge = (times > T("2026-03-02 10:28").timestamp()) & (times <= T("2026-03-02 11:00").timestamp())
-    throughput.values = np.where(surge, np.array(throughput.values) * 88, throughput.values).tolist()
+    surge = (times > T("2026-03-02 10:28").timestamp()) & (
+        times <= T("2026-03-02 11:00").timestamp()
+    )
+    throughput.values = np.where(
+        surge, np.array(throughput.values) * 88, throughput.values
+    ).tolist()
     first, *_ = run(ev)["suspects"]
     assert first["kind"] == "load" and first["service"] == "api"
     assert first["ratio"] == pytest.approx(88) and first["score"] == 1.0

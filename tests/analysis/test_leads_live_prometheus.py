@@ -61,9 +61,7 @@ def dependency_first() -> Scenario:
                 "checkout", rps=20, phases=(Phase(t(f"{DAY} 14:04"), t(f"{DAY} 14:40"), 0.2),)
             ),
         ],
-        alerts=[
-            AlertSpec("HighErrorRate", "checkout", ((t(f"{DAY} 14:05"), t(f"{DAY} 14:41")),))
-        ],
+        alerts=[AlertSpec("HighErrorRate", "checkout", ((t(f"{DAY} 14:05"), t(f"{DAY} 14:41")),))],
         description="a dependency fails first, its caller follows",
     )
 
