@@ -82,6 +82,11 @@ def failing(name: str, start: str, end: str, **kw: Any) -> Svc:
     return Svc(name, phases=[Deg(D(start), D(end), error_ratio=kw.pop("ratio", 0.3), **kw)])
 
 
+def api_failing(alerts: list[AlertDecl]) -> Evidence:
+    """api failing from 10:30 to 11:00, with ``alerts``."""
+    return build(W0, W1, [failing("api", "10:30", "11:00")], alerts=alerts)
+
+
 # --------------------------------------------------------------------------- cascade
 
 
@@ -145,12 +150,7 @@ def test_an_incident_no_alert_saw_says_so_and_leaves_mttd_unknown() -> None:
 
 
 def test_a_late_first_alert_is_a_gap_and_the_delay_is_configurable() -> None:
-    ev = build(
-        W0,
-        W1,
-        [failing("api", "10:30", "11:00")],
-        alerts=[AlertDecl("HighErrorRate", "api", [(D("10:40"), D("11:01"))])],
-    )
+    ev = api_failing(alerts=[AlertDecl("HighErrorRate", "api", [(D("10:40"), D("11:01"))])])
     (late,) = [g for g in run(ev)["detection"] if g["kind"] == "late_alert"]
     assert late["alert"] == "HighErrorRate" and late["seconds"] == 600
     assert late["at"] == iso(D("10:40"))
@@ -160,47 +160,22 @@ def test_a_late_first_alert_is_a_gap_and_the_delay_is_configurable() -> None:
 
 def test_an_alert_firing_three_times_in_the_incident_flaps() -> None:
     fires = [(D("10:32"), D("10:36")), (D("10:40"), D("10:44")), (D("10:48"), D("10:58"))]
-    ev = build(
-        W0,
-        W1,
-        [failing("api", "10:30", "11:00")],
-        alerts=[AlertDecl("HighErrorRate", "api", fires)],
-    )
+    ev = api_failing(alerts=[AlertDecl("HighErrorRate", "api", fires)])
     (flap,) = [g for g in run(ev)["detection"] if g["kind"] == "flapping"]
     assert flap["episodes"] == 3 and flap["alert"] == "HighErrorRate"
     assert flap["at"] == iso(D("10:32"))
-    twice = build(
-        W0,
-        W1,
-        [failing("api", "10:30", "11:00")],
-        alerts=[AlertDecl("HighErrorRate", "api", fires[:2])],
-    )
+    twice = api_failing(alerts=[AlertDecl("HighErrorRate", "api", fires[:2])])
     assert "flapping" not in [g["kind"] for g in run(twice)["detection"]]
 
 
 def test_an_alert_firing_long_after_resolution_is_stale() -> None:
-    ev = build(
-        W0,
-        W1,
-        [failing("api", "10:30", "11:00")],
-        alerts=[AlertDecl("HighErrorRate", "api", [(D("10:32"), D("11:40"))])],
-    )
+    ev = api_failing(alerts=[AlertDecl("HighErrorRate", "api", [(D("10:32"), D("11:40"))])])
     (stale,) = [g for g in run(ev)["detection"] if g["kind"] == "stale_alert"]
     assert stale["seconds"] == 40 * 60 and stale["at"] == iso(D("11:40"))
-    forever = build(
-        W0,
-        W1,
-        [failing("api", "10:30", "11:00")],
-        alerts=[AlertDecl("HighErrorRate", "api", [(D("10:32"), None)])],
-    )
+    forever = api_failing(alerts=[AlertDecl("HighErrorRate", "api", [(D("10:32"), None)])])
     (still,) = [g for g in run(forever)["detection"] if g["kind"] == "stale_alert"]
     assert still["at"] is None and still["seconds"] == 60 * 60
-    prompt = build(
-        W0,
-        W1,
-        [failing("api", "10:30", "11:00")],
-        alerts=[AlertDecl("HighErrorRate", "api", [(D("10:32"), D("11:05"))])],
-    )
+    prompt = api_failing(alerts=[AlertDecl("HighErrorRate", "api", [(D("10:32"), D("11:05"))])])
     assert "stale_alert" not in [g["kind"] for g in run(prompt)["detection"]]
 
 
