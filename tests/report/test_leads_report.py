@@ -18,7 +18,7 @@ import pytest
 from connectors.bundle import write_bundle
 from pmrecon.api import BuildRequest, build
 from pmrecon.config import Config, validate
-from tests.analysis.test_leads import D, W0, W1, change, failing, with_changes
+from tests.analysis.test_leads import W0, W1, D, change, failing, with_changes
 from tests.evidence_factory import build as build_evidence
 
 WORDS = {
