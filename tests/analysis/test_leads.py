@@ -42,7 +42,8 @@ def run(ev: Evidence, settings: dict[str, Any] | None = None) -> dict[str, Any]:
 
 
 def assert_evidence_resolves(data: dict[str, Any]) -> None:
-    """Each suspect's evidence names a query of sources[].queries of the same findings."""
+    """Each suspect's evidence names a query of sources[].queries of the same findings; ranks,
+    scores and the cascade's lags are in order."""
     ids = {q["id"] for s in data["sources"] for q in s["queries"]}
     for suspect in data["suspects"]:
         assert suspect["evidence"], suspect
@@ -51,6 +52,8 @@ def assert_evidence_resolves(data: dict[str, Any]) -> None:
     assert [s["rank"] for s in data["suspects"]] == list(range(1, len(data["suspects"]) + 1))
     scores = [s["score"] for s in data["suspects"]]
     assert scores == sorted(scores, reverse=True)
+    lags = [c["lag_seconds"] for c in data["incident"]["cascade"] if c["lag_seconds"] is not None]
+    assert lags == sorted(lags) and all(lag >= 0 for lag in lags)
 
 
 def change(at: dt.datetime, service: str, kind: str = "deploy", version: str = "2.0") -> Event:
