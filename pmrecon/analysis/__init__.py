@@ -8,6 +8,7 @@ for settings and time zones, :mod:`pmrecon.config`; never a connector or the rep
 
 The pipeline of :func:`analyse`, one module a step (each module says which step it is):
 
+0. :mod:`.metric_changes` adds the restarts the metrics show to the logged changes;
 1. :mod:`.slis` builds one *SLI series* per service and indicator (error ratio, the
    highest latency quantile, uptime);
 2. :mod:`.thresholds` gives each its threshold (configured, else derived from the
@@ -38,6 +39,7 @@ from typing import Any
 
 from ..findings import Findings, OtherIncident, Threshold, WarningFinding
 from ..model import Evidence
+from . import wording
 from .cascade import build_cascade
 from .context import AnalysisContext
 from .detection import detection_gaps
@@ -46,6 +48,7 @@ from .instants import CHANGE_KINDS, HUMAN_INSTANTS, IMPROVEMENT_SHARE, INSTANT_N
 from .listings import alert_findings, data_gaps, signature_novelty, source_finding, top_errors
 from .logs import count_error_logs
 from .main_incident import describe_main_incident
+from .metric_changes import with_metric_changes
 from .settings import AnalysisSettings, load_settings
 from .signals import QUIET_SEVERITIES, alert_signals, log_signals, sli_signals
 from .slis import SliSeries, build_slis
@@ -88,6 +91,8 @@ def analyse(
 
     check_timezone(timezone)  # fail here, not later when the findings are written
     typed_settings, full_settings = load_settings(settings)
+    # step 0: restarts seen in the metrics join the logged changes
+    evidence = with_metric_changes(evidence, wording.supported(language))
     ctx = AnalysisContext.of(evidence, typed_settings, language)
     known = {k: as_utc(v) for k, v in (human or {}).items() if k in HUMAN_INSTANTS}
 

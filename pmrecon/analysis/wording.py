@@ -32,6 +32,7 @@ TEXT = {
         # {count} counts every service's errors; {on} names the services that burst.
         "log_burst": "Pic d'erreurs dans les logs{on} : {count} erreurs, tous services confondus",
         "new_error": "Nouvelle erreur : {signature}{on}",
+        "restart": "{service} redémarré (vu dans {metric})",
         "on": " ({what})",
         "error_ratio": "Taux d'erreur",
         "latency": "Latence {q}",
@@ -57,6 +58,7 @@ TEXT = {
         "target_up": "{service} up again",
         "log_burst": "Error log burst{on}: {count} errors in all services",
         "new_error": "New error: {signature}{on}",
+        "restart": "{service} restarted (seen in {metric})",
         "on": " ({what})",
         "error_ratio": "Error ratio",
         "latency": "Latency {q}",

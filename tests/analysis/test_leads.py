@@ -16,7 +16,7 @@ import pytest
 
 from pmrecon.analysis import analyse
 from pmrecon.findings import findings_to_json, validate_findings
-from pmrecon.model import ErrorSignature, Event, Evidence, QueryRecord, SourceInfo
+from pmrecon.model import ErrorSignature, Event, Evidence, QueryRecord, Series, SourceInfo
 from tests.evidence_factory import AlertDecl, Deg, LogDecl, Svc, T, build
 from tests.schemacheck import as_written
 
@@ -297,3 +297,55 @@ def test_the_demo_leads_point_at_the_rolled_back_deploy() -> None:
     first = data["suspects"][0]
     assert first["kind"] == "rollback_recovery" and first["service"] == "payments"
     assert first["summary"].startswith("Deployed payments to 3.2.0")
+
+
+# --------------------------------------------------------------------------- metric changes
+
+
+def with_start_time(ev: Evidence, service: str, restarts: list[dt.datetime]) -> Evidence:
+    """An ``extra`` series of ``service``'s process start time, rising at each restart."""
+    (like,) = [
+        s for s in ev.series if s.kind == "throughput" and s.service == service and not s.baseline
+    ]
+    started = T("2026-03-01 06:00").timestamp()
+    values = []
+    for at in like.timestamps:
+        for restart in restarts:
+            if restart.timestamp() <= at:
+                started = max(started, restart.timestamp())
+        values.append(started)
+    query = f'max(process_start_time_seconds{{job="{service}"}})'
+    ev.series.append(
+        Series(
+            "process_start",
+            "extra",
+            service,
+            "s",
+            list(like.timestamps),
+            values,
+            like.step_seconds,
+            "q-start",
+        )
+    )
+    ev.sources[0].queries.append(QueryRecord("q-start", "prom", "extra", query))
+    return ev
+
+
+def test_a_restart_seen_in_process_start_time_is_a_change() -> None:
+    ev = with_start_time(build(W0, W1, [failing("api", "10:30", "11:00")]), "api", [D("10:28")])
+    before = copy.deepcopy(ev)
+    data = run(ev)
+    assert ev == before  # the evidence given is not changed
+    (row,) = [r for r in data["timeline"] if r["kind"] == "restart"]
+    assert row["at"] == iso(D("10:28")) and row["ref"] == "q-start"
+    assert row["text"] == "api redémarré (vu dans process_start_time_seconds)"
+    first = data["suspects"][0]
+    assert first["kind"] == "change" and first["at"] == iso(D("10:28"))
+    assert first["evidence"] == ["q-start"] and first["lead_seconds"] == 120
+
+
+def test_a_steady_start_time_or_one_before_the_window_gives_no_restart() -> None:
+    ev = with_start_time(build(W0, W1, [failing("api", "10:30", "11:00")]), "api", [])
+    assert [r for r in run(ev)["timeline"] if r["kind"] == "restart"] == []
+    ev = with_start_time(build(W0, W1, [failing("api", "10:30", "11:00")]), "api", [D("09:00")])
+    assert run(ev)["suspects"] == []
