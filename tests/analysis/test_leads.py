@@ -349,3 +349,8 @@ def test_a_steady_start_time_or_one_before_the_window_gives_no_restart() -> None
     assert [r for r in run(ev)["timeline"] if r["kind"] == "restart"] == []
     ev = with_start_time(build(W0, W1, [failing("api", "10:30", "11:00")]), "api", [D("09:00")])
     assert run(ev)["suspects"] == []
+
+
+def test_an_alert_of_a_quiet_severity_does_not_count_as_detection() -> None:
+    ev = api_failing(alerts=[AlertDecl("Watchdog", "api", [(D("10:31"), D("10:50"))], "info")])
+    assert [g["kind"] for g in run(ev)["detection"]] == ["no_alert"]
