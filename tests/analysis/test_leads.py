@@ -13,10 +13,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from pmrecon.analysis import analyse
+from pmrecon.analysis.detection import GAP_KINDS
 from pmrecon.findings import findings_to_json, validate_findings
 from pmrecon.model import ErrorSignature, Event, Evidence, QueryRecord, Series, SourceInfo
+from tests.analysis.test_analysis_properties import evidences
 from tests.evidence_factory import AlertDecl, Deg, LogDecl, Svc, T, build
 from tests.schemacheck import as_written
 
@@ -41,12 +44,12 @@ def run(ev: Evidence, settings: dict[str, Any] | None = None) -> dict[str, Any]:
     return data
 
 
-def assert_evidence_resolves(data: dict[str, Any]) -> None:
+def assert_evidence_resolves(data: dict[str, Any], *, every_lead_has_some: bool = True) -> None:
     """Each suspect's evidence names a query of sources[].queries of the same findings; ranks,
     scores and the cascade's lags are in order."""
     ids = {q["id"] for s in data["sources"] for q in s["queries"]}
     for suspect in data["suspects"]:
-        assert suspect["evidence"], suspect
+        assert suspect["evidence"] or not every_lead_has_some, suspect
         assert set(suspect["evidence"]) <= ids, suspect
         assert 0 <= suspect["score"] <= 1
     assert [s["rank"] for s in data["suspects"]] == list(range(1, len(data["suspects"]) + 1))
@@ -354,3 +357,24 @@ def test_a_steady_start_time_or_one_before_the_window_gives_no_restart() -> None
 def test_an_alert_of_a_quiet_severity_does_not_count_as_detection() -> None:
     ev = api_failing(alerts=[AlertDecl("Watchdog", "api", [(D("10:31"), D("10:50"))], "info")])
     assert [g["kind"] for g in run(ev)["detection"]] == ["no_alert"]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(evidences())
+def test_lead_invariants_on_any_well_formed_evidence(
+    case: tuple[Evidence, dict[str, Any], dict[str, Any]],
+) -> None:
+    ev, cfg, human = case
+    data = findings_to_json(analyse(ev, cfg, human=human))
+    # ranks, scores, lags in order; references resolve (the drawn events cite no query)
+    assert_evidence_resolves(data, every_lead_has_some=False)
+    inc, gaps = data["incident"], data["detection"]
+    kinds = [g["kind"] for g in gaps]
+    assert kinds == sorted(kinds, key=GAP_KINDS.index)
+    if not inc["found"]:
+        assert data["suspects"] == [] and gaps == [] and inc["cascade"] == []
+    if "no_alert" in kinds:
+        assert inc["first_alert"] is None and inc["mttd_seconds"] is None
+        assert "late_alert" not in kinds and "unalerted_service" not in kinds
+    breached = {s["name"] for s in inc["services"] if s["sli_breaches"]}
+    assert {c["service"] for c in inc["cascade"]} == breached
