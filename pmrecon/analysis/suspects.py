@@ -43,8 +43,10 @@ LEAD_HALF_LIFE = 900.0
 IMPACT_SLACK = 60.0
 #: A rollback points at the change it undid when its service recovers within this.
 RECOVERY_WITHIN = 900.0
-#: Scores of a rollback followed by recovery: the change it undid found, or not found.
+#: Scores of a rollback followed by recovery: the change it undid found (its service
+#: impacted, or only the incident's recovery to go by), or not found.
 ROLLBACK_SCORE = 0.95
+ROLLBACK_OTHER_SERVICE_SCORE = 0.75
 ROLLBACK_UNKNOWN_CHANGE_SCORE = 0.7
 #: Throughput at least this many times its usual level is a load lead; the score reaches 1
 #: at :data:`LOAD_FULL_RATIO` (log scale in between).
@@ -162,7 +164,7 @@ def change_leads(
                 service=_service(change),
                 at=change.at,
                 summary=change.text,
-                score=ROLLBACK_SCORE
+                score=_rollback_score(change, relevance)
                 if undoing
                 else proximity(lead) * relevance.of(_service(change)),
                 evidence=_refs(ctx, [change.ref, undoing.ref if undoing else None]),
@@ -171,6 +173,12 @@ def change_leads(
             )
         )
     return leads
+
+
+def _rollback_score(change: Event, relevance: Relevance) -> float:
+    """Its own service's recovery is the strongest sign; the incident's alone, a weaker one."""
+    impacted = _service(change) in relevance.impacted
+    return ROLLBACK_SCORE if impacted else ROLLBACK_OTHER_SERVICE_SCORE
 
 
 def _recovering_rollbacks(changes: list[Event], incident: Incident, impact: float) -> list[Event]:

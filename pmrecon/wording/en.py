@@ -156,7 +156,7 @@ TEXT: dict[str, str] = {
     "definition.max_latency": "Highest {q} latency of any service over {span}.",
     "definition.error_logs": "Error-level log documents in the buckets overlapping {span}.",
     "definition.lead.change": "Lead: a change at most 60 s after impact start. Score = 0.5^(|lead time| ÷ 900 s) × the relevance of its service (1 first in the cascade, 0.8 impacted, 0.6 unknown, 0.3 other).",
-    "definition.lead.rollback_recovery": "Lead: the latest change of a service before impact start, undone by a rollback during the incident after which the service recovered within 900 s. Score 0.95 (0.7 when the undone change is not in the evidence).",
+    "definition.lead.rollback_recovery": "Lead: the latest change of a service before impact start, undone by a rollback during the incident after which the service recovered within 900 s. Score 0.95 (0.75 when the service is not impacted, 0.7 when the undone change is not in the evidence).",
     "definition.lead.load": "Lead: the throughput of an impacted service in the 300 s before impact start at least 2 times its usual level (median over the baseline). Score = min(1, ln(rise) ÷ ln 20) × the relevance of its service.",
     "definition.lead.new_error": "Lead: an error signature absent from the baseline and from the window well before impact. Score = 0.6 × 0.5^(|first seen − impact start| ÷ 900 s) × the relevance of its service.",
     "definition.lead.upstream": "Lead: the first service of a cascade that others followed. Score 0.45: an order is not a cause.",

@@ -156,7 +156,7 @@ TEXT: dict[str, str] = {
     "definition.max_latency": "Plus haute latence {q}, tous services confondus, sur {span}.",
     "definition.error_logs": "Documents de log de niveau erreur dans les intervalles qui recouvrent {span}.",
     "definition.lead.change": "Piste : un changement au plus 60 s après le début d'impact. Score = 0,5^(|avance| ÷ 900 s) × la pertinence de son service (1 premier de la cascade, 0,8 touché, 0,6 inconnu, 0,3 autre).",
-    "definition.lead.rollback_recovery": "Piste : le dernier changement d'un service avant le début d'impact, annulé par un retour arrière pendant l'incident, après lequel le service s'est rétabli en moins de 900 s. Score 0,95 (0,7 quand le changement annulé n'est pas dans les preuves).",
+    "definition.lead.rollback_recovery": "Piste : le dernier changement d'un service avant le début d'impact, annulé par un retour arrière pendant l'incident, après lequel le service s'est rétabli en moins de 900 s. Score 0,95 (0,75 quand le service n'est pas touché, 0,7 quand le changement annulé n'est pas dans les preuves).",
     "definition.lead.load": "Piste : le débit d'un service touché dans les 300 s avant le début d'impact au moins 2 fois son niveau habituel (médiane sur la période de référence). Score = min(1, ln(hausse) ÷ ln 20) × la pertinence de son service.",
     "definition.lead.new_error": "Piste : une signature d'erreur absente de la période de référence et de la fenêtre bien avant l'impact. Score = 0,6 × 0,5^(|première occurrence − début d'impact| ÷ 900 s) × la pertinence de son service.",
     "definition.lead.upstream": "Piste : le premier service d'une cascade que d'autres ont suivi. Score 0,45 : un ordre n'est pas une cause.",

@@ -378,3 +378,18 @@ def test_lead_invariants_on_any_well_formed_evidence(
         assert "late_alert" not in kinds and "unalerted_service" not in kinds
     breached = {s["name"] for s in inc["services"] if s["sli_breaches"]}
     assert {c["service"] for c in inc["cascade"]} == breached
+
+
+def test_a_rollback_of_a_service_not_impacted_is_a_weaker_lead() -> None:
+    # web is healthy; its rollback at 10:55 precedes api's recovery at 11:00 by chance
+    ev = build(W0, W1, [failing("api", "10:30", "11:00"), Svc("web")])
+    with_changes(
+        ev,
+        change(D("10:10"), "web", version="4.0"),
+        change(D("10:27"), "api"),
+        change(D("10:55"), "web", "rollback", version="3.9"),
+    )
+    first, second, *_ = run(ev)["suspects"]
+    assert first["kind"] == "change" and first["service"] == "api"
+    assert second["kind"] == "rollback_recovery" and second["service"] == "web"
+    assert second["score"] == 0.75 and second["at"] == iso(D("10:10"))
