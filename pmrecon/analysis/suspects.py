@@ -71,7 +71,8 @@ class Relevance:
     FIRST, IMPACTED, UNKNOWN, OTHER = 1.0, 0.8, 0.6, 0.3
 
     def __init__(self, incident: Incident) -> None:
-        # services that breached on the same step as the first are all first: no order is known
+        # Services that breached on the same step as the first are all first, and so is every
+        # service when the first one's start is unknown (lags null): no order is known.
         self.first = {s.service for s in incident.cascade if s.lag_seconds in (0, None)}
         self.impacted = {s.name for s in incident.services}
 
