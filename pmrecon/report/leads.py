@@ -18,6 +18,23 @@ from .formatting import Formatter, md_code, md_inline
 
 #: Within this many seconds of impact start, a lead is "at" impact start.
 AT_IMPACT = 30.0
+#: The graph that shows each kind of lead: the rise for load, the errors' volume for a new
+#: error, the impact (and the mitigation line) for a change.
+GRAPH_OF_KIND = {
+    "load": "throughput",
+    "new_error": "log_volume",
+    "change": "error_ratio",
+    "rollback_recovery": "error_ratio",
+}
+#: An upstream lead's graph is that of the SLI that broke first.
+GRAPH_OF_SLI = {"error_ratio": "error_ratio", "latency": "latency", "uptime": "throughput"}
+
+
+def lead_graph(suspect: Mapping[str, Any]) -> str | None:
+    """The name of the graph that shows ``suspect`` (as in the report's ``graphs``), if any."""
+    if suspect.get("kind") == "upstream":
+        return GRAPH_OF_SLI.get(str(suspect.get("related")))
+    return GRAPH_OF_KIND.get(str(suspect.get("kind")))
 
 
 class LeadWriter:

@@ -24,7 +24,7 @@ from ..errors import RenderError
 from ..wording import catalogue, text
 from .definitions import in_language, phrase_in_language
 from .formatting import Formatter, md_cell, md_code, md_fence_line, md_inline
-from .leads import LeadWriter, lead_footnotes
+from .leads import LeadWriter, lead_footnotes, lead_graph
 
 #: The key instants the templates name (``labels``), by their name in findings.json.
 LABELLED_INSTANTS = (
@@ -84,6 +84,7 @@ def make_environment(
         cascade=leads.cascade,
         lead=leads.lead,
         detection_gap=leads.gap,
+        lead_graph=lead_graph,
         source_kind=lambda value: source_kind(value, lang),
         impact=lambda value: text_or(lang, f"report.impact.{value}", value),
         sli=lambda value: text_or(lang, f"report.sli.{value}", value),

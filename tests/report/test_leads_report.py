@@ -84,7 +84,11 @@ def test_the_leads_are_suggestions_beside_the_placeholders(
     assert [n for n, _ in leads] == ["1", "2", "3"]  # the change, upstream, the older change
     assert "Deployed payments to 2.0" in leads[0][1]
     for n, line in leads:
-        assert line.endswith(f"{words['confirm']}[^lead_{n}]"), line
+        # each ends "to be confirmed", its footnote, then a link to the graph that shows it
+        ending = re.search(
+            rf"{words['confirm']}\[\^lead_{n}\] \(\[\w+\]\((graphs/\w+\.html)\)\)$", line
+        )
+        assert ending and (tmp_path / "out" / ending[1]).is_file(), line
         assert re.search(rf"^\[\^lead_{n}\]: .*`es:q-changes`|^\[\^lead_{n}\]: .*`q-w-", md, re.M)
 
     contributing = section(md, words["contributing"])
