@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,9 +26,9 @@ from connectors.prometheus import PrometheusSource
 from pmrecon.analysis import analyse
 from pmrecon.findings import findings_to_json
 from pmrecon.model import Window
+from tests.analysis.test_leads_live_prometheus import serving
 from tests.connectors.elasticsearch.test_elasticsearch_live import ECS_MAPPING
 from tests.infra.es import ElasticsearchNode, bulk_load, make_client
-from tests.infra.prometheus import PrometheusServer, backfill
 from tests.scenarios import (
     AlertSpec,
     ChangeEvent,
@@ -38,7 +37,6 @@ from tests.scenarios import (
     Scenario,
     ServiceProfile,
     nested,
-    rules_yaml,
     t,
 )
 
@@ -110,15 +108,9 @@ SCENARIOS = {sc.name: sc for sc in (deploy_before(), rolled_back())}
 
 @pytest.fixture(scope="module")
 def prometheus_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    root = Path(tmp_path_factory.mktemp("leads-truth-prometheus"))
-    scenarios = list(SCENARIOS.values())
-    backfill(scenarios, root / "data", root / "openmetrics")
-    server = PrometheusServer(root, root / "data", rules=rules_yaml(scenarios))
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
+    root = tmp_path_factory.mktemp("leads-truth-prometheus")
+    with serving(root, list(SCENARIOS.values())) as url:
+        yield url
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ analysis must find the known cascade and detection gaps:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,17 +67,23 @@ def dependency_first() -> Scenario:
     )
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, Scenario]]]:
-    root = Path(tmp_path_factory.mktemp("leads-prometheus"))
-    scenarios = [unnoticed(), dependency_first(), flapping()]
+@contextlib.contextmanager
+def serving(root: Path, scenarios: list[Scenario]) -> Iterator[str]:
+    """A Prometheus of its own holding only ``scenarios`` (with their rules); its URL."""
     backfill(scenarios, root / "data", root / "openmetrics")
     prometheus = PrometheusServer(root, root / "data", rules=rules_yaml(scenarios))
     prometheus.start()
     try:
-        yield prometheus.url, {sc.name: sc for sc in scenarios}
+        yield prometheus.url
     finally:
         prometheus.stop()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, Scenario]]]:
+    scenarios = [unnoticed(), dependency_first(), flapping()]
+    with serving(tmp_path_factory.mktemp("leads-prometheus"), scenarios) as url:
+        yield url, {sc.name: sc for sc in scenarios}
 
 
 def findings_of(server: tuple[str, dict[str, Scenario]], name: str) -> dict[str, Any]:
