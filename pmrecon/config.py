@@ -68,6 +68,18 @@ ANALYSIS_SCHEMA: Schema = {
     "merge_gap": Key(
         "duration", 900, "signals closer than this belong to the same incident", minimum=0
     ),
+    "late_alert_after": Key(
+        "duration",
+        300,
+        "a first alert later than this after impact start is a detection gap (late_alert)",
+        minimum=0,
+    ),
+    "stale_alert_after": Key(
+        "duration",
+        900,
+        "an alert still firing this long after resolution is a detection gap (stale_alert)",
+        minimum=0,
+    ),
     "slo_target": Key("ratio", 0.999, "availability SLO target for the error-budget figure"),
     # An hour at least: "slo_period: 30" (seconds) is surely 30 days mistyped.
     "slo_period": Key("duration", 30 * 86400, "the SLO's period", minimum=3600),

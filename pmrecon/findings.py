@@ -23,7 +23,7 @@ from typing import Any
 
 from .model import QueryRecord, Window, parse_rfc3339, written_fields
 
-FINDINGS_SCHEMA_VERSION = 2
+FINDINGS_SCHEMA_VERSION = 3
 
 Span = tuple["dt.datetime | None", "dt.datetime | None"]
 
@@ -110,6 +110,16 @@ class ServiceImpact:
 
 
 @dataclass
+class CascadeStep:
+    """One service of the cascade: when its SLIs first breached and how long after the first."""
+
+    service: str
+    first_breach_at: dt.datetime | None  # None: already in breach at the window's start
+    sli: str  # the SLI that breached first ("error_ratio", "latency", "uptime")
+    lag_seconds: float | None  # after the cascade's first breach; None when either is unknown
+
+
+@dataclass
 class Incident:
     """The main incident of the window (or ``found=False``)."""
 
@@ -143,6 +153,7 @@ class Incident:
     impact_level_suggested: str | None = None
     error_logs: int | None = None
     services: list[ServiceImpact] = field(default_factory=list)
+    cascade: list[CascadeStep] = field(default_factory=list)
 
 
 @dataclass
@@ -240,6 +251,35 @@ class SourceFinding:
 
 
 @dataclass
+class Suspect:
+    """A lead on the cause, ranked: what it is, where, when it began and what shows it."""
+
+    rank: int
+    kind: str  # "change", "rollback_recovery", "load", "concentration", "new_error", "upstream"
+    service: str | None
+    at: dt.datetime | None  # when the suspected cause began
+    summary: str  # names the subject: the change's text, the signature, the label values
+    score: float  # in [0, 1], rule in docs/definitions.md
+    evidence: list[str] = field(default_factory=list)  # ids of the queries that show it
+    lead_seconds: float | None = None  # how long before impact start it began (< 0: after)
+    ratio: float | None = None  # load: the throughput's rise over its usual level
+    related: str | None = None  # rollback_recovery: the rollback's text; upstream: its first SLI
+
+
+@dataclass
+class DetectionGap:
+    """Something the alerting missed or did badly: a line for "what can be improved"."""
+
+    kind: str  # "no_alert", "late_alert", "flapping", "stale_alert", "unalerted_service"
+    alert: str | None
+    at: dt.datetime | None
+    summary: str
+    service: str | None = None
+    seconds: float | None = None  # late_alert: the delay; stale_alert: firing after resolution
+    episodes: int | None = None  # flapping: firing episodes within the incident
+
+
+@dataclass
 class WarningFinding:
     """A caveat the report must show: English text, cause code and the values it names."""
 
@@ -269,6 +309,8 @@ class Findings:
     sources: list[SourceFinding]
     warnings: list[WarningFinding]
     settings: dict[str, Any] = field(default_factory=dict)
+    suspects: list[Suspect] = field(default_factory=list)
+    detection: list[DetectionGap] = field(default_factory=list)
     schema_version: int = FINDINGS_SCHEMA_VERSION
 
 
@@ -332,6 +374,8 @@ def findings_to_json(findings: Findings) -> dict[str, Any]:
         "alerts": [value(alert) for alert in findings.alerts],
         "timeline": [value(entry) for entry in findings.timeline],
         "top_errors": [value(error) for error in findings.top_errors],
+        "suspects": [value(suspect) for suspect in findings.suspects],
+        "detection": [value(gap) for gap in findings.detection],
         "other_incidents": [value(other) for other in findings.other_incidents],
         "gaps": [
             {

@@ -84,8 +84,8 @@ def test_an_extra_key_fails_the_strict_schema_not_the_open_one(demo: Path) -> No
     found = schema.errors("findings", data)
     assert len(found) == 2 and all("Additional properties" in e for e in found)
     assert schema.errors("findings", data, open_=True) == []
-    data["schema_version"] = 3  # a newer major version: the open form refuses it
-    assert schema.errors("findings", data, open_=True) == ["$.schema_version: 2 was expected"]
+    data["schema_version"] = 4  # a newer major version: the open form refuses it
+    assert schema.errors("findings", data, open_=True) == ["$.schema_version: 3 was expected"]
 
 
 def test_a_breaking_change_without_a_new_version_fails_the_baseline(

@@ -8,6 +8,7 @@ for settings and time zones, :mod:`pmrecon.config`; never a connector or the rep
 
 The pipeline of :func:`analyse`, one module a step (each module says which step it is):
 
+0. :mod:`.metric_changes` adds the restarts the metrics show to the logged changes;
 1. :mod:`.slis` builds one *SLI series* per service and indicator (error ratio, the
    highest latency quantile, uptime);
 2. :mod:`.thresholds` gives each its threshold (configured, else derived from the
@@ -19,10 +20,12 @@ The pipeline of :func:`analyse`, one module a step (each module says which step 
    with its impact start, first alert, resolution and end; the one with the most
    breach time is the main incident, the others are listed;
 5. :mod:`.main_incident` describes the main one with :mod:`.instants` (key instants),
-   :mod:`.measures` and :mod:`.figures` (peaks, availability, MTTD, MTTR…) and
-   :mod:`.services` (what each service went through);
+   :mod:`.measures` and :mod:`.figures` (peaks, availability, MTTD, MTTR…),
+   :mod:`.services` (what each service went through) and :mod:`.cascade` (the order in
+   which the services' SLIs first breached);
 6. :mod:`.timeline` and :mod:`.listings` add the timeline, alerts, data gaps, top
-   errors and sources.
+   errors and sources; :mod:`.detection` the detection gaps and :mod:`.suspects` the
+   ranked leads on the cause.
 
 Shared along the way: :mod:`.context` (evidence, settings, warnings), :mod:`.settings`,
 :mod:`.samples` (series as arrays) and :mod:`.times`; its words are the ``timeline.*``
@@ -37,15 +40,19 @@ from typing import Any
 
 from ..findings import Findings, OtherIncident, Threshold, WarningFinding
 from ..model import Evidence
+from .cascade import build_cascade
 from .context import AnalysisContext
+from .detection import detection_gaps
 from .incidents import DetectedIncident, choose_main, detect_incidents
 from .instants import CHANGE_KINDS, HUMAN_INSTANTS, IMPROVEMENT_SHARE, INSTANT_NAMES
 from .listings import alert_findings, data_gaps, signature_novelty, source_finding, top_errors
 from .logs import count_error_logs
 from .main_incident import describe_main_incident
+from .metric_changes import with_metric_changes
 from .settings import AnalysisSettings, load_settings
 from .signals import QUIET_SEVERITIES, alert_signals, log_signals, sli_signals
 from .slis import SliSeries, build_slis
+from .suspects import rank_suspects
 from .thresholds import MIN_ERROR_RATIO_THRESHOLD, assign_thresholds
 from .timeline import build_timeline
 from .times import as_utc, utc_time
@@ -84,6 +91,8 @@ def analyse(
 
     check_timezone(timezone)  # fail here, not later when the findings are written
     typed_settings, full_settings = load_settings(settings)
+    # step 0: restarts seen in the metrics join the logged changes
+    evidence = with_metric_changes(evidence, language)
     ctx = AnalysisContext.of(evidence, typed_settings, language)
     known = {k: as_utc(v) for k, v in (human or {}).items() if k in HUMAN_INSTANTS}
 
@@ -98,11 +107,13 @@ def analyse(
 
     # steps 5-6: the main incident, the others, and what the findings list
     incident, instants, figures = describe_main_incident(ctx, main, slis, logs, known)
+    incident.cascade = build_cascade(incident.services)
     others = _other_incidents(ctx, incidents, main)
     in_incident = {id(s.alert) for s in (main.signals if main else []) if s.alert is not None}
     alerts = alert_findings(ctx, in_incident)
     novelty = signature_novelty(ctx, main.impact_start if main else None)
     timeline = build_timeline(ctx, breaches, bursts, instants, novelty)
+    window = (evidence.window.start, evidence.window.end)
     gaps = data_gaps(ctx, main)
     if gaps:
         ctx.warn(
@@ -123,6 +134,8 @@ def analyse(
         alerts=alerts,
         timeline=timeline,
         top_errors=top_errors(evidence, novelty),
+        suspects=rank_suspects(ctx, incident, novelty),
+        detection=detection_gaps(incident, alerts, ctx.settings, window),
         other_incidents=others,
         gaps=gaps,
         thresholds=_thresholds(slis),

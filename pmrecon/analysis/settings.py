@@ -25,6 +25,8 @@ class AnalysisSettings:
     burst_factor: float
     burst_min: int
     merge_gap: float
+    late_alert_after: float
+    stale_alert_after: float
     slo_target: float
     slo_period: float
     critique_ratio: float
@@ -55,6 +57,8 @@ def load_settings(raw: Mapping[str, Any] | None) -> tuple[AnalysisSettings, dict
         burst_factor=float(full["log_burst_factor"]),
         burst_min=int(full["log_burst_min_count"]),
         merge_gap=float(full["merge_gap"]),
+        late_alert_after=float(full["late_alert_after"]),
+        stale_alert_after=float(full["stale_alert_after"]),
         slo_target=float(full["slo_target"]),
         slo_period=float(full["slo_period"]),
         critique_ratio=float(rules["critique"]["min_error_ratio"]),

@@ -24,6 +24,7 @@ from ..errors import RenderError
 from ..wording import catalogue, text
 from .definitions import in_language, phrase_in_language
 from .formatting import Formatter, md_cell, md_code, md_fence_line, md_inline
+from .leads import LeadWriter, lead_footnotes, lead_graph
 
 #: The key instants the templates name (``labels``), by their name in findings.json.
 LABELLED_INSTANTS = (
@@ -78,7 +79,12 @@ def make_environment(
         lstrip_blocks=False,
     )
     fmt = Formatter(lang, tz, multi_day)
+    leads = LeadWriter(lang, fmt)
     env.filters.update(
+        cascade=leads.cascade,
+        lead=leads.lead,
+        detection_gap=leads.gap,
+        lead_graph=lead_graph,
         source_kind=lambda value: source_kind(value, lang),
         impact=lambda value: text_or(lang, f"report.impact.{value}", value),
         sli=lambda value: text_or(lang, f"report.sli.{value}", value),
@@ -170,6 +176,7 @@ def footnotes(findings: Mapping[str, Any], lang: str = "en") -> list[dict[str, s
         for name, i in findings.get("instants", {}).items()
         if i and i.get("at")
     ]
+    items += lead_footnotes(findings, lang)
     for key, fig in items:
         # Pre-rendered Markdown: prose escaped, queries as code spans (they hold [ ] _ * ...).
         parts = []

@@ -63,6 +63,17 @@ SAMPLES = {
     "gaps": 2,
     "incidents": 4,
     "stability": 300,
+    # the leads (pmrecon/report/leads.py)
+    "at": "10:05",
+    "lag": "4 min",
+    "duration": "3 min",
+    "when": "3 min before impact start",
+    "subject": "`Deployed api to 2.0`",
+    "related": "`Rolled back api to 1.9`",
+    "ratio": "88",
+    "delay": "40 min",
+    "episodes": 4,
+    "score": "0.87",
 }
 
 #: Entries that are separators, not words.

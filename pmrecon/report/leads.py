@@ -1,0 +1,143 @@
+"""The leads of findings.json in the report's words: the cascade, the suspects, the gaps.
+
+Each function turns one entry of ``incident.cascade``, ``suspects`` or ``detection`` into
+one line of Markdown in the report's language (texts ``report.cascade.*``,
+``report.lead.*`` and ``report.gap.*`` of :mod:`pmrecon.wording`). Data (a change's
+text, a signature, a service) is escaped; every lead ends with its score and "to be
+confirmed": a suggestion, never a conclusion. :func:`lead_footnotes` gives each suspect
+the footnote that names the queries showing it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..wording import catalogue
+from .formatting import Formatter, md_code, md_inline
+
+#: Within this many seconds of impact start, a lead is "at" impact start.
+AT_IMPACT = 30.0
+#: The graph that shows each kind of lead: the rise for load, the errors' volume for a new
+#: error, the impact (and the mitigation line) for a change.
+GRAPH_OF_KIND = {
+    "load": "throughput",
+    "new_error": "log_volume",
+    "change": "error_ratio",
+    "rollback_recovery": "error_ratio",
+}
+#: An upstream lead's graph is that of the SLI that broke first.
+GRAPH_OF_SLI = {"error_ratio": "error_ratio", "latency": "latency", "uptime": "throughput"}
+
+
+def lead_graph(suspect: Mapping[str, Any]) -> str | None:
+    """The name of the graph that shows ``suspect`` (as in the report's ``graphs``), if any."""
+    if suspect.get("kind") == "upstream":
+        return GRAPH_OF_SLI.get(str(suspect.get("related")))
+    return GRAPH_OF_KIND.get(str(suspect.get("kind")))
+
+
+class LeadWriter:
+    """Writes cascade, lead and gap lines in one language with one formatter."""
+
+    def __init__(self, lang: str, fmt: Formatter) -> None:
+        self.words = catalogue(lang)
+        self.fmt = fmt
+
+    def _text(self, key: str, **values: Any) -> str:
+        return self.words[key].format(**values)
+
+    def _sli(self, sli: Any) -> str:
+        return self.words.get(f"report.sli.{sli}", str(sli))
+
+    def _when(self, lead_seconds: Any) -> str:
+        """Before, at or after impact start, in words."""
+        if lead_seconds is None:
+            return self._text("report.lead.when_unknown")
+        lead = float(lead_seconds)
+        if abs(lead) < AT_IMPACT:
+            return self._text("report.lead.at_impact")
+        key = "report.lead.before" if lead > 0 else "report.lead.after"
+        return self._text(key, duration=self.fmt.dur(abs(lead)))
+
+    def cascade(self, steps: list[Mapping[str, Any]]) -> str:
+        """The cascade in one line: the first service, its SLI and time, then each follower's lag."""
+        parts = []
+        for i, step in enumerate(steps):
+            service = md_inline(step["service"])
+            if i == 0:
+                at = self.fmt.hm(step.get("first_breach_at")) or self._text("report.cascade.before")
+                parts.append(
+                    self._text(
+                        "report.cascade.first", service=service, sli=self._sli(step["sli"]), at=at
+                    )
+                )
+            elif step.get("lag_seconds") is None:
+                parts.append(service)
+            elif step["lag_seconds"] < AT_IMPACT:
+                parts.append(self._text("report.cascade.same", service=service))
+            else:
+                lag = self.fmt.dur(step["lag_seconds"])
+                parts.append(self._text("report.cascade.next", service=service, lag=lag))
+        return " → ".join(parts)
+
+    def lead(self, suspect: Mapping[str, Any]) -> str:
+        """One suspect in words, ending with its score and "to be confirmed"."""
+        kind = suspect["kind"]
+        service = suspect.get("service")
+        where = self._text("report.lead.where", service=md_inline(service)) if service else ""
+        values = {
+            "subject": md_code(suspect["summary"]),
+            "service": md_inline(service or suspect["summary"]),
+            "where": where,
+            "when": self._when(suspect.get("lead_seconds")),
+            "related": md_code(suspect.get("related") or ""),
+        }
+        if kind == "rollback_recovery" and suspect.get("at") is None:
+            kind = "rollback_unknown"
+        elif kind == "load":
+            ratio = float(suspect.get("ratio") or 0)
+            values["ratio"] = f"{ratio:.1f}".removesuffix(".0").replace(
+                ".", self.words["number.decimal_point"]
+            )
+            values["at"] = self.fmt.hm(suspect.get("at"))
+        elif kind == "upstream":
+            values["related"] = self._sli(suspect.get("related"))
+            values["lag"] = self.fmt.dur(suspect.get("lead_seconds") or 0)
+        key = f"report.lead.{kind}"
+        body = self._text(key if key in self.words else "report.lead.other", kind=kind, **values)
+        score = f"{float(suspect['score']):.2f}".replace(".", self.words["number.decimal_point"])
+        return body + self._text("report.lead.score", score=score)
+
+    def gap(self, gap: Mapping[str, Any]) -> str:
+        """One detection gap in words, marked as a suggestion."""
+        kind = gap["kind"]
+        if kind == "stale_alert" and gap.get("at") is None:
+            kind = "stale_alert_open"
+        body = self._text(
+            f"report.gap.{kind}",
+            alert=md_code(gap.get("alert") or ""),
+            service=md_inline(gap.get("service") or ""),
+            delay=self.fmt.dur(gap.get("seconds") or 0),
+            episodes=gap.get("episodes") or 0,
+        )
+        return body + self._text("report.gap.suggestion")
+
+
+def lead_footnotes(findings: Mapping[str, Any], lang: str) -> list[tuple[str, dict[str, Any]]]:
+    """One footnote item per suspect (``lead_<rank>``): how it is scored, and its queries."""
+    words = catalogue(lang)
+    return [
+        (
+            f"lead_{suspect['rank']}",
+            {
+                # already in the report's language: no English sentence to translate
+                "definition": words.get(
+                    f"definition.lead.{suspect['kind']}", words["definition.lead.other"]
+                ),
+                "source": None,
+                "query_refs": list(suspect.get("evidence") or []),
+            },
+        )
+        for suspect in findings.get("suspects", [])
+    ]
