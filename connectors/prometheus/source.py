@@ -14,7 +14,6 @@ from typing import Any
 
 from connectors.base import CheckResult, CollectRequest, SourceContext
 from connectors.promql import (
-    Raw,
     TemplateError,
     choose_step,
     metric_names,
@@ -28,9 +27,10 @@ from pmrecon.model import Alert, Evidence, Series, SourceInfo, Warning
 
 from . import check as checks
 from .alerts import collect_alerts
+from .identity import ServiceId, label_names, parse_service, shown_labels
 from .server import server_info
 from .settings import BASELINE_MAX_POINTS, DEFAULT_INTERVAL, SETTINGS_SCHEMA, SLI_KINDS, load_preset
-from .slis import SliJob, Span, discover, run_jobs, sli_jobs
+from .slis import SliJob, Span, discover, run_jobs, sli_jobs, template_values
 from .transport import PrometheusApi, PrometheusHttp
 
 #: Most points per series in a scan's coarse first pass.
@@ -62,7 +62,16 @@ class PrometheusSource(ConfiguredSource):
         self.http = PrometheusHttp(name, s, schema=SETTINGS_SCHEMA, retry_internal_errors=True)
         self.api = PrometheusApi(name, self.http)
         self.preset = load_preset(s["preset"]) if s["preset"] else {"slis": {}}
-        self.service_label = s["service_label"] or self.preset.get("service_label") or "service"
+        where = f"sources.{name}"
+        #: The labels that together name a service; the preset's may fall back to ``job``.
+        self.service_labels = label_names(
+            s["service_label"] or self.preset.get("service_label") or "service",
+            f"{where}.service_label",
+        )
+        self.status_label = label_names(
+            s["status_label"] or self.preset.get("status_label") or "code",
+            f"{where}.status_label",
+        )[0]
         self.templates: dict[str, str] = {}
         for kind in SLI_KINDS:
             user = s["slis"].get(kind)
@@ -71,6 +80,11 @@ class PrometheusSource(ConfiguredSource):
                 self.templates[kind] = " ".join(str(tpl).split())
         self.extra = {str(k): " ".join(str(v).split()) for k, v in (s["extra"] or {}).items()}
         self._info: dict[str, Any] | None = None
+
+    @property
+    def service_label(self) -> str:
+        """The label holding the service's own name: the identity's last (``ingress``)."""
+        return self.service_labels[-1]
 
     # ------------------------------------------------------------------ public
 
@@ -101,11 +115,9 @@ class PrometheusSource(ConfiguredSource):
                 info,
                 warnings,
                 services=request.services,
-                service_label=self.service_label,
+                service_label=self.service_labels,
             )
-        services = list(request.services) or [str(x) for x in self.settings["services"] or []]
-        if not services:
-            services = self._discover(request, warnings)
+        identity, services = self._services(request, warnings)
         spans = self._spans(request, res)
         quantiles = sorted(float(q) for q in self.settings["quantiles"] or [0.99])
         if request.coarse:
@@ -114,7 +126,16 @@ class PrometheusSource(ConfiguredSource):
         for span in spans:
             for svc in services:
                 jobs.extend(
-                    sli_jobs(self.name, self.templates, self.extra, svc, span, quantiles, warnings)
+                    sli_jobs(
+                        self.name,
+                        self.templates,
+                        self.extra,
+                        svc,
+                        self.status_label,
+                        span,
+                        quantiles,
+                        warnings,
+                    )
                 )
         run_jobs(self.api, jobs, int(self.settings["max_concurrency"]))
         series = self._gather(jobs, warnings)
@@ -123,7 +144,7 @@ class PrometheusSource(ConfiguredSource):
             baseline=request.baseline,
             alerts=alerts,
             series=series,
-            sources=[self._source_info(info, res, spans, services)],
+            sources=[self._source_info(info, res, spans, identity, services)],
             warnings=warnings,
         )
 
@@ -138,7 +159,12 @@ class PrometheusSource(ConfiguredSource):
     def configured_metrics(self) -> list[str]:
         """Every metric the SLI templates read, in order."""
         names: list[str] = []
-        dummy = {"service": "x", "window": Raw("1m"), "step": Raw("1m"), "quantile": 0.99}
+        dummy: dict[str, object] = {
+            **template_values(
+                ServiceId(tuple((k, "x") for k in self.service_labels)), self.status_label, 60, 60
+            ),
+            "quantile": 0.99,
+        }
         for tpl in [*self.templates.values(), *self.extra.values()]:
             try:
                 rendered = substitute(tpl, dummy)
@@ -209,7 +235,29 @@ class PrometheusSource(ConfiguredSource):
             )
         return spans
 
-    def _discover(self, request: CollectRequest, warnings: list[Warning]) -> list[str]:
+    def _services(
+        self, request: CollectRequest, warnings: list[Warning]
+    ) -> tuple[tuple[str, ...], list[ServiceId]]:
+        """The identity and the services to query: the requested or configured ones, else discovered."""
+        identity = self.service_labels
+        names = list(request.services) or [str(x) for x in self.settings["services"] or []]
+        if names:
+            services = []
+            for name in names:
+                svc = parse_service(name, identity)
+                if svc is None:
+                    warnings.append(
+                        Warning(
+                            self.name,
+                            f"source {self.name!r}: service {name!r} does not name every label of "
+                            f"{'/'.join(identity)}: write it as "
+                            f"{'/'.join('<' + k + '>' for k in identity)}",
+                            code="bad_service_name",
+                        )
+                    )
+                else:
+                    services.append(svc)
+            return identity, services
         metric = self.settings["discover"] or self.preset.get("discover")
         if not metric:
             warnings.append(
@@ -219,8 +267,15 @@ class PrometheusSource(ConfiguredSource):
                     code="no_services",
                 )
             )
-            return []
-        return discover(self.api, metric, self.service_label, request.window, warnings)
+            return identity, []
+        return discover(
+            self.api,
+            metric,
+            identity,
+            request.window,
+            warnings,
+            fallback=not self.settings["service_label"],
+        )
 
     def _gather(self, jobs: list[SliJob], warnings: list[Warning]) -> list[Series]:
         """The jobs' series and warnings; the first fatal failure fails the whole source."""
@@ -239,7 +294,12 @@ class PrometheusSource(ConfiguredSource):
         return series
 
     def _source_info(
-        self, info: Mapping[str, Any], res: Resolution, spans: list[Span], services: list[str]
+        self,
+        info: Mapping[str, Any],
+        res: Resolution,
+        spans: list[Span],
+        identity: tuple[str, ...],
+        services: list[ServiceId],
     ) -> SourceInfo:
         return SourceInfo(
             name=self.name,
@@ -254,8 +314,9 @@ class PrometheusSource(ConfiguredSource):
                 "count_step": res.count_step,
                 "rate_window": res.rate_window,
                 "preset": self.settings["preset"],
-                "service_label": self.service_label,
-                "services": services,
+                "service_label": shown_labels(identity),
+                "status_label": self.status_label,
+                "services": [svc.name for svc in services],
                 "server": info.get("flavour"),
                 "headers": sorted(self.settings["headers"] or {}),
             },
