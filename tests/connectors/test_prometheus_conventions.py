@@ -26,6 +26,7 @@ from tests.convention_scenarios import CONVENTION_SCENARIOS, preset_of
 from tests.infra.prom_fixtures import BackfilledPrometheus
 from tests.infra.prometheus import PrometheusServer, backfill
 from tests.scenarios import Scenario, rules_yaml
+from tests.test_scenarios import _increments, parse_openmetrics
 
 pytestmark = pytest.mark.prometheus
 
@@ -176,3 +177,44 @@ def test_identity_without_namespace_splits_instead_of_merging(built) -> None:
     assert "'web' in namespace prod, staging" in split.message
     assert "service_label: [namespace, ingress]" in split.message
     _assert_figures_match_truth(sc, ev, findings)
+
+
+#: Per convention scenario: the request counter and its status label, as written.
+COUNTERS = {
+    "client_default": ("http_requests_total", "code"),
+    "opentelemetry": ("http_server_request_duration_seconds_count", "http_response_status_code"),
+    "opentelemetry_job": (
+        "http_server_request_duration_seconds_count",
+        "http_response_status_code",
+    ),
+    "opentelemetry_legacy": ("http_server_duration_milliseconds_count", "http_status_code"),
+    "ingress_two_namespaces": ("nginx_ingress_controller_requests", "status"),
+    "micrometer": ("http_server_requests_seconds_count", "status"),
+}
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_rewritten_series_keep_the_truth(name: str) -> None:
+    """The generator's own check, on the rewritten text: counts add up to the truth, and
+    an older-conventions histogram is in milliseconds (buckets and sum)."""
+    sc = CONVENTION_SCENARIOS[name]()
+    series = parse_openmetrics(sc.openmetrics())
+    counter, status = COUNTERS[name]
+    a, b = (x.timestamp() for x in sc.truth["availability_interval"])
+    total = bad = 0.0
+    for (metric, labels), samples in series.items():
+        if metric == counter:
+            n = _increments(samples, a, b)
+            total += n
+            bad += n if dict(labels)[status].startswith("5") else 0
+    assert total == sc.truth["requests_total_all_services"]
+    assert bad == sc.truth["failed_requests_all_services"]
+    les = {dict(labels).get("le") for (metric, labels) in series if metric.endswith("_bucket")}
+    if name == "opentelemetry_legacy":
+        assert {"50.0", "1000.0", "10000.0", "+Inf"} <= les
+        (sum_, count) = (
+            next(s for (m, _), s in series.items() if m.endswith(suffix))
+            for suffix in ("_sum", "_count")
+        )
+        # mean 80 ms healthy, 1200 ms degraded: in seconds it would be under 2
+        assert 80 <= sum_[-1][1] / count[-1][1] <= 1200
