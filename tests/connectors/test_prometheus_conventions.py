@@ -23,9 +23,8 @@ from pmrecon.analysis import analyse
 from pmrecon.findings import findings_to_json
 from pmrecon.model import Evidence, Window
 from tests.convention_scenarios import CONVENTION_SCENARIOS, preset_of
-from tests.infra.prom_fixtures import BackfilledPrometheus
-from tests.infra.prometheus import PrometheusServer, backfill
-from tests.scenarios import Scenario, rules_yaml
+from tests.infra.prom_fixtures import BackfilledPrometheus, backfilled_prometheus
+from tests.scenarios import Scenario
 from tests.test_scenarios import _increments, parse_openmetrics
 
 pytestmark = pytest.mark.prometheus
@@ -37,14 +36,8 @@ ALL = sorted(CONVENTION_SCENARIOS)
 def conventions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackfilledPrometheus]:
     """A Prometheus holding every convention scenario (backfilled once)."""
     root = Path(tmp_path_factory.mktemp("prometheus-conventions"))
-    scenarios = [make() for make in CONVENTION_SCENARIOS.values()]
-    backfill(scenarios, root / "data", root / "openmetrics")
-    server = PrometheusServer(root, root / "data", rules=rules_yaml(scenarios))
-    server.start()
-    try:
-        yield BackfilledPrometheus(server, {sc.name: sc for sc in scenarios})
-    finally:
-        server.stop()
+    with backfilled_prometheus(root, [make() for make in CONVENTION_SCENARIOS.values()]) as p:
+        yield p
 
 
 @pytest.fixture(scope="module")
