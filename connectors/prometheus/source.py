@@ -106,18 +106,22 @@ class PrometheusSource(ConfiguredSource):
         warnings: list[Warning] = []
         info = self._server_info(warnings)
         res = self._resolution(request, info)
+        identity, services = self._services(request, warnings)
         alerts: list[Alert] = []
         if self.settings["alerts"]["enabled"]:
+            # the requested services as resolved (a name may stand for prod/web)
+            wanted = (
+                (tuple(s.name for s in services) or request.services) if request.services else ()
+            )
             alerts = collect_alerts(
                 self.api,
                 self.settings,
                 request.window,
                 info,
                 warnings,
-                services=request.services,
-                service_label=self.service_labels,
+                services=wanted,
+                service_label=identity,
             )
-        identity, services = self._services(request, warnings)
         spans = self._spans(request, res)
         quantiles = sorted(float(q) for q in self.settings["quantiles"] or [0.99])
         if request.coarse:
@@ -238,44 +242,88 @@ class PrometheusSource(ConfiguredSource):
     def _services(
         self, request: CollectRequest, warnings: list[Warning]
     ) -> tuple[tuple[str, ...], list[ServiceId]]:
-        """The identity and the services to query: the requested or configured ones, else discovered."""
+        """The identity and the services to query: the requested or configured ones, else discovered.
+
+        Named services are still looked up by discovery when there is a metric to discover
+        them: it tells which identity the data uses (``job`` for the preset's label, a
+        label added to split a name), and a name that stands for several services is
+        queried as each of them, with a warning, never as their sum.
+        """
         identity = self.service_labels
         names = list(request.services) or [str(x) for x in self.settings["services"] or []]
-        if names:
-            services = []
-            for name in names:
-                svc = parse_service(name, identity)
-                if svc is None:
-                    warnings.append(
-                        Warning(
-                            self.name,
-                            f"source {self.name!r}: service {name!r} does not name every label of "
-                            f"{'/'.join(identity)}: write it as "
-                            f"{'/'.join('<' + k + '>' for k in identity)}",
-                            code="bad_service_name",
-                        )
-                    )
-                else:
-                    services.append(svc)
-            return identity, services
         metric = self.settings["discover"] or self.preset.get("discover")
         if not metric:
-            warnings.append(
-                Warning(
-                    self.name,
-                    f"source {self.name!r}: no services configured and no metric to discover them; set 'services'",
-                    code="no_services",
+            if not names:
+                warnings.append(
+                    Warning(
+                        self.name,
+                        f"source {self.name!r}: no services configured and no metric to discover them; set 'services'",
+                        code="no_services",
+                    )
                 )
-            )
-            return identity, []
-        return discover(
+            return identity, self._parsed(names, identity, warnings)
+        found_in: list[Warning] = []
+        identity, found = discover(
             self.api,
             metric,
             identity,
             request.window,
-            warnings,
+            found_in,
             fallback=not self.settings["service_label"],
         )
+        if not names:
+            warnings.extend(found_in)
+            return identity, found
+        # the configured names are what counts: an empty discovery is no news
+        warnings.extend(w for w in found_in if w.code != "no_services")
+        return identity, self._named(names, identity, found, warnings)
+
+    def _named(
+        self,
+        names: list[str],
+        identity: tuple[str, ...],
+        found: list[ServiceId],
+        warnings: list[Warning],
+    ) -> list[ServiceId]:
+        """The discovered services the ``names`` stand for (each one, when a name stands for several)."""
+        out: list[ServiceId] = []
+        for name in names:
+            same = [s for s in found if s.name == name]
+            if not same:
+                same = [s for s in found if s.value == name and s.name.endswith("/" + name)]
+                if len(same) > 1:
+                    warnings.append(
+                        Warning(
+                            self.name,
+                            f"source {self.name!r}: service {name!r} is several services: "
+                            f"{', '.join(s.name for s in same)}; each is analysed on its own "
+                            "(name the one you mean in 'services')",
+                            code="services_split",
+                        )
+                    )
+            out.extend(same or self._parsed([name], identity, warnings))
+        return list(dict.fromkeys(out))
+
+    def _parsed(
+        self, names: list[str], identity: tuple[str, ...], warnings: list[Warning]
+    ) -> list[ServiceId]:
+        """Readable names as services of ``identity``; a name with too few parts is a warning."""
+        out = []
+        for name in names:
+            svc = parse_service(name, identity)
+            if svc is None:
+                warnings.append(
+                    Warning(
+                        self.name,
+                        f"source {self.name!r}: service {name!r} does not name every label of "
+                        f"{'/'.join(identity)}: write it as "
+                        f"{'/'.join('<' + k + '>' for k in identity)}",
+                        code="bad_service_name",
+                    )
+                )
+            else:
+                out.append(svc)
+        return out
 
     def _gather(self, jobs: list[SliJob], warnings: list[Warning]) -> list[Series]:
         """The jobs' series and warnings; the first fatal failure fails the whole source."""

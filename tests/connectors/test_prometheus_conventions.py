@@ -211,3 +211,19 @@ def test_rewritten_series_keep_the_truth(name: str) -> None:
         )
         # mean 80 ms healthy, 1200 ms degraded: in seconds it would be under 2
         assert 80 <= sum_[-1][1] / count[-1][1] <= 1200
+
+
+def test_configured_services_follow_the_identity_discovery_finds(built) -> None:
+    """``services: [checkout]`` on the client-library default: found through ``job``."""
+    sc, ev, findings = built("client_default", services=["checkout", "catalog"])
+    assert ev.sources[0].settings["service_label"] == "job"
+    _assert_figures_match_truth(sc, ev, findings)
+
+
+def test_a_configured_name_standing_for_two_services_is_each_of_them(built) -> None:
+    sc, ev, findings = built("ingress_two_namespaces", service_label="ingress", services=["web"])
+    assert sorted(ev.sources[0].settings["services"]) == ["prod/web", "staging/web"]
+    assert any(
+        w.code == "services_split" and "'web' is several services" in w.message for w in ev.warnings
+    )
+    assert [s["name"] for s in findings["incident"]["services"]] == ["prod/web"]
