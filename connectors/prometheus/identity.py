@@ -22,8 +22,19 @@ from typing import Any
 from connectors.promql import string_literal
 from pmrecon.errors import ConfigError
 
-#: Labels whose values usually tell apart services that share a name, outermost first.
-SEPARATING_LABELS = ("cluster", "env", "namespace")
+#: Labels whose values usually tell apart services that share a name, outermost first:
+#: Kubernetes' and Prometheus's usual ones, and OpenTelemetry resource attributes as the
+#: Collector and Prometheus's OTLP receiver write them.
+SEPARATING_LABELS = (
+    "cluster",
+    "k8s_cluster_name",
+    "env",
+    "deployment_environment",
+    "deployment_environment_name",
+    "namespace",
+    "k8s_namespace_name",
+    "service_namespace",
+)
 #: The label Prometheus attaches to every scraped series: the client libraries' service
 #: name, and OpenTelemetry's ``<service.namespace>/<service.name>``.
 FALLBACK_SERVICE_LABEL = "job"

@@ -92,6 +92,16 @@ def test_split_by_cluster_and_namespace_outermost_first() -> None:
     assert [s.name for s in services] == ["eu/prod/web", "us/shop/web"]
 
 
+def test_opentelemetry_resource_labels_separate_too() -> None:
+    rows = [
+        {"service_name": "checkout", "service_namespace": "shop", "job": "shop/checkout"},
+        {"service_name": "checkout", "service_namespace": "billing", "job": "billing/checkout"},
+    ]
+    used, services, _ = group_services(rows, ("service_name",))
+    assert used == ("service_namespace", "service_name")
+    assert [s.name for s in services] == ["billing/checkout", "shop/checkout"]
+
+
 def test_alerts_are_kept_by_readable_name() -> None:
     t0 = WINDOW.start.timestamp()
     samples = {t0 + 60 * i: 1.0 for i in range(5)}
