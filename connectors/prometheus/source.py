@@ -22,7 +22,7 @@ from connectors.promql import (
 )
 from connectors.toolkit.failures import RequestFailed
 from connectors.toolkit.settings import ConfiguredSource, is_disabled
-from pmrecon.errors import ConnectorError
+from pmrecon.errors import ConfigError, ConnectorError
 from pmrecon.model import Alert, Evidence, Series, SourceInfo, Warning
 
 from . import check as checks
@@ -62,16 +62,8 @@ class PrometheusSource(ConfiguredSource):
         self.http = PrometheusHttp(name, s, schema=SETTINGS_SCHEMA, retry_internal_errors=True)
         self.api = PrometheusApi(name, self.http)
         self.preset = load_preset(s["preset"]) if s["preset"] else {"slis": {}}
-        where = f"sources.{name}"
         #: The labels that together name a service; the preset's may fall back to ``job``.
-        self.service_labels = label_names(
-            s["service_label"] or self.preset.get("service_label") or "service",
-            f"{where}.service_label",
-        )
-        self.status_label = label_names(
-            s["status_label"] or self.preset.get("status_label") or "code",
-            f"{where}.status_label",
-        )[0]
+        self.service_labels, (self.status_label,) = self._labels(name)
         self.templates: dict[str, str] = {}
         for kind in SLI_KINDS:
             user = s["slis"].get(kind)
@@ -80,6 +72,24 @@ class PrometheusSource(ConfiguredSource):
                 self.templates[kind] = " ".join(str(tpl).split())
         self.extra = {str(k): " ".join(str(v).split()) for k, v in (s["extra"] or {}).items()}
         self._info: dict[str, Any] | None = None
+
+    def _labels(self, name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """``service_label`` and ``status_label`` (set, else the preset's), both checked at once."""
+        found: list[tuple[str, ...]] = []
+        problems: list[str] = []
+        for key, default in (("service_label", "service"), ("status_label", "code")):
+            try:
+                found.append(
+                    label_names(
+                        self.settings[key] or self.preset.get(key) or default,
+                        f"sources.{name}.{key}",
+                    )
+                )
+            except ConfigError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise ConfigError("; ".join(problems))
+        return found[0], found[1][:1]
 
     @property
     def service_label(self) -> str:

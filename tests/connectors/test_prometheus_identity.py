@@ -149,5 +149,6 @@ def test_settings_accept_a_label_or_a_list_and_check_label_names() -> None:
     assert source(service_label=["env", "app"], status_label="rc").status_label == "rc"
     with pytest.raises(ConfigError, match=r"sources\.p\.status_label: 'http status'"):
         source(status_label="http status")
-    with pytest.raises(ConfigError, match=r"sources\.p\.service_label"):
-        source(service_label=["ok", "not-ok"])
+    with pytest.raises(ConfigError, match=r"sources\.p\.service_label") as both:
+        source(service_label=["ok", "not-ok"], status_label="1x")
+    assert "sources.p.status_label: '1x'" in str(both.value)
