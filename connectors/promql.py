@@ -1,10 +1,11 @@
 """PromQL helpers: string literals that cannot inject, template placeholders, step choice.
 
-SLI templates use ``$service`` (or ``${service}``), ``$window`` (the rate window),
-``$step`` (the counting step) and ``$quantile``. A service name is a value, never
-PromQL: it is written as a double-quoted string literal, escaped the way the
-PromQL lexer (Go string syntax) reads it, and regex-quoted as well when it is the
-operand of ``=~``/``!~``.
+SLI templates use ``$selector`` (the service's label matchers, built by the connector
+from escaped literals), ``$status_label`` (a checked label name), ``$service`` (or
+``${service}``), ``$window`` (the rate window), ``$step`` (the counting step) and
+``$quantile``. A service name is a value, never PromQL: it is written as a double-quoted
+string literal, escaped the way the PromQL lexer (Go string syntax) reads it, and
+regex-quoted as well when it is the operand of ``=~``/``!~``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ NICE_STEPS: tuple[int, ...] = (
 #: Prometheus refuses range queries of more than 11,000 points per series.
 MAX_POINTS = 11_000
 
-PLACEHOLDERS = ("service", "window", "step", "quantile")
+PLACEHOLDERS = ("selector", "status_label", "service", "window", "step", "quantile")
 
 _PLACEHOLDER = re.compile(
     r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"

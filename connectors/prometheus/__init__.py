@@ -25,6 +25,7 @@ The modules, in the order a collect uses them:
 - :mod:`.transport`: the API envelope, recorded calls and the collect's deadline;
 - :mod:`.server`: version, scrape and evaluation intervals, alerting rules;
 - :mod:`.alerts`: alert intervals from raw ``ALERTS`` samples;
+- :mod:`.identity`: the labels that name a service, readable names, splitting;
 - :mod:`.slis`: service discovery, SLI queries run in parallel, series;
 - :mod:`.source`: :class:`PrometheusSource`, which ties them together;
 - :mod:`.check`: what ``pmrecon check`` says about the source.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 import statistics
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from connectors.promql import TemplateError, format_duration, label_matcher, selector
@@ -21,6 +21,7 @@ from connectors.toolkit.failures import RequestFailed
 from pmrecon.errors import ConfigError, ConnectorError
 from pmrecon.model import Alert, Interval, Warning, Window, utc
 
+from .identity import service_name
 from .settings import DEFAULT_INTERVAL
 from .transport import PrometheusApi, fmt_ts
 
@@ -36,7 +37,7 @@ def collect_alerts(
     warnings: list[Warning],
     *,
     services: tuple[str, ...],
-    service_label: str,
+    service_label: Sequence[str],
 ) -> list[Alert]:
     """The alerts of the window; a failure short of a fatal one is a warning and no alerts."""
     try:
@@ -151,17 +152,21 @@ def build_alerts(
     default_eval: float | None = None,
     eval_override: bool = False,
     services: tuple[str, ...] = (),
-    service_label: str = "service",
+    service_label: str | Sequence[str] = "service",
     source: str = "prometheus",
     query_ref: str | None = None,
 ) -> list[Alert]:
     """Alerts from raw ALERTS samples: runs split at gaps > 1.5 × the evaluation interval.
+
+    With ``services``, an alert carrying every ``service_label`` (the identity's labels)
+    is kept only when its readable name is one of them.
 
     Samples are taken from the half-open window ``[start, end)``. An interval is
     ``[first sample, last sample + eval]``; it is ``open_end`` (and ends at the window's end)
     when its last sample lies within one evaluation interval of the window's end.
     """
     rules = rules or {}
+    identity = (service_label,) if isinstance(service_label, str) else tuple(service_label)
     w0, w1 = window.start.timestamp(), window.end.timestamp()
     grouped: dict[tuple[tuple[str, str], ...], dict[str, list[float]]] = {}
     for labels, samples in alerts_raw.items():
@@ -175,7 +180,8 @@ def build_alerts(
     for key, states in grouped.items():
         ld = dict(key)
         name = ld.get("alertname", "")
-        if services and service_label in ld and ld[service_label] not in services:
+        named = service_name(ld, identity)
+        if services and named is not None and named not in services:
             continue
         rule = _matching_rule(rules.get(name) or [], ld)
         all_times = sorted(x for ts_ in states.values() for x in ts_)

@@ -1,8 +1,10 @@
 """Settings of a Prometheus source: the schema, the SLI kinds and the metric-convention presets.
 
-A preset (``config/presets/<name>.yaml``) names the label that identifies a service,
-the metric whose label values list the services, and one PromQL template per SLI kind;
-the ``slis`` settings override it template by template.
+A preset (``config/presets/<name>.yaml``) names the labels that together identify a
+service (``service_label``), the label holding the HTTP status (``status_label``), the
+metric whose label values list the services (``discover``), and one PromQL template per
+SLI kind, written with ``$selector`` and ``$status_label`` so that it follows whatever
+labels are configured; the ``slis`` settings override it template by template.
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ from connectors.toolkit.settings import http_settings
 from pmrecon.errors import ConfigError
 from pmrecon.settings_schema import Key
 
-PRESETS = ("http_requests_total", "micrometer", "ingress_nginx")
+PRESETS = (
+    "http_requests_total",
+    "micrometer",
+    "ingress_nginx",
+    "opentelemetry",
+    "opentelemetry-legacy",
+)
 SLI_KINDS = ("error_ratio", "latency", "throughput", "requests_total", "requests_bad", "uptime")
 UNITS = {
     "error_ratio": "ratio",
@@ -45,8 +53,22 @@ SETTINGS_SCHEMA: dict[str, Any] = {
     "preset": Key(
         "choice", "http_requests_total", "metric convention whose SLIs to use", choices=PRESETS
     ),
-    "service_label": Key("str", None, "label naming a service (default: the preset's)"),
-    "services": Key("list", [], "services to query (default: discovered in the window)"),
+    "service_label": Key(
+        "list",
+        None,
+        "label naming a service, or labels that together do, e.g. [namespace, ingress] "
+        "(default: the preset's)",
+        items=Key("str"),
+    ),
+    "status_label": Key(
+        "str", None, "label holding the HTTP status code, e.g. code, status (default: the preset's)"
+    ),
+    "services": Key(
+        "list",
+        [],
+        "services to query, by readable name: values of service_label joined by / "
+        "(default: discovered in the window)",
+    ),
     "discover": Key(
         "str", None, "metric whose service_label values list the services (default: the preset's)"
     ),
@@ -92,7 +114,9 @@ SETTINGS_SCHEMA: dict[str, Any] = {
         for kind in SLI_KINDS
     },
     "extra": Key(
-        "dict", {}, "more series to graph: name -> PromQL template ($service, $window, $step)"
+        "dict",
+        {},
+        "more series to graph: name -> PromQL template ($selector, $service, $window, $step)",
     ),
     "alerts": {
         "enabled": Key("bool", True, "read alert history from ALERTS / ALERTS_FOR_STATE"),
@@ -127,7 +151,7 @@ def find_preset(name: str) -> Path:
 
 
 def load_preset(name: str) -> dict[str, Any]:
-    """The preset's settings: ``service_label``, ``discover`` and one template per SLI kind."""
+    """The preset's settings: ``service_label``, ``status_label``, ``discover`` and ``slis``."""
     path = find_preset(name)
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict) or not isinstance(data.get("slis"), dict):

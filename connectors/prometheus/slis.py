@@ -21,6 +21,7 @@ from connectors.toolkit.failures import RequestFailed
 from pmrecon.errors import ConnectorError
 from pmrecon.model import QueryRecord, Series, Warning, Window, utc
 
+from .identity import FALLBACK_SERVICE_LABEL, SEPARATING_LABELS, ServiceId, group_services
 from .settings import SLI_KINDS, UNITS
 from .transport import PrometheusApi, fmt_step, fmt_ts
 
@@ -59,13 +60,81 @@ class Span:
 
 
 def discover(
-    api: PrometheusApi, metric: str, label: str, window: Window, warnings: list[Warning]
-) -> list[str]:
-    """The ``label`` values of ``metric``'s series in the window: the services to query."""
+    api: PrometheusApi,
+    metric: str,
+    identity: tuple[str, ...],
+    window: Window,
+    warnings: list[Warning],
+    *,
+    fallback: bool = False,
+) -> tuple[tuple[str, ...], list[ServiceId]]:
+    """The services of ``metric``'s series in the window, and the identity that names them.
+
+    Series are grouped by the identity labels and the separating ones (a name in two
+    namespaces becomes two services). With ``fallback`` (the identity is the preset's,
+    not the user's), a metric whose series lack the identity labels but carry ``job`` is
+    read with ``job`` as the identity: the client libraries' default.
+    """
+    rows = _label_sets(api, metric, identity, window, warnings)
+    if rows is None:
+        return identity, []
+    unnamed = rows and not any(all(r.get(k) for k in identity) for r in rows)
+    if fallback and unnamed and identity != (FALLBACK_SERVICE_LABEL,):
+        job_rows = _label_sets(api, metric, (FALLBACK_SERVICE_LABEL,), window, warnings)
+        if job_rows and any(r.get(FALLBACK_SERVICE_LABEL) for r in job_rows):
+            warnings.append(
+                Warning(
+                    api.name,
+                    f"source {api.name!r}: {metric} has no {'/'.join(identity)!r} label; "
+                    f"its {FALLBACK_SERVICE_LABEL!r} label names the services "
+                    f"(set service_label: {FALLBACK_SERVICE_LABEL} to say so)",
+                    code="service_label_fallback",
+                    params={"metric": metric, "label": "/".join(identity)},
+                )
+            )
+            identity, rows = (FALLBACK_SERVICE_LABEL,), job_rows
+    used, services, split = group_services(rows, identity)
+    if split:
+        shown = "; ".join(
+            f"{name!r} in {label} " + ", ".join(values)
+            for name, labels in sorted(split.items())
+            for label, values in labels.items()
+        )
+        warnings.append(
+            Warning(
+                api.name,
+                f"source {api.name!r}: services split by {', '.join(used[: len(used) - len(identity)])}: "
+                f"{shown}; set service_label: [{', '.join(used)}] to make it explicit",
+                code="services_split",
+                params={"service": ", ".join(sorted(split)), "setting": f"[{', '.join(used)}]"},
+            )
+        )
+    if not services:
+        warnings.append(
+            Warning(
+                api.name,
+                f"source {api.name!r}: no service found: no {metric} series with "
+                f"{' and '.join(repr(k) for k in identity)} label(s) in the window; "
+                f"run `pmrecon check`",
+                code="no_services",
+            )
+        )
+    return used, services
+
+
+def _label_sets(
+    api: PrometheusApi,
+    metric: str,
+    identity: tuple[str, ...],
+    window: Window,
+    warnings: list[Warning],
+) -> list[dict[str, str]] | None:
+    """The distinct sets of identity and separating labels of ``metric`` in the window."""
     span = max(1.0, window.seconds)
-    q = f"count by ({label}) (count_over_time({metric}[{format_duration(span)}]))"
+    labels = ", ".join(dict.fromkeys((*identity, *SEPARATING_LABELS)))
+    q = f"count by ({labels}) (count_over_time({metric}[{format_duration(span)}]))"
     rec = api.recorder.record(
-        f"discover services ({label} values of {metric})", q, endpoint="/api/v1/query"
+        f"discover services ({'/'.join(identity)} values of {metric})", q, endpoint="/api/v1/query"
     )
     try:
         ans = api.call(
@@ -79,35 +148,23 @@ def discover(
     except RequestFailed as exc:
         if exc.fatal:
             raise ConnectorError(str(exc)) from exc
-        about = {"metric": metric, "label": label}
-        warnings.append(Warning(api.name, str(exc), code="discovery_failed", params=about))
-        return []
-    rec.start, rec.end = window.start, window.end
-    found = sorted(
-        {
-            str((r.get("metric") or {})[label])
-            for r in (ans.data or {}).get("result") or []
-            if (r.get("metric") or {}).get(label) is not None
-        }
-    )
-    if not found:
         warnings.append(
-            Warning(
-                api.name,
-                f"source {api.name!r}: no service found: no {metric} series with a {label!r} label in the window; "
-                f"run `pmrecon check` (query: {q})",
-                code="no_services",
-                params={"metric": metric, "label": label},
-            )
+            Warning(api.name, str(exc), code="discovery_failed", params={"metric": metric})
         )
-    return [str(x) for x in found]
+        return None
+    rec.start, rec.end = window.start, window.end
+    return [
+        {str(k): str(v) for k, v in (r.get("metric") or {}).items()}
+        for r in (ans.data or {}).get("result") or []
+    ]
 
 
 def sli_jobs(
     source: str,
     templates: Mapping[str, str],
     extra: Mapping[str, str],
-    svc: str,
+    svc: ServiceId,
+    status_label: str,
     span: Span,
     quantiles: list[float],
     warnings: list[Warning],
@@ -118,11 +175,7 @@ def sli_jobs(
     end = math.floor(span.end / span.step) * span.step
     cstart = math.floor(span.start / span.count_step) * span.count_step + span.count_step
     cend = math.floor(span.end / span.count_step) * span.count_step
-    values: dict[str, object] = {
-        "service": svc,
-        "window": Raw(format_duration(span.rate_window)),
-        "step": Raw(format_duration(span.count_step)),
-    }
+    values = template_values(svc, status_label, span.rate_window, span.count_step)
     prefix = "baseline " if span.baseline else ""
 
     def add(kind: str, name: str, tpl: str, quantile: float | None = None) -> None:
@@ -147,10 +200,10 @@ def sli_jobs(
             return
         jobs.append(
             SliJob(
-                f"{prefix}SLI {name} for {svc}",
+                f"{prefix}SLI {name} for {svc.name}",
                 q,
                 kind,
-                svc,
+                svc.name,
                 name,
                 s0,
                 s1,
@@ -172,6 +225,20 @@ def sli_jobs(
     for name, tpl in extra.items():
         add("extra", name, tpl)
     return jobs
+
+
+def template_values(
+    svc: ServiceId, status_label: str, rate_window: float, count_step: float
+) -> dict[str, object]:
+    """The placeholders of an SLI template for ``svc``: ``$selector`` (every identity label),
+    ``$status_label``, ``$service`` (the last identity label's value), ``$window``, ``$step``."""
+    return {
+        "selector": Raw(svc.selector()),
+        "status_label": Raw(status_label),
+        "service": svc.value,
+        "window": Raw(format_duration(rate_window)),
+        "step": Raw(format_duration(count_step)),
+    }
 
 
 def run_jobs(api: PrometheusApi, jobs: list[SliJob], workers: int) -> None:

@@ -14,7 +14,6 @@ from typing import Any
 
 from connectors.base import CheckResult, CollectRequest, SourceContext
 from connectors.promql import (
-    Raw,
     TemplateError,
     choose_step,
     metric_names,
@@ -23,14 +22,15 @@ from connectors.promql import (
 )
 from connectors.toolkit.failures import RequestFailed
 from connectors.toolkit.settings import ConfiguredSource, is_disabled
-from pmrecon.errors import ConnectorError
+from pmrecon.errors import ConfigError, ConnectorError
 from pmrecon.model import Alert, Evidence, Series, SourceInfo, Warning
 
 from . import check as checks
 from .alerts import collect_alerts
+from .identity import ServiceId, label_names, parse_service, shown_labels
 from .server import server_info, settle_scrape_interval
 from .settings import BASELINE_MAX_POINTS, DEFAULT_INTERVAL, SETTINGS_SCHEMA, SLI_KINDS, load_preset
-from .slis import SliJob, Span, discover, run_jobs, sli_jobs
+from .slis import SliJob, Span, discover, run_jobs, sli_jobs, template_values
 from .transport import PrometheusApi, PrometheusHttp
 
 #: Most points per series in a scan's coarse first pass.
@@ -62,7 +62,8 @@ class PrometheusSource(ConfiguredSource):
         self.http = PrometheusHttp(name, s, schema=SETTINGS_SCHEMA, retry_internal_errors=True)
         self.api = PrometheusApi(name, self.http)
         self.preset = load_preset(s["preset"]) if s["preset"] else {"slis": {}}
-        self.service_label = s["service_label"] or self.preset.get("service_label") or "service"
+        #: The labels that together name a service; the preset's may fall back to ``job``.
+        self.service_labels, (self.status_label,) = self._labels(name)
         self.templates: dict[str, str] = {}
         for kind in SLI_KINDS:
             user = s["slis"].get(kind)
@@ -71,6 +72,29 @@ class PrometheusSource(ConfiguredSource):
                 self.templates[kind] = " ".join(str(tpl).split())
         self.extra = {str(k): " ".join(str(v).split()) for k, v in (s["extra"] or {}).items()}
         self._info: dict[str, Any] | None = None
+
+    def _labels(self, name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """``service_label`` and ``status_label`` (set, else the preset's), both checked at once."""
+        found: list[tuple[str, ...]] = []
+        problems: list[str] = []
+        for key, default in (("service_label", "service"), ("status_label", "code")):
+            try:
+                found.append(
+                    label_names(
+                        self.settings[key] or self.preset.get(key) or default,
+                        f"sources.{name}.{key}",
+                    )
+                )
+            except ConfigError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise ConfigError("; ".join(problems))
+        return found[0], found[1][:1]
+
+    @property
+    def service_label(self) -> str:
+        """The label holding the service's own name: the identity's last (``ingress``)."""
+        return self.service_labels[-1]
 
     # ------------------------------------------------------------------ public
 
@@ -95,20 +119,22 @@ class PrometheusSource(ConfiguredSource):
         metric = metric or next(iter(self.configured_metrics()), None)
         settle_scrape_interval(self.api, info, metric, request.window, warnings)
         res = self._resolution(request, info)
+        identity, services = self._services(request, warnings)
         alerts: list[Alert] = []
         if self.settings["alerts"]["enabled"]:
+            # the requested services as resolved (a name may stand for prod/web)
+            wanted = (
+                (tuple(s.name for s in services) or request.services) if request.services else ()
+            )
             alerts = collect_alerts(
                 self.api,
                 self.settings,
                 request.window,
                 info,
                 warnings,
-                services=request.services,
-                service_label=self.service_label,
+                services=wanted,
+                service_label=identity,
             )
-        services = list(request.services) or [str(x) for x in self.settings["services"] or []]
-        if not services:
-            services = self._discover(request, warnings)
         spans = self._spans(request, res)
         quantiles = sorted(float(q) for q in self.settings["quantiles"] or [0.99])
         if request.coarse:
@@ -117,7 +143,16 @@ class PrometheusSource(ConfiguredSource):
         for span in spans:
             for svc in services:
                 jobs.extend(
-                    sli_jobs(self.name, self.templates, self.extra, svc, span, quantiles, warnings)
+                    sli_jobs(
+                        self.name,
+                        self.templates,
+                        self.extra,
+                        svc,
+                        self.status_label,
+                        span,
+                        quantiles,
+                        warnings,
+                    )
                 )
         run_jobs(self.api, jobs, int(self.settings["max_concurrency"]))
         series = self._gather(jobs, warnings)
@@ -126,7 +161,7 @@ class PrometheusSource(ConfiguredSource):
             baseline=request.baseline,
             alerts=alerts,
             series=series,
-            sources=[self._source_info(info, res, spans, services)],
+            sources=[self._source_info(info, res, spans, identity, services)],
             warnings=warnings,
         )
 
@@ -141,7 +176,12 @@ class PrometheusSource(ConfiguredSource):
     def configured_metrics(self) -> list[str]:
         """Every metric the SLI templates read, in order."""
         names: list[str] = []
-        dummy = {"service": "x", "window": Raw("1m"), "step": Raw("1m"), "quantile": 0.99}
+        dummy: dict[str, object] = {
+            **template_values(
+                ServiceId(tuple((k, "x") for k in self.service_labels)), self.status_label, 60, 60
+            ),
+            "quantile": 0.99,
+        }
         for tpl in [*self.templates.values(), *self.extra.values()]:
             try:
                 rendered = substitute(tpl, dummy)
@@ -212,19 +252,94 @@ class PrometheusSource(ConfiguredSource):
             )
         return spans
 
-    def _discover(self, request: CollectRequest, warnings: list[Warning]) -> list[str]:
+    def _services(
+        self, request: CollectRequest, warnings: list[Warning]
+    ) -> tuple[tuple[str, ...], list[ServiceId]]:
+        """The identity and the services to query: the requested or configured ones, else discovered.
+
+        Named services are still looked up by discovery when there is a metric to discover
+        them: it tells which identity the data uses (``job`` for the preset's label, a
+        label added to split a name), and a name that stands for several services is
+        queried as each of them, with a warning, never as their sum.
+        """
+        identity = self.service_labels
+        names = list(request.services) or [str(x) for x in self.settings["services"] or []]
         metric = self.settings["discover"] or self.preset.get("discover")
         if not metric:
-            warnings.append(
-                Warning(
-                    self.name,
-                    f"source {self.name!r}: no services configured and no metric to discover them; set 'services'",
-                    code="no_services",
-                    params={},
+            if not names:
+                warnings.append(
+                    Warning(
+                        self.name,
+                        f"source {self.name!r}: no services configured and no metric to discover them; set 'services'",
+                        code="no_services",
+                        params={},
+                    )
                 )
-            )
-            return []
-        return discover(self.api, metric, self.service_label, request.window, warnings)
+            return identity, self._parsed(names, identity, warnings)
+        found_in: list[Warning] = []
+        identity, found = discover(
+            self.api,
+            metric,
+            identity,
+            request.window,
+            found_in,
+            fallback=not self.settings["service_label"],
+        )
+        if not names:
+            warnings.extend(found_in)
+            return identity, found
+        # the configured names are what counts: an empty discovery is no news
+        warnings.extend(w for w in found_in if w.code != "no_services")
+        return identity, self._named(names, identity, found, warnings)
+
+    def _named(
+        self,
+        names: list[str],
+        identity: tuple[str, ...],
+        found: list[ServiceId],
+        warnings: list[Warning],
+    ) -> list[ServiceId]:
+        """The discovered services the ``names`` stand for (each one, when a name stands for several)."""
+        out: list[ServiceId] = []
+        for name in names:
+            same = [s for s in found if s.name == name]
+            if not same:
+                same = [s for s in found if s.value == name and s.name.endswith("/" + name)]
+                if len(same) > 1:
+                    warnings.append(
+                        Warning(
+                            self.name,
+                            f"source {self.name!r}: service {name!r} is several services: "
+                            f"{', '.join(s.name for s in same)}; each is analysed on its own "
+                            "(name the one you mean in 'services')",
+                            code="services_split",
+                            params={"service": name, "setting": "services"},
+                        )
+                    )
+            out.extend(same or self._parsed([name], identity, warnings))
+        return list(dict.fromkeys(out))
+
+    def _parsed(
+        self, names: list[str], identity: tuple[str, ...], warnings: list[Warning]
+    ) -> list[ServiceId]:
+        """Readable names as services of ``identity``; a name with too few parts is a warning."""
+        out = []
+        for name in names:
+            svc = parse_service(name, identity)
+            if svc is None:
+                warnings.append(
+                    Warning(
+                        self.name,
+                        f"source {self.name!r}: service {name!r} does not name every label of "
+                        f"{'/'.join(identity)}: write it as "
+                        f"{'/'.join('<' + k + '>' for k in identity)}",
+                        code="bad_service_name",
+                        params={"service": name, "label": "/".join(identity)},
+                    )
+                )
+            else:
+                out.append(svc)
+        return out
 
     def _gather(self, jobs: list[SliJob], warnings: list[Warning]) -> list[Series]:
         """The jobs' series and warnings; the first fatal failure fails the whole source."""
@@ -250,7 +365,12 @@ class PrometheusSource(ConfiguredSource):
         return series
 
     def _source_info(
-        self, info: Mapping[str, Any], res: Resolution, spans: list[Span], services: list[str]
+        self,
+        info: Mapping[str, Any],
+        res: Resolution,
+        spans: list[Span],
+        identity: tuple[str, ...],
+        services: list[ServiceId],
     ) -> SourceInfo:
         return SourceInfo(
             name=self.name,
@@ -265,8 +385,9 @@ class PrometheusSource(ConfiguredSource):
                 "count_step": res.count_step,
                 "rate_window": res.rate_window,
                 "preset": self.settings["preset"],
-                "service_label": self.service_label,
-                "services": services,
+                "service_label": shown_labels(identity),
+                "status_label": self.status_label,
+                "services": [svc.name for svc in services],
                 "server": info.get("flavour"),
                 "headers": sorted(self.settings["headers"] or {}),
             },

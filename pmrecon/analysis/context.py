@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..findings import WarningFinding
-from ..model import Evidence
+from ..model import Alert, Evidence
 from ..wording import CATALOGUES, FINDINGS_LANGUAGE, text
 from .settings import AnalysisSettings
 from .times import epoch
@@ -29,6 +29,8 @@ class AnalysisContext:
     language: str
     warnings: list[WarningFinding] = field(default_factory=list)
     query_source: dict[str, str] = field(default_factory=dict)  # query id -> source name
+    #: source name -> the labels that together name a service there (its ``service_label``)
+    service_labels: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, evidence: Evidence, settings: AnalysisSettings, language: str) -> AnalysisContext:
@@ -43,7 +45,24 @@ class AnalysisContext:
         for source in evidence.sources:
             for query in source.queries:
                 ctx.query_source[query.id] = source.name
+            labels = source.settings.get("service_label")
+            if isinstance(labels, str):
+                labels = [labels]
+            if isinstance(labels, list) and labels and all(isinstance(x, str) for x in labels):
+                ctx.service_labels[source.name] = tuple(labels)
         return ctx
+
+    def alert_service(self, alert: Alert) -> str | None:
+        """The service an alert is about, named as its source names services (``prod/web``).
+
+        An alert carrying every label of its source's service identity gets the same
+        readable name as that service's SLIs; any other falls back to its ``service``,
+        ``app``, ``application`` or ``job`` label.
+        """
+        identity = self.service_labels.get(alert.source)
+        if identity and all(alert.labels.get(k) is not None for k in identity):
+            return "/".join(alert.labels[k] for k in identity if alert.labels[k]) or None
+        return alert.service
 
     def warn(self, message: str, code: str, **params: Any) -> None:
         """Add a caveat for the report: English ``message``, its cause ``code`` and the values named."""

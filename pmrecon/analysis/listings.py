@@ -35,7 +35,7 @@ def alert_findings(ctx: AnalysisContext, in_incident: set[int]) -> list[AlertFin
             firing=[_span(i) for i in sorted(alert.firing, key=lambda i: i.start)],
             pending=[_span(i) for i in sorted(alert.pending, key=lambda i: i.start)],
             annotations=dict(sorted(alert.annotations.items())),
-            service=alert.service,
+            service=ctx.alert_service(alert),
             in_incident=id(alert) in in_incident,
             query_ref=alert.query_ref,
         )

@@ -146,6 +146,7 @@ def alert_signals(ctx: AnalysisContext) -> list[Signal]:
     for alert in ctx.evidence.alerts:
         if (alert.severity or "").lower() in QUIET_SEVERITIES:
             continue
+        service = ctx.alert_service(alert)
         for interval in alert.firing:
             start, end = epoch(interval.start), epoch(interval.end)
             open_start = interval.open_start or start <= ctx.window_start
@@ -161,7 +162,7 @@ def alert_signals(ctx: AnalysisContext) -> list[Signal]:
                     sustained=True,
                     open_start=open_start,
                     open_end=open_end,
-                    services=[alert.service] if alert.service else [],
+                    services=[service] if service else [],
                     start_uncertainty=None,
                     end_uncertainty=None,
                     ref=alert.query_ref or alert.name,

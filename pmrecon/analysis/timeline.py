@@ -89,7 +89,8 @@ def build_timeline(
 def _alert_rows(ctx: AnalysisContext, rows: _Rows) -> None:
     """Pending, firing and resolved transitions of every alert."""
     for alert in ctx.evidence.alerts:
-        on = ctx.text("on", what=alert.service) if alert.service else ""
+        service = ctx.alert_service(alert)
+        on = ctx.text("on", what=service) if service else ""
         transitions = [(i.start, "alert_pending") for i in alert.pending if not i.open_start]
         for interval in alert.firing:
             if not interval.open_start:
@@ -98,7 +99,7 @@ def _alert_rows(ctx: AnalysisContext, rows: _Rows) -> None:
                 transitions.append((interval.end, "alert_resolved"))
         for at, kind in transitions:
             text = ctx.text(kind, name=alert.name, on=on)
-            rows.add(at, kind, alert.source, text, alert.query_ref, alert.service)
+            rows.add(at, kind, alert.source, text, alert.query_ref, service)
 
 
 def _sli_rows(ctx: AnalysisContext, rows: _Rows, signals: list[Signal]) -> None:

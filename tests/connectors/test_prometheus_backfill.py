@@ -25,6 +25,10 @@ PRESET = {
     "micrometer": "micrometer",
     "ingress_nginx": "ingress_nginx",
 }
+#: The generator's ingress-nginx scenario names the service by its Ingress alone (its
+#: alerts carry no namespace): read it with that one-label identity. The preset's
+#: default, [namespace, ingress], is tested in test_prometheus_conventions.py.
+SETTINGS: dict[str, dict[str, object]] = {"ingress_nginx": {"service_label": "ingress"}}
 ALL = sorted(SCENARIOS)
 
 
@@ -44,7 +48,12 @@ def collected(prometheus):  # noqa: ANN001, ANN201
             sc = prometheus.scenarios[name]
             src = PrometheusSource(
                 "prom",
-                {"url": prometheus.url, "preset": PRESET[sc.convention], **settings},
+                {
+                    "url": prometheus.url,
+                    "preset": PRESET[sc.convention],
+                    **SETTINGS.get(sc.convention, {}),
+                    **settings,
+                },
                 SourceContext(),
             )
             ev = src.collect(

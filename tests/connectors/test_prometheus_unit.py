@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from connectors.base import CollectRequest, SourceContext
 from connectors.prometheus import (
+    PRESETS,
     SETTINGS_SCHEMA,
     PrometheusSource,
     build_alerts,
@@ -25,7 +26,9 @@ from connectors.prometheus import (
     redact_url,
 )
 from connectors.prometheus.alerts import render_annotations
+from connectors.prometheus.identity import ServiceId, label_names
 from connectors.prometheus.server import go_duration
+from connectors.prometheus.slis import template_values
 from connectors.promql import (
     Raw,
     TemplateError,
@@ -213,18 +216,25 @@ def test_render_annotations() -> None:
 # --------------------------------------------------------------------------- presets and settings
 
 
-@pytest.mark.parametrize("name", ["http_requests_total", "micrometer", "ingress_nginx"])
+@pytest.mark.parametrize("name", PRESETS)
 def test_presets_define_every_request_sli(name: str) -> None:
     preset = load_preset(name)
     assert find_preset(name).name == f"{name}.yaml"
-    assert preset["service_label"] and preset["discover"]
+    assert preset["service_label"] and preset["status_label"] and preset["discover"]
+    assert preset["description"]
+    identity = label_names(preset["service_label"], "service_label")
+    svc = ServiceId(tuple((k, f"v{i}") for i, k in enumerate(identity)))
     for kind in ("error_ratio", "latency", "throughput", "requests_total", "requests_bad"):
         tpl = preset["slis"][kind]
         query = substitute(
-            tpl, {"service": "svc", "window": Raw("60s"), "step": Raw("30s"), "quantile": 0.99}
+            tpl, {**template_values(svc, preset["status_label"], 60, 30), "quantile": 0.99}
         )
         assert "$" not in query and metric_names(query), (kind, query)
-        assert f'{preset["service_label"]}="svc"' in query
+        # every selector of the query names the whole identity (no label hard-coded)
+        for selector in re.findall(r"\{([^}]*)\}", query):
+            assert svc.selector() in selector, (kind, query)
+        if kind in ("error_ratio", "requests_bad"):
+            assert f'{preset["status_label"]}=~"5.."' in query
 
 
 def test_presets_are_found_in_the_installed_package_first(tmp_path, monkeypatch) -> None:
@@ -416,7 +426,7 @@ def replay(
                 return 200, rec("alerts_for_state_flapping.json")
             if q.startswith("ALERTS"):
                 return 200, rec("alerts_flapping.json")
-            if q.startswith("count by (service)"):
+            if q.startswith("count by (service,"):
                 return 200, rec("discover_search.json")
             return 200, {
                 "status": "success",

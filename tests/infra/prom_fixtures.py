@@ -7,6 +7,7 @@ Import them in ``tests/conftest.py``::
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 import time
@@ -67,11 +68,9 @@ class LivePrometheus:
             raise TimeoutError("live timeline did not finish")
 
 
-@pytest.fixture(scope="session")
-def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackfilledPrometheus]:
-    """A Prometheus holding every scenario of tests.scenarios.SCENARIOS (backfilled once)."""
-    root = Path(tmp_path_factory.mktemp("prometheus"))
-    scenarios = all_scenarios()
+@contextlib.contextmanager
+def backfilled_prometheus(root: Path, scenarios: list[Scenario]) -> Iterator[BackfilledPrometheus]:
+    """A Prometheus in ``root`` holding ``scenarios`` (backfilled once), stopped on exit."""
     backfill(scenarios, root / "data", root / "openmetrics")
     server = PrometheusServer(root, root / "data", rules=rules_yaml(scenarios))
     server.start()
@@ -79,6 +78,13 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackfilledP
         yield BackfilledPrometheus(server, {sc.name: sc for sc in scenarios})
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackfilledPrometheus]:
+    """A Prometheus holding every scenario of tests.scenarios.SCENARIOS (backfilled once)."""
+    with backfilled_prometheus(Path(tmp_path_factory.mktemp("prometheus")), all_scenarios()) as p:
+        yield p
 
 
 @pytest.fixture(scope="session")

@@ -50,6 +50,7 @@ SAMPLES = {
     "fix": "Run pmrecon check",
     "sources": "prometheus, victoria",
     "metric": "http_requests_total",
+    "label": "service",
     "kind": "timeout",
     "field": "user.id",
     "total": 1200,
