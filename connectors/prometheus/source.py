@@ -17,7 +17,6 @@ from connectors.promql import (
     Raw,
     TemplateError,
     choose_step,
-    metric_names,
     nice_at_least,
     substitute,
 )
@@ -128,26 +127,44 @@ class PrometheusSource(ConfiguredSource):
         )
 
     def check(self) -> list[CheckResult]:
-        """Reachability, authentication, version, intervals and each configured metric."""
+        """Reachability, authentication, version, intervals, and each metric the SLI queries
+        read, with the labels they match on."""
         self._info = None
         self.api.deadline = None
         return checks.check(
-            self.api, self._server_info, self.configured_metrics(), self.settings["preset"]
+            self.api,
+            self._server_info,
+            self.check_queries(),
+            self.settings["preset"],
+            self._label_settings(),
         )
 
-    def configured_metrics(self) -> list[str]:
-        """Every metric the SLI templates read, in order."""
-        names: list[str] = []
-        dummy = {"service": "x", "window": Raw("1m"), "step": Raw("1m"), "quantile": 0.99}
-        for tpl in [*self.templates.values(), *self.extra.values()]:
+    def check_queries(self) -> list[checks.SliQuery]:
+        """The SLI and extra queries as a collect renders them, for the check's service."""
+        dummy = {
+            "service": checks.SERVICE_SENTINEL,
+            "window": Raw("1m"),
+            "step": Raw("1m"),
+            "quantile": 0.99,
+        }
+        out: list[checks.SliQuery] = []
+        named = [(f"slis.{k}", k, t) for k, t in self.templates.items()]
+        named += [(f"extra.{k}", k, t) for k, t in self.extra.items()]
+        for setting, name, tpl in named:
             try:
-                rendered = substitute(tpl, dummy)
+                out.append(checks.SliQuery(name, substitute(tpl, dummy), setting))
             except TemplateError:
                 continue
-            for n in metric_names(rendered):
-                if n not in names:
-                    names.append(n)
-        return names
+        return out
+
+    def _label_settings(self) -> dict[str, list[str]]:
+        """The labels each label setting names (a setting may hold one label or a list)."""
+        out: dict[str, list[str]] = {}
+        for key in ("service_label", "status_label"):
+            value = getattr(self, key, None) or self.settings.get(key) or self.preset.get(key)
+            if value:
+                out[key] = [str(x) for x in value] if isinstance(value, list) else [str(value)]
+        return out
 
     # ------------------------------------------------------------------ steps of a collect
 
