@@ -21,7 +21,7 @@ from pmrecon.errors import ConnectorError
 
 from .selectors import Selector, SelectorSyntaxError, selectors
 from .settings import DEFAULT_INTERVAL
-from .transport import PrometheusApi
+from .transport import PrometheusApi, fmt_ts
 
 #: How to fix a failed first request, by kind (over the toolkit's common fixes).
 FIXES = {
@@ -209,7 +209,9 @@ def explain_queries(
 def _bounded(match: str) -> dict[str, str]:
     """The parameters of a metadata call over the last hour, for the series of ``match``."""
     now = time.time()
-    return {"match[]": match, "start": f"{now - LOOKBACK_SECONDS:.0f}", "end": f"{now:.0f}"}
+    # the end a few minutes ahead: a server whose clock is ahead of ours still shows its
+    # newest series (the future holds none)
+    return {"match[]": match, "start": fmt_ts(now - LOOKBACK_SECONDS), "end": fmt_ts(now + 300)}
 
 
 def _label_names(api: PrometheusApi, metric: str) -> list[str]:
@@ -230,6 +232,8 @@ def _missing_labels(
 ) -> list[CheckResult]:
     """A line per label the queries match ``metric`` on that none of its series has."""
     has = _label_names(api, metric)
+    if not has:  # series counted but no label names served: nothing to compare with
+        return []
     missing: dict[str, list[SliQuery]] = {}
     names_service: set[str] = set()
     for q, sel in uses:
