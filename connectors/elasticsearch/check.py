@@ -191,6 +191,27 @@ def near_names(name: str, names: list[str], most: int = MAX_NAMES) -> list[str]:
     return out[:most]
 
 
+def _search_recent(
+    queries: Queries,
+    fields: dict[str, FieldInfo],
+    now: dt.datetime | None,
+    seconds: int,
+    what: str,
+    warnings: list[Warning],
+    aggs: dict[str, Any] | None = None,
+) -> Mapping[str, Any]:
+    """The count (and ``aggs``) of the documents of the last ``seconds`` the source reads."""
+    end = ms(now or dt.datetime.now(UTC))
+    window = (end - seconds * 1000, end + 1)
+    filters = [
+        time_range(fields, *window),
+        *source_filters(queries.connection.settings, fields, ()),
+    ]
+    return queries.search(
+        count_body(filters, aggs), purpose=f"check: {what}", window=window, warnings=warnings
+    )
+
+
 def _recent_documents(
     queries: Queries,
     fields: dict[str, FieldInfo],
@@ -199,19 +220,8 @@ def _recent_documents(
 ) -> CheckResult:
     """Whether logs of the last hour are there (they are shipped and the filter lets them in)."""
     name = queries.name
-    end = ms(now or dt.datetime.now(UTC))
-    window = (end - 3_600_000, end + 1)
-    filters = [
-        time_range(fields, *window),
-        *source_filters(queries.connection.settings, fields, ()),
-    ]
     try:
-        ans = queries.search(
-            count_body(filters),
-            purpose="check: documents in the last hour",
-            window=window,
-            warnings=warnings,
-        )
+        ans = _search_recent(queries, fields, now, 3600, "documents in the last hour", warnings)
     except RequestFailed as exc:
         return CheckResult(name, "recent documents", False, str(exc), "see the message")
     n = total(ans)
@@ -234,24 +244,17 @@ def _level_values(
 ) -> CheckResult:
     """The level field's values over the last day, and whether ``error_levels`` names the
     ones that mean an error."""
-    settings = queries.connection.settings
     level = fields["level"]
-    end = ms(now or dt.datetime.now(UTC))
-    window = (end - 86_400_000, end + 1)
-    filters = [time_range(fields, *window), *source_filters(settings, fields, ())]
     aggs = {"levels": {"terms": {"field": level.agg or level.name, "size": 50}}}
     try:
-        ans = queries.search(
-            count_body(filters, aggs),
-            purpose="check: level values in the last day",
-            window=window,
-            warnings=warnings,
+        ans = _search_recent(
+            queries, fields, now, 86_400, "level values in the last day", warnings, aggs
         )
     except RequestFailed as exc:
         return CheckResult(queries.name, "level values", False, str(exc), "see the message")
     buckets = ((ans.get("aggregations") or {}).get("levels") or {}).get("buckets") or []
     values = [str(b.get("key_as_string", b.get("key"))) for b in buckets]
-    return level_verdict(queries.name, level.name, values, settings)
+    return level_verdict(queries.name, level.name, values, queries.connection.settings)
 
 
 def level_verdict(

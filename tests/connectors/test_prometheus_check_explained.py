@@ -7,7 +7,6 @@ The target exposes the client libraries' default shape: ``http_requests_total{co
 
 from __future__ import annotations
 
-import http.server
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +17,7 @@ import pytest
 from connectors.prometheus import PrometheusSource
 from connectors.prometheus.check import SliQuery, explain_queries
 from connectors.prometheus.selectors import selectors
-from tests.infra.httpserver import BackgroundServer
-from tests.infra.prometheus import PrometheusServer
+from tests.infra.prometheus import MetricsTarget, PrometheusServer
 
 pytestmark = pytest.mark.prometheus
 
@@ -35,23 +33,11 @@ http_request_duration_seconds_sum 6.1
 """
 
 
-class StaticTarget(BackgroundServer):
+class StaticTarget(MetricsTarget):
     """A /metrics endpoint serving ``METRICS``."""
 
-    def __init__(self) -> None:
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server API
-                body = METRICS.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                return
-
-        super().__init__(Handler)
+    def render(self) -> str:
+        return METRICS
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +49,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServe
         root / "data",
         scrape_interval="1s",
         scrape_configs=[
-            {"job_name": "checkout", "static_configs": [{"targets": [f"127.0.0.1:{target.port}"]}]}
+            {"job_name": "checkout", "static_configs": [{"targets": [target.address]}]}
         ],
     )
     prom.start()
