@@ -113,6 +113,21 @@ def tokens(query: str) -> list[tuple[str, str]]:
     return out
 
 
+def _balanced(toks: list[tuple[str, str]]) -> None:
+    """Raise when a bracket of ``toks`` is not closed, or closed by another kind."""
+    pairs = {")": "(", "]": "[", "}": "{"}
+    stack: list[str] = []
+    for kind, text in toks:
+        if kind != "op":
+            continue
+        if text in "([{":
+            stack.append(text)
+        elif text in pairs and (not stack or stack.pop() != pairs[text]):
+            raise SelectorSyntaxError(f"unbalanced {text!r}")
+    if stack:
+        raise SelectorSyntaxError(f"unclosed {stack[-1]!r}")
+
+
 def _closing(toks: list[tuple[str, str]], i: int, opening: str, closing: str) -> int:
     """The index of the token closing the bracket opened at ``i``."""
     depth = 0
@@ -152,6 +167,7 @@ def selectors(query: str) -> list[Selector]:
     """Every vector selector of ``query``, in order; the metric name from ``__name__=`` when
     the selector has none before its braces."""
     toks = tokens(query)
+    _balanced(toks)
     out: list[Selector] = []
     i = 0
     while i < len(toks):

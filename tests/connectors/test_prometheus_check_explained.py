@@ -17,6 +17,7 @@ import pytest
 from connectors.prometheus import PrometheusSource
 from connectors.prometheus.check import SliQuery, explain_queries
 from connectors.prometheus.selectors import selectors
+from tests.clihelp import run_cli
 from tests.infra.prometheus import MetricsTarget, PrometheusServer
 
 pytestmark = pytest.mark.prometheus
@@ -145,3 +146,32 @@ def test_matchers_that_accept_a_missing_label_are_not_reported(server: Prometheu
     )
     assert [r.check for r in results] == ["metric http_requests_total"]
     assert results[0].ok
+
+
+def test_an_unreadable_query_names_its_setting(server: PrometheusServer) -> None:
+    src = PrometheusSource("prom", {"url": server.url})
+    (line,) = explain_queries(
+        src.api, [SliQuery("latency", "sum(rate(x[5m])", "slis.latency")], "x", {}
+    )
+    assert (line.check, line.ok, line.fix) == ("query latency", False, "fix slis.latency")
+    assert "unclosed '('" in line.detail
+
+
+def test_the_check_command_prints_the_explanation_and_fails(
+    server: PrometheusServer, tmp_path: Path
+) -> None:
+    config = tmp_path / "pmrecon.yaml"
+    config.write_text(
+        "sources:\n"
+        "  prom:\n"
+        "    type: prometheus\n"
+        f"    url: {server.url}\n"
+        "    service_label: service\n",
+        encoding="utf-8",
+    )
+    run = run_cli("check", "--config", str(config), env={"NO_COLOR": "1"})
+    assert run.code == 3, run.err
+    (line,) = [x for x in run.out.splitlines() if "labels of http_requests_total" in x]
+    assert line.startswith("FAIL ")
+    assert "  `http_requests_total` has no label `service` (read by error_ratio, " in line
+    assert line.endswith("); it has code, handler, instance, job — fix: set `service_label: job`")
