@@ -34,17 +34,9 @@ FIXES = {
 MAX_NAMES = 6
 #: Levels that never mean an error, in the usual loggers' words (any case).
 NOT_ERROR_LEVELS = (
-    "trace",
-    "debug",
-    "info",
-    "information",
-    "notice",
-    "verbose",
-    "fine",
-    "finer",
-    "finest",
+    "trace", "debug", "info", "information", "notice", "verbose", "fine", "finer", "finest",
     "config",
-)
+)  # fmt: skip
 #: Failures that prove the server answered.
 REACHABLE = ("auth", "version", "bad_query", "http", "server", "busy")
 
