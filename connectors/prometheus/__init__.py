@@ -27,7 +27,8 @@ The modules, in the order a collect uses them:
 - :mod:`.alerts`: alert intervals from raw ``ALERTS`` samples;
 - :mod:`.slis`: service discovery, SLI queries run in parallel, series;
 - :mod:`.source`: :class:`PrometheusSource`, which ties them together;
-- :mod:`.check`: what ``pmrecon check`` says about the source.
+- :mod:`.check`: what ``pmrecon check`` says about the source, with :mod:`.selectors`
+  reading the metrics and label matchers of each SLI query.
 """
 
 from __future__ import annotations

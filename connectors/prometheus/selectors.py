@@ -180,7 +180,10 @@ def selectors(query: str) -> list[Selector]:
             i = _closing(toks, i, "[", "]") + 1
             continue
         if kind == "ident" and (
-            nxt == "(" or text.lower() in _KEYWORDS or text.lower() in _AGGREGATIONS
+            nxt == "("
+            or text.lower() in _KEYWORDS
+            or text.lower() in _AGGREGATIONS
+            or text.lower() in _LABEL_LISTS
         ):
             i += 1
             continue

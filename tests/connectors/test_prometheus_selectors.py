@@ -22,6 +22,7 @@ def shape(query: str) -> list[tuple[str | None, list[tuple[str, str, str]]]]:
             [("x_bucket", [("job", "=", "a")])],
         ),
         ("sum(rate(x[5m])) by (job) / on(job) group_left(team) y", [("x", []), ("y", [])]),
+        ("x * on(job) group_left y", [("x", []), ("y", [])]),
         ("max_over_time(x[1h:5m] offset 1d) @ start()", [("x", [])]),
         ('label_replace(x, "dst", "$1", "src", "(.*)")', [("x", [])]),
         ("# a comment naming nothing\nz", [("z", [])]),
