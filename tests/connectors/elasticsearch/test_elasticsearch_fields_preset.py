@@ -65,29 +65,23 @@ def load(node: ElasticsearchNode) -> None:
     of the check's cases; once per node."""
     if node.url in _LOADED:
         return
-    client = make_client(node.url, node.major)
-    try:
+    mappings = {
         # as the exporter's own template maps it (match_only_text, absent from the test
         # distribution: text), the body has no keyword form
-        client.indices.create(
-            index=f"{PREFIX}-oteltext-flapping",
-            mappings={
-                "properties": {
-                    "@timestamp": {"type": "date"},
-                    "severity_text": {"type": "keyword"},
-                    "body": {"properties": {"text": {"type": "text"}}},
-                }
-            },
-        )
-        client.indices.create(
-            index=f"{PREFIX}-badtime",
-            mappings={
-                "properties": {
-                    "@timestamp": {"type": "keyword"},
-                    "observed_timestamp": {"type": "date"},
-                }
-            },
-        )
+        f"{PREFIX}-oteltext-flapping": {
+            "@timestamp": {"type": "date"},
+            "severity_text": {"type": "keyword"},
+            "body": {"properties": {"text": {"type": "text"}}},
+        },
+        f"{PREFIX}-badtime": {
+            "@timestamp": {"type": "keyword"},
+            "observed_timestamp": {"type": "date"},
+        },
+    }
+    client = make_client(node.url, node.major)
+    try:
+        for index, properties in mappings.items():
+            client.indices.create(index=index, mappings={"properties": properties})
     finally:
         client.close()
     docs: list[dict[str, Any]] = []
