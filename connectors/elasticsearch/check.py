@@ -279,13 +279,23 @@ def level_verdict(
         )
     if not unknown:
         return CheckResult(source, "level values", True, f"{detail}; no error-level line")
+    likely = [v.lower() for v in unknown if _error_like(v)]
+    example = ", ".join(likely) if likely else "<the value meaning an error>"
     return CheckResult(
         source,
         "level values",
         False,
         f"{detail}: none is among error_levels; {', '.join(unknown)} not known as a level",
-        f"add the values that mean an error to error_levels (e.g. error_levels: [{unknown[0].lower()}]), "
+        f"add the values that mean an error to error_levels (e.g. error_levels: [{example}]), "
         "or set fields.level to the field holding the log level",
+    )
+
+
+def _error_like(level: str) -> bool:
+    """Whether a level name nobody listed reads as an error (``SEVERE``, ``E``, ``Err``)."""
+    text = level.lower()
+    return text in ("e", "f", "c") or any(
+        w in text for w in ("err", "fat", "crit", "sev", "emerg", "panic", "alert", "fail")
     )
 
 

@@ -44,10 +44,19 @@ def settings(**over: Any) -> dict[str, Any]:
             False,
             "log.level holds I, E, W (last day): none is among error_levels; I, E, W not known "
             "as a level",
-            "add the values that mean an error to error_levels (e.g. error_levels: [i]), "
+            "add the values that mean an error to error_levels (e.g. error_levels: [e]), "
             "or set fields.level to the field holding the log level",
         ),
         ([], True, "log.level: no log in the last day", ""),
+        (
+            ["info", "bad"],
+            False,
+            "log.level holds info, bad (last day): none is among error_levels; bad not known "
+            "as a level",
+            "add the values that mean an error to error_levels "
+            "(e.g. error_levels: [<the value meaning an error>]), "
+            "or set fields.level to the field holding the log level",
+        ),
     ],
 )
 def test_level_verdict(values: list[str], ok: bool, detail: str, fix: str) -> None:
