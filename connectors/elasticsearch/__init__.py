@@ -4,7 +4,8 @@ Every figure is an aggregation computed by Elasticsearch; the connector never do
 matching documents, so its memory does not grow with their number. A collect, in the order
 the modules below take it:
 
-1. :mod:`.settings` — the settings schema and defaults; where the queries go.
+1. :mod:`.settings` — the settings schema and defaults; where the queries go;
+   :mod:`.fields` — the field names of each ``fields_preset`` (ECS, OpenTelemetry).
 2. :mod:`.transport` — the official client, built so that one client package serves 8.x and
    9.x servers (it rewrites the ``compatible-with`` header); :mod:`.failures` turns the
    client's exceptions into one-line messages through a table.

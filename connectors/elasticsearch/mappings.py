@@ -11,8 +11,9 @@ from connectors.toolkit.failures import RequestFailed
 from connectors.toolkit.settings import is_disabled
 from pmrecon.model import Warning
 
+from .fields import preset_fields
 from .queries import Queries, index_path
-from .settings import ECS_FIELDS, FIELD_ROLES, REQUIRED_FIELDS
+from .settings import FIELD_ROLES, REQUIRED_FIELDS
 
 KEYWORD_TYPES = ("keyword", "constant_keyword", "wildcard")
 TEXT_TYPES = ("text", "match_only_text")
@@ -32,16 +33,20 @@ class FieldInfo:
 
 
 def resolve_fields(
-    queries: Queries, configured: Mapping[str, Any], warnings: list[Warning]
+    queries: Queries,
+    configured: Mapping[str, Any],
+    warnings: list[Warning],
+    preset: str | None = None,
 ) -> dict[str, FieldInfo]:
-    """The fields of ``configured`` (the ``fields`` setting) present in the mapping, by key; a
-    fatal :class:`RequestFailed` naming the first problem (and how many more there are)."""
-    wanted = _wanted(configured)
-    caps = _field_caps(queries, sorted({f.name for f in wanted.values()}))
+    """The fields of ``configured`` (the ``fields`` setting, over the ``fields_preset``'s
+    names) present in the mapping, by key; a fatal :class:`RequestFailed` naming the first
+    problem (and how many more there are)."""
+    wanted = wanted_fields(configured, preset)
+    caps = field_caps(queries, sorted({f.name for f in wanted.values()}))
     fields = caps.get("fields") or {}
     problems: list[str] = []
     for f in wanted.values():
-        problem = _check(f, fields, queries.name, queries.index, warnings)
+        problem = check_field(f, fields, queries.name, queries.index, warnings)
         if problem:
             problems.append(problem)
     if problems:
@@ -57,16 +62,17 @@ def resolve_fields(
     return {k: f for k, f in wanted.items() if f.present}
 
 
-def _wanted(configured: Mapping[str, Any]) -> dict[str, FieldInfo]:
-    """The fields to look up: the configured ones, and the optional ECS defaults not turned off."""
+def wanted_fields(configured: Mapping[str, Any], preset: str | None) -> dict[str, FieldInfo]:
+    """The fields to look up: the configured ones, the preset's required ones, and its
+    optional ones not turned off (those only when mapped: ``explicit`` False)."""
     wanted: dict[str, FieldInfo] = {}
-    for key, ecs in ECS_FIELDS.items():
+    for key, default in preset_fields(preset).items():
         value = configured.get(key)
         if value is None:
             if key in REQUIRED_FIELDS:
-                value = ecs
+                value = default
             else:
-                wanted[key] = FieldInfo(key, ecs, explicit=False)
+                wanted[key] = FieldInfo(key, default, explicit=False)
                 continue
         if is_disabled(value):
             continue
@@ -75,7 +81,7 @@ def _wanted(configured: Mapping[str, Any]) -> dict[str, FieldInfo]:
     return wanted
 
 
-def _field_caps(queries: Queries, names: list[str]) -> Mapping[str, Any]:
+def field_caps(queries: Queries, names: list[str]) -> Mapping[str, Any]:
     """The field capabilities of ``names`` and their sub-fields; no index matched is fatal."""
     asked = sorted({*names, *(f"{n}.*" for n in names)})
     path = index_path(queries.index, "_field_caps")
@@ -110,7 +116,7 @@ def _field_caps(queries: Queries, names: list[str]) -> Mapping[str, Any]:
     return caps
 
 
-def _check(
+def check_field(
     f: FieldInfo,
     fields: Mapping[str, Any],
     source: str,

@@ -13,23 +13,14 @@ from connectors.toolkit.settings import BASIC_AUTH, TLS
 from pmrecon.errors import ConfigError
 from pmrecon.settings_schema import Key, Schema
 
+from .fields import CHANGE_FIELD_PRESETS, DEFAULT_FIELDS_PRESET, FIELD_PRESETS, FIELDS_PRESETS
+
 # The client's major version, read without importing the client (config validation needs
 # it only for the range of server_major).
 CLIENT_MAJOR = int(distribution_version("elasticsearch").split(".")[0])
 
 #: ECS names of the fields read, by config key; the first four are required.
-ECS_FIELDS: dict[str, str] = {
-    "timestamp": "@timestamp",
-    "level": "log.level",
-    "message": "message",
-    "service": "service.name",
-    "error_type": "error.type",
-    "error_message": "error.message",
-    "host": "host.name",
-    "trace_id": "trace.id",
-    "user_id": "user.id",
-    "event_category": "event.category",
-}
+ECS_FIELDS: dict[str, str] = FIELD_PRESETS["ecs"]
 REQUIRED_FIELDS = ("timestamp", "level", "message", "service")
 FIELD_ROLES = {
     "timestamp": "the event time",
@@ -43,6 +34,12 @@ FIELD_ROLES = {
     "user_id": "the user id",
     "event_category": "the event category",
 }
+
+
+def _preset_names(presets: dict[str, dict[str, str]], key: str) -> str:
+    """``key``'s field in each preset, for a setting's description: ``ecs: a, otel: b``."""
+    return ", ".join(f"{name}: {names[key]}" for name, names in presets.items())
+
 
 DEFAULT_CHANGE_CATEGORIES = ["deployment", "configuration", "change"]
 DEFAULT_CHANGE_TAGS = ["deployment", "deploy", "rollback", "config_change", "configuration"]
@@ -71,16 +68,23 @@ SETTINGS_SCHEMA: Schema = {
     ),
     "index": Key("list", ["logs-*"], "index pattern(s) to search, e.g. logs-* or [app-*, nginx-*]"),
     "filter": Key("dict", None, "query DSL added to every query, e.g. {term: {env: prod}}"),
+    "fields_preset": Key(
+        "choice",
+        DEFAULT_FIELDS_PRESET,
+        "field naming convention: ecs (Elastic Common Schema) or otel (the OpenTelemetry "
+        "Collector's Elasticsearch exporter, OTel-native mapping)",
+        choices=FIELDS_PRESETS,
+    ),
     "fields": {
         key: Key(
             "str",
-            ecs if key in REQUIRED_FIELDS else None,
-            f"field holding {FIELD_ROLES[key]}"
-            + (
-                "" if key in REQUIRED_FIELDS else f" (default: {ecs} when mapped; 'off' ignores it)"
-            ),
+            None,
+            f"field holding {FIELD_ROLES[key]} (default: the fields_preset's, "
+            + _preset_names(FIELD_PRESETS, key)
+            + ("" if key in REQUIRED_FIELDS else ", when mapped; 'off' ignores it")
+            + ")",
         )
-        for key, ecs in ECS_FIELDS.items()
+        for key in ECS_FIELDS
     },
     "error_levels": Key(
         "list",
@@ -144,10 +148,26 @@ SETTINGS_SCHEMA: Schema = {
             "query DSL selecting change events (default: event.category deployment/configuration/change or matching tags)",
         ),
         "kind_field": Key(
-            "str", "event.action", "field naming the change (deploy, rollback, config_change)"
+            "str",
+            None,
+            "field naming the change (deploy, rollback, config_change) (default: the fields_preset's, "
+            + _preset_names(CHANGE_FIELD_PRESETS, "kind_field")
+            + "; 'off' ignores it)",
         ),
-        "version_field": Key("str", "service.version", "field holding the deployed version"),
-        "tags_field": Key("str", "tags", "field of tags searched by the default query"),
+        "version_field": Key(
+            "str",
+            None,
+            "field holding the deployed version (default: the fields_preset's, "
+            + _preset_names(CHANGE_FIELD_PRESETS, "version_field")
+            + "; 'off' ignores it)",
+        ),
+        "tags_field": Key(
+            "str",
+            None,
+            "field of tags searched by the default query (default: the fields_preset's, "
+            + _preset_names(CHANGE_FIELD_PRESETS, "tags_field")
+            + "; 'off' ignores it)",
+        ),
         "max_events": Key("int", 200, "most change events read", minimum=0),
     },
 }

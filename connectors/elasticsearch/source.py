@@ -25,6 +25,7 @@ from pmrecon.model import (
 from . import aggregations, documents
 from .check import check
 from .error_signatures import SignatureScan, error_signatures
+from .fields import with_change_fields
 from .mappings import resolve_fields
 from .parallel import Part, run_parts
 from .queries import Queries
@@ -45,6 +46,7 @@ class ElasticsearchSource(ConfiguredSource):
         self, name: str, settings: Mapping[str, Any], context: SourceContext | None = None
     ) -> None:
         super().__init__(name, settings, context)
+        self.settings = with_change_fields(self.settings)
         where = target(name, self.settings)
         self.hosts = where.hosts
         self.shown_url = where.shown_url
@@ -90,7 +92,9 @@ class ElasticsearchSource(ConfiguredSource):
         warnings: list[Warning],
     ) -> Evidence:
         version = detect_version(queries, warnings)
-        fields = resolve_fields(queries, self.settings["fields"], warnings)
+        fields = resolve_fields(
+            queries, self.settings["fields"], warnings, self.settings["fields_preset"]
+        )
         session = open_session(
             request,
             self.settings,
@@ -176,6 +180,7 @@ class ElasticsearchSource(ConfiguredSource):
                 "client": CLIENT_VERSION,
                 "compatible_with": self.connection.compat.major,
                 "interval": session.interval,
+                "fields_preset": self.settings["fields_preset"],
                 "fields": {
                     k: {"field": f.name, "aggregated_on": f.agg, "types": list(f.types)}
                     for k, f in session.fields.items()

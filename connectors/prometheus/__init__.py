@@ -28,7 +28,8 @@ The modules, in the order a collect uses them:
 - :mod:`.identity`: the labels that name a service, readable names, splitting;
 - :mod:`.slis`: service discovery, SLI queries run in parallel, series;
 - :mod:`.source`: :class:`PrometheusSource`, which ties them together;
-- :mod:`.check`: what ``pmrecon check`` says about the source.
+- :mod:`.check`: what ``pmrecon check`` says about the source, with :mod:`.selectors`
+  reading the metrics and label matchers of each SLI query.
 """
 
 from __future__ import annotations

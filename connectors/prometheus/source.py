@@ -166,31 +166,44 @@ class PrometheusSource(ConfiguredSource):
         )
 
     def check(self) -> list[CheckResult]:
-        """Reachability, authentication, version, intervals and each configured metric."""
+        """Reachability, authentication, version, intervals, and each metric the SLI queries
+        read, with the labels they match on."""
         self._info = None
         self.api.deadline = None
         return checks.check(
-            self.api, self._server_info, self.configured_metrics(), self.settings["preset"]
+            self.api,
+            self._server_info,
+            self.check_queries(),
+            self.settings["preset"],
+            self._label_settings(),
         )
 
     def configured_metrics(self) -> list[str]:
         """Every metric the SLI templates read, in order."""
         names: list[str] = []
-        dummy: dict[str, object] = {
-            **template_values(
-                ServiceId(tuple((k, "x") for k in self.service_labels)), self.status_label, 60, 60
-            ),
-            "quantile": 0.99,
-        }
-        for tpl in [*self.templates.values(), *self.extra.values()]:
-            try:
-                rendered = substitute(tpl, dummy)
-            except TemplateError:
-                continue
-            for n in metric_names(rendered):
+        for query in self.check_queries():
+            for n in metric_names(query.query):
                 if n not in names:
                     names.append(n)
         return names
+
+    def check_queries(self) -> list[checks.SliQuery]:
+        """The SLI and extra queries as a collect renders them, for the check's service."""
+        sentinel = ServiceId(tuple((k, checks.SERVICE_SENTINEL) for k in self.service_labels))
+        dummy = {**template_values(sentinel, self.status_label, 60, 60), "quantile": 0.99}
+        out: list[checks.SliQuery] = []
+        named = [(f"slis.{k}", k, t) for k, t in self.templates.items()]
+        named += [(f"extra.{k}", k, t) for k, t in self.extra.items()]
+        for setting, name, tpl in named:
+            try:
+                out.append(checks.SliQuery(name, substitute(tpl, dummy), setting))
+            except TemplateError:
+                continue
+        return out
+
+    def _label_settings(self) -> dict[str, list[str]]:
+        """The labels each label setting names: the service identity, the status label."""
+        return {"service_label": list(self.service_labels), "status_label": [self.status_label]}
 
     # ------------------------------------------------------------------ steps of a collect
 

@@ -133,7 +133,7 @@ def test_missing_log_field_is_named_with_the_setting_to_change(
     )
     assert run.code == EXIT_SOURCE
     assert line_for(run, "logs reachable").startswith("ok ")
-    line = line_for(run, "logs fields")
+    line = line_for(run, "logs field service")
     assert line.startswith("FAIL") and "'service.name'" in line
     assert "set sources.logs.fields.service to the field holding the service name" in line
     assert " — fix: " in line
@@ -172,7 +172,7 @@ def test_every_problem_on_its_own_line_then_nonzero_exit(
         ["wrong-url", "reachable"],
         ["bad-token", "authenticated"],
         ["metrics", "metric"],
-        ["logs", "fields"],
+        ["logs", "field"],
     ]
     assert all(" — fix: " in f for f in fails)
     assert TOKEN not in run.out + run.err + as_json.out + as_json.err

@@ -306,7 +306,8 @@ def test_schema_documents_every_key_and_validates() -> None:
     )
     es = cfg["sources"]["es"]
     assert es["hosts"] == ["https://es.example:9200"] and es["timeout"] == 60.0
-    assert es["fields"]["timestamp"] == "@timestamp" and es["fields"]["user_id"] == "off"
+    assert es["fields_preset"] == "ecs" and es["fields"]["user_id"] == "off"
+    assert es["fields"]["timestamp"] is None  # the preset's: @timestamp
     assert es["fields"]["host"] is None  # ECS default, used only when mapped
     with pytest.raises(ConfigError, match="did you mean"):
         validate({"sources": {"es": {"type": "elasticsearch", "indexes": "x"}}})
