@@ -1,0 +1,299 @@
+"""``pmrecon init`` against real servers: the config it writes, unedited, passes ``check`` and
+builds the scenario's true figures (issue 15 item 3; issue 20: names in two namespaces).
+
+Each case backfills one ground-truth scenario of ``tests/scenarios.py`` into its own
+Prometheus, moved in time (:func:`recent`) so that its data ends minutes ago: ``check``
+looks for data in the last hour, as it does on a real incident. The figures are compared
+with the scenario's truth (from its declaration), never with pmrecon's own output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pmrecon.errors import EXIT_OK, EXIT_RENDER, EXIT_SOURCE, EXIT_USAGE
+from tests.clihelp import Run, run_cli
+from tests.infra.es import bulk_load, free_port
+from tests.infra.prometheus import PrometheusServer, promtool_backfill
+from tests.scenarios import SCENARIOS, Scenario, ServiceProfile
+
+UTC = dt.timezone.utc
+
+
+def recent(sc: Scenario, now: dt.datetime | None = None) -> Scenario:
+    """``sc`` moved by whole half-hours so that its data ends 5 to 35 minutes before ``now``
+    (the scrape, evaluation and step grids stay aligned)."""
+    now = now or dt.datetime.now(UTC)
+    half_hour = dt.timedelta(minutes=30)
+    delta = ((now - dt.timedelta(minutes=5) - sc.data_end) // half_hour) * half_hour
+
+    def move(x: Any) -> Any:
+        if isinstance(x, dt.datetime):
+            return x + delta
+        if dataclasses.is_dataclass(x) and not isinstance(x, type):
+            changes = {f.name: move(getattr(x, f.name)) for f in dataclasses.fields(x) if f.init}
+            return dataclasses.replace(x, **changes)
+        if isinstance(x, (list, tuple)):
+            return type(x)(move(v) for v in x)
+        return x
+
+    return move(sc)  # type: ignore[no-any-return]
+
+
+@dataclasses.dataclass
+class Held:
+    """A running Prometheus holding some OpenMetrics text."""
+
+    server: PrometheusServer
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Any]:
+    """``serve(text, ...)``: a Prometheus holding each OpenMetrics text (none: empty)."""
+    servers: list[PrometheusServer] = []
+
+    def start(*texts: str) -> Held:
+        root = tmp_path / f"prom{len(servers)}"
+        data = root / "data"
+        data.mkdir(parents=True)
+        for i, text in enumerate(texts):
+            path = root / f"{i}.om"
+            path.write_text(text, encoding="utf-8")
+            promtool_backfill(path, data)
+        server = PrometheusServer(root, data)
+        servers.append(server)
+        server.start()
+        return Held(server)
+
+    yield start
+    for s in servers:
+        s.stop()
+
+
+def init(tmp_path: Path, *args: str, out: str = "pmrecon.yaml") -> tuple[Run, Path]:
+    path = tmp_path / out
+    return run_cli("init", "--out", str(path), *args, timeout=120), path
+
+
+def check_and_build(path: Path, sc: Scenario, tmp_path: Path) -> dict[str, Any]:
+    """``check`` then ``build`` with the written config; the findings."""
+    checked = run_cli("check", "-c", str(path), env={"NO_COLOR": "1"}, timeout=120)
+    assert checked.code == EXIT_OK, checked.out + checked.err
+    out = tmp_path / "report"
+    start, end = (x.isoformat() for x in sc.window)
+    built = run_cli(
+        "build", "-c", str(path), "--from", start, "--to", end, "--tz", "UTC",
+        "--out", str(out), "--no-png", "--json", timeout=300,
+    )  # fmt: skip
+    assert built.code == EXIT_OK, built.err
+    return json.loads((out / "findings.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def assert_true_figures(data: dict[str, Any], sc: Scenario, service: str | None = None) -> None:
+    """Instants within one step, ratios within 0.01, availability within 0.001 (issue 15)."""
+    truth = sc.truth
+    (t,) = truth["incidents"]
+    inc = data["incident"]
+    step = sc.scrape_interval
+    for key in ("impact_start", "first_alert", "resolution"):
+        got = dt.datetime.fromisoformat(inc[key])
+        assert abs((got - t[key]).total_seconds()) <= step, (key, inc[key], t[key])
+    assert inc["availability"]["value"] == pytest.approx(truth["availability"], abs=0.001)
+    top = data["figures"]["max_error_rate"]
+    assert top["value"] == pytest.approx(truth["max_error_ratio"]["value"], abs=0.01)
+    if service:
+        names = [s if isinstance(s, str) else s["name"] for s in inc["services"]]
+        assert names == [service], names
+
+
+def window_args(sc: Scenario) -> list[str]:
+    return ["--from", sc.window[0].isoformat(), "--to", sc.data_end.isoformat()]
+
+
+def written(path: Path) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------- conventions
+
+
+@pytest.mark.prometheus
+def test_micrometer_config_checks_and_builds_true_figures(serve: Any, tmp_path: Path) -> None:
+    sc = recent(SCENARIOS["micrometer"]())
+    prom = serve(sc.openmetrics())
+    run, path = init(tmp_path, "--prometheus", prom.url, *window_args(sc))
+    assert run.code == EXIT_OK, run.err
+    text = path.read_text(encoding="utf-8")
+    (source,) = written(path)["sources"].values()
+    assert source["preset"] == "micrometer" and source["service_label"] == "application"
+    assert source["quantiles"] == [0.5, 0.95, 0.99]
+    # every choice says why, above it
+    assert re.search(r"# http_server_requests_seconds_count has \d+ series", text)
+    assert "# application is the preset's service label" in text
+    assert "Services seen: spring-orders." in text
+    assert_true_figures(check_and_build(path, sc, tmp_path), sc)
+
+
+@pytest.mark.prometheus
+def test_client_library_default_takes_job_as_the_service(serve: Any, tmp_path: Path) -> None:
+    """``http_requests_total{job,code}``: no ``service`` label, the scrape job names it."""
+    sc = recent(SCENARIOS["clean_single"]())
+    text = sc.openmetrics().replace('{service="', '{job="')
+    prom = serve(text)
+    run, path = init(tmp_path, "--prometheus", prom.url, *window_args(sc))
+    assert run.code == EXIT_OK, run.err
+    (source,) = written(path)["sources"].values()
+    assert source["preset"] == "http_requests_total" and source["service_label"] == "job"
+    assert "has no label 'service' (the preset's); it has job, code" in " ".join(
+        path.read_text(encoding="utf-8").split()
+    ).replace("# ", "")
+    data = check_and_build(path, sc, tmp_path)
+    assert_true_figures(data, sc, service="checkout")
+
+
+@pytest.mark.prometheus
+def test_ingress_nginx_config_checks_and_builds_true_figures(serve: Any, tmp_path: Path) -> None:
+    sc = recent(SCENARIOS["ingress_nginx"]())
+    prom = serve(sc.openmetrics())
+    run, path = init(tmp_path, "--prometheus", prom.url, *window_args(sc))
+    assert run.code == EXIT_OK, run.err
+    (source,) = written(path)["sources"].values()
+    assert source["preset"] == "ingress_nginx" and source["service_label"] == "ingress"
+    assert_true_figures(check_and_build(path, sc, tmp_path), sc)
+
+
+def two_namespaces() -> tuple[Scenario, str, str]:
+    """The ingress ``web-frontend`` broken in ``prod`` and, three times busier, fine in
+    ``staging``: the scenario generator's ingress-nginx case written twice."""
+    broken = recent(SCENARIOS["ingress_nginx"]())
+    healthy = dataclasses.replace(
+        broken,
+        name="ingress_nginx_staging",
+        services=[ServiceProfile("web-frontend", rps=90)],
+        alerts=[],
+        log_signatures=[],
+    )
+    prod = broken.openmetrics().replace('namespace="web"', 'namespace="prod"')
+    # the healthy copy's scrape health would be the same series as the broken one's
+    staging = "".join(
+        line + "\n"
+        for line in healthy.openmetrics().replace('namespace="web"', 'namespace="staging"').split("\n")
+        if line and not line.startswith("up{")
+    )
+    return broken, prod, staging
+
+
+@pytest.mark.prometheus
+def test_same_ingress_in_two_namespaces_is_kept_apart(serve: Any, tmp_path: Path) -> None:
+    """Issue 20: the config names a service by namespace and ingress, and says why."""
+    sc, prod, staging = two_namespaces()
+    prom = serve(prod, staging)
+    run, path = init(tmp_path, "--prometheus", prom.url, *window_args(sc))
+    assert run.code == EXIT_OK, run.err
+    (source,) = written(path)["sources"].values()
+    assert source["service_label"] == ["namespace", "ingress"]
+    text = " ".join(path.read_text(encoding="utf-8").replace("#", " ").split())
+    assert "the same name is seen under several namespace values" in text
+    assert "web-frontend in prod, staging" in text
+    assert "Services seen: prod/web-frontend, staging/web-frontend." in text
+
+
+@pytest.mark.prometheus
+def test_same_ingress_in_two_namespaces_builds_the_broken_ones_figures(
+    serve: Any, tmp_path: Path
+) -> None:
+    """The written config (service identity ``[namespace, ingress]``) blames prod only."""
+    sc, prod, staging = two_namespaces()
+    prom = serve(prod, staging)
+    run, path = init(tmp_path, "--prometheus", prom.url, *window_args(sc))
+    assert run.code == EXIT_OK, run.err
+    data = check_and_build(path, sc, tmp_path)
+    inc = data["incident"]
+    (service,) = inc["services"]
+    name = service if isinstance(service, str) else service["name"]
+    assert "prod" in name and "staging" not in name
+    assert inc["availability"]["value"] == pytest.approx(sc.truth["availability"], abs=0.001)
+    top = data["figures"]["max_error_rate"]["value"]
+    assert top == pytest.approx(sc.truth["max_error_ratio"]["value"], abs=0.01)
+
+
+@pytest.mark.prometheus
+@pytest.mark.elasticsearch
+def test_ecs_logs_config_checks_and_builds_true_figures(
+    serve: Any, es_node: Any, tmp_path: Path
+) -> None:
+    sc = recent(SCENARIOS["micrometer"]())
+    prom = serve(sc.openmetrics())
+    index = f"logs-init-{es_node.major}"
+    bulk_load(es_node.url, index, sc.log_docs(), major=es_node.major)
+    run, path = init(
+        tmp_path, "--prometheus", prom.url, "--elasticsearch", es_node.url,
+        "--index", "logs-init-*", *window_args(sc),
+    )  # fmt: skip
+    assert run.code == EXIT_OK, run.err
+    sources = written(path)["sources"]
+    assert sorted(sources) == ["elasticsearch", "prometheus"]
+    logs = sources["elasticsearch"]
+    assert logs["hosts"] == [es_node.url] and logs["index"] == ["logs-init-*"]
+    # ECS names are the defaults: nothing to override, said in a comment
+    assert "fields" not in logs or not set(logs["fields"]) & {"level", "message", "service"}
+    text = path.read_text(encoding="utf-8")
+    assert "log.level.keyword values in the range: info (" in text or "log.level values" in text
+    data = check_and_build(path, sc, tmp_path)
+    assert_true_figures(data, sc)
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_unreachable_prometheus_is_one_line_exit_3_and_no_file(tmp_path: Path) -> None:
+    run, path = init(tmp_path, "--prometheus", f"http://127.0.0.1:{free_port()}")
+    assert run.code == EXIT_SOURCE
+    assert len(run.error_lines) == 1 and "cannot connect" in run.err and "check the URL" in run.err
+    assert "Traceback" not in run.err
+    assert not path.exists() and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.prometheus
+def test_empty_prometheus_says_so_and_writes_nothing(serve: Any, tmp_path: Path) -> None:
+    prom = serve()
+    run, path = init(tmp_path, "--prometheus", prom.url)
+    assert run.code == EXIT_USAGE
+    assert len(run.error_lines) == 1 and "holds no metric" in run.err and "--from/--to" in run.err
+    assert not path.exists()
+
+
+def test_existing_file_is_kept_unless_force(tmp_path: Path) -> None:
+    path = tmp_path / "pmrecon.yaml"
+    path.write_text("mine: true\n", encoding="utf-8")
+    run, _ = init(tmp_path, "--prometheus", f"http://127.0.0.1:{free_port()}")
+    assert run.code == EXIT_RENDER
+    assert "already exists; pass --force" in run.err and len(run.error_lines) == 1
+    assert path.read_text(encoding="utf-8") == "mine: true\n"
+    # --force goes on to the servers (unreachable here: the file is still untouched)
+    run, _ = init(tmp_path, "--prometheus", f"http://127.0.0.1:{free_port()}", "--force")
+    assert run.code == EXIT_SOURCE
+    assert path.read_text(encoding="utf-8") == "mine: true\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pmrecon.yaml"]
+
+
+def test_missing_secret_variable_is_a_usage_error(tmp_path: Path) -> None:
+    run, path = init(
+        tmp_path, "--prometheus", "http://127.0.0.1:9", "--prometheus-token-env", "NO_SUCH_VAR_X"
+    )
+    assert run.code == EXIT_USAGE
+    assert "environment variable NO_SUCH_VAR_X is not set" in run.err
+    assert not path.exists()
