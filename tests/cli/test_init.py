@@ -123,6 +123,11 @@ def window_args(sc: Scenario) -> list[str]:
     return ["--from", sc.window[0].isoformat(), "--to", sc.data_end.isoformat()]
 
 
+def prose(path: Path) -> str:
+    """The written file with its comments' wrapping undone: one line of words."""
+    return " ".join(path.read_text(encoding="utf-8").replace("#", " ").split())
+
+
 def written(path: Path) -> dict[str, Any]:
     return yaml.safe_load(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
@@ -157,9 +162,7 @@ def test_client_library_default_takes_job_as_the_service(serve: Any, tmp_path: P
     assert run.code == EXIT_OK, run.err
     (source,) = written(path)["sources"].values()
     assert source["preset"] == "http_requests_total" and source["service_label"] == "job"
-    assert "has no label 'service' (the preset's); it has job, code" in " ".join(
-        path.read_text(encoding="utf-8").split()
-    ).replace("# ", "")
+    assert "has no label 'service' (the preset's); it has code, job: job names" in prose(path)
     data = check_and_build(path, sc, tmp_path)
     assert_true_figures(data, sc, service="checkout")
 
@@ -205,7 +208,7 @@ def test_same_ingress_in_two_namespaces_is_kept_apart(serve: Any, tmp_path: Path
     assert run.code == EXIT_OK, run.err
     (source,) = written(path)["sources"].values()
     assert source["service_label"] == ["namespace", "ingress"]
-    text = " ".join(path.read_text(encoding="utf-8").replace("#", " ").split())
+    text = prose(path)
     assert "the same name is seen under several namespace values" in text
     assert "web-frontend in prod, staging" in text
     assert "Services seen: prod/web-frontend, staging/web-frontend." in text
