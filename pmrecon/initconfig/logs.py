@@ -11,10 +11,9 @@ values over the range say whether the error levels need more words than the defa
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from connectors.elasticsearch import ECS_FIELDS, REQUIRED_FIELDS, SETTINGS_SCHEMA
-from connectors.elasticsearch.discover import FieldCaps, LogInventory
+from connectors.elasticsearch.discover import FieldCaps, LevelCounts, LogInventory
 from pmrecon.errors import ConfigError
 
 from .plan import SourcePlan, listing
@@ -107,7 +106,7 @@ def _plan_one(
             f"level field {level!r} of {inv.index!r} cannot be counted (text without a keyword "
             "sub-field); map it as keyword"
         )
-    _levels(plan, inv.levels(fields["timestamp"], counted, span[0], span[1], only))
+    _levels(plan, level, inv.levels(fields["timestamp"], counted, span[0], span[1], only))
     return plan
 
 
@@ -162,7 +161,7 @@ def _field_why(caps: FieldCaps, key: str, name: str) -> str:
     return f"{name} ({types}) holds the {key}"
 
 
-def _levels(plan: SourcePlan, counts: Any) -> None:
+def _levels(plan: SourcePlan, level: str, counts: LevelCounts) -> None:
     """The level values of the range, and the error levels if the defaults miss some."""
     if not counts.documents:
         plan.undecided.append(
@@ -170,7 +169,7 @@ def _levels(plan: SourcePlan, counts: Any) -> None:
         )
         return
     seen = [f"{v} ({n})" for v, n in sorted(counts.counts.items(), key=lambda kv: -kv[1])]
-    plan.about.append(f"{counts.field} values in the range: {listing(seen, 10)}.")
+    plan.about.append(f"{level} values in the range (documents): {listing(seen, 10)}.")
     defaults = [str(x) for x in SETTINGS_SCHEMA["error_levels"].default]
     values = {v.lower() for v in counts.counts}
     extra = [v for v in sorted(values) if v in MORE_ERROR_WORDS and v not in defaults]
