@@ -22,7 +22,7 @@ import yaml
 
 from pmrecon.errors import EXIT_OK, EXIT_RENDER, EXIT_SOURCE, EXIT_USAGE
 from tests.clihelp import Run, run_cli
-from tests.infra.es import bulk_load, free_port
+from tests.infra.es import bulk_load, free_port, pinned_version
 from tests.infra.prometheus import PrometheusServer, promtool_backfill
 from tests.scenarios import SCENARIOS, Scenario, ServiceProfile
 
@@ -303,3 +303,72 @@ def test_missing_secret_variable_is_a_usage_error(tmp_path: Path) -> None:
     assert run.code == EXIT_USAGE
     assert "environment variable NO_SUCH_VAR_X is not set" in run.err
     assert not path.exists()
+
+
+def otel_doc(doc: dict[str, Any]) -> dict[str, Any]:
+    """An ECS log document of the generator as the Collector's Elasticsearch exporter writes
+    it in its OTel-native mode (upper-case severity, the line under ``body.text``)."""
+    out: dict[str, Any] = {
+        "@timestamp": doc["@timestamp"],
+        "severity_text": str(doc["log.level"]).upper(),
+        "body": {"text": doc["message"]},
+        "resource": {"attributes": {"service.name": doc["service.name"]}},
+    }
+    if "error.type" in doc:
+        out["attributes"] = {"exception.type": doc["error.type"]}
+    return out
+
+
+@pytest.mark.prometheus
+@pytest.mark.elasticsearch
+@pytest.mark.parametrize("es_node", [pytest.param(pinned_version(9), id="es9")], indirect=True)
+def test_ecs_and_otel_logs_in_one_pattern_become_two_sources(
+    serve: Any, es_node: Any, tmp_path: Path
+) -> None:
+    """Two conventions in one index pattern: never guessed, each its own source, each
+    keeping to its own documents; the written config passes check."""
+    sc = recent(SCENARIOS["ingress_nginx"]())
+    prom = serve(sc.openmetrics())
+    docs = list(sc.log_docs())
+    bulk_load(es_node.url, "logs-mixed-ecs", docs, major=es_node.major)
+    bulk_load(es_node.url, "logs-mixed-otel", map(otel_doc, docs), major=es_node.major)
+    run, path = init(
+        tmp_path, "--prometheus", prom.url, "--elasticsearch", es_node.url,
+        "--index", "logs-mixed-*", *window_args(sc),
+    )  # fmt: skip
+    assert run.code == EXIT_OK, run.err
+    sources = written(path)["sources"]
+    assert sorted(sources) == ["elasticsearch_ecs", "elasticsearch_otel", "prometheus"]
+    assert sources["elasticsearch_ecs"]["filter"] == {"exists": {"field": "log.level"}}
+    otel = sources["elasticsearch_otel"]
+    assert otel["filter"] == {"exists": {"field": "severity_text"}}
+    if "fields_preset" in otel:
+        assert otel["fields_preset"] == "otel"
+    else:
+        assert otel["fields"]["level"] == "severity_text"
+        assert otel["fields"]["message"] == "body.text"
+        assert otel["fields"]["service"] == "resource.attributes.service.name"
+    assert re.search(r"severity_text values in the range \(documents\): ERROR \(\d+\)", prose(path))
+    checked = run_cli("check", "-c", str(path), env={"NO_COLOR": "1"}, timeout=120)
+    assert checked.code == EXIT_OK, checked.out + checked.err
+
+
+def test_readme_starts_a_real_incident_with_init_and_names_real_options() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Using it on a real incident", 1)[1]
+    block = section.split("```sh", 1)[1].split("```", 1)[0]
+    commands = [line for line in block.splitlines() if line.startswith("pmrecon ")]
+    assert commands[0].startswith("pmrecon init --prometheus ")
+    shown = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", section.split("A rebuild reuses", 1)[0]))
+    init_help = run_cli("init", "--help").out
+    init_options = {o for o in shown if o in init_help}
+    assert {
+        "--prometheus-token-env",
+        "--elasticsearch-api-key-env",
+        "--force",
+        "--index",
+    } <= init_options
+    documented = re.findall(
+        r"`(--[a-z-]+)", section.split("`pmrecon init` writes", 1)[1].split("A rebuild", 1)[0]
+    )
+    assert documented and all(o in init_help for o in documented), documented
