@@ -23,7 +23,7 @@ import yaml
 from pmrecon.errors import EXIT_OK, EXIT_RENDER, EXIT_SOURCE, EXIT_USAGE
 from tests.clihelp import Run, run_cli
 from tests.infra.es import bulk_load, free_port, pinned_version
-from tests.infra.prometheus import PrometheusServer, promtool_backfill
+from tests.infra.prometheus import FakeHTTPServer, FakeRequest, PrometheusServer, promtool_backfill
 from tests.scenarios import SCENARIOS, Scenario, ServiceProfile
 
 UTC = dt.timezone.utc
@@ -372,3 +372,73 @@ def test_readme_starts_a_real_incident_with_init_and_names_real_options() -> Non
         r"`(--[a-z-]+)", section.split("`pmrecon init` writes", 1)[1].split("A rebuild", 1)[0]
     )
     assert documented and all(o in init_help for o in documented), documented
+
+
+TOKEN = "init-test-token-5f3a9c"
+
+
+def scripted_prometheus(req: FakeRequest) -> tuple[int, Any]:
+    """A Prometheus API holding two conventions, behind a bearer token: the client-library
+    counter without its histogram, and Micrometer with two buckets (a tenth of the requests
+    slower than the largest)."""
+    if req.headers.get("Authorization") != f"Bearer {TOKEN}":
+        return 401, {"status": "error", "errorType": "unauthorized", "error": "bad token"}
+    series = {
+        "http_requests_total": [{"job": "api", "instance": "a:80", "code": "200"}],
+        "http_server_requests_seconds_count": [
+            {"application": "orders", "status": "500", "uri": "/x", "instance": "b:80"}
+        ],
+    }
+    data: Any = None
+    if req.path == "/api/v1/status/buildinfo":
+        data = {"version": "2.53.0"}
+    elif req.path == "/api/v1/label/__name__/values":
+        data = [*series, "http_server_requests_seconds_bucket", "up"]
+    elif req.path == "/api/v1/metadata":
+        data = {"http_requests_total": [{"type": "counter", "help": "", "unit": ""}]}
+    elif req.path == "/api/v1/series":
+        name = re.search(r'__name__="([^"]+)"', req.params["match[]"]).group(1)  # type: ignore[union-attr]
+        data = [{"__name__": name, **labels} for labels in series[name]]
+    elif req.path == "/api/v1/label/le/values":
+        data = ["0.1", "0.5", "+Inf"]
+    elif req.path == "/api/v1/query":
+        count = 100 if 'le="+Inf"' in req.params["query"] else 90
+        data = {"resultType": "vector", "result": [{"metric": {}, "value": [0, str(count)]}]}
+    if data is None:
+        return 404, {"status": "error", "error": "not found"}
+    return 200, {"status": "success", "data": data}
+
+
+def test_token_from_the_environment_two_conventions_and_what_the_buckets_tell(
+    tmp_path: Path,
+) -> None:
+    with FakeHTTPServer(scripted_prometheus) as server:
+        path = tmp_path / "pmrecon.yaml"
+        run = run_cli(
+            "init", "--prometheus", server.url, "--prometheus-token-env", "PROM_TOKEN",
+            "--out", str(path), env={"PROM_TOKEN": TOKEN},
+        )  # fmt: skip
+        assert run.code == EXIT_OK, run.err
+        bad = run_cli(
+            "init", "--prometheus", server.url, "--prometheus-token-env", "PROM_TOKEN",
+            "--out", str(tmp_path / "other.yaml"), env={"PROM_TOKEN": "wrong-token-123"},
+        )  # fmt: skip
+    text = path.read_text(encoding="utf-8")
+    assert TOKEN not in text + run.out + run.err
+    sources = written(path)["sources"]
+    client, micrometer = sources["prometheus_http_requests_total"], sources["prometheus_micrometer"]
+    for source in (client, micrometer):
+        assert source["bearer_token"] == "${PROM_TOKEN}"
+    # the counter's convention: job names the service, no histogram so no latency
+    assert client["service_label"] == "job" and client["slis"] == {"latency": "off"}
+    assert "alerts" not in client and micrometer["alerts"] == {"enabled": False}
+    # 10 % beyond the largest bucket: p95 and p99 would only say 0.5 s
+    assert micrometer["quantiles"] == [0.5]
+    words = prose(path)
+    assert "10.00% of the requests are slower than 0.5 s" in words
+    assert "left out 0.95, 0.99" in words and "only 2 buckets" in words
+    assert "(a counter, as the targets declare it)" in words
+    assert "http_request_duration_seconds_bucket has no series here" in words
+    # a wrong token: exit 3, the fix named, the token never printed, nothing written
+    assert bad.code == EXIT_SOURCE and "authentication failed" in bad.err
+    assert "wrong-token-123" not in bad.err and not (tmp_path / "other.yaml").exists()
