@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import __version__
+from .cli_init import init_command
+from .cli_init import secrets as init_secrets
 from .errors import EXIT_DEGRADED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, PmreconError
 from .fsutil import OutputFolder
 
@@ -46,7 +48,7 @@ def scrub(text: str) -> str:
     from connectors.toolkit.credentials import scrub as scrub_secrets
 
     # the terminal has always shown "[REDACTED]"; connector messages and the evidence show "***"
-    return scrub_secrets(text, _SECRETS, mask="[REDACTED]")
+    return scrub_secrets(text, [*_SECRETS, *init_secrets], mask="[REDACTED]")
 
 
 class State:
@@ -193,6 +195,9 @@ def _config_option(f: Any) -> Any:
         metavar="FILE",
         help="Config file (default: $PMRECON_CONFIG, then ./pmrecon.yaml).",
     )(f)
+
+
+cli.add_command(_global_options(init_command))
 
 
 def _load(config_path: str | None, overrides: dict[str, Any]) -> Config:
@@ -410,116 +415,6 @@ def demo(state: State, out: Path, lang: str, no_png: bool, as_json: bool) -> Non
     request = BuildRequest(out=out, source_dir=demo_bundle_dir(), png=False if no_png else None)
     result = _run_build(state, as_json, config, request)
     _report(state, result, as_json)
-
-
-@cli.command("init")
-@_global_options
-@click.option(
-    "--prometheus", "prometheus_url", required=True, metavar="URL", help="Prometheus base URL."
-)
-@click.option(
-    "--elasticsearch", "es_url", default=None, metavar="URL", help="Elasticsearch node URL (logs)."
-)
-@click.option(
-    "--index", default="logs-*", show_default=True, metavar="PATTERN", help="Log index pattern."
-)
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(path_type=Path),
-    default=Path("pmrecon.yaml"),
-    show_default=True,
-    help="Config file to write.",
-)
-@click.option("--force", is_flag=True, help="Replace the file if it exists.")
-@click.option(
-    "--from",
-    "start",
-    default="now-1h",
-    show_default=True,
-    metavar="TIME",
-    help="Start of the range inspected; same forms as build --from.",
-)
-@click.option(
-    "--to", "end", default="now", show_default=True, metavar="TIME", help="End of that range."
-)
-@click.option(
-    "--prometheus-token-env", metavar="VAR", help="Environment variable holding a bearer token."
-)
-@click.option("--prometheus-user", metavar="NAME", help="Basic-auth user for Prometheus.")
-@click.option(
-    "--prometheus-password-env", metavar="VAR", help="Environment variable holding its password."
-)
-@click.option(
-    "--elasticsearch-api-key-env", metavar="VAR", help="Environment variable holding an API key."
-)
-@click.option("--elasticsearch-user", metavar="NAME", help="Basic-auth user for Elasticsearch.")
-@click.option(
-    "--elasticsearch-password-env", metavar="VAR", help="Environment variable holding its password."
-)
-@click.option("--ca-file", metavar="FILE", help="CA bundle that signed the servers' certificates.")
-@click.pass_obj
-def init(
-    state: State,
-    prometheus_url: str,
-    es_url: str | None,
-    index: str,
-    out: Path,
-    force: bool,
-    start: str,
-    end: str,
-    **auth: str | None,
-) -> None:
-    """Write a commented pmrecon.yaml from what the servers hold (they are only read).
-
-    It reads metric names, labels and histogram buckets, and the log indices' fields and
-    level values, then picks the preset, the service and status labels, the latency
-    quantiles, the log fields and error levels, with a comment saying why above each.
-    Secrets are read from the environment variables named and written as ${VAR}.
-
-    \b
-    Examples:
-      pmrecon init --prometheus http://prometheus:9090
-      pmrecon init --prometheus https://prom.example.com --prometheus-token-env PROM_TOKEN \\
-                   --elasticsearch https://es:9200 --elasticsearch-api-key-env ES_API_KEY --index 'logs-*'
-      pmrecon init --prometheus http://prometheus:9090 --from now-6h --out ci/pmrecon.yaml --force
-    """
-    from .initconfig import Auth, InitRequest, init_config
-    from .timeparse import parse_window
-
-    for name in (
-        "prometheus_token_env",
-        "prometheus_password_env",
-        "elasticsearch_api_key_env",
-        "elasticsearch_password_env",
-    ):
-        if auth[name] and auth[name] in os.environ:
-            _SECRETS.append(os.environ[auth[name]])  # type: ignore[index]
-    request = InitRequest(
-        prometheus=prometheus_url,
-        elasticsearch=es_url,
-        index=index,
-        out=out,
-        force=force,
-        window=parse_window(start, end, max_seconds=31 * 86400),
-        prometheus_auth=Auth(
-            auth["prometheus_token_env"],
-            auth["prometheus_user"],
-            auth["prometheus_password_env"],
-            auth["ca_file"],
-        ),
-        elasticsearch_auth=Auth(
-            auth["elasticsearch_api_key_env"],
-            auth["elasticsearch_user"],
-            auth["elasticsearch_password_env"],
-            auth["ca_file"],
-        ),
-    )
-    result = init_config(request)
-    state.say(f"wrote {result.path} (sources: {', '.join(result.sources)})")
-    for line in result.undecided:
-        state.say(f"not decided, see the comments: {line}")
-    state.say(f"next: pmrecon check -c {result.path}")
 
 
 @cli.command()

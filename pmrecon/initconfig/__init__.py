@@ -39,6 +39,10 @@ class Auth:
     password_env: str | None = None
     ca_file: str | None = None
 
+    def secret_vars(self) -> list[str]:
+        """The names of the variables holding secrets."""
+        return [v for v in (self.token_env, self.password_env) if v]
+
     def settings(self, env: Mapping[str, str], token_key: str) -> dict[str, Any]:
         """The settings to inspect with, secrets read from ``env``."""
         out: dict[str, Any] = {}

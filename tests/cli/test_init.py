@@ -132,17 +132,24 @@ def written(path: Path) -> dict[str, Any]:
     return yaml.safe_load(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
+def init_from(serve: Any, tmp_path: Path, sc: Scenario, *texts: str) -> tuple[Path, dict[str, Any]]:
+    """Run init on a Prometheus holding ``texts`` (default: the scenario's metrics); the file
+    and its one source."""
+    prom = serve(*(texts or (sc.openmetrics(),)))
+    run, path = init(tmp_path, "--prometheus", prom.url, *window_args(sc))
+    assert run.code == EXIT_OK, run.err
+    (source,) = written(path)["sources"].values()
+    return path, source
+
+
 # --------------------------------------------------------------------------- conventions
 
 
 @pytest.mark.prometheus
 def test_micrometer_config_checks_and_builds_true_figures(serve: Any, tmp_path: Path) -> None:
     sc = recent(SCENARIOS["micrometer"]())
-    prom = serve(sc.openmetrics())
-    run, path = init(tmp_path, "--prometheus", prom.url, *window_args(sc))
-    assert run.code == EXIT_OK, run.err
+    path, source = init_from(serve, tmp_path, sc)
     text = path.read_text(encoding="utf-8")
-    (source,) = written(path)["sources"].values()
     assert source["preset"] == "micrometer" and source["service_label"] == "application"
     assert source["quantiles"] == [0.5, 0.95, 0.99]
     # every choice says why, above it
@@ -156,11 +163,7 @@ def test_micrometer_config_checks_and_builds_true_figures(serve: Any, tmp_path: 
 def test_client_library_default_takes_job_as_the_service(serve: Any, tmp_path: Path) -> None:
     """``http_requests_total{job,code}``: no ``service`` label, the scrape job names it."""
     sc = recent(SCENARIOS["clean_single"]())
-    text = sc.openmetrics().replace('{service="', '{job="')
-    prom = serve(text)
-    run, path = init(tmp_path, "--prometheus", prom.url, *window_args(sc))
-    assert run.code == EXIT_OK, run.err
-    (source,) = written(path)["sources"].values()
+    path, source = init_from(serve, tmp_path, sc, sc.openmetrics().replace('{service="', '{job="'))
     assert source["preset"] == "http_requests_total" and source["service_label"] == "job"
     assert "has no label 'service' (the preset's); it has code, job: job names" in prose(path)
     data = check_and_build(path, sc, tmp_path)
@@ -170,10 +173,7 @@ def test_client_library_default_takes_job_as_the_service(serve: Any, tmp_path: P
 @pytest.mark.prometheus
 def test_ingress_nginx_config_checks_and_builds_true_figures(serve: Any, tmp_path: Path) -> None:
     sc = recent(SCENARIOS["ingress_nginx"]())
-    prom = serve(sc.openmetrics())
-    run, path = init(tmp_path, "--prometheus", prom.url, *window_args(sc))
-    assert run.code == EXIT_OK, run.err
-    (source,) = written(path)["sources"].values()
+    path, source = init_from(serve, tmp_path, sc)
     assert source["preset"] == "ingress_nginx" and source["service_label"] == "ingress"
     assert_true_figures(check_and_build(path, sc, tmp_path), sc)
 
@@ -205,10 +205,7 @@ def two_namespaces() -> tuple[Scenario, str, str]:
 def test_same_ingress_in_two_namespaces_is_kept_apart(serve: Any, tmp_path: Path) -> None:
     """Issue 20: the config names a service by namespace and ingress, and says why."""
     sc, prod, staging = two_namespaces()
-    prom = serve(prod, staging)
-    run, path = init(tmp_path, "--prometheus", prom.url, *window_args(sc))
-    assert run.code == EXIT_OK, run.err
-    (source,) = written(path)["sources"].values()
+    path, source = init_from(serve, tmp_path, sc, prod, staging)
     assert source["service_label"] == ["namespace", "ingress"]
     text = prose(path)
     assert "the same name is seen under several namespace values" in text
@@ -222,9 +219,7 @@ def test_same_ingress_in_two_namespaces_builds_the_broken_ones_figures(
 ) -> None:
     """The written config (service identity ``[namespace, ingress]``) blames prod only."""
     sc, prod, staging = two_namespaces()
-    prom = serve(prod, staging)
-    run, path = init(tmp_path, "--prometheus", prom.url, *window_args(sc))
-    assert run.code == EXIT_OK, run.err
+    path, _ = init_from(serve, tmp_path, sc, prod, staging)
     data = check_and_build(path, sc, tmp_path)
     inc = data["incident"]
     (service,) = inc["services"]
