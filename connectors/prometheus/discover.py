@@ -10,6 +10,7 @@ lists of names); the choices made from them belong to :mod:`pmrecon.initconfig`.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -82,19 +83,23 @@ class PrometheusInventory:
         data = self._get("/api/v1/label/__name__/values", self.range, "metric names")
         return sorted(str(n) for n in data or [])
 
-    def metadata(self) -> dict[str, str]:
-        """Metric name to type (counter, histogram…) as the targets declared it; may be empty."""
-        try:
-            data = self.api.call("/api/v1/metadata", purpose="metric types").data
-        except RequestFailed as exc:
-            if exc.fatal:
-                raise ConnectorError(str(exc)) from exc
-            return {}  # an optional endpoint: names and buckets still tell the convention
-        out: dict[str, str] = {}
-        for name, entries in (data or {}).items():
-            if entries:
-                out[str(name)] = str(entries[0].get("type") or "")
-        return out
+    def metric_type(self, metric: str) -> str | None:
+        """The type the targets declare for ``metric`` or, for a ``_count``/``_bucket``/``_total``
+        series, for its family (counter, histogram…); None when not served (VictoriaMetrics)."""
+        family = re.sub(r"_(count|bucket|sum|total)$", "", metric)
+        for name in dict.fromkeys((metric, family)):
+            try:
+                data = self.api.call(
+                    "/api/v1/metadata", {"metric": name}, purpose=f"type of {name}"
+                ).data
+            except RequestFailed as exc:
+                if exc.fatal:
+                    raise ConnectorError(str(exc)) from exc
+                return None  # an optional endpoint: names and buckets still tell the convention
+            entries = (data or {}).get(name) if isinstance(data, dict) else None
+            if entries and entries[0].get("type"):
+                return str(entries[0]["type"])
+        return None
 
     def series(self, metric: str) -> SeriesSample:
         """The label sets of ``metric``'s series in the range."""

@@ -53,11 +53,10 @@ def plan_metrics(inv: PrometheusInventory) -> list[SourcePlan]:
     found = [(n, p) for n, p in known.items() if p.get("discover") in names]
     if not found:
         raise ConfigError(_no_convention(inv, names, known))
-    types = inv.metadata()
     plans: list[SourcePlan] = []
     for i, (name, preset) in enumerate(found):
         source = "prometheus" if len(found) == 1 else f"prometheus_{name}"
-        plan = _plan_one(inv, source, name, preset, names, types)
+        plan = _plan_one(inv, source, name, preset, names)
         if len(found) > 1:
             others = ", ".join(n for n, _ in found if n != name)
             plan.about.append(
@@ -93,14 +92,13 @@ def _plan_one(
     name: str,
     preset: Mapping[str, Any],
     names: set[str],
-    types: Mapping[str, str],
 ) -> SourcePlan:
     metric = str(preset["discover"])
     sample = inv.series(metric)
     plan = SourcePlan(source)
     plan.set("type", "prometheus")
     plan.set("url", inv.api.http.url)
-    kind = types.get(metric) or types.get(re.sub(r"_(count|total|bucket)$", "", metric))
+    kind = inv.metric_type(metric)
     plan.set(
         "preset",
         name,

@@ -390,7 +390,8 @@ def scripted_prometheus(req: FakeRequest) -> tuple[int, Any]:
     elif req.path == "/api/v1/label/__name__/values":
         data = [*series, "http_server_requests_seconds_bucket", "up"]
     elif req.path == "/api/v1/metadata":
-        data = {"http_requests_total": [{"type": "counter", "help": "", "unit": ""}]}
+        known = {"http_requests_total": [{"type": "counter", "help": "", "unit": ""}]}
+        data = {k: v for k, v in known.items() if k == req.params.get("metric")}
     elif req.path == "/api/v1/series":
         name = re.search(r'__name__="([^"]+)"', req.params["match[]"]).group(1)  # type: ignore[union-attr]
         data = [{"__name__": name, **labels} for labels in series[name]]
@@ -418,6 +419,15 @@ def test_token_from_the_environment_two_conventions_and_what_the_buckets_tell(
             "init", "--prometheus", server.url, "--prometheus-token-env", "PROM_TOKEN",
             "--out", str(tmp_path / "other.yaml"), env={"PROM_TOKEN": "wrong-token-123"},
         )  # fmt: skip
+        asked = list(server.requests)
+    # every question is bounded: one metric at a time, over the range
+    for req in asked:
+        if req.path in ("/api/v1/series", "/api/v1/label/le/values"):
+            assert re.fullmatch(r'\{__name__="[a-z_]+"\}', req.params["match[]"]), req
+        if req.path.startswith(("/api/v1/series", "/api/v1/label/")):
+            assert {"start", "end"} <= set(req.params), req
+        if req.path == "/api/v1/metadata":
+            assert req.params.get("metric"), req
     text = path.read_text(encoding="utf-8")
     assert TOKEN not in text + run.out + run.err
     sources = written(path)["sources"]
