@@ -447,3 +447,40 @@ def test_token_from_the_environment_two_conventions_and_what_the_buckets_tell(
     # a wrong token: exit 3, the fix named, the token never printed, nothing written
     assert bad.code == EXIT_SOURCE and "authentication failed" in bad.err
     assert "wrong-token-123" not in bad.err and not (tmp_path / "other.yaml").exists()
+
+
+@pytest.mark.elasticsearch
+@pytest.mark.parametrize("es_node", [pytest.param(pinned_version(9), id="es9")], indirect=True)
+def test_log_indices_init_cannot_read_stop_with_the_fix(es_node: Any, tmp_path: Path) -> None:
+    """No index behind the pattern (exit 3), no level field in it (exit 2): one line, no file."""
+    bulk_load(
+        es_node.url,
+        "applogs-nolevel",
+        [{"@timestamp": "2026-01-01T00:00:00Z", "text": "hello"}],
+        major=es_node.major,
+    )
+    with FakeHTTPServer(scripted_prometheus) as server:
+        runs = {
+            pattern: run_cli(
+                "init",
+                "--prometheus",
+                server.url,
+                "--prometheus-token-env",
+                "PROM_TOKEN",
+                "--elasticsearch",
+                es_node.url,
+                "--index",
+                pattern,
+                "--out",
+                str(tmp_path / "pmrecon.yaml"),
+                env={"PROM_TOKEN": TOKEN},
+            )  # fmt: skip
+            for pattern in ("nothing-here-*", "applogs-*")
+        }
+    missing, no_level = runs["nothing-here-*"], runs["applogs-*"]
+    assert missing.code == EXIT_SOURCE and len(missing.error_lines) == 1
+    assert "'nothing-here-*' matches no index" in missing.err
+    assert no_level.code == EXIT_USAGE and len(no_level.error_lines) == 1
+    assert "maps none of the level fields log.level, severity_text" in no_level.err
+    assert "pass --index for your log indices" in no_level.err
+    assert list(tmp_path.iterdir()) == []
