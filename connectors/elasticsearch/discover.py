@@ -83,17 +83,22 @@ class LogInventory:
         self.shown_url = where.shown_url
         self.index = where.index
         self.warnings: list[Warning] = []
+        self._version: str | None = None
+        self._asked = False
 
     def close(self) -> None:
         """Close the client's connections."""
         self.connection.close()
 
     def version(self) -> str | None:
-        """The server's version; sets the dialect of the next requests."""
-        try:
-            return detect_version(self.queries, self.warnings)
-        except RequestFailed as exc:
-            raise ConnectorError(str(exc)) from exc
+        """The server's version (asked once); sets the dialect of the next requests."""
+        if not self._asked:
+            try:
+                self._version = detect_version(self.queries, self.warnings)
+            except RequestFailed as exc:
+                raise ConnectorError(str(exc)) from exc
+            self._asked = True
+        return self._version
 
     def field_caps(self, names: list[str]) -> FieldCaps:
         """The types of ``names`` and of their sub-fields; a pattern matching nothing is an error."""

@@ -140,7 +140,9 @@ def init_config(
         for plan in log_plans:
             _add_auth(plan, es_auth.written("api_key"))
         plans += log_plans
-        header.append(f"  Elasticsearch {version or ''} at {logs.shown_url}, index {request.index}")
+        header.append(
+            f"  Elasticsearch {version or '(version not known)'} at {logs.shown_url}, index {request.index}"
+        )
     header += [
         "Each choice says why above it; 'NOT DECIDED' marks what init could not tell.",
         "Next: `pmrecon check`, then `pmrecon build --from … --to …`. Every other key keeps "
