@@ -484,3 +484,17 @@ def test_log_indices_init_cannot_read_stop_with_the_fix(es_node: Any, tmp_path: 
     assert "maps none of the level fields log.level, severity_text" in no_level.err
     assert "pass --index for your log indices" in no_level.err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "off", "true", "no", "null", "@timestamp", "${PROM_TOKEN}", "logs-*", "a: b", "#x",
+        "http://127.0.0.1:9090/prom", "severity_text", "1.5", "", "é", ["namespace", "ingress"],
+        [0.5, 0.95], False, 3, {"exists": {"field": "log.level"}},
+    ],
+)  # fmt: skip
+def test_every_written_value_reads_back_as_itself(value: Any) -> None:
+    from pmrecon.initconfig.render import scalar
+
+    assert yaml.safe_load(f"key: {scalar(value)}") == {"key": value}
