@@ -142,6 +142,18 @@ def init_from(serve: Any, tmp_path: Path, sc: Scenario, *texts: str) -> tuple[Pa
     return path, source
 
 
+def init_with_logs(
+    tmp_path: Path, sc: Scenario, prom_url: str, es_url: str, pattern: str
+) -> tuple[Path, dict[str, Any]]:
+    """Run init on both servers; the file and its sources."""
+    run, path = init(
+        tmp_path, "--prometheus", prom_url, "--elasticsearch", es_url, "--index", pattern,
+        *window_args(sc),
+    )  # fmt: skip
+    assert run.code == EXIT_OK, run.err
+    return path, written(path)["sources"]
+
+
 # --------------------------------------------------------------------------- conventions
 
 
@@ -239,12 +251,7 @@ def test_ecs_logs_config_checks_and_builds_true_figures(
     prom = serve(sc.openmetrics())
     index = f"logs-init-{es_node.major}"
     bulk_load(es_node.url, index, sc.log_docs(), major=es_node.major)
-    run, path = init(
-        tmp_path, "--prometheus", prom.url, "--elasticsearch", es_node.url,
-        "--index", "logs-init-*", *window_args(sc),
-    )  # fmt: skip
-    assert run.code == EXIT_OK, run.err
-    sources = written(path)["sources"]
+    path, sources = init_with_logs(tmp_path, sc, prom.url, es_node.url, "logs-init-*")
     assert sorted(sources) == ["elasticsearch", "prometheus"]
     logs = sources["elasticsearch"]
     assert logs["hosts"] == [es_node.url] and logs["index"] == ["logs-init-*"]
@@ -327,12 +334,7 @@ def test_ecs_and_otel_logs_in_one_pattern_become_two_sources(
     docs = list(sc.log_docs())
     bulk_load(es_node.url, "logs-mixed-ecs", docs, major=es_node.major)
     bulk_load(es_node.url, "logs-mixed-otel", map(otel_doc, docs), major=es_node.major)
-    run, path = init(
-        tmp_path, "--prometheus", prom.url, "--elasticsearch", es_node.url,
-        "--index", "logs-mixed-*", *window_args(sc),
-    )  # fmt: skip
-    assert run.code == EXIT_OK, run.err
-    sources = written(path)["sources"]
+    path, sources = init_with_logs(tmp_path, sc, prom.url, es_node.url, "logs-mixed-*")
     assert sorted(sources) == ["elasticsearch_ecs", "elasticsearch_otel", "prometheus"]
     assert sources["elasticsearch_ecs"]["filter"] == {"exists": {"field": "log.level"}}
     otel = sources["elasticsearch_otel"]
