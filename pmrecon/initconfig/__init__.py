@@ -169,6 +169,10 @@ def _add_auth(plan: SourcePlan, written: dict[str, Any]) -> None:
 
 
 def _refuse_existing(path: Path, force: bool) -> None:
+    """Stop before any request when the file cannot be written as asked."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"folder {parent} does not exist; create it or choose another --out")
     if force:
         if path.exists() and not path.is_file():
             raise OutputError(f"{path} exists and is not a regular file; choose another --out")
@@ -185,9 +189,7 @@ def _write(path: Path, text: str, force: bool) -> None:
     from pmrecon.fsutil import atomic_write
 
     _refuse_existing(path, force)
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"folder {parent} does not exist; create it or choose another --out")
+    parent = path.parent
     try:
         if force:
             atomic_write(path, text)

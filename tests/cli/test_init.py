@@ -298,6 +298,12 @@ def test_existing_file_is_kept_unless_force(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pmrecon.yaml"]
 
 
+def test_out_in_a_missing_folder_stops_before_asking_anything(tmp_path: Path) -> None:
+    run, _ = init(tmp_path, "--prometheus", f"http://127.0.0.1:{free_port()}", out="no/such.yaml")
+    assert run.code == EXIT_RENDER and "folder" in run.err and "does not exist" in run.err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_missing_secret_variable_is_a_usage_error(tmp_path: Path) -> None:
     run, path = init(
         tmp_path, "--prometheus", "http://127.0.0.1:9", "--prometheus-token-env", "NO_SUCH_VAR_X"
