@@ -137,8 +137,8 @@ def _service_identity(
         if not found:
             raise ConfigError(
                 f"{sample.metric} has no label naming a service on every series "
-                f"(labels: {', '.join(labels) or 'none'}); pass --prometheus for another server, "
-                f"or write service_label by hand"
+                f"(labels: {', '.join(labels) or 'none'}); nothing written: start from "
+                "`pmrecon config example` and set service_label by hand"
             )
         label = found[0]
         why = (
@@ -150,12 +150,14 @@ def _service_identity(
             why += f" (also on every series: {', '.join(others)}; set service_label to one of them if it names your services better)"
     identity = [x for x in declared_list[:-1] if sample.on_every_series(x)] + [label]
     reasons = [why]
+    added = 0
     for sep in SEPARATING_LABELS:
         if sep in identity or sep not in labels:
             continue
         repeated = _repeated_under(sample, identity, sep)
         if repeated:
-            identity.insert(0, sep)
+            identity.insert(added, sep)  # cluster before namespace before env
+            added += 1
             reasons.append(
                 f"the same name is seen under several {sep} values ({listing(repeated, 4)}): "
                 f"{sep} is part of the service's identity, so they stay apart"

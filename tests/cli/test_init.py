@@ -83,9 +83,11 @@ def serve(tmp_path: Path) -> Iterator[Any]:
         s.stop()
 
 
-def init(tmp_path: Path, *args: str, out: str = "pmrecon.yaml") -> tuple[Run, Path]:
+def init(
+    tmp_path: Path, *args: str, out: str = "pmrecon.yaml", env: dict[str, str] | None = None
+) -> tuple[Run, Path]:
     path = tmp_path / out
-    return run_cli("init", "--out", str(path), *args, timeout=120), path
+    return run_cli("init", "--out", str(path), *args, env=env, timeout=120), path
 
 
 def check_and_build(path: Path, sc: Scenario, tmp_path: Path) -> dict[str, Any]:
@@ -380,37 +382,55 @@ def test_readme_starts_a_real_incident_with_init_and_names_real_options() -> Non
 TOKEN = "init-test-token-5f3a9c"
 
 
-def scripted_prometheus(req: FakeRequest) -> tuple[int, Any]:
-    """A Prometheus API holding two conventions, behind a bearer token: the client-library
-    counter without its histogram, and Micrometer with two buckets (a tenth of the requests
-    slower than the largest)."""
-    if req.headers.get("Authorization") != f"Bearer {TOKEN}":
-        return 401, {"status": "error", "errorType": "unauthorized", "error": "bad token"}
-    series = {
+def scripted(series: dict[str, list[dict[str, str]]], *more: str) -> Any:
+    """A Prometheus API behind a bearer token holding ``series`` (by metric) and the names
+    ``more``; every histogram has buckets 0.1 and 0.5, a tenth of the requests above 0.5."""
+
+    def answer(req: FakeRequest) -> tuple[int, Any]:
+        if req.headers.get("Authorization") != f"Bearer {TOKEN}":
+            return 401, {"status": "error", "errorType": "unauthorized", "error": "bad token"}
+        data: Any = None
+        if req.path == "/api/v1/status/buildinfo":
+            data = {"version": "2.53.0"}
+        elif req.path == "/api/v1/label/__name__/values":
+            data = [*series, *more]
+        elif req.path == "/api/v1/metadata":
+            known = {"http_requests_total": [{"type": "counter", "help": "", "unit": ""}]}
+            data = {k: v for k, v in known.items() if k == req.params.get("metric")}
+        elif req.path == "/api/v1/series":
+            name = re.search(r'__name__="([^"]+)"', req.params["match[]"]).group(1)  # type: ignore[union-attr]
+            data = [{"__name__": name, **labels} for labels in series[name]]
+        elif req.path == "/api/v1/label/le/values":
+            data = ["0.1", "0.5", "+Inf"]
+        elif req.path == "/api/v1/query":
+            count = 100 if 'le="+Inf"' in req.params["query"] else 90
+            data = {"resultType": "vector", "result": [{"metric": {}, "value": [0, str(count)]}]}
+        if data is None:
+            return 404, {"status": "error", "error": "not found"}
+        return 200, {"status": "success", "data": data}
+
+    return answer
+
+
+#: Two conventions: the client-library counter without its histogram, and Micrometer.
+scripted_prometheus = scripted(
+    {
         "http_requests_total": [{"job": "api", "instance": "a:80", "code": "200"}],
         "http_server_requests_seconds_count": [
             {"application": "orders", "status": "500", "uri": "/x", "instance": "b:80"}
         ],
-    }
-    data: Any = None
-    if req.path == "/api/v1/status/buildinfo":
-        data = {"version": "2.53.0"}
-    elif req.path == "/api/v1/label/__name__/values":
-        data = [*series, "http_server_requests_seconds_bucket", "up"]
-    elif req.path == "/api/v1/metadata":
-        known = {"http_requests_total": [{"type": "counter", "help": "", "unit": ""}]}
-        data = {k: v for k, v in known.items() if k == req.params.get("metric")}
-    elif req.path == "/api/v1/series":
-        name = re.search(r'__name__="([^"]+)"', req.params["match[]"]).group(1)  # type: ignore[union-attr]
-        data = [{"__name__": name, **labels} for labels in series[name]]
-    elif req.path == "/api/v1/label/le/values":
-        data = ["0.1", "0.5", "+Inf"]
-    elif req.path == "/api/v1/query":
-        count = 100 if 'le="+Inf"' in req.params["query"] else 90
-        data = {"resultType": "vector", "result": [{"metric": {}, "value": [0, str(count)]}]}
-    if data is None:
-        return 404, {"status": "error", "error": "not found"}
-    return 200, {"status": "success", "data": data}
+    },
+    "http_server_requests_seconds_bucket",
+    "up",
+)
+
+
+def init_scripted(tmp_path: Path, handler: Any) -> tuple[Run, Path]:
+    with FakeHTTPServer(handler) as server:
+        return init(
+            tmp_path, "--prometheus", server.url, "--prometheus-token-env", "PROM_TOKEN",
+            env={"PROM_TOKEN": TOKEN},
+        )  # fmt: skip
 
 
 def test_token_from_the_environment_two_conventions_and_what_the_buckets_tell(
@@ -506,3 +526,50 @@ def test_every_written_value_reads_back_as_itself(value: Any) -> None:
     from pmrecon.initconfig.render import scalar
 
     assert yaml.safe_load(f"key: {scalar(value)}") == {"key": value}
+
+
+def test_the_same_name_in_several_clusters_and_namespaces(tmp_path: Path) -> None:
+    def app(cluster: str, namespace: str) -> dict[str, str]:
+        return {
+            "application": "orders",
+            "cluster": cluster,
+            "namespace": namespace,
+            "status": "200",
+        }
+
+    handler = scripted(
+        {
+            "http_server_requests_seconds_count": [
+                app("eu", "prod"),
+                app("us", "prod"),
+                app("eu", "qa"),
+            ]
+        }
+    )
+    run, path = init_scripted(tmp_path, handler)
+    assert run.code == EXIT_OK, run.err
+    (source,) = written(path)["sources"].values()
+    assert source["service_label"] == ["cluster", "namespace", "application"]
+    assert "Services seen: eu/prod/orders, eu/qa/orders, us/prod/orders." in prose(path)
+
+
+def test_no_known_convention_names_what_looks_like_requests(tmp_path: Path) -> None:
+    run, path = init_scripted(tmp_path, scripted({"myapp_requests_seconds_count": []}, "up"))
+    assert run.code == EXIT_USAGE and len(run.error_lines) == 1
+    assert (
+        "holds none of the metrics pmrecon knows: http_requests_total (http_requests_total)"
+        in run.err
+    )
+    assert "request-like metrics here: myapp_requests_seconds_count" in run.err
+    assert not path.exists()
+
+
+def test_no_label_naming_a_service_stops_with_the_labels_seen(tmp_path: Path) -> None:
+    handler = scripted({"http_requests_total": [{"instance": "a:80", "code": "200"}]})
+    run, path = init_scripted(tmp_path, handler)
+    assert run.code == EXIT_USAGE and len(run.error_lines) == 1
+    assert (
+        "http_requests_total has no label naming a service on every series (labels: instance, code)"
+        in run.err
+    )
+    assert not path.exists()
