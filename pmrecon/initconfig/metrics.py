@@ -242,7 +242,8 @@ def _quantiles(
     top_value, top = finite[-1]
     wanted = [float(q) for q in SETTINGS_SCHEMA["quantiles"].default]
     share = inv.share_above(bucket, top)
-    bounds = f"{len(finite)} finite buckets, {finite[0][0]:g} s to {top_value:g} s"
+    unit = "ms" if "_milliseconds" in bucket else "s"  # the bounds as the histogram counts them
+    bounds = f"{len(finite)} finite buckets, {finite[0][0]:g} {unit} to {top_value:g} {unit}"
     if share is None:
         plan.set(
             "quantiles",
@@ -251,12 +252,12 @@ def _quantiles(
         )
         return
     kept = [q for q in wanted if share < 1 - q]
-    why = [f"{bucket}: {bounds}; {share:.2%} of the requests are slower than {top_value:g} s"]
+    why = [f"{bucket}: {bounds}; {share:.2%} of the requests are slower than {top_value:g} {unit}"]
     dropped = [q for q in wanted if q not in kept]
     if dropped:
         why.append(
             f"left out {', '.join(f'{q:g}' for q in dropped)}: that quantile falls beyond the "
-            f"largest bucket, where histogram_quantile can only say {top_value:g} s"
+            f"largest bucket, where histogram_quantile can only say {top_value:g} {unit}"
         )
     if len(finite) < 4:
         why.append(f"only {len(finite)} buckets: each quantile is interpolated between wide bounds")

@@ -573,3 +573,23 @@ def test_no_label_naming_a_service_stops_with_the_labels_seen(tmp_path: Path) ->
         in run.err
     )
     assert not path.exists()
+
+
+def test_bucket_bounds_in_milliseconds_are_said_in_ms() -> None:
+    """OpenTelemetry's older conventions count milliseconds: the comment says so."""
+    from pmrecon.initconfig.metrics import _quantiles
+    from pmrecon.initconfig.plan import SourcePlan
+
+    class Inventory:
+        def label_values(self, label: str, metric: str) -> list[str]:
+            return ["5", "10000", "+Inf"]
+
+        def share_above(self, metric: str, le: str) -> float:
+            return 0.0
+
+    bucket = "http_server_duration_milliseconds_bucket"
+    latency = f"histogram_quantile($quantile, sum by (le) (rate({bucket}[$window])))"
+    plan = SourcePlan("prometheus")
+    _quantiles(plan, Inventory(), {"slis": {"latency": latency}}, {bucket})  # type: ignore[arg-type]
+    assert plan.settings["quantiles"] == [0.5, 0.95, 0.99]
+    assert f"{bucket}: 2 finite buckets, 5 ms to 10000 ms" in plan.why["quantiles"][0]
