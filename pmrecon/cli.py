@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import __version__
+from .cli_init import init_command
+from .cli_init import secrets as init_secrets
 from .errors import EXIT_DEGRADED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, PmreconError
 from .fsutil import OutputFolder
 
@@ -46,7 +48,7 @@ def scrub(text: str) -> str:
     from connectors.toolkit.credentials import scrub as scrub_secrets
 
     # the terminal has always shown "[REDACTED]"; connector messages and the evidence show "***"
-    return scrub_secrets(text, _SECRETS, mask="[REDACTED]")
+    return scrub_secrets(text, [*_SECRETS, *init_secrets], mask="[REDACTED]")
 
 
 class State:
@@ -193,6 +195,9 @@ def _config_option(f: Any) -> Any:
         metavar="FILE",
         help="Config file (default: $PMRECON_CONFIG, then ./pmrecon.yaml).",
     )(f)
+
+
+cli.add_command(_global_options(init_command))
 
 
 def _load(config_path: str | None, overrides: dict[str, Any]) -> Config:

@@ -16,8 +16,11 @@ from .errors import ConfigError
 
 EXAMPLE_NAME = "pmrecon.example.yaml"
 
-#: What a user types to start a config (``pmrecon init`` will later do it interactively).
-START_HINT = "pmrecon config example > pmrecon.yaml, then edit it"
+#: What a user types to start a config: written from what the servers hold, or by hand.
+START_HINT = (
+    "pmrecon init --prometheus URL [--elasticsearch URL] (writes pmrecon.yaml from what the "
+    "servers hold), or pmrecon config example > pmrecon.yaml and edit it"
+)
 
 
 def example_config_path() -> Path:
