@@ -152,7 +152,17 @@ def _service_identity(
     reasons = [why]
     added = 0
     for sep in SEPARATING_LABELS:
-        if sep in identity or sep not in labels:
+        if sep in identity and sep in labels:
+            # the preset's identity already holds it: say so when it matters here
+            rest = [x for x in identity if x != sep]
+            repeated = _repeated_under(sample, rest, sep) if rest else []
+            if repeated:
+                reasons.append(
+                    f"the same name is seen under several {sep} values ({listing(repeated, 4)}): "
+                    f"{sep} is part of the preset's identity, so they stay apart"
+                )
+            continue
+        if sep not in labels:
             continue
         repeated = _repeated_under(sample, identity, sep)
         if repeated:

@@ -188,7 +188,9 @@ def test_client_library_default_takes_job_as_the_service(serve: Any, tmp_path: P
 def test_ingress_nginx_config_checks_and_builds_true_figures(serve: Any, tmp_path: Path) -> None:
     sc = recent(SCENARIOS["ingress_nginx"]())
     path, source = init_from(serve, tmp_path, sc)
-    assert source["preset"] == "ingress_nginx" and source["service_label"] == "ingress"
+    # the preset's own identity: an Ingress is named within its namespace
+    assert source["preset"] == "ingress_nginx"
+    assert source["service_label"] == ["namespace", "ingress"]
     assert_true_figures(check_and_build(path, sc, tmp_path), sc)
 
 
@@ -203,7 +205,14 @@ def two_namespaces() -> tuple[Scenario, str, str]:
         alerts=[],
         log_signatures=[],
     )
-    prod = broken.openmetrics().replace('namespace="web"', 'namespace="prod"')
+    # the alert names its service by the same labels as the ingress's series
+    named = 'namespace="prod",ingress="web-frontend",'
+    prod = (
+        broken.openmetrics()
+        .replace('namespace="web"', 'namespace="prod"')
+        .replace("ALERTS{", "ALERTS{" + named)
+        .replace("ALERTS_FOR_STATE{", "ALERTS_FOR_STATE{" + named)
+    )
     # the healthy copy's scrape health would be the same series as the broken one's
     staging = "".join(
         line + "\n"
