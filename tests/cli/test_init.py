@@ -24,6 +24,7 @@ from pmrecon.errors import EXIT_OK, EXIT_RENDER, EXIT_SOURCE, EXIT_USAGE
 from tests.clihelp import Run, run_cli
 from tests.infra.es import bulk_load, free_port, pinned_version
 from tests.infra.prometheus import FakeHTTPServer, FakeRequest, PrometheusServer, promtool_backfill
+from tests.convention_scenarios import CONVENTION_SCENARIOS, preset_of
 from tests.scenarios import SCENARIOS, Scenario, ServiceProfile
 
 UTC = dt.timezone.utc
@@ -192,6 +193,22 @@ def test_ingress_nginx_config_checks_and_builds_true_figures(serve: Any, tmp_pat
     assert source["preset"] == "ingress_nginx"
     assert source["service_label"] == ["namespace", "ingress"]
     assert_true_figures(check_and_build(path, sc, tmp_path), sc)
+
+
+@pytest.mark.prometheus
+@pytest.mark.parametrize("shape", ["opentelemetry", "opentelemetry_job", "opentelemetry_legacy"])
+def test_opentelemetry_config_checks_and_builds_true_figures(
+    serve: Any, tmp_path: Path, shape: str
+) -> None:
+    """The Collector's Prometheus exporter (seconds, or the legacy milliseconds): init picks
+    the OpenTelemetry preset and its service label, and the unedited config is right."""
+    sc = recent(CONVENTION_SCENARIOS[shape]())
+    path, source = init_from(serve, tmp_path, sc)
+    assert source["preset"] == preset_of(sc)
+    data = check_and_build(path, sc, tmp_path)
+    assert_true_figures(data, sc)
+    latency = data["figures"]["max_latency"]
+    assert latency["value"] is not None and latency["value"] < 60, latency  # seconds, not ms
 
 
 def two_namespaces() -> tuple[Scenario, str, str]:
