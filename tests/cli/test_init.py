@@ -22,9 +22,9 @@ import yaml
 
 from pmrecon.errors import EXIT_OK, EXIT_RENDER, EXIT_SOURCE, EXIT_USAGE
 from tests.clihelp import Run, run_cli
+from tests.convention_scenarios import CONVENTION_SCENARIOS, preset_of
 from tests.infra.es import bulk_load, free_port, pinned_version
 from tests.infra.prometheus import FakeHTTPServer, FakeRequest, PrometheusServer, promtool_backfill
-from tests.convention_scenarios import CONVENTION_SCENARIOS, preset_of
 from tests.scenarios import SCENARIOS, Scenario, ServiceProfile
 
 UTC = dt.timezone.utc
