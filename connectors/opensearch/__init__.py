@@ -7,7 +7,9 @@ of answers are :mod:`connectors.elasticsearch`'s, one copy for both. What differ
 exceptions, the version and product (``GET /`` names ``"distribution": "opensearch"``), and two
 request details: a hit's time sorted as epoch milliseconds through ``numeric_type`` (no sort
 ``format``), and the point in time's endpoints with ``_id`` as the tiebreaker (no
-``_shard_doc``). :mod:`.source` holds :class:`OpenSearchSource` and its settings.
+``_shard_doc``; sorting on ``_id`` loads its fielddata, which OpenSearch deprecates but 2.x
+serves, and which only happens when more than 500 lines are read one by one).
+:mod:`.source` holds :class:`OpenSearchSource` and its settings.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from pmrecon.model import Warning
 
 # The client turns the server's deprecation headers into Python warnings, which would print
 # in the middle of the CLI's output; the one expected (fielddata on _id, the point in time's
-# tiebreaker) is documented in docs/connectors.md.
+# tiebreaker, see connectors/opensearch/__init__.py) is no news to the user.
 warnings.filterwarnings("ignore", category=OpenSearchWarning)
 
 _received = threading.local()  # the size of the last answer on this thread
