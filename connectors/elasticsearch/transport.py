@@ -129,15 +129,21 @@ def client_options(s: Mapping[str, Any], hosts: list[str], compat: Compat) -> di
     elif s["username"]:
         kwargs["basic_auth"] = (str(s["username"]), str(s["password"] or ""))
     if any(h.startswith("https://") for h in hosts) or s["cloud_id"]:
-        kwargs["verify_certs"] = bool(tls["verify"])
-        if tls["verify"] and tls["ca_file"]:
-            kwargs["ca_certs"] = tls["ca_file"]
-        if not tls["verify"]:
-            kwargs["ssl_show_warn"] = False
-        if tls["cert_file"]:
-            kwargs["client_cert"] = tls["cert_file"]
-        if tls["key_file"]:
-            kwargs["client_key"] = tls["key_file"]
+        kwargs.update(tls_options(tls))
+    return kwargs
+
+
+def tls_options(tls: Mapping[str, Any]) -> dict[str, Any]:
+    """The client arguments of the ``tls`` settings (the same names in opensearch-py)."""
+    kwargs: dict[str, Any] = {"verify_certs": bool(tls["verify"])}
+    if tls["verify"] and tls["ca_file"]:
+        kwargs["ca_certs"] = tls["ca_file"]
+    if not tls["verify"]:
+        kwargs["ssl_show_warn"] = False
+    if tls["cert_file"]:
+        kwargs["client_cert"] = tls["cert_file"]
+    if tls["key_file"]:
+        kwargs["client_key"] = tls["key_file"]
     return kwargs
 
 

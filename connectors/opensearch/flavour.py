@@ -21,7 +21,7 @@ from opensearchpy.exceptions import (
 
 from connectors.elasticsearch.flavour import Answer, ErrorClasses, Flavour, PointInTime
 from connectors.elasticsearch.queries import Queries
-from connectors.elasticsearch.transport import Compat
+from connectors.elasticsearch.transport import Compat, tls_options
 from connectors.elasticsearch.version import asked_version
 from connectors.toolkit.failures import RequestFailed, major
 from connectors.toolkit.retry import RetryPolicy
@@ -62,16 +62,9 @@ def client_options(s: Mapping[str, Any], hosts: list[str]) -> dict[str, Any]:
     if s["username"]:
         kwargs["http_auth"] = (str(s["username"]), str(s["password"] or ""))
     if any(h.startswith("https://") for h in hosts):
-        kwargs["verify_certs"] = bool(tls["verify"])
-        if tls["verify"] and tls["ca_file"]:
-            kwargs["ca_certs"] = tls["ca_file"]
+        kwargs.update(tls_options(tls))
         if not tls["verify"]:
-            kwargs["ssl_show_warn"] = False
             kwargs["ssl_assert_hostname"] = False
-        if tls["cert_file"]:
-            kwargs["client_cert"] = tls["cert_file"]
-        if tls["key_file"]:
-            kwargs["client_key"] = tls["key_file"]
     return kwargs
 
 

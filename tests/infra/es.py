@@ -509,7 +509,21 @@ def bulk_load(
 
     if major is None:
         major = int(server_version(es_url).split(".")[0])
-    client = make_client(es_url, major)
+    return stream_docs(
+        make_client(es_url, major), helpers.streaming_bulk, index, docs_iterable, chunk, refresh
+    )
+
+
+def stream_docs(
+    client: Any,
+    streaming_bulk: Any,
+    index: str,
+    docs_iterable: Iterable[Mapping[str, Any]],
+    chunk: int,
+    refresh: bool = True,
+) -> int:
+    """Index the docs through ``streaming_bulk`` (the client package's helper), refresh, close
+    the client; the count."""
     try:
 
         def actions() -> Iterator[dict[str, Any]]:
@@ -517,7 +531,7 @@ def bulk_load(
                 yield {"_index": index, "_op_type": "index", **doc}
 
         n = 0
-        for ok, item in helpers.streaming_bulk(
+        for ok, item in streaming_bulk(
             client, actions(), chunk_size=chunk, raise_on_error=True, max_retries=2
         ):
             if not ok:  # pragma: no cover - raise_on_error raises first

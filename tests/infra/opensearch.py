@@ -11,11 +11,11 @@ Elasticsearch Python clients refuse to talk to it, ``opensearch-py`` does.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .es import FETCH_SCRIPT, ElasticsearchNode
+from .es import FETCH_SCRIPT, ElasticsearchNode, stream_docs
 
 
 def pinned_opensearch_version() -> str:
@@ -61,21 +61,6 @@ def bulk_load_opensearch(
     """Index ``docs_iterable`` (a doc may carry ``_index``/``_id``), then refresh; the count."""
     from opensearchpy import helpers
 
-    client = make_opensearch_client(url)
-    try:
-
-        def actions() -> Iterator[dict[str, Any]]:
-            for doc in docs_iterable:
-                yield {"_index": index, "_op_type": "index", **doc}
-
-        n = 0
-        for ok, item in helpers.streaming_bulk(
-            client, actions(), chunk_size=chunk, raise_on_error=True, max_retries=2
-        ):
-            if not ok:  # pragma: no cover - raise_on_error raises first
-                raise RuntimeError(f"bulk item failed: {item}")
-            n += 1
-        client.indices.refresh(index=index)
-        return n
-    finally:
-        client.close()
+    return stream_docs(
+        make_opensearch_client(url), helpers.streaming_bulk, index, docs_iterable, chunk
+    )
