@@ -48,6 +48,12 @@ def test_check_then_build_with_an_opensearch_source(tmp_path: Path, es_node: Any
     assert f"OpenSearch {es_node.version} (client " in check.out
     assert "documents in the last hour" in check.out
 
+    # the Elasticsearch source refuses OpenSearch, and says which type reads it
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text(yaml.safe_dump({"sources": {"logs": {**source, "type": "elasticsearch"}}}))
+    refused = run_cli("check", "-c", str(wrong), env={"NO_COLOR": "1"}, timeout=60)
+    assert refused.code != EXIT_OK and "use type: opensearch" in refused.out, refused.out
+
     out = tmp_path / "pm"
     start, end = (t.isoformat() for t in sc.window)
     build = run_cli(

@@ -1,4 +1,5 @@
-"""Real, single-node Elasticsearch servers for the test suite.
+"""Real, single-node Elasticsearch servers for the test suite (and, through the subclass in
+tests/infra/opensearch.py, OpenSearch ones).
 
 The distributions come from ``scripts/fetch-elasticsearch`` (Elasticsearch's own
 "integ-test-zip", cached under ``${PMRECON_CACHE:-$HOME/.cache/pmrecon}/elasticsearch``).
@@ -195,6 +196,10 @@ class ElasticsearchNode:
     product = "elasticsearch"
     #: The prefix of the start script's environment variables (``ES_JAVA_HOME``, ...).
     env_prefix = "ES"
+    #: In the node's name and temp dir: ``pmrecon-es9-...``.
+    short = "es"
+    #: In messages.
+    display = "Elasticsearch"
 
     def __init__(
         self,
@@ -234,9 +239,9 @@ class ElasticsearchNode:
         if self._proc is not None:
             raise RuntimeError("node already started")
         t0 = time.monotonic()
-        home = ensure_distribution(self.version, self.product)
-        java_home = find_java_home(self.major, self.product)
-        self.workdir = Path(tempfile.mkdtemp(prefix=f"pmrecon-{self.product[:2]}{self.major}-"))
+        home = self.distribution()
+        java_home = self.java_home()
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"pmrecon-{self.short}{self.major}-"))
         try:
             cmd, env = self._prepare(self.workdir, home, java_home)
             self._stdout = open(self.workdir / "logs" / "console.log", "wb")  # noqa: SIM115 (closed in stop())
@@ -274,7 +279,7 @@ class ElasticsearchNode:
             self.transport_port = free_port()
         settings: dict[str, Any] = {
             "cluster.name": f"pmrecon-test-{os.getpid()}-{self.http_port}",
-            "node.name": f"pmrecon-{self.product[:2]}{self.major}",
+            "node.name": f"pmrecon-{self.short}{self.major}",
             "discovery.type": "single-node",
             "network.host": "127.0.0.1",
             "http.port": self.http_port,
@@ -324,6 +329,14 @@ class ElasticsearchNode:
         mounted = f'mount -o bind,ro "$1" "$2" && exec runuser -u "$3" -- "$2/bin/{self.product}"'
         cmd = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", mounted]
         return [*cmd, "sh", str(home), str(mnt), user], env
+
+    def distribution(self) -> Path:
+        """The unpacked distribution, fetched when absent."""
+        return ensure_distribution(self.version)
+
+    def java_home(self) -> str:
+        """The JDK the node runs on."""
+        return find_java_home(self.major)
 
     def adjust_config(self, conf: Path, workdir: Path) -> None:
         """Change the node's copy of the distribution's config before it starts (here: none)."""
@@ -408,7 +421,7 @@ class ElasticsearchNode:
         while True:
             if self._proc.poll() is not None:
                 raise ElasticsearchStartError(
-                    f"{self.product} {self.version} exited with code {self._proc.returncode} "
+                    f"{self.display} {self.version} exited with code {self._proc.returncode} "
                     f"before becoming ready\n{self.log_tail()}\n{_KEEP_HINT}"
                 )
             try:
@@ -419,7 +432,7 @@ class ElasticsearchNode:
                     got = server_version(self.url)
                     if got != self.version:
                         raise ElasticsearchStartError(
-                            f"asked for {self.product} {self.version}, port {self.http_port} "
+                            f"asked for {self.display} {self.version}, port {self.http_port} "
                             f"answers as {got}"
                         )
                     return
@@ -428,7 +441,7 @@ class ElasticsearchNode:
                 last_err = e
             if time.monotonic() > deadline:
                 raise ElasticsearchStartError(
-                    f"{self.product} {self.version} not ready after {self.start_timeout:.0f} s "
+                    f"{self.display} {self.version} not ready after {self.start_timeout:.0f} s "
                     f"(last answer: {last_err!r})\n{self.log_tail()}\n{_KEEP_HINT}"
                 )
             time.sleep(0.25)

@@ -54,7 +54,7 @@ def es_node(request: pytest.FixtureRequest) -> Iterator[ElasticsearchNode]:
     try:
         node.start()
     except Exception as e:
-        pytest.fail(f"{node.product} {node.version} did not start: {e}", pytrace=False)
+        pytest.fail(f"{node.display} {node.version} did not start: {e}", pytrace=False)
     try:
         yield node
     finally:

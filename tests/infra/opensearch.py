@@ -15,7 +15,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .es import FETCH_SCRIPT, ElasticsearchNode, stream_docs
+from .es import (
+    FETCH_SCRIPT,
+    ElasticsearchNode,
+    ensure_distribution,
+    find_java_home,
+    stream_docs,
+)
 
 
 def pinned_opensearch_version() -> str:
@@ -32,6 +38,14 @@ class OpenSearchNode(ElasticsearchNode):
 
     product = "opensearch"
     env_prefix = "OPENSEARCH"
+    short = "os"
+    display = "OpenSearch"
+
+    def distribution(self) -> Path:
+        return ensure_distribution(self.version, self.product)
+
+    def java_home(self) -> str:
+        return find_java_home(self.major, self.product)
 
     def adjust_config(self, conf: Path, workdir: Path) -> None:
         """Point jvm.options' relative paths (gc log, error file, heap dumps) into the node's
