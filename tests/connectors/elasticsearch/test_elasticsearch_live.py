@@ -58,6 +58,9 @@ LOG_SCENARIOS = [
     "latency_only",
 ]
 KEYWORD = {"type": "keyword"}
+#: Test indices are loaded once and never lost: no fsync per bulk request, no refresh while
+#: loading (the loader refreshes at the end).
+LOAD_SETTINGS = {"translog.durability": "async", "refresh_interval": "-1"}
 ECS_MAPPING: dict[str, Any] = {
     "properties": {
         "@timestamp": {"type": "date"},
@@ -153,7 +156,8 @@ def _load(node: ElasticsearchNode) -> Loaded:
 
     def create(item: tuple[str, tuple[dict[str, Any] | None, int]]) -> None:
         index, (mappings, shards) = item
-        body: dict[str, Any] = {"settings": {"number_of_shards": shards, "number_of_replicas": 0}}
+        settings = {"number_of_shards": shards, "number_of_replicas": 0, **LOAD_SETTINGS}
+        body: dict[str, Any] = {"settings": settings}
         if mappings:
             body["mappings"] = mappings
         node.request("PUT", f"/{index}", body)  # plain HTTP: the same for both products
