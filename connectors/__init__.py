@@ -1,4 +1,4 @@
-"""Data sources for pmrecon: Prometheus, Elasticsearch, Alertmanager and the saved evidence bundle.
+"""Data sources for pmrecon: Prometheus, Elasticsearch, OpenSearch, Alertmanager and the saved evidence bundle.
 
 Connectors are registered by type name, the built-in ones exactly as a third-party
 one would be (``register("mytype", "mypkg.module:Factory")``). A factory is a callable
@@ -43,6 +43,7 @@ _REGISTRY: dict[str, str] = {
     "prometheus": "connectors.prometheus:PrometheusSource",
     "alertmanager": "connectors.alertmanager:AlertmanagerSource",
     "elasticsearch": "connectors.elasticsearch:ElasticsearchSource",
+    "opensearch": "connectors.opensearch:OpenSearchSource",
 }
 
 

@@ -21,6 +21,7 @@ IMPORT_NAME = {
     "markdown-it-py": "markdown_it",
     "mdit-py-plugins": "mdit_py_plugins",
     "elastic-transport": "elastic_transport",
+    "opensearch-py": "opensearchpy",
 }
 
 #: Named in the project brief or once declared, and left out: docs/dependencies.md says why.

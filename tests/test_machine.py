@@ -228,6 +228,8 @@ def _fake_cache(cache: Path) -> dict[str, Path]:
         "zip": cache / "elasticsearch" / "downloads" / "elasticsearch-9.9.9.zip",
         "maven": cache / "elasticsearch" / "m2" / "org" / "plugin.jar",
         "bench": cache / "bench" / "elasticsearch-abc" / "data" / "x",
+        "os_unpacked": cache / "opensearch" / "opensearch-2.9.9" / "bin" / "opensearch",
+        "os_zip": cache / "opensearch" / "downloads" / "opensearch-2.9.9.zip",
     }
     for p in paths.values():
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -257,6 +259,7 @@ def test_clean_removes_what_runs_left_and_keeps_downloads(
     assert not paths["unpacked"].exists() and not paths["partial"].parent.exists()
     assert not (tmp_path / "cache" / "bench").exists()
     assert paths["zip"].exists() and paths["maven"].exists()
+    assert not paths["os_unpacked"].parent.parent.exists() and paths["os_zip"].exists()
     assert not dirs["pmrecon-es9-old"].exists()
     assert dirs["pmrecon-new"].exists(), "too young: a run may be setting it up"
     assert dirs["pmrecon-busy"].exists(), "a process works in it"

@@ -1,14 +1,20 @@
 """Elasticsearch (8.x and 9.x): what the logs say about an incident, counted by the server.
 
+The same modules serve OpenSearch (:mod:`connectors.opensearch`): what differs between the two
+products (client, exceptions, version and product detection, sort on time, point in time) is a
+:class:`~.flavour.Flavour`, Elasticsearch's in :mod:`.product`; the source's ``flavour`` says
+which one every module below asks.
+
 Every figure is an aggregation computed by Elasticsearch; the connector never downloads the
 matching documents, so its memory does not grow with their number. A collect, in the order
 the modules below take it:
 
 1. :mod:`.settings` — the settings schema and defaults; where the queries go;
    :mod:`.fields` — the field names of each ``fields_preset`` (ECS, OpenTelemetry).
-2. :mod:`.transport` — the official client, built so that one client package serves 8.x and
-   9.x servers (it rewrites the ``compatible-with`` header); :mod:`.failures` turns the
-   client's exceptions into one-line messages through a table.
+2. :mod:`.transport` — the connection, and the official client built so that one client
+   package serves 8.x and 9.x servers (it rewrites the ``compatible-with`` header);
+   :mod:`.failures` turns the client's exceptions (named by the flavour) into one-line
+   messages through a table.
 3. :mod:`.version` — which major answers; :mod:`.mappings` — the configured fields checked
    against the mapping.
 4. :mod:`.session` — a :class:`~.session.CollectSession` holding what every part shares

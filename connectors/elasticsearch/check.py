@@ -18,8 +18,7 @@ from .fields import FIELD_PRESETS
 from .mappings import DATE_TYPES, FieldInfo, check_field, field_caps, wanted_fields
 from .queries import Queries
 from .settings import ECS_FIELDS, FIELD_ROLES, REQUIRED_FIELDS
-from .transport import CLIENT_VERSION, Connection
-from .version import detect_version
+from .transport import Connection
 
 #: How to fix a first request that failed, by the failure's kind (over the toolkit's
 #: ``CHECK_FIXES``, which say it for tls and timeout).
@@ -45,24 +44,25 @@ def check(queries: Queries, now: dt.datetime | None) -> list[CheckResult]:
     """The check lines of the source behind ``queries``; ``now``: the clock (None: the
     system's)."""
     connection = queries.connection
+    flavour = connection.flavour
     name = connection.name
     warnings: list[Warning] = []
     out: list[CheckResult] = []
     try:
-        version = detect_version(queries, warnings)
+        version = flavour.detect_version(queries, warnings)
     except RequestFailed as exc:
-        return check_failure(name, exc, FIXES, REACHABLE)
+        return check_failure(name, exc, flavour.check_fixes, REACHABLE)
     out.append(CheckResult(name, "reachable", True, f"{connection.shown_url} answers"))
     out.append(CheckResult(name, "authenticated", True, "requests accepted"))
     major = connection.compat.major
-    ok = major in (8, 9) or (major is not None and major > 9)
+    ok = flavour.supported(major)
     out.append(
         CheckResult(
             name,
             "version",
             ok,
-            f"Elasticsearch {version or 'unknown'} (client {CLIENT_VERSION}, compatible-with={major})",
-            "" if ok else "pmrecon supports Elasticsearch 8.x and 9.x",
+            flavour.describe(version, major),
+            "" if ok else f"pmrecon supports {flavour.supported_versions}",
         )
     )
     settings = connection.settings

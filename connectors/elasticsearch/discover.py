@@ -24,10 +24,10 @@ from pmrecon.model import Warning
 from .answers import ms, total
 from .dsl import count_body
 from .mappings import DATE_TYPES, KEYWORD_TYPES, TEXT_TYPES, _keyword_subfield, field_caps
+from .product import ELASTICSEARCH
 from .queries import Queries
 from .settings import SETTINGS_SCHEMA, target
 from .transport import Connection
-from .version import detect_version
 
 #: Most distinct level values counted.
 MAX_LEVELS = 50
@@ -78,7 +78,7 @@ class LogInventory:
             SETTINGS_SCHEMA, {"hosts": [url], "index": [index], **auth}, "--elasticsearch"
         )
         where = target("elasticsearch", settings)
-        self.connection = Connection("elasticsearch", settings, where)
+        self.connection = Connection("elasticsearch", settings, where, ELASTICSEARCH)
         self.queries = Queries(self.connection, QueryRecorder("elasticsearch"))
         self.shown_url = where.shown_url
         self.index = where.index
@@ -94,7 +94,7 @@ class LogInventory:
         """The server's version (asked once); sets the dialect of the next requests."""
         if not self._asked:
             try:
-                self._version = detect_version(self.queries, self.warnings)
+                self._version = ELASTICSEARCH.detect_version(self.queries, self.warnings)
             except RequestFailed as exc:
                 raise ConnectorError(str(exc)) from exc
             self._asked = True

@@ -5,8 +5,9 @@
 - change events: a configurable query (default: ``event.category`` deployment/configuration or
   deploy/rollback/config tags), read with ``search_after``.
 
-Pagination of documents uses a point in time (PIT) and ``search_after`` on
-``[timestamp, _shard_doc]``; ``from``/``size`` is never used beyond the first page.
+Pagination of documents uses a point in time (PIT) and ``search_after`` on the timestamp and
+the flavour's tiebreaker (``_shard_doc``; ``_id`` on OpenSearch, which lacks it); ``from``/``size``
+is never used beyond the first page.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def iter_hits(
         "size": min(limit, page_size),
         "track_total_hits": True,
         "query": {"bool": {"filter": query}},
-        "sort": [{ts: {"order": "asc", "format": "epoch_millis"}}],
+        "sort": [queries.connection.flavour.time_sort(ts)],
         "_source": {"includes": source_fields},
     }
     rec = queries.record(
@@ -89,7 +90,7 @@ def _pit_pages(
 ) -> Iterator[dict[str, Any]]:
     """The hits of ``body`` page after page over a point in time, closed at the end."""
     pit_id = _open_pit(queries, rec)
-    body["sort"].append({"_shard_doc": "asc"})
+    body["sort"].append(dict(queries.connection.flavour.pit.tiebreaker))
     rec.query = strip_pit({**body, "pit": {"id": "<pit>", "keep_alive": "1m"}})
     rec.purpose = f"{purpose} (search_after over a point in time)"
     served = 0
@@ -119,28 +120,30 @@ def _pit_pages(
 
 
 def _open_pit(queries: Queries, rec: QueryRecord) -> str:
+    pit = queries.connection.flavour.pit
     ans = queries.raw(
         "POST",
-        index_path(queries.index, "_pit"),
+        index_path(queries.index, pit.open_endpoint),
         params={"keep_alive": "1m", "ignore_unavailable": "true"},
         record=rec,
         context="opening a point in time",
     )
-    pit = ans.get("id") if isinstance(ans, Mapping) else None
-    if not pit:
+    pit_id = ans.get(pit.id_key) if isinstance(ans, Mapping) else None
+    if not pit_id:
         raise RequestFailed(
             f"{queries.connection.where()}: no point in time id in the answer", "bad_query", False
         )
-    return str(pit)
+    return str(pit_id)
 
 
 def _close_pit(queries: Queries, pit_id: str, rec: QueryRecord) -> None:
     # a point in time left open expires by itself after keep_alive
+    pit = queries.connection.flavour.pit
     with contextlib.suppress(RequestFailed):
         queries.raw(
             "DELETE",
-            "/_pit",
-            body={"id": pit_id},
+            pit.close_path,
+            body=pit.close_body(pit_id),
             record=rec,
             context="closing a point in time",
             abortable=False,  # even when stopped: it frees the server's resources at once

@@ -1,5 +1,9 @@
 """What a failed request means: the client's exceptions as one-line :class:`RequestFailed`.
 
+The table names the client's exceptions by what they mean (``tls``, ``connection``, ...); the
+source's :class:`~.flavour.Flavour` says which classes of its client those are, so one table
+serves Elasticsearch's client and OpenSearch's.
+
 :data:`FAILURES` is read top to bottom and the first row that matches wins, so a narrower row
 (a TLS error, a 403) stands above the broader one it is a case of (a connection error, an HTTP
 error). Each row says whether the failure is fatal (no other request can succeed) and how the
@@ -13,21 +17,12 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
-
-from elastic_transport import ApiError as TransportApiError
-from elastic_transport import (
-    ConnectionError as TransportConnectionError,
-)
-from elastic_transport import (
-    ConnectionTimeout,
-    SerializationError,
-    TlsError,
-    TransportError,
-)
-from elasticsearch import UnsupportedProductError
+from typing import TYPE_CHECKING, Any
 
 from connectors.toolkit.failures import RequestFailed, error_reason, is_dns_error, short
+
+if TYPE_CHECKING:
+    from .flavour import ErrorClasses
 
 
 def error_detail(body: Any) -> str:
@@ -105,8 +100,12 @@ class Facts:
         timeout: float,
         index: str,
         retries: Any,
+        errors: ErrorClasses,
+        product: str = "Elasticsearch",
     ) -> None:
         self.exc = exc
+        self.errors = errors
+        self.product = product
         self.where = where
         self.ctx = f" (while {context})" if context else ""
         self.timeout = timeout
@@ -118,20 +117,20 @@ class Facts:
 
     @property
     def connection(self) -> bool:
-        return isinstance(self.exc, TransportConnectionError)
+        return isinstance(self.exc, self.errors.connection)
 
     @property
     def answered(self) -> bool:
         """The server answered with an error status."""
-        return isinstance(self.exc, TransportApiError)
+        return not self.connection and self.errors.answered(self.exc)
 
     @cached_property
     def status(self) -> int:
-        return int(getattr(getattr(self.exc, "meta", None), "status", 0) or 0)
+        return self.errors.status(self.exc) if self.answered else 0
 
     @cached_property
     def detail(self) -> str:
-        return error_detail(getattr(self.exc, "body", None))
+        return error_detail(self.errors.body(self.exc))
 
     @cached_property
     def text(self) -> str:
@@ -171,9 +170,13 @@ class Failure:
     http: bool = False
 
 
-def _raised(*types: type[BaseException]) -> Matcher:
-    """The exception is one of ``types``."""
-    return lambda f: isinstance(f.exc, types)
+def _raised(role: str) -> Matcher:
+    """The exception is one of the client's classes of ``role`` (see :class:`ErrorClasses`)."""
+    return lambda f: isinstance(f.exc, getattr(f.errors, role))
+
+
+def _any(f: Facts) -> bool:
+    return True
 
 
 def _status(*codes: int, detail: str = "") -> Matcher:
@@ -206,11 +209,11 @@ _NO_ANSWER = (
 _DNS = "{where}: DNS: cannot resolve host{host}; check hosts{ctx}"
 _UNREACHABLE = (
     "{where}: unreachable: cannot connect ({reason}); "
-    "check hosts and that Elasticsearch is running{ctx}"
+    "check hosts and that {product} is running{ctx}"
 )
 _NOT_ES = (
     "{where}: the server is not Elasticsearch (no 'X-Elastic-Product: Elasticsearch' header); "
-    "check hosts{ctx}"
+    "check hosts (for OpenSearch, use type: opensearch){ctx}"
 )
 _NOT_JSON = "{where}: the answer is not JSON ({short}); check hosts (a proxy?){ctx}"
 _UNAUTHENTICATED = (
@@ -235,13 +238,13 @@ _INTERNAL = "{where}: request failed ({exc_type}: {short}){ctx}"
 # fmt: off
 FAILURES: tuple[Failure, ...] = (
     # what the client raised says it all
-    Failure(_raised(TlsError), "tls", True, _TLS),
-    Failure(_raised(ConnectionTimeout), "timeout", True, _NO_ANSWER),
+    Failure(_raised("tls"), "tls", True, _TLS),
+    Failure(_raised("timeout"), "timeout", True, _NO_ANSWER),
     Failure(_timed_out, "timeout", True, _NO_ANSWER),
     Failure(_unresolved, "dns", True, _DNS),
-    Failure(_raised(TransportConnectionError), "unreachable", True, _UNREACHABLE),
-    Failure(_raised(UnsupportedProductError), "not_elasticsearch", True, _NOT_ES),
-    Failure(_raised(SerializationError), "not_elasticsearch", True, _NOT_JSON),
+    Failure(_raised("connection"), "unreachable", True, _UNREACHABLE),
+    Failure(_raised("wrong_product"), "not_elasticsearch", True, _NOT_ES),
+    Failure(_raised("not_json"), "not_elasticsearch", True, _NOT_JSON),
     # the server answered an error: its status and error body say
     Failure(_status(401), "auth", True, _UNAUTHENTICATED, http=True),
     Failure(_status(403), "auth", True, _DENIED, http=True),
@@ -251,10 +254,10 @@ FAILURES: tuple[Failure, ...] = (
     Failure(_status(429), "busy", False, _BUSY, http=True),
     Failure(_server_gave_up, "timeout", True, _GAVE_UP, http=True),
     Failure(_server_error, "server", False, _HTTP_ERROR, http=True),
-    Failure(_raised(TransportApiError), "http", False, _HTTP_ERROR, http=True),
+    Failure(lambda f: f.answered, "http", False, _HTTP_ERROR, http=True),
     # anything else
-    Failure(_raised(TransportError), "unreachable", True, _REQUEST),
-    Failure(_raised(BaseException), "internal", True, _INTERNAL),
+    Failure(_raised("transport"), "unreachable", True, _REQUEST),
+    Failure(_any, "internal", True, _INTERNAL),
 )
 # fmt: on
 

@@ -150,7 +150,7 @@ class Queries:
         record: QueryRecord | None = None,
         abortable: bool = True,
     ) -> Any:
-        """One request through the official client; errors become :class:`RequestFailed`.
+        """One request through the source's client; errors become :class:`RequestFailed`.
 
         ``abortable``: on a worker, not sent once a part before this one has failed."""
         task = self.task()
@@ -171,12 +171,8 @@ class Queries:
             record.duration_seconds = round(
                 (record.duration_seconds or 0) + time.monotonic() - started, 4
             )
-            size = getattr(resp.meta, "body_bytes", None)
-            if size is None:  # a node class other than ours
-                length = resp.meta.headers.get("content-length")
-                size = int(length) if length and str(length).isdigit() else None
-            if size is not None:
-                record.bytes_received = (record.bytes_received or 0) + size
+            if resp.bytes_received is not None:
+                record.bytes_received = (record.bytes_received or 0) + resp.bytes_received
         return resp.body
 
     def search(

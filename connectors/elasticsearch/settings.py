@@ -186,16 +186,17 @@ class Target:
 def target(name: str, s: Mapping[str, Any]) -> Target:
     """The nodes and index pattern of the settings ``s``; a :class:`ConfigError` when unusable."""
     hosts = [str(h).strip().rstrip("/") for h in (s["hosts"] or []) if str(h).strip()]
-    if s["cloud_id"]:
+    cloud_id = s.get("cloud_id")  # OpenSearch sources have none
+    if cloud_id:
         hosts = []  # cloud_id wins over hosts (whose default is a local node)
-    if not hosts and not s["cloud_id"]:
+    if not hosts and not cloud_id:
         raise ConfigError(f"sources.{name}: set hosts (node URLs) or cloud_id")
     for h in hosts:
         if not re.match(r"^https?://", h):
             raise ConfigError(
                 f"sources.{name}.hosts: {redact_url(h)!r} must start with http:// or https://"
             )
-    cloud = str(s["cloud_id"] or "").partition(":")[0]  # the deployment's name, not secret
+    cloud = str(cloud_id or "").partition(":")[0]  # the deployment's name, not secret
     shown_url = (
         ", ".join(redact_url(h) for h in hosts) if hosts else f"Elastic Cloud deployment {cloud!r}"
     )

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from elasticsearch import Elasticsearch
-
 from connectors.base import CheckResult, CollectRequest, SourceContext
 from connectors.toolkit.failures import RequestFailed
 from connectors.toolkit.recording import QueryRecorder
@@ -26,14 +24,15 @@ from . import aggregations, documents
 from .check import check
 from .error_signatures import SignatureScan, error_signatures
 from .fields import with_change_fields
+from .flavour import Flavour
 from .mappings import resolve_fields
 from .parallel import Part, run_parts
+from .product import ELASTICSEARCH
 from .queries import Queries
 from .redaction import Redaction
 from .session import CollectSession, open_session
 from .settings import SETTINGS_SCHEMA, target
-from .transport import CLIENT_VERSION, Connection
-from .version import detect_version
+from .transport import Connection
 
 
 class ElasticsearchSource(ConfiguredSource):
@@ -41,6 +40,8 @@ class ElasticsearchSource(ConfiguredSource):
 
     kind = "elasticsearch"
     SETTINGS_SCHEMA = SETTINGS_SCHEMA
+    #: what differs for another product served by the same queries (OpenSearch)
+    flavour: Flavour = ELASTICSEARCH
 
     def __init__(
         self, name: str, settings: Mapping[str, Any], context: SourceContext | None = None
@@ -51,7 +52,7 @@ class ElasticsearchSource(ConfiguredSource):
         self.hosts = where.hosts
         self.shown_url = where.shown_url
         self.index = where.index
-        self.connection = Connection(name, self.settings, where)
+        self.connection = Connection(name, self.settings, where, self.flavour)
         self.timeout = self.connection.timeout
         self.secrets = self.connection.secrets
         self.error_levels = [str(x).lower() for x in self.settings["error_levels"] or []]
@@ -64,7 +65,7 @@ class ElasticsearchSource(ConfiguredSource):
         """``text`` without this source's secrets."""
         return self.connection.scrub(text)
 
-    def _client(self) -> Elasticsearch:
+    def _client(self) -> Any:
         return self.connection.client()
 
     def close(self) -> None:
@@ -91,7 +92,7 @@ class ElasticsearchSource(ConfiguredSource):
         redaction: Redaction,
         warnings: list[Warning],
     ) -> Evidence:
-        version = detect_version(queries, warnings)
+        version = self.flavour.detect_version(queries, warnings)
         fields = resolve_fields(
             queries, self.settings["fields"], warnings, self.settings["fields_preset"]
         )
@@ -177,7 +178,7 @@ class ElasticsearchSource(ConfiguredSource):
             version=version,
             settings={
                 "index": self.index,
-                "client": CLIENT_VERSION,
+                "client": self.flavour.client_version,
                 "compatible_with": self.connection.compat.major,
                 "interval": session.interval,
                 "fields_preset": self.settings["fields_preset"],

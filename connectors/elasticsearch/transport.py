@@ -18,7 +18,6 @@ from typing import Any
 
 from elastic_transport import ApiResponseMeta, HttpHeaders, Urllib3HttpNode
 from elastic_transport.client_utils import DEFAULT, DefaultType
-from elasticsearch import Elasticsearch
 from elasticsearch import __versionstr__ as CLIENT_VERSION
 
 from connectors.toolkit.credentials import collect_secrets, scrub
@@ -27,6 +26,7 @@ from connectors.toolkit.retry import RetryPolicy
 from pmrecon.errors import ConfigError
 
 from .failures import Facts, request_failed
+from .flavour import Answer, Flavour
 from .settings import SETTINGS_SCHEMA, Target
 
 CLIENT_MAJOR = int(CLIENT_VERSION.split(".")[0])
@@ -129,24 +129,56 @@ def client_options(s: Mapping[str, Any], hosts: list[str], compat: Compat) -> di
     elif s["username"]:
         kwargs["basic_auth"] = (str(s["username"]), str(s["password"] or ""))
     if any(h.startswith("https://") for h in hosts) or s["cloud_id"]:
-        kwargs["verify_certs"] = bool(tls["verify"])
-        if tls["verify"] and tls["ca_file"]:
-            kwargs["ca_certs"] = tls["ca_file"]
-        if not tls["verify"]:
-            kwargs["ssl_show_warn"] = False
-        if tls["cert_file"]:
-            kwargs["client_cert"] = tls["cert_file"]
-        if tls["key_file"]:
-            kwargs["client_key"] = tls["key_file"]
+        kwargs.update(tls_options(tls))
     return kwargs
 
 
-class Connection:
-    """A source's way to its cluster: the client (built on first use, shared by the threads of
-    a collect), the compatibility header, and its failures as one-line messages."""
+def tls_options(tls: Mapping[str, Any]) -> dict[str, Any]:
+    """The client arguments of the ``tls`` settings (the same names in opensearch-py)."""
+    kwargs: dict[str, Any] = {"verify_certs": bool(tls["verify"])}
+    if tls["verify"] and tls["ca_file"]:
+        kwargs["ca_certs"] = tls["ca_file"]
+    if not tls["verify"]:
+        kwargs["ssl_show_warn"] = False
+    if tls["cert_file"]:
+        kwargs["client_cert"] = tls["cert_file"]
+    if tls["key_file"]:
+        kwargs["client_key"] = tls["key_file"]
+    return kwargs
 
-    def __init__(self, name: str, settings: Mapping[str, Any], target: Target) -> None:
+
+def send(
+    client: Any,
+    method: str,
+    path: str,
+    params: Mapping[str, Any] | None,
+    body: Any,
+    timeout: float,
+) -> Answer:
+    """One request through the official client (raises the client's own exceptions)."""
+    headers = {"accept": "application/json"}
+    if body is not None:
+        headers["content-type"] = "application/json"
+    resp = client.options(request_timeout=timeout).perform_request(
+        method, path, params=dict(params) if params else None, headers=headers, body=body
+    )
+    size = getattr(resp.meta, "body_bytes", None)
+    if size is None:  # a node class other than ours
+        length = resp.meta.headers.get("content-length")
+        size = int(length) if length and str(length).isdigit() else None
+    return Answer(resp.body, size)
+
+
+class Connection:
+    """A source's way to its cluster: the client of its :class:`~.flavour.Flavour` (built on
+    first use, shared by the threads of a collect), the compatibility header, and its failures
+    as one-line messages."""
+
+    def __init__(
+        self, name: str, settings: Mapping[str, Any], target: Target, flavour: Flavour
+    ) -> None:
         self.name = name
+        self.flavour = flavour
         self.settings = settings
         self.hosts = target.hosts
         self.shown_url = target.shown_url
@@ -154,8 +186,9 @@ class Connection:
         self.timeout = float(settings["timeout"])
         self.secrets = collect_secrets(settings, SETTINGS_SCHEMA)
         # kept from one collect to the next: the next one asks in the last known dialect
-        self.compat = Compat(int(settings["server_major"]) if settings["server_major"] else None)
-        self._es: Elasticsearch | None = None
+        forced = settings.get("server_major")
+        self.compat = Compat(int(forced) if forced else None)
+        self._es: Any = None
 
     def where(self) -> str:
         """The source as messages name it."""
@@ -165,12 +198,12 @@ class Connection:
         """``text`` without this source's secrets."""
         return scrub(text, self.secrets)
 
-    def client(self) -> Elasticsearch:
+    def client(self) -> Any:
         """The client; a :class:`ConfigError` when the settings cannot make one."""
         if self._es is not None:
             return self._es
         try:
-            self._es = Elasticsearch(**client_options(self.settings, self.hosts, self.compat))
+            self._es = self.flavour.new_client(self.settings, self.hosts, self.compat)
         except (ValueError, TypeError) as exc:
             raise ConfigError(
                 self.scrub(f"source {self.name!r}: invalid connection settings: {exc}")
@@ -191,18 +224,9 @@ class Connection:
         params: Mapping[str, Any] | None,
         body: Any,
         timeout: float,
-    ) -> Any:
+    ) -> Answer:
         """One request as the client answers it (raises the client's own exceptions)."""
-        headers = {"accept": "application/json"}
-        if body is not None:
-            headers["content-type"] = "application/json"
-        return (
-            self.client()
-            .options(request_timeout=timeout)
-            .perform_request(
-                method, path, params=dict(params) if params else None, headers=headers, body=body
-            )
-        )
+        return self.flavour.send(self.client(), method, path, params, body, timeout)
 
     def failure(self, exc: BaseException, context: str, timeout: float) -> RequestFailed:
         """The one-line :class:`RequestFailed` that ``exc`` means (see :mod:`.failures`)."""
@@ -213,5 +237,7 @@ class Connection:
             timeout=timeout,
             index=self.index,
             retries=self.settings["retries"],
+            errors=self.flavour.errors,
+            product=self.flavour.product,
         )
         return request_failed(exc, facts, self.scrub)

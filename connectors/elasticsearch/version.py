@@ -8,7 +8,8 @@ which names the versions it accepts; ``server_major`` in the settings overrides 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from connectors.toolkit.failures import RequestFailed, major
 from pmrecon.model import Warning
@@ -22,7 +23,7 @@ def detect_version(queries: Queries, warnings: list[Warning]) -> str | None:
     """The server's version; sets the connection's compatibility header."""
     compat = queries.connection.compat
     forced = queries.connection.settings["server_major"]
-    version = _asked_version(queries)
+    version = asked_version(queries)
     if version is None and not forced:
         version = _probe_major(queries)
     if forced:
@@ -43,12 +44,18 @@ def detect_version(queries: Queries, warnings: list[Warning]) -> str | None:
     return version or (f"{forced}.x" if forced else None)
 
 
-def _asked_version(queries: Queries) -> str | None:
-    """The version ``GET /`` names, or ``GET /_nodes/_local`` when the first is refused (403)."""
+def asked_version(
+    queries: Queries, check_root: Callable[[Mapping[str, Any]], None] | None = None
+) -> str | None:
+    """The version ``GET /`` names, or ``GET /_nodes/_local`` when the first is refused (403).
+
+    ``check_root`` sees the root answer first (it raises when the server is another product)."""
     rec = queries.record("server version", "GET /", endpoint="/")
     try:
         info = queries.raw("GET", "/", record=rec, context="asking the server version: GET /")
         if isinstance(info, Mapping):
+            if check_root is not None:
+                check_root(info)
             return str((info.get("version") or {}).get("number") or "") or None
         return None
     except RequestFailed as exc:

@@ -162,7 +162,9 @@ def test_durations():
             parse_duration(bad)
 
 
-@pytest.mark.parametrize("section", ["core", "prometheus", "alertmanager", "elasticsearch"])
+@pytest.mark.parametrize(
+    "section", ["core", "prometheus", "alertmanager", "elasticsearch", "opensearch"]
+)
 def test_every_key_is_documented_in_the_example_config(section):
     import importlib
 

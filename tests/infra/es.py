@@ -1,4 +1,5 @@
-"""Real, single-node Elasticsearch servers for the test suite.
+"""Real, single-node Elasticsearch servers for the test suite (and, through the subclass in
+tests/infra/opensearch.py, OpenSearch ones).
 
 The distributions come from ``scripts/fetch-elasticsearch`` (Elasticsearch's own
 "integ-test-zip", cached under ``${PMRECON_CACHE:-$HOME/.cache/pmrecon}/elasticsearch``).
@@ -57,6 +58,12 @@ JAVA_HOME_CANDIDATES: dict[int, tuple[str, ...]] = {
     8: ("/usr/lib/jvm/java-17-openjdk-amd64", "/usr/lib/jvm/temurin-25-jdk-amd64"),
     9: ("/usr/lib/jvm/temurin-25-jdk-amd64", "/usr/lib/jvm/temurin-21-jdk-amd64"),
 }
+#: The same for OpenSearch (2.x runs on 17; 3.x needs 21+). ``PMRECON_OS_JAVA_HOME_<major>``
+#: overrides.
+OPENSEARCH_JAVA_HOME_CANDIDATES: dict[int, tuple[str, ...]] = {
+    2: ("/usr/lib/jvm/java-17-openjdk-amd64", "/usr/lib/jvm/temurin-21-jdk-amd64"),
+    3: ("/usr/lib/jvm/temurin-25-jdk-amd64", "/usr/lib/jvm/temurin-21-jdk-amd64"),
+}
 
 DEFAULT_HEAP = "512m"
 START_TIMEOUT_S = 120.0
@@ -111,31 +118,36 @@ def server_version(es_url: str, timeout: float = 30) -> str:
     return str(next(iter(nodes.values()))["version"])
 
 
-def find_java_home(major: int) -> str:
-    env = os.environ.get(f"PMRECON_ES_JAVA_HOME_{major}")
-    candidates = (env,) if env else JAVA_HOME_CANDIDATES.get(major, ())
+def find_java_home(major: int, product: str = "elasticsearch") -> str:
+    """The JDK a node of ``product`` ``major`` runs on (``PMRECON_ES_JAVA_HOME_<major>``, or
+    ``PMRECON_OS_JAVA_HOME_<major>`` for OpenSearch, overrides)."""
+    var = "OS" if product == "opensearch" else "ES"
+    env = os.environ.get(f"PMRECON_{var}_JAVA_HOME_{major}")
+    table = OPENSEARCH_JAVA_HOME_CANDIDATES if product == "opensearch" else JAVA_HOME_CANDIDATES
+    candidates = (env,) if env else table.get(major, ())
     for c in candidates:
         if c and os.path.isfile(os.path.join(c, "bin", "java")):
             return c
     raise ElasticsearchStartError(
-        f"no JDK for Elasticsearch {major}.x: tried {', '.join(filter(None, candidates))} "
-        f"(set PMRECON_ES_JAVA_HOME_{major})"
+        f"no JDK for {product} {major}.x: tried {', '.join(filter(None, candidates))} "
+        f"(set PMRECON_{var}_JAVA_HOME_{major})"
     )
 
 
-def ensure_distribution(version: str) -> Path:
+def ensure_distribution(version: str, product: str = "elasticsearch") -> Path:
     """The unpacked distribution of ``version``, fetched by scripts/fetch-elasticsearch if absent."""
-    home = cache_dir() / f"elasticsearch-{version}"
-    if not (home / "bin" / "elasticsearch").is_file():
+    home = machine.cache_root() / product / f"{product}-{version}"
+    if not (home / "bin" / product).is_file():
+        asked = version if product == "elasticsearch" else f"{product}:{version}"
         proc = subprocess.run(
-            ["bash", str(FETCH_SCRIPT), version],
+            ["bash", str(FETCH_SCRIPT), asked],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
         )
-        if proc.returncode != 0 or not (home / "bin" / "elasticsearch").is_file():
+        if proc.returncode != 0 or not (home / "bin" / product).is_file():
             raise ElasticsearchStartError(
-                f"scripts/fetch-elasticsearch {version} failed (exit {proc.returncode}):\n"
+                f"scripts/fetch-elasticsearch {asked} failed (exit {proc.returncode}):\n"
                 f"{proc.stdout[-4000:]}"
             )
     return home
@@ -179,6 +191,16 @@ class ElasticsearchNode:
     after ``stop_timeout`` seconds, and removes the temp dir. Also a context manager.
     """
 
+    #: The distribution's name (its folder, its ``bin/`` script, its ``.yml``) and the source
+    #: type pmrecon reads it with.
+    product = "elasticsearch"
+    #: The prefix of the start script's environment variables (``ES_JAVA_HOME``, ...).
+    env_prefix = "ES"
+    #: In the node's name and temp dir: ``pmrecon-es9-...``.
+    short = "es"
+    #: In messages.
+    display = "Elasticsearch"
+
     def __init__(
         self,
         version: str,
@@ -217,9 +239,9 @@ class ElasticsearchNode:
         if self._proc is not None:
             raise RuntimeError("node already started")
         t0 = time.monotonic()
-        home = ensure_distribution(self.version)
-        java_home = find_java_home(self.major)
-        self.workdir = Path(tempfile.mkdtemp(prefix=f"pmrecon-es{self.major}-"))
+        home = self.distribution()
+        java_home = self.java_home()
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"pmrecon-{self.short}{self.major}-"))
         try:
             cmd, env = self._prepare(self.workdir, home, java_home)
             self._stdout = open(self.workdir / "logs" / "console.log", "wb")  # noqa: SIM115 (closed in stop())
@@ -249,6 +271,7 @@ class ElasticsearchNode:
         conf = workdir / "config"
         data, logs, tmp = (workdir / n for n in ("data", "logs", "tmp"))
         shutil.copytree(home / "config", conf)  # ~30 kB
+        self.adjust_config(conf, workdir)
         for d in (data, logs, tmp):
             d.mkdir()
         self.http_port, self.transport_port = free_port(), free_port()
@@ -256,35 +279,39 @@ class ElasticsearchNode:
             self.transport_port = free_port()
         settings: dict[str, Any] = {
             "cluster.name": f"pmrecon-test-{os.getpid()}-{self.http_port}",
-            "node.name": f"pmrecon-es{self.major}",
+            "node.name": f"pmrecon-{self.short}{self.major}",
             "discovery.type": "single-node",
             "network.host": "127.0.0.1",
             "http.port": self.http_port,
             "transport.port": self.transport_port,
             "path.data": str(data),
             "path.logs": str(logs),
-            "xpack.security.enabled": False,
+            **self.product_settings(),
             "cluster.routing.allocation.disk.threshold_enabled": False,
             "action.destructive_requires_name": False,
         }
         settings.update(self.extra_settings)
         # JSON is valid YAML: no quoting surprises with paths.
-        (conf / "elasticsearch.yml").write_text(
+        (conf / f"{self.product}.yml").write_text(
             "".join(f"{k}: {json.dumps(v)}\n" for k, v in settings.items()), encoding="utf-8"
         )
 
+        pre = self.env_prefix
         env = {
             k: v
             for k, v in os.environ.items()
-            if not k.startswith(("ES_", "JAVA_", "_JAVA_", "CLI_JAVA"))
+            if not k.startswith((f"{pre}_", "JAVA_", "_JAVA_", "CLI_JAVA"))
         }
         env.update(
-            ES_JAVA_HOME=java_home,
-            ES_PATH_CONF=str(conf),
-            ES_TMPDIR=str(tmp),
-            ES_JAVA_OPTS=f"-Xms{self.heap} -Xmx{self.heap}",
-            LC_ALL="C.UTF-8",
+            {
+                f"{pre}_JAVA_HOME": java_home,
+                f"{pre}_PATH_CONF": str(conf),
+                f"{pre}_TMPDIR": str(tmp),
+                f"{pre}_JAVA_OPTS": f"-Xms{self.heap} -Xmx{self.heap}",
+                "LC_ALL": "C.UTF-8",
+            }
         )
+        script = home / "bin" / self.product
 
         as_root = os.geteuid() == 0
         mnt = workdir / "home"
@@ -292,16 +319,31 @@ class ElasticsearchNode:
             mnt.mkdir()
         machine.hand_to_es_user(workdir)  # creates the user when root and it is missing
         if not as_root:
-            return [str(home / "bin" / "elasticsearch")], env
+            return [str(script)], env
         user = machine.es_user()
         # runuser keeps the environment (ES_* above).
         if _user_can_read(user, home):
-            return ["runuser", "-u", user, "--", str(home / "bin" / "elasticsearch")], env
+            return ["runuser", "-u", user, "--", str(script)], env
         # Private mount namespace: bind the cached dist read-only at workdir/home, so the
         # unprivileged user needs no access to the cache's parents (e.g. /root).
-        script = 'mount -o bind,ro "$1" "$2" && exec runuser -u "$3" -- "$2/bin/elasticsearch"'
-        cmd = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script]
+        mounted = f'mount -o bind,ro "$1" "$2" && exec runuser -u "$3" -- "$2/bin/{self.product}"'
+        cmd = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", mounted]
         return [*cmd, "sh", str(home), str(mnt), user], env
+
+    def distribution(self) -> Path:
+        """The unpacked distribution, fetched when absent."""
+        return ensure_distribution(self.version)
+
+    def java_home(self) -> str:
+        """The JDK the node runs on."""
+        return find_java_home(self.major)
+
+    def adjust_config(self, conf: Path, workdir: Path) -> None:
+        """Change the node's copy of the distribution's config before it starts (here: none)."""
+
+    def product_settings(self) -> dict[str, Any]:
+        """Settings only this product knows (an unknown setting stops a node)."""
+        return {"xpack.security.enabled": False}
 
     def stop(self, *, keep_workdir: bool = False) -> None:
         proc, self._proc = self._proc, None
@@ -363,7 +405,7 @@ class ElasticsearchNode:
 
     def __repr__(self) -> str:
         state = self.url if self.http_port else "not started"
-        return f"ElasticsearchNode({self.version!r}, {state})"
+        return f"{type(self).__name__}({self.version!r}, {state})"
 
     # -- internals --------------------------------------------------------------------------
 
@@ -379,7 +421,7 @@ class ElasticsearchNode:
         while True:
             if self._proc.poll() is not None:
                 raise ElasticsearchStartError(
-                    f"Elasticsearch {self.version} exited with code {self._proc.returncode} "
+                    f"{self.display} {self.version} exited with code {self._proc.returncode} "
                     f"before becoming ready\n{self.log_tail()}\n{_KEEP_HINT}"
                 )
             try:
@@ -390,7 +432,7 @@ class ElasticsearchNode:
                     got = server_version(self.url)
                     if got != self.version:
                         raise ElasticsearchStartError(
-                            f"asked for Elasticsearch {self.version}, port {self.http_port} "
+                            f"asked for {self.display} {self.version}, port {self.http_port} "
                             f"answers as {got}"
                         )
                     return
@@ -399,7 +441,7 @@ class ElasticsearchNode:
                 last_err = e
             if time.monotonic() > deadline:
                 raise ElasticsearchStartError(
-                    f"Elasticsearch {self.version} not ready after {self.start_timeout:.0f} s "
+                    f"{self.display} {self.version} not ready after {self.start_timeout:.0f} s "
                     f"(last answer: {last_err!r})\n{self.log_tail()}\n{_KEEP_HINT}"
                 )
             time.sleep(0.25)
@@ -480,7 +522,21 @@ def bulk_load(
 
     if major is None:
         major = int(server_version(es_url).split(".")[0])
-    client = make_client(es_url, major)
+    return stream_docs(
+        make_client(es_url, major), helpers.streaming_bulk, index, docs_iterable, chunk, refresh
+    )
+
+
+def stream_docs(
+    client: Any,
+    streaming_bulk: Any,
+    index: str,
+    docs_iterable: Iterable[Mapping[str, Any]],
+    chunk: int,
+    refresh: bool = True,
+) -> int:
+    """Index the docs through ``streaming_bulk`` (the client package's helper), refresh, close
+    the client; the count."""
     try:
 
         def actions() -> Iterator[dict[str, Any]]:
@@ -488,7 +544,7 @@ def bulk_load(
                 yield {"_index": index, "_op_type": "index", **doc}
 
         n = 0
-        for ok, item in helpers.streaming_bulk(
+        for ok, item in streaming_bulk(
             client, actions(), chunk_size=chunk, raise_on_error=True, max_retries=2
         ):
             if not ok:  # pragma: no cover - raise_on_error raises first

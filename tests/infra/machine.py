@@ -12,8 +12,9 @@ What earlier runs leave on the machine, and :func:`clean` (``scripts/test --fres
 
 - the Elasticsearch user (refused while it still runs processes, or when the name is not one
   pmrecon created);
-- under ``${PMRECON_CACHE:-~/.cache/pmrecon}``: the unpacked Elasticsearch distributions and
-  the benchmark's server data (the downloaded zips and the Maven plugin repository stay);
+- under ``${PMRECON_CACHE:-~/.cache/pmrecon}``: the unpacked Elasticsearch and OpenSearch
+  distributions and the benchmark's server data (the downloaded zips and the Maven plugin
+  repository stay);
 - ``pmrecon-*`` folders in the temporary directory that no process uses any more.
 
 Run as a script (standard library only: it works before ``.venv`` exists)::
@@ -257,8 +258,11 @@ def clean(say: Callable[[str], None] = print) -> None:
         # The JVM keeps its perf counters in /tmp whatever TMPDIR says.
         shutil.rmtree(f"/tmp/hsperfdata_{user.pw_name}", ignore_errors=True)
         say(f"removed user {user.pw_name}")
-    es = es_cache()
-    for d in [*sorted(es.glob("elasticsearch-*")), *sorted(es.glob(".tmp-*")), bench_cache()]:
+    unpacked: list[Path] = []
+    for product in ("elasticsearch", "opensearch"):
+        folder = cache_root() / product
+        unpacked += [*sorted(folder.glob(f"{product}-*")), *sorted(folder.glob(".tmp-*"))]
+    for d in [*unpacked, bench_cache()]:
         if d.is_dir() and not d.is_symlink():
             shutil.rmtree(d)
             say(f"removed {d}")

@@ -1,4 +1,6 @@
-"""The Elasticsearch connector against real 8.19 and 9.x nodes, checked against the scenarios' truth.
+"""The Elasticsearch connector against real 8.19 and 9.x nodes, and the OpenSearch connector
+(the same queries, another flavour) against a real OpenSearch 2.x node, checked against the
+scenarios' truth.
 
 The ECS logs of every scenario (tests/scenarios.py) are bulk-loaded once per node into monthly
 indices ``pmrecon-estest-logs-YYYY.MM`` (keyword fields, message as text + keyword), and the
@@ -25,15 +27,23 @@ import pytest
 import connectors
 from connectors.base import CollectRequest, SourceContext
 from connectors.elasticsearch import ElasticsearchSource
+from connectors.opensearch import OpenSearchSource
 from connectors.signatures import normalise
 from pmrecon.config import validate
 from pmrecon.errors import ConnectorError
 from pmrecon.model import Evidence, Window, to_jsonable
 from pmrecon.redact import Redactor
-from tests.infra.es import ElasticsearchNode, bulk_load, make_client
+from tests.infra.es import ElasticsearchNode, bulk_load
+from tests.infra.es_fixtures import SEARCH_SERVERS
+from tests.infra.opensearch import bulk_load_opensearch
 from tests.scenarios import SCENARIOS, Scenario, all_scenarios, nested
 
-pytestmark = pytest.mark.elasticsearch
+pytestmark = [pytest.mark.elasticsearch, SEARCH_SERVERS]
+#: The source type reading each product.
+SOURCES: dict[str, type[ElasticsearchSource]] = {
+    "elasticsearch": ElasticsearchSource,
+    "opensearch": OpenSearchSource,
+}
 
 PREFIX = "pmrecon-estest"
 LOGS = f"{PREFIX}-logs-*"
@@ -48,6 +58,9 @@ LOG_SCENARIOS = [
     "latency_only",
 ]
 KEYWORD = {"type": "keyword"}
+#: Test indices are loaded once and never lost: no fsync per bulk request, no refresh while
+#: loading (the loader refreshes at the end).
+LOAD_SETTINGS = {"translog.durability": "async", "refresh_interval": "-1"}
 ECS_MAPPING: dict[str, Any] = {
     "properties": {
         "@timestamp": {"type": "date"},
@@ -140,23 +153,21 @@ def _load(node: ElasticsearchNode) -> Loaded:
         f"{PREFIX}-mixed-a": (code, 1),
         f"{PREFIX}-mixed-b": ({"properties": {"labels": {"properties": {"code": KEYWORD}}}}, 1),
     }
-    client = make_client(node.url, node.major)
-    try:
 
-        def create(item: tuple[str, tuple[dict[str, Any] | None, int]]) -> None:
-            index, (mappings, shards) = item
-            kwargs: dict[str, Any] = {"mappings": mappings} if mappings else {}
-            client.indices.create(
-                index=index,
-                settings={"number_of_shards": shards, "number_of_replicas": 0},
-                **kwargs,
-            )
+    def create(item: tuple[str, tuple[dict[str, Any] | None, int]]) -> None:
+        index, (mappings, shards) = item
+        settings = {"number_of_shards": shards, "number_of_replicas": 0, **LOAD_SETTINGS}
+        body: dict[str, Any] = {"settings": settings}
+        if mappings:
+            body["mappings"] = mappings
+        node.request("PUT", f"/{index}", body)  # plain HTTP: the same for both products
 
-        with concurrent.futures.ThreadPoolExecutor(len(indices)) as pool:
-            list(pool.map(create, indices.items()))
-    finally:
-        client.close()
-    n = bulk_load(node.url, f"{PREFIX}-*", _docs(node), major=node.major)
+    with concurrent.futures.ThreadPoolExecutor(len(indices)) as pool:
+        list(pool.map(create, indices.items()))
+    if node.product == "opensearch":
+        n = bulk_load_opensearch(node.url, f"{PREFIX}-*", _docs(node))
+    else:
+        n = bulk_load(node.url, f"{PREFIX}-*", _docs(node), major=node.major)
     return Loaded(node, {"documents": n})
 
 
@@ -169,7 +180,7 @@ def loaded(es_node: ElasticsearchNode) -> Loaded:
 
 def source(node: ElasticsearchNode, redactor: Any = None, **settings: Any) -> ElasticsearchSource:
     settings.setdefault("index", LOGS)
-    return ElasticsearchSource(
+    return SOURCES[node.product](
         "logs", {"hosts": [node.url], **settings}, SourceContext(redactor=redactor)
     )
 
@@ -306,7 +317,7 @@ def test_query_records_and_server_version(loaded: Loaded) -> None:
     sc = SCENARIOS["clean_single"]()
     ev = source(loaded.node).collect(request(sc))
     info = ev.sources[0]
-    assert info.kind == "elasticsearch" and info.ok
+    assert info.kind == loaded.node.product and info.ok
     assert info.version == loaded.node.version
     assert info.settings["compatible_with"] == loaded.node.major
     assert info.url == loaded.node.url
@@ -409,7 +420,7 @@ def test_registry_and_config_validation(loaded: Loaded) -> None:
         {
             "sources": {
                 "es": {
-                    "type": "elasticsearch",
+                    "type": loaded.node.product,
                     "hosts": [loaded.node.url],
                     "index": LOGS,
                     "timeout": "20s",
@@ -418,7 +429,7 @@ def test_registry_and_config_validation(loaded: Loaded) -> None:
             }
         }
     )
-    src = connectors.create("elasticsearch", "es", cfg["sources"]["es"], SourceContext())
+    src = connectors.create(loaded.node.product, "es", cfg["sources"]["es"], SourceContext())
     assert isinstance(src, connectors.LogsSource)
     ev = src.collect(
         CollectRequest(
@@ -560,7 +571,8 @@ def test_coarse_scan_skips_signatures_and_samples(loaded: Loaded) -> None:
 
 def test_check_lists_every_field_and_recent_documents(loaded: Loaded) -> None:
     sc = SCENARIOS["clean_single"]()
-    src = ElasticsearchSource(
+    kind = SOURCES[loaded.node.product]
+    src = kind(
         "logs",
         {"hosts": [loaded.node.url], "index": LOGS},
         SourceContext(now=sc.window[0] + dt.timedelta(minutes=90)),
@@ -574,7 +586,7 @@ def test_check_lists_every_field_and_recent_documents(loaded: Loaded) -> None:
     assert "counted on message.keyword" in results["field message"].detail
     assert results["recent documents"].detail.endswith("documents in the last hour")
 
-    stale = ElasticsearchSource(
+    stale = kind(
         "logs",
         {"hosts": [loaded.node.url], "index": LOGS},
         SourceContext(now=dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)),
@@ -582,9 +594,7 @@ def test_check_lists_every_field_and_recent_documents(loaded: Loaded) -> None:
     recent = {r.check: r for r in stale.check()}["recent documents"]
     assert not recent.ok and "0 documents in the last hour" in recent.detail
 
-    nothing = ElasticsearchSource(
-        "logs", {"hosts": [loaded.node.url], "index": "nope-*"}, SourceContext()
-    )
+    nothing = kind("logs", {"hosts": [loaded.node.url], "index": "nope-*"}, SourceContext())
     res = {r.check: r for r in nothing.check()}
     assert res["reachable"].ok and not res["index nope-*"].ok
     assert "matches no index" in res["index nope-*"].detail
@@ -595,7 +605,7 @@ def test_logs_failure_keeps_the_other_sources(loaded: Loaded) -> None:
 
     sc = SCENARIOS["flapping"]()
     good = source(loaded.node)
-    bad = ElasticsearchSource(
+    bad = SOURCES[loaded.node.product](
         "broken", {"hosts": [loaded.node.url], "index": "nope-*"}, SourceContext()
     )
     ev: Evidence = collect([good, bad], request(sc))
