@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from pmrecon import safeyaml
 from pmrecon.config import load_config
 from pmrecon.errors import ConfigError
 from tests.clihelp import run_cli
-
-jsonschema = pytest.importorskip("jsonschema")
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "pmrecon.example.yaml"
