@@ -38,7 +38,13 @@ def detection_gaps(
         return []
     span = _incident_span(incident, window)
     loud = [a for a in alerts if (a.severity or "").lower() not in QUIET_SEVERITIES]
-    firing = [a for a in loud if list(_episodes(a, span, window))]
+    # the alert the incident names as its first counts even when it fired just outside the
+    # span (before a later impact start): the findings never say both "first alert" and "none"
+    firing = [
+        a
+        for a in loud
+        if list(_episodes(a, span, window)) or _fired_first(a, incident)
+    ]
     gaps: list[DetectionGap] = []
     if not firing:
         gaps.append(_no_alert(incident))
@@ -67,6 +73,15 @@ def _episodes(alert: AlertFinding, span: Span, window: Span) -> Iterator[Span]:
             yield start, end
 
 
+def _fired_first(alert: AlertFinding, incident: Incident) -> bool:
+    """Whether ``alert`` is the incident's first alert (its times are kept to the millisecond)."""
+    first = incident.first_alert
+    return first is not None and any(
+        start is not None and abs((start - first).total_seconds()) < 0.001
+        for start, _ in alert.firing
+    )
+
+
 def _no_alert(incident: Incident) -> DetectionGap:
     return DetectionGap(
         kind="no_alert",
@@ -84,9 +99,7 @@ def _late_alert(
     mttd = incident.mttd_seconds
     if mttd is None or incident.first_alert is None or mttd <= settings.late_alert_after:
         return []
-    first = next(
-        (a for a in firing if any(start == incident.first_alert for start, _ in a.firing)), None
-    )
+    first = next((a for a in firing if _fired_first(a, incident)), None)
     name = first.name if first else None
     return [
         DetectionGap(
