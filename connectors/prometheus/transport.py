@@ -14,6 +14,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from connectors.prometheus.shapes import answer_problem
 from connectors.toolkit.http import Answer, CallSite, HttpClient, server_error
 from connectors.toolkit.recording import QueryRecorder
 from pmrecon.errors import ConnectorError
@@ -33,6 +34,15 @@ class PrometheusHttp(HttpClient):
             detail = server_error(payload) or self.quote(body) or "empty answer"
             raise self._failed(
                 f"the answer to {at.path} is not the Prometheus API ({detail}); check the URL",
+                at,
+                self.foreign_kind,
+                True,
+                status,
+            )
+        problem = answer_problem(at.path, payload.get("data"))
+        if problem is not None:
+            raise self._failed(
+                f"the answer to {at.path} is not a Prometheus response ({problem}); check the URL",
                 at,
                 self.foreign_kind,
                 True,
