@@ -73,6 +73,10 @@ SETTINGS_SCHEMA: dict[str, Any] = {
         minimum=10,
         maximum=11_000,
     ),
+    "max_series": Key(
+        "int", 50, "most series one range query brings in (more: cut, with a warning)",
+        minimum=1, maximum=10_000,
+    ),  # fmt: skip
     "scrape_interval": Key(
         "duration",
         None,

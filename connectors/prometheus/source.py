@@ -60,7 +60,7 @@ class PrometheusSource(ConfiguredSource):
         super().__init__(name, settings, context)
         s = self.settings
         self.http = PrometheusHttp(name, s, schema=SETTINGS_SCHEMA, retry_internal_errors=True)
-        self.api = PrometheusApi(name, self.http)
+        self.api = PrometheusApi(name, self.http, max_series=s["max_series"])
         self.preset = load_preset(s["preset"]) if s["preset"] else {"slis": {}}
         self.service_label = s["service_label"] or self.preset.get("service_label") or "service"
         self.templates: dict[str, str] = {}
@@ -118,6 +118,7 @@ class PrometheusSource(ConfiguredSource):
                 )
         run_jobs(self.api, jobs, int(self.settings["max_concurrency"]))
         series = self._gather(jobs, warnings)
+        warnings.extend(self.api.capped)
         return Evidence(
             window=request.window,
             baseline=request.baseline,
