@@ -202,6 +202,7 @@ def collect(
     say(BuildProgress("collect", f"asking {len(sources)} source(s)", 0, len(sources)))
     failures: list[tuple[Source, str]] = []
     partial: list[tuple[Source, list[Warning]]] = []
+    replies: list[tuple[str, Evidence]] = []
     while pending:
         wait = None
         if request.deadline is not None:
@@ -220,7 +221,7 @@ def collect(
         missing = [w for w in got.warnings if is_partial_failure(w.code)]
         if missing:
             partial.append((src, missing))
-        evidence.merge(got)
+        replies.append((src.name, got))
         say(
             BuildProgress(
                 "collect",
@@ -237,6 +238,7 @@ def collect(
                 "raise 'timeout' in the config or shorten the window",
             )
         )
+    merge_apart(evidence, replies)
     failures.sort(key=lambda f: f[0].name)
     partial.sort(key=lambda p: p[0].name)
     if strict and (failures or partial):
@@ -257,6 +259,46 @@ def collect(
         )
     evidence.sources.sort(key=lambda s: s.name)
     return evidence
+
+
+def merge_apart(evidence: Evidence, answered: list[tuple[str, Evidence]]) -> None:
+    """Merge each source's evidence into ``evidence``, in source-name order, keeping apart
+    what two sources say of one service.
+
+    Two sources' series of one name and service (two Prometheus servers that both report
+    ``checkout``) would share an id: their points would be mixed into one series. Both are
+    renamed ``<name>@<source>`` instead, and a warning says so. Logs come from one source
+    per build: a second one is a configuration error, not a silent replacement.
+    """
+    answered = sorted(answered, key=lambda a: a[0])
+    with_logs = [name for name, got in answered if got.logs is not None]
+    if len(with_logs) > 1:
+        raise ConfigError(
+            f"sources {', '.join(repr(n) for n in with_logs)} all return logs; a build reads the "
+            "logs of one source: disable the others ('enabled: false')"
+        )
+    owners: dict[tuple[str, str], list[str]] = {}
+    for name, got in answered:
+        for key in sorted({(s.name, s.service) for s in got.series}):
+            owners.setdefault(key, []).append(name)
+    shared = {key: names for key, names in owners.items() if len(names) > 1}
+    for name, got in answered:
+        for s in got.series:
+            if (s.name, s.service) in shared:
+                s.name = f"{s.name}@{name}"
+        evidence.merge(got)
+    for service in sorted({service for _, service in shared}):
+        names = sorted({n for (_, svc), ns in shared.items() if svc == service for n in ns})
+        evidence.warnings.append(
+            Warning(
+                source=names[0],
+                message=f"service {service!r} is reported by sources "
+                f"{', '.join(repr(n) for n in names)}: their series are kept apart (named "
+                f"<series>@<source>), not added together; if the servers scrape the same "
+                "targets, enable only one of them, or give each its own services",
+                code="service_in_two_sources",
+            )
+        )
 
 
 def _failure_message(src: Source, exc: BaseException) -> str:
