@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import errno
 import math
 import os
 import types
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from pmrecon.errors import EvidenceError
-from pmrecon.fsutil import file_kind
+from pmrecon.fsutil import open_plain
 from pmrecon.model import LogSummary, Series
 from pmrecon.timeparse import EARLIEST, LATEST
 
@@ -66,33 +65,20 @@ def read_member(folder: Path, name: str, limit: int | None = None) -> bytes | No
         )
     path = folder / name
     limit = MAX_FILE_BYTES if limit is None else limit
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
+    opened = open_plain(path, EvidenceError)
+    if opened is None:
         return None
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise EvidenceError(
-                f"refusing to read {path}: it is a symbolic link; a bundle holds its own "
-                "files: copy the file in its place"
-            ) from None
-        raise EvidenceError(f"evidence file {path} is unreadable: {exc.strerror}") from None
-    try:
-        st = os.fstat(fd)
-        kind = file_kind(st.st_mode)
-        if kind is not None:
-            raise EvidenceError(f"refusing to read {path}: it is {kind}, not a plain file")
+    fd, st = opened
+    with os.fdopen(fd, "rb") as fh:
         if st.st_size > limit:
             raise EvidenceError(
                 f"evidence file {path} holds {_size(st.st_size)}, more than the {_size(limit)} "
                 "a bundle file may hold; restore the original bundle"
             )
-        with os.fdopen(os.dup(fd), "rb") as fh:
+        try:
             data = fh.read(st.st_size + 1)
-    except OSError as exc:
-        raise EvidenceError(f"evidence file {path} is unreadable: {exc.strerror}") from None
-    finally:
-        os.close(fd)
+        except OSError as exc:
+            raise EvidenceError(f"evidence file {path} is unreadable: {exc.strerror}") from None
     if len(data) > st.st_size:
         raise EvidenceError(
             f"evidence file {path} grew while it was read; stop what writes it, then rebuild"
