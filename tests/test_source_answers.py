@@ -70,3 +70,51 @@ def test_an_answer_of_the_wrong_shape_is_a_source_error(tmp_path, data: Any, wor
 )  # fmt: skip
 def test_answers_of_the_api_shape_pass(path: str, data: Any) -> None:
     assert answer_problem(path, data) is None
+
+
+#: Alertmanager's API v2 answers of the wrong shape (every path gets the same body).
+ALERTMANAGER_SHAPES: list[tuple[str, Any, str]] = [
+    ("status-list", [1, 2], "the status is not an object"),
+    ("version-text", {"versionInfo": "0.25"}, "the status is not an object with versionInfo"),
+]
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [w[1:] for w in ALERTMANAGER_SHAPES],
+    ids=[w[0] for w in ALERTMANAGER_SHAPES],
+)
+def test_an_alertmanager_answer_of_the_wrong_shape_is_a_source_error(
+    tmp_path,  # noqa: ANN001
+    data: Any,
+    words: str,
+) -> None:
+    with FaultProxy(None) as server:
+        server.set(Fault("status", status=200, body=json.dumps(data).encode()))
+        source = {"type": "alertmanager", "url": server.url, "retries": 0}
+        config = write_config(tmp_path / "pmrecon.yaml", {"sources": {"am": source}})
+        run = run_cli(
+            "build", "-c", str(config), "--from", "2026-03-01T09:00:00Z",
+            "--to", "2026-03-01T10:00:00Z", "-o", str(tmp_path / "out"), "--no-png",
+            timeout=60,
+        )  # fmt: skip
+    assert run.code == EXIT_SOURCE, run.err
+    (line,) = run.error_lines
+    assert "not an Alertmanager response" in line and words in line, line
+    assert "internal error" not in line
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (5, "a number where a list of silences is due"),
+        ([1], "silence 0 is a number"),
+        ([{"matchers": {"name": "x"}}], "silence 0's matchers are not a list"),
+        ([{"matchers": [], "status": "active"}], "silence 0's status is not an object"),
+    ],
+)
+def test_silences_of_the_wrong_shape_are_named(data: Any, words: str) -> None:
+    from connectors.alertmanager import answer_problem as silences_problem
+
+    assert words in (silences_problem("/api/v2/silences", data) or "")
+    assert silences_problem("/api/v2/silences", [{"matchers": [{"name": "a"}]}]) is None

@@ -74,9 +74,12 @@ SETTINGS_SCHEMA: dict[str, Any] = {
         maximum=11_000,
     ),
     "max_series": Key(
-        "int", 50, "most series one range query brings in (more: cut, with a warning)",
-        minimum=1, maximum=10_000,
-    ),  # fmt: skip
+        "int",
+        50,
+        "most series one range query brings in (more: cut, with a warning)",
+        minimum=1,
+        maximum=10_000,
+    ),
     "scrape_interval": Key(
         "duration",
         None,

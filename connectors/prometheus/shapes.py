@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from connectors.toolkit.failures import json_kind
+
 #: What a point's timestamp may be in the JSON, and its value (a string: "1.5", "NaN").
 _TIME_TYPES = frozenset({int, float})
 _RESULT_TYPES = ("matrix", "vector", "scalar", "string")
@@ -30,28 +32,19 @@ def answer_problem(path: str, data: Any) -> str | None:
     return None
 
 
-_KINDS = {bool: "a boolean", int: "a number", float: "a number", str: "text", list: "a list"}
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    return _KINDS.get(type(value), "an object" if isinstance(value, dict) else type(value).__name__)
-
-
 def _query_problem(data: Any) -> str | None:
     if not isinstance(data, dict):
-        return f"data is {_kind(data)}, not an object"
+        return f"data is {json_kind(data)}, not an object"
     kind, result = data.get("resultType"), data.get("result")
     if kind not in _RESULT_TYPES:
         return f"resultType {kind!r} is none of {', '.join(_RESULT_TYPES)}"
     if not isinstance(result, list):
-        return f"result is {_kind(result)}, not a list"
+        return f"result is {json_kind(result)}, not a list"
     if kind in ("scalar", "string"):
         return None if _is_point(result) else f"the {kind} result is not a [time, value] pair"
     for i, item in enumerate(result):
         if not isinstance(item, dict):
-            return f"result[{i}] is {_kind(item)}, not a series"
+            return f"result[{i}] is {json_kind(item)}, not a series"
         metric = item.get("metric", {})
         if not isinstance(metric, dict) or not all(isinstance(v, str) for v in metric.values()):
             return f"result[{i}].metric is not a set of labels"
@@ -81,10 +74,10 @@ def _rules_problem(data: Any) -> str | None:
     if data is None:
         return None  # read as no rule
     if not isinstance(data, dict):
-        return f"data is {_kind(data)}, not an object"
+        return f"data is {json_kind(data)}, not an object"
     groups = data.get("groups", [])
     if not isinstance(groups, list):
-        return f"groups is {_kind(groups)}, not a list"
+        return f"groups is {json_kind(groups)}, not a list"
     for i, group in enumerate(groups):
         if not isinstance(group, dict) or not isinstance(group.get("rules", []), list):
             return f"groups[{i}] is not a rule group"
