@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import math
 import os
 import types
@@ -167,9 +168,13 @@ def _expect(value: Any, kind: type, where: str, tp: Any) -> None:
         raise ShapeError(f"{where}: {type(value).__name__} where {_type_name(tp)} is due")
 
 
+#: A model class's field types, resolved once (its annotations are strings).
+_hints = functools.cache(typing.get_type_hints)
+
+
 def _check_dataclass(value: Any, tp: type, where: str) -> None:
     _expect(value, tp, where, tp)
-    hints = typing.get_type_hints(tp)
+    hints = _hints(tp)
     for f in dataclasses.fields(tp):
         if tp is Series and f.name in ("timestamps", "values"):
             continue  # parsed from series.csv, checked there point by point

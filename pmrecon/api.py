@@ -262,8 +262,7 @@ def collect(
 
 
 def merge_apart(evidence: Evidence, answered: list[tuple[str, Evidence]]) -> None:
-    """Merge each source's evidence into ``evidence``, in source-name order, keeping apart
-    what two sources say of one service.
+    """Merge the sources' evidence in source-name order, two sources' series of a service apart.
 
     Two sources' series of one name and service (two Prometheus servers that both report
     ``checkout``) would share an id: their points would be mixed into one series. Both are
