@@ -8,6 +8,7 @@ connector. The server here is a FaultProxy without upstream: every path gets the
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,10 +40,16 @@ WRONG_SHAPES: list[tuple[str, Any, str]] = [
 )
 def test_an_answer_of_the_wrong_shape_is_a_source_error(tmp_path, data: Any, words: str) -> None:  # noqa: ANN001
     body = json.dumps({**ENVELOPE, "data": data}).encode()
+    line = one_source_error(tmp_path, body, {"type": "prometheus", "services": ["checkout"]})
+    assert "not a Prometheus response" in line and words in line, line
+
+
+def one_source_error(tmp_path: Path, body: bytes, source: dict[str, Any]) -> str:
+    """The one error line of a build whose only source answers every call with ``body``."""
     with FaultProxy(None) as server:
         server.set(Fault("status", status=200, body=body))
-        source = {"type": "prometheus", "url": server.url, "services": ["checkout"], "retries": 0}
-        config = write_config(tmp_path / "pmrecon.yaml", {"sources": {"prom": source}})
+        settings = {**source, "url": server.url, "retries": 0}
+        config = write_config(tmp_path / "pmrecon.yaml", {"sources": {"only": settings}})
         run = run_cli(
             "build", "-c", str(config), "--from", "2026-03-01T09:00:00Z",
             "--to", "2026-03-01T10:00:00Z", "-o", str(tmp_path / "out"), "--no-png",
@@ -50,9 +57,9 @@ def test_an_answer_of_the_wrong_shape_is_a_source_error(tmp_path, data: Any, wor
         )  # fmt: skip
     assert run.code == EXIT_SOURCE, run.err
     (line,) = run.error_lines
-    assert "not a Prometheus response" in line and words in line, line
     assert "internal error" not in line and "report it" not in line
     assert not (tmp_path / "out").exists()
+    return line
 
 
 @pytest.mark.parametrize(
@@ -89,19 +96,8 @@ def test_an_alertmanager_answer_of_the_wrong_shape_is_a_source_error(
     data: Any,
     words: str,
 ) -> None:
-    with FaultProxy(None) as server:
-        server.set(Fault("status", status=200, body=json.dumps(data).encode()))
-        source = {"type": "alertmanager", "url": server.url, "retries": 0}
-        config = write_config(tmp_path / "pmrecon.yaml", {"sources": {"am": source}})
-        run = run_cli(
-            "build", "-c", str(config), "--from", "2026-03-01T09:00:00Z",
-            "--to", "2026-03-01T10:00:00Z", "-o", str(tmp_path / "out"), "--no-png",
-            timeout=60,
-        )  # fmt: skip
-    assert run.code == EXIT_SOURCE, run.err
-    (line,) = run.error_lines
+    line = one_source_error(tmp_path, json.dumps(data).encode(), {"type": "alertmanager"})
     assert "not an Alertmanager response" in line and words in line, line
-    assert "internal error" not in line
 
 
 @pytest.mark.parametrize(
