@@ -20,7 +20,7 @@ from typing import Any
 
 from connectors.base import CheckResult, CollectRequest, SourceContext
 from connectors.promql import string_literal
-from connectors.toolkit.failures import RequestFailed
+from connectors.toolkit.failures import RequestFailed, json_kind
 from connectors.toolkit.http import HttpClient
 from connectors.toolkit.recording import QueryRecorder
 from connectors.toolkit.settings import ConfiguredSource, http_settings
@@ -66,6 +66,26 @@ def silence_matches(matchers: list[Mapping[str, Any]], labels: Mapping[str, str]
     return True
 
 
+def answer_problem(path: str, data: Any) -> str | None:
+    """What is wrong with an answer of API v2 before anything reads it, or None."""
+    if data is None:
+        return None  # read as nothing
+    if path.endswith("/status"):
+        ok = isinstance(data, dict) and isinstance(data.get("versionInfo") or {}, dict)
+        return None if ok else "the status is not an object with versionInfo"
+    if not isinstance(data, list):
+        return f"{json_kind(data)} where a list of silences is due"
+    for i, silence in enumerate(data):
+        if not isinstance(silence, dict):
+            return f"silence {i} is {json_kind(silence)}, not an object"
+        matchers = silence.get("matchers") or []
+        if not isinstance(matchers, list) or not all(isinstance(m, dict) for m in matchers):
+            return f"silence {i}'s matchers are not a list of objects"
+        if not isinstance(silence.get("status") or {}, dict):
+            return f"silence {i}'s status is not an object"
+    return None
+
+
 class AlertmanagerSource(ConfiguredSource):
     """An Alertmanager as a source of silence events."""
 
@@ -92,7 +112,14 @@ class AlertmanagerSource(ConfiguredSource):
                     f"source {self.name!r}: time limit reached before {path} was read; raise 'timeout'"
                 )
             timeout = min(left, self.http.timeout)
-        return self.recorder.send(self.http, rec, path, timeout=timeout, time_failures=False).data
+        data = self.recorder.send(self.http, rec, path, timeout=timeout, time_failures=False).data
+        problem = answer_problem(path, data)
+        if problem is not None:
+            raise ConnectorError(
+                f"source {self.name!r} ({self.http.shown_url}): the answer to {path} is not an "
+                f"Alertmanager response ({problem}); check the URL"
+            )
+        return data
 
     def collect(self, request: CollectRequest) -> Evidence:
         """Silences created (started) during the window, oldest first."""

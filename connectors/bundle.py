@@ -22,9 +22,21 @@ import io
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from connectors.bundle_checks import (
+    EPOCH_RANGE,
+    MAX_MAGNITUDE,
+    MAX_MANIFEST_BYTES,
+    ShapeError,
+    check_logs,
+    check_series,
+    check_shape,
+    plain_name,
+    read_member,
+)
 from pmrecon import __version__
 from pmrecon.errors import EvidenceError
 from pmrecon.fsutil import public_dir
@@ -43,6 +55,8 @@ from pmrecon.model import (
     to_jsonable,
     utc,
 )
+
+_T = TypeVar("_T")
 
 MANIFEST = "manifest.json"
 FORMAT_README = """\
@@ -180,104 +194,245 @@ def write_bundle(evidence: Evidence, target: Path) -> None:
 
 
 def read_bundle(path: Path) -> Evidence:
-    """Read and verify a bundle folder; refuse a missing, foreign, tampered or newer one."""
+    """Read and verify a bundle folder; refuse a missing, foreign, tampered or newer one.
+
+    Only the files its manifest lists are read (see :mod:`connectors.bundle_checks`).
+    """
     path = Path(path)
     if not path.is_dir():
         raise EvidenceError(f"evidence bundle {path} does not exist or is not a folder")
-    if not (path / MANIFEST).is_file():
+    head = read_member(path, MANIFEST, MAX_MANIFEST_BYTES)
+    if head is None:
         raise EvidenceError(
             f"{path} is not an evidence bundle (no {MANIFEST}); point --source at a report's evidence/ folder"
         )
-    files: dict[str, bytes] = {}
-    for child in path.iterdir():
-        if child.is_file() and not child.is_symlink():
-            try:
-                files[child.name] = child.read_bytes()
-            except OSError as exc:
-                raise EvidenceError(
-                    f"evidence file {child} is unreadable: {exc.strerror}"
-                ) from None
+    files = {MANIFEST: head}
+    for name in _manifest(head, str(path))[1]:
+        data = read_member(path, name)
+        if data is not None:  # a missing file is named by evidence_from_files
+            files[name] = data
     return evidence_from_files(files, str(path))
 
 
-def evidence_from_files(files: dict[str, bytes], where: str = "evidence") -> Evidence:
-    """Verify the files against the manifest's hashes and rebuild the evidence."""
+def read_listed(path: Path, name: str) -> bytes | None:
+    """One file of a bundle folder, verified against the manifest; None if the manifest omits it."""
+    head = read_member(Path(path), MANIFEST, MAX_MANIFEST_BYTES)
+    if head is None:
+        return None
+    hashes = _manifest(head, str(path))[1]
+    if name not in hashes:
+        return None
+    data = read_member(Path(path), name)
+    _verify(name, data, hashes[name], str(path))
+    assert data is not None  # _verify refused a missing file
+    return data
+
+
+def _manifest(data: bytes, where: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The manifest and its file hashes (name -> SHA-256), refused unless well formed."""
     try:
-        manifest = json.loads(files[MANIFEST].decode("utf-8"))
+        manifest = json.loads(data.decode("utf-8"))
         version = manifest["schema_version"]
-        hashes: dict[str, str] = manifest["files"]
-    except (ValueError, KeyError, TypeError) as exc:
+        hashes = manifest["files"]
+        if not isinstance(hashes, dict):
+            raise TypeError(f"'files' is a {type(hashes).__name__}, not an object")
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise EvidenceError(f"evidence manifest in {where} is unreadable: {exc}") from None
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or version > SCHEMA_VERSION:
         raise EvidenceError(
             f"evidence bundle {where} has schema_version {version!r}; this pmrecon reads up to "
             f"{SCHEMA_VERSION}: upgrade pmrecon"
         )
+    for name, digest in hashes.items():
+        if not plain_name(name) or name == MANIFEST or not isinstance(digest, str):
+            raise EvidenceError(
+                f"evidence manifest in {where} lists {name!r}: {digest!r}, not a file of the "
+                "folder and its SHA-256; restore the original bundle"
+            )
+    return manifest, hashes
+
+
+def _verify(name: str, data: bytes | None, digest: str, where: str) -> None:
+    if data is None:
+        raise EvidenceError(f"evidence file {where}/{name} is missing; the bundle is incomplete")
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise EvidenceError(
+            f"evidence file {where}/{name} does not match its SHA-256 in {MANIFEST}: "
+            f"it was modified; restore the original bundle"
+        )
+
+
+def evidence_from_files(files: dict[str, bytes], where: str = "evidence") -> Evidence:
+    """Verify the files against the manifest's hashes and rebuild the evidence."""
+    if MANIFEST not in files:
+        raise EvidenceError(f"{where} is not an evidence bundle (no {MANIFEST})")
+    manifest, hashes = _manifest(files[MANIFEST], where)
     raw: dict[str, bytes] = {}
     for name, digest in hashes.items():
-        if name not in files:
-            raise EvidenceError(
-                f"evidence file {where}/{name} is missing; the bundle is incomplete"
-            )
-        if hashlib.sha256(files[name]).hexdigest() != digest:
-            raise EvidenceError(
-                f"evidence file {where}/{name} does not match its SHA-256 in {MANIFEST}: "
-                f"it was modified; restore the original bundle"
-            )
+        _verify(name, files.get(name), digest, where)
         raw[name] = files[name]
     try:
-        return _deserialize(manifest, raw)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise EvidenceError(f"evidence bundle {where} is malformed: {exc}") from None
+        evidence = _deserialize(manifest, raw)
+    except _CONTENT_ERRORS as exc:
+        what = str(exc) if isinstance(exc, ShapeError) else f"{type(exc).__name__}: {exc}"
+        raise EvidenceError(
+            f"evidence bundle {where} is malformed: {what[:300]}; restore the original bundle "
+            "(or rebuild it from the sources)"
+        ) from None
+    return evidence
+
+
+def _unusable_warning(unusable: dict[str, int]) -> Warning:
+    """One warning for the values read as unknown, naming the first series that held them."""
+    named = ", ".join(sorted(unusable)[:3]) + (", …" if len(unusable) > 3 else "")
+    return Warning(
+        source="evidence",
+        message=f"{sum(unusable.values())} value(s) of {len(unusable)} series infinite, NaN or "
+        f"beyond ±{MAX_MAGNITUDE:g} read as unknown, as if never sampled ({named})",
+        code="unusable_values",
+    )
+
+
+#: What a file of a bundle may fail with when its content is not what it should be.
+_CONTENT_ERRORS = (
+    ValueError,  # ShapeError, UnicodeDecodeError, JSON and number syntax
+    KeyError,
+    TypeError,
+    AttributeError,
+    IndexError,
+    OverflowError,
+    RecursionError,  # JSON nested thousands deep
+)
+
+
+def _part(name: str, read: Callable[[], _T]) -> _T:
+    """``read()``, its failure named by the bundle file it read."""
+    try:
+        return read()
+    except ShapeError as exc:
+        raise ShapeError(f"{name}: {exc}") from None
+    except _CONTENT_ERRORS as exc:
+        raise ShapeError(f"{name}: {type(exc).__name__}: {exc}") from None
 
 
 def _load(raw: dict[str, bytes], name: str, default: Any) -> Any:
     return json.loads(raw[name]) if name in raw else default
 
 
+def _objects(raw: dict[str, bytes], name: str, cls: type[_T]) -> list[_T]:
+    """The list of ``cls`` objects a JSON file of the bundle holds, checked."""
+
+    def read() -> list[_T]:
+        data = _load(raw, name, [])
+        if not isinstance(data, list):
+            raise ShapeError(f"a {type(data).__name__} where a list is due")
+        objects = [from_jsonable(cls, item) for item in data]
+        check_shape(objects, list[cls], "")  # type: ignore[valid-type]
+        return objects
+
+    return _part(name, read)
+
+
 def _deserialize(manifest: dict[str, Any], raw: dict[str, bytes]) -> Evidence:
-    points: dict[str, tuple[list[float], list[float]]] = {}
-    if "series.csv" in raw:
-        # Read line by line from the bytes (no decoded copy of the whole file); series
-        # share their time grid, so each instant becomes one float shared by all of them.
-        text = io.TextIOWrapper(io.BytesIO(raw["series.csv"]), encoding="utf-8", newline="")
-        reader = csv.reader(text)
-        next(reader, None)
-        current = None
-        ts_list: list[float] = []
-        v_list: list[float] = []
-        instants: dict[str, float] = {}
-        for sid, _ts, epoch, value in reader:
-            if sid != current:
-                ts_list, v_list = points.setdefault(sid, ([], []))
-                current = sid
-            t = instants.get(epoch)
-            if t is None:
-                t = instants[epoch] = float(epoch)
-            ts_list.append(t)
-            v_list.append(float(value))
-    series = []
-    for m in _load(raw, "series.json", []):
-        sid = m.pop("id")
-        ts_list, v_list = points.get(sid, ([], []))
-        s = from_jsonable(Series, {**m, "timestamps": [], "values": []})
-        s.timestamps, s.values = ts_list, v_list  # floats already: no per-point conversion
-        series.append(s)
-    logs = None
-    if "logs.json" in raw:
-        data = _load(raw, "logs.json", {})
-        lines = raw.get("samples.ndjson", b"").decode("utf-8").splitlines()
-        data["samples"] = [json.loads(line) for line in lines if line.strip()]
-        logs = from_jsonable(LogSummary, data)
-    return Evidence(
-        window=from_jsonable(Window, manifest["window"]),
-        baseline=from_jsonable(Window, manifest["baseline"]) if manifest.get("baseline") else None,
-        alerts=[from_jsonable(Alert, a) for a in _load(raw, "alerts.json", [])],
-        series=series,
+    warnings: list[Warning] = []
+    points = _part("series.csv", lambda: _points(raw, warnings))
+    logs = _part("logs.json", lambda: _logs(raw)) if "logs.json" in raw else None
+    window, baseline = _part(MANIFEST, lambda: _windows(manifest))
+    evidence = Evidence(
+        window=window,
+        baseline=baseline,
+        alerts=_objects(raw, "alerts.json", Alert),
+        series=_part("series.json", lambda: _series(raw, points)),
         logs=logs,
-        events=[from_jsonable(Event, e) for e in _load(raw, "events.json", [])],
-        sources=[from_jsonable(SourceInfo, s) for s in _load(raw, "sources.json", [])],
-        warnings=[from_jsonable(Warning, w) for w in _load(raw, "warnings.json", [])],
+        events=_objects(raw, "events.json", Event),
+        sources=_objects(raw, "sources.json", SourceInfo),
+        warnings=_objects(raw, "warnings.json", Warning) + warnings,
         pmrecon_version=str(manifest.get("pmrecon_version", "")),
         schema_version=int(manifest["schema_version"]),
     )
+    return evidence
+
+
+def _windows(manifest: dict[str, Any]) -> tuple[Window, Window | None]:
+    window = from_jsonable(Window, manifest["window"])
+    baseline = from_jsonable(Window, manifest["baseline"]) if manifest.get("baseline") else None
+    for name, w in (("window", window), ("baseline", baseline)):
+        if w is not None:
+            check_shape(w, Window, name)
+            if not w.start < w.end:
+                raise ShapeError(f"the {name} ends before it starts ({w.start} > {w.end})")
+    return window, baseline
+
+
+def _points(
+    raw: dict[str, bytes], warnings: list[Warning]
+) -> dict[str, tuple[list[float], list[float]]]:
+    """Each series' (timestamps, values) from series.csv; values no figure can be are left out."""
+    points: dict[str, tuple[list[float], list[float]]] = {}
+    if "series.csv" not in raw:
+        return points
+    # Read line by line from the bytes (no decoded copy of the whole file); series
+    # share their time grid, so each instant becomes one float shared by all of them.
+    text = io.TextIOWrapper(io.BytesIO(raw["series.csv"]), encoding="utf-8", newline="")
+    reader = csv.reader(text)
+    next(reader, None)
+    current = None
+    ts_list: list[float] = []
+    v_list: list[float] = []
+    instants: dict[str, float] = {}
+    unusable: dict[str, int] = {}
+    for row in reader:
+        if len(row) != 4:
+            raise ShapeError(f"line {reader.line_num}: {len(row)} columns, not 4")
+        sid, _ts, epoch, value = row
+        if sid != current:
+            ts_list, v_list = points.setdefault(sid, ([], []))
+            current = sid
+        t = instants.get(epoch)
+        if t is None:
+            t = float(epoch)
+            if not EPOCH_RANGE[0] <= t <= EPOCH_RANGE[1]:
+                raise ShapeError(
+                    f"line {reader.line_num}: epoch {epoch} is not between 1970 and 9000"
+                )
+            instants[epoch] = t
+        if ts_list and t <= ts_list[-1]:
+            raise ShapeError(
+                f"line {reader.line_num}: series {sid!r} goes back in time or repeats an instant"
+            )
+        v = float(value)
+        if not -MAX_MAGNITUDE <= v <= MAX_MAGNITUDE:  # NaN fails it too
+            unusable[sid] = unusable.get(sid, 0) + 1  # unknown, as a sample never taken
+            continue
+        ts_list.append(t)
+        v_list.append(v)
+    if unusable:
+        warnings.append(_unusable_warning(unusable))
+    return points
+
+
+def _series(
+    raw: dict[str, bytes], points: dict[str, tuple[list[float], list[float]]]
+) -> list[Series]:
+    series = []
+    seen: set[str] = set()
+    for i, m in enumerate(_load(raw, "series.json", [])):
+        sid = m.pop("id")
+        ts_list, v_list = points.get(sid, ([], []))
+        s = from_jsonable(Series, {**m, "timestamps": [], "values": []})
+        check_series(s, f"[{i}]")
+        if s.id in seen:
+            raise ShapeError(f"series {s.id!r} appears twice (two sources' series merged?)")
+        seen.add(s.id)
+        s.timestamps, s.values = ts_list, v_list  # floats already: no per-point conversion
+        series.append(s)
+    return series
+
+
+def _logs(raw: dict[str, bytes]) -> LogSummary:
+    data = _load(raw, "logs.json", {})
+    lines = raw.get("samples.ndjson", b"").decode("utf-8").splitlines()
+    data["samples"] = [json.loads(line) for line in lines if line.strip()]
+    logs = from_jsonable(LogSummary, data)
+    check_logs(logs)
+    return logs

@@ -28,6 +28,7 @@ from connectors.bundle import (
     bundle_files,
     evidence_from_files,
     read_bundle,
+    read_listed,
     with_files,
     write_files,
 )
@@ -35,7 +36,7 @@ from connectors.bundle import (
 from . import __version__
 from . import freshness as fresh
 from .commit import output_lock
-from .config import Config, check_timezone, load_config, read_yaml
+from .config import Config, load_config, read_yaml, validate
 from .errors import (
     EXIT_SOURCE,
     EXIT_USAGE,
@@ -202,6 +203,7 @@ def collect(
     say(BuildProgress("collect", f"asking {len(sources)} source(s)", 0, len(sources)))
     failures: list[tuple[Source, str]] = []
     partial: list[tuple[Source, list[Warning]]] = []
+    replies: list[tuple[str, Evidence]] = []
     while pending:
         wait = None
         if request.deadline is not None:
@@ -220,7 +222,7 @@ def collect(
         missing = [w for w in got.warnings if is_partial_failure(w.code)]
         if missing:
             partial.append((src, missing))
-        evidence.merge(got)
+        replies.append((src.name, got))
         say(
             BuildProgress(
                 "collect",
@@ -237,6 +239,7 @@ def collect(
                 "raise 'timeout' in the config or shorten the window",
             )
         )
+    merge_apart(evidence, replies)
     failures.sort(key=lambda f: f[0].name)
     partial.sort(key=lambda p: p[0].name)
     if strict and (failures or partial):
@@ -257,6 +260,45 @@ def collect(
         )
     evidence.sources.sort(key=lambda s: s.name)
     return evidence
+
+
+def merge_apart(evidence: Evidence, answered: list[tuple[str, Evidence]]) -> None:
+    """Merge the sources' evidence in source-name order, two sources' series of a service apart.
+
+    Two sources' series of one name and service (two Prometheus servers that both report
+    ``checkout``) would share an id: their points would be mixed into one series. Both are
+    renamed ``<name>@<source>`` instead, and a warning says so. Logs come from one source
+    per build: a second one is a configuration error, not a silent replacement.
+    """
+    answered = sorted(answered, key=lambda a: a[0])
+    with_logs = [name for name, got in answered if got.logs is not None]
+    if len(with_logs) > 1:
+        raise ConfigError(
+            f"sources {', '.join(repr(n) for n in with_logs)} all return logs; a build reads the "
+            "logs of one source: disable the others ('enabled: false')"
+        )
+    owners: dict[tuple[str, str], list[str]] = {}
+    for name, got in answered:
+        for key in sorted({(s.name, s.service) for s in got.series}):
+            owners.setdefault(key, []).append(name)
+    shared = {key: names for key, names in owners.items() if len(names) > 1}
+    for name, got in answered:
+        for s in got.series:
+            if (s.name, s.service) in shared:
+                s.name = f"{s.name}@{name}"
+        evidence.merge(got)
+    for service in sorted({service for _, service in shared}):
+        names = sorted({n for (_, svc), ns in shared.items() if svc == service for n in ns})
+        evidence.warnings.append(
+            Warning(
+                source=names[0],
+                message=f"service {service!r} is reported by sources "
+                f"{', '.join(repr(n) for n in names)}: their series are kept apart (named "
+                f"<series>@<source>), not added together; if the servers scrape the same "
+                "targets, enable only one of them, or give each its own services",
+                code="service_in_two_sources",
+            )
+        )
 
 
 def _failure_message(src: Source, exc: BaseException) -> str:
@@ -416,17 +458,18 @@ def build_settings(config: Config, title: str, human: HumanInstants) -> dict[str
 
 def recorded_settings(source_dir: Path) -> dict[str, Any] | None:
     """The settings recorded in a bundle (None for a bundle written before they were)."""
-    path = Path(source_dir) / BUILD_SETTINGS
-    if not path.is_file():
+    data = read_listed(Path(source_dir), BUILD_SETTINGS)
+    if data is None:
         return None
     try:
-        recorded = json.loads(path.read_text(encoding="utf-8"))
+        recorded = json.loads(data.decode("utf-8"))
         if not isinstance(recorded, dict):
             raise ValueError("not an object")
         return recorded
-    except (OSError, ValueError) as exc:
+    except (ValueError, RecursionError) as exc:
         raise EvidenceError(
-            f"evidence file {path} is unreadable ({exc}); restore the original bundle"
+            f"evidence file {Path(source_dir) / BUILD_SETTINGS} is unreadable ({exc}); "
+            "restore the original bundle"
         ) from None
 
 
@@ -456,22 +499,40 @@ def with_recorded_settings(
             mine = config["analysis"].get(key)
             if not given(key, mine, defaults["analysis"].get(key), in_file.get("analysis")):
                 data["analysis"][key] = value
-    check_timezone(str(data["timezone"]))
-    title = request.title or config.get("title") or recorded.get("title")
-    hand = recorded.get("human") or {}
-    human = HumanInstants(
-        **{
-            name: getattr(request.human, name) or _recorded_time(hand.get(name))
-            for name in HumanInstants.__dataclass_fields__
-        }
-    )
+    where = f"evidence file {Path(request.source_dir or '.') / BUILD_SETTINGS}"
+    # What the bundle recorded is checked as the config is (a bad value is the bundle's
+    # fault: exit 4, not a configuration error nor an internal one).
+    try:
+        data.update(validate({k: data[k] for k in (*RECORDED_KEYS, "analysis")}, where=where))
+        title = request.title or config.get("title") or recorded.get("title")
+        if not isinstance(title, (str, type(None))):
+            raise ValueError(f"{where}: title is a {type(title).__name__}, not text")
+        hand = recorded.get("human") or {}
+        human = HumanInstants(
+            **{
+                name: getattr(request.human, name) or _recorded_time(hand.get(name))
+                for name in HumanInstants.__dataclass_fields__
+            }
+        )
+    except (PmreconError, ValueError, AttributeError) as exc:
+        text = exc.format_message() if isinstance(exc, PmreconError) else str(exc)
+        text = text if text.startswith(where) else f"{where}: {text}"
+        raise EvidenceError(
+            f"{text}; restore the original bundle, or give that setting in the "
+            "config or on the command line"
+        ) from None
     return Config(data=data, path=config.path), dataclasses.replace(
         request, title=title, human=human
     )
 
 
 def _recorded_time(value: Any) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+    """A hand time as build.json records it (RFC 3339), None when absent."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"a recorded time is a {type(value).__name__}, not RFC 3339 text")
+    return parse_rfc3339(value)
 
 
 def build(

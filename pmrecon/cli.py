@@ -33,7 +33,7 @@ Exit codes:
   1  internal error (a bug: please report it, rerun with --debug)
   2  usage or configuration error
   3  a source is unavailable (or every source failed)
-  4  the evidence bundle is missing, tampered with or unreadable
+  4  the evidence bundle is missing, tampered with, malformed or unreadable
   5  a template failed to render or the output cannot be written
   6  a rebuild met conflicting edits (marked in postmortem.md)
   7  built in degraded mode: a source failed, the report says which

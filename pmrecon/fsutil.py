@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from .errors import OutputError
+from .errors import OutputError, PmreconError
 
 STATE_DIR = ".pmrecon"
 
@@ -143,16 +143,32 @@ def read_plain(path: Path) -> bytes | None:
     """
     if require_plain(path) is None:
         return None
+    opened = open_plain(path)
+    if opened is None:
+        return None
+    with os.fdopen(opened[0], "rb") as fh:
+        return fh.read()
+
+
+def open_plain(
+    path: Path, error: type[PmreconError] = OutputError
+) -> tuple[int, os.stat_result] | None:
+    """A read-only descriptor of the plain file ``path`` and its ``fstat`` (None if absent).
+
+    Opened without following a link and without blocking (a FIFO would), then checked on
+    the open file; anything but a plain file raises ``error``.
+    """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise OutputError(f"refusing to read {path}: it is a symbolic link") from None
-        raise OutputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "rb") as fh:
-        kind = file_kind(os.fstat(fd).st_mode)
-        if kind is not None:
-            raise OutputError(f"refusing to read {path}: it is {kind}, not a plain file")
-        return fh.read()
+            raise error(f"refusing to read {path}: it is a symbolic link") from None
+        raise error(f"cannot read {path}: {exc.strerror or exc}") from None
+    st = os.fstat(fd)
+    kind = file_kind(st.st_mode)
+    if kind is not None:
+        os.close(fd)
+        raise error(f"refusing to read {path}: it is {kind}, not a plain file")
+    return fd, st

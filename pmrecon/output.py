@@ -10,6 +10,7 @@ generated version kept in ``.pmrecon/`` as the common base.
 
 from __future__ import annotations
 
+import codecs
 import json
 import signal
 from collections.abc import Callable
@@ -195,8 +196,7 @@ def write_outputs(
         generated=generated_at,
     )
     generated_md = render(f"postmortem.{lang}.md.j2", context, env)
-    base_bytes = read[BASE]
-    base = base_bytes.decode("utf-8") if base_bytes is not None else None
+    base = _base_text(read[BASE])
     html_env = make_environment(
         config["report"]["template_dir"], lang, tz, html=True, multi_day=multi_day
     )
@@ -304,7 +304,10 @@ def _settle(
     current = read_plain(md_path)
     for _attempt in range(MERGE_ATTEMPTS):
         previous = current
-        text_now = previous.decode("utf-8") if previous is not None else None
+        # --force replaces the file whatever it holds (after a byte-for-byte backup).
+        text_now = (
+            human_text(previous, md_path, progress) if previous is not None and not force else None
+        )
         final_md, conflicts, html = compose(text_now)
         if previous is not None and force:
             backup = save_backup(safe_child(out, STATE_DIR), MARKDOWN, previous)
@@ -417,6 +420,59 @@ def check_targets(out: Path) -> None:
             )
     for name in OUTPUT_FILES:
         require_plain(safe_child(out, name), "replace")
+
+
+#: Byte-order marks an editor may write, and the encoding each announces (UTF-32 first:
+#: its little-endian mark begins with UTF-16's).
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def human_text(data: bytes, path: Path, progress: Callable[[str], None]) -> str:
+    """The text of a file people edit: UTF-8, or what its byte-order mark announces.
+
+    Anything else is refused before a byte is written, never guessed: Latin-1 decodes any
+    bytes, so a wrong guess would merge mojibake into the report the next build keeps.
+    """
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                text = data.decode(encoding)
+            except UnicodeDecodeError:
+                break
+            if encoding != "utf-8-sig":
+                progress(f"{path.name} was saved as {encoding.upper()}: it is rewritten as UTF-8")
+            return text
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise OutputError(
+                f"refusing to rebuild over {path}: it is not UTF-8 text (byte 0x{data[exc.start]:02x} "
+                f"at offset {exc.start}: Latin-1 or Windows-1252?); nothing was replaced: save it as UTF-8 "
+                "(e.g. iconv -f latin1 -t utf-8) and rebuild, or rebuild with --force to "
+                "start over (a backup is kept)"
+            ) from None
+        if "\x00" not in text:
+            return text
+    raise OutputError(
+        f"refusing to rebuild over {path}: it is not text in UTF-8 or in the encoding its "
+        "byte-order mark announces (UTF-16 without a mark?); nothing was replaced: save it as "
+        "UTF-8 and rebuild, or rebuild with --force to start over (a backup is kept)"
+    )
+
+
+def _base_text(data: bytes | None) -> str | None:
+    """The last generated text (pmrecon's own, UTF-8); unreadable, the merge keeps both sides."""
+    try:
+        return data.decode("utf-8") if data is not None else None
+    except UnicodeDecodeError:
+        return None
 
 
 def _parse_state(raw: bytes | None) -> dict[str, Any]:

@@ -6,7 +6,9 @@
 - redaction: any text, never an exception, never a longer secret-free text than asked;
 - rendering: findings derived from evidence whose names, labels, log lines and event texts
   are arbitrary unicode render to Markdown and HTML (no raw HTML, no broken table row), or
-  fail with a RenderError, never anything else.
+  fail with a RenderError, never anything else;
+- evidence bundles: any value in any field of any file (the manifest rewritten to match)
+  builds, or is an evidence error (exit 4) in one line.
 
 Examples are bounded (``max_examples``) so the whole file stays within seconds.
 """
@@ -424,3 +426,109 @@ def _assert_html_safe(html: str) -> None:
     Checker().feed(html)
     assert problems == [], problems
     assert html.count("<html") == 1
+
+
+# --------------------------------------------------------------------------- evidence bundles
+
+#: Any JSON value, with the numbers and texts most likely to break a reader of times and figures.
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from([1e308, -1e308, 1e20, 0, -1, 5e-324, 2**63])
+    | st.text(max_size=12)
+    | st.sampled_from(
+        ["2026-03-01T10:00:00Z", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "x"]
+    ),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+def _nodes(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path into a JSON document (the first items of long lists only)."""
+    found = [path]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _nodes(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value[:3]):
+            found += _nodes(item, (*path, i))
+    return found
+
+
+@pytest.fixture(scope="module")
+def built_bundle(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """The files of a bundle as a build writes it (build.json included)."""
+    from connectors.bundle import write_bundle
+    from pmrecon.cli import main
+    from tests.report_data import evidence
+
+    root = tmp_path_factory.mktemp("bundle")
+    write_bundle(evidence(0.3, "2026-03-01 10:10"), root / "raw")
+    with pytest.raises(SystemExit) as done:
+        main(["build", "--source", str(root / "raw"), "-o", str(root / "out"), "--no-png"])
+    assert done.value.code in (0, None)
+    folder = root / "out" / "evidence"
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+@settings(max_examples=25, deadline=None, phases=NO_SHRINK, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_any_bundle_content_builds_or_is_an_evidence_error(
+    built_bundle: dict[str, bytes], data: st.DataObject
+) -> None:
+    """One node of one file replaced by any JSON value, the manifest rewritten to match (as a
+    forger would): the build succeeds (maybe with warnings) or exits 4 in one line."""
+    import contextlib
+    import hashlib
+    import io
+    import json
+
+    from connectors.bundle import MANIFEST
+    from pmrecon.cli import main
+    from tests import schemacheck
+
+    files = dict(built_bundle)
+    name = data.draw(st.sampled_from(sorted(n for n in files if n.endswith(".json"))))
+    document = json.loads(files[name])
+    path = data.draw(st.sampled_from(_nodes(document)))
+    value = data.draw(json_values)
+    if path:
+        node = document
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+    else:
+        document = value
+    files[name] = json.dumps(document).encode()
+    if name != MANIFEST:
+        manifest = json.loads(files[MANIFEST])
+        manifest["files"][name] = hashlib.sha256(files[name]).hexdigest()
+        files[MANIFEST] = json.dumps(manifest).encode()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "bundle"
+        folder.mkdir()
+        for file, content in files.items():
+            (folder / file).write_bytes(content)
+        schemacheck.exempt(folder / MANIFEST)
+        err = io.StringIO()
+        args = ["build", "--source", str(folder), "-o", str(Path(tmp) / "out"), "--no-png"]
+        with (
+            contextlib.redirect_stderr(err),
+            contextlib.redirect_stdout(io.StringIO()),
+            pytest.raises(SystemExit) as done,
+        ):
+            main(args)
+        code = done.value.code or 0
+        errors = [line for line in err.getvalue().splitlines() if "error" in line]
+        assert code in (0, 4, 7) and "Traceback" not in err.getvalue(), (
+            name,
+            path,
+            value,
+            err.getvalue(),
+        )
+        assert code == 0 or len(errors) == 1, err.getvalue()

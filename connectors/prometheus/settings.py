@@ -95,10 +95,17 @@ SETTINGS_SCHEMA: dict[str, Any] = {
         minimum=10,
         maximum=11_000,
     ),
+    "max_series": Key(
+        "int",
+        50,
+        "most series one range query brings in (more: cut, with a warning)",
+        minimum=1,
+        maximum=10_000,
+    ),
     "scrape_interval": Key(
         "duration",
         None,
-        "scrape interval when /api/v1/status/config is not served (Thanos, Mimir)",
+        "scrape interval (default: the server's configuration, else measured from the samples' spacing)",
         exclusive_minimum=0,
     ),
     "evaluation_interval": Key(

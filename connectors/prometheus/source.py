@@ -60,7 +60,7 @@ class PrometheusSource(ConfiguredSource):
         super().__init__(name, settings, context)
         s = self.settings
         self.http = PrometheusHttp(name, s, schema=SETTINGS_SCHEMA, retry_internal_errors=True)
-        self.api = PrometheusApi(name, self.http)
+        self.api = PrometheusApi(name, self.http, max_series=s["max_series"])
         self.preset = load_preset(s["preset"]) if s["preset"] else {"slis": {}}
         #: The labels that together name a service; the preset's may fall back to ``job``.
         self.service_labels, (self.status_label,) = self._labels(name)
@@ -156,6 +156,7 @@ class PrometheusSource(ConfiguredSource):
                 )
         run_jobs(self.api, jobs, int(self.settings["max_concurrency"]))
         series = self._gather(jobs, warnings)
+        warnings.extend(self.api.capped)
         return Evidence(
             window=request.window,
             baseline=request.baseline,

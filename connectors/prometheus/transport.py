@@ -14,10 +14,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from connectors.prometheus.shapes import answer_problem
 from connectors.toolkit.http import Answer, CallSite, HttpClient, server_error
-from connectors.toolkit.recording import QueryRecorder
+from connectors.toolkit.recording import QueryRecorder, cap_results
 from pmrecon.errors import ConnectorError
-from pmrecon.model import QueryRecord
+from pmrecon.model import QueryRecord, Warning
 
 
 class PrometheusHttp(HttpClient):
@@ -38,6 +39,15 @@ class PrometheusHttp(HttpClient):
                 True,
                 status,
             )
+        problem = answer_problem(at.path, payload.get("data"))
+        if problem is not None:
+            raise self._failed(
+                f"the answer to {at.path} is not a Prometheus response ({problem}); check the URL",
+                at,
+                self.foreign_kind,
+                True,
+                status,
+            )
         warnings = [str(w) for w in payload.get("warnings") or []]
         return Answer(payload.get("data"), warnings, len(body), duration)
 
@@ -45,11 +55,15 @@ class PrometheusHttp(HttpClient):
 class PrometheusApi:
     """The calls one source makes to its server, each recorded, within the collect's deadline."""
 
-    def __init__(self, name: str, http: HttpClient) -> None:
+    def __init__(self, name: str, http: HttpClient, max_series: int | None = None) -> None:
         self.name = name
         self.http = http
         self.recorder = QueryRecorder(name)
         self.deadline: float | None = None  # time.monotonic() value after which to give up
+        #: Most series a range query may bring into the evidence (None: no cap).
+        self.max_series = max_series
+        #: One warning per query cut to ``max_series`` since the last :meth:`start`.
+        self.capped: list[Warning] = []
 
     @property
     def queries(self) -> list[QueryRecord]:
@@ -60,6 +74,7 @@ class PrometheusApi:
         """A new collect: records from ``q1`` again, and its deadline."""
         self.recorder.reset()
         self.deadline = deadline
+        self.capped = []
 
     def remaining(self) -> float | None:
         """The time one call may take: the timeout, or less when the deadline is near."""
@@ -86,7 +101,7 @@ class PrometheusApi:
         """One call, recorded as a QueryRecord (also when it fails)."""
         if record is None:
             record = self.recorder.record(purpose, query or "", endpoint=path)
-        return self.recorder.send(
+        answer = self.recorder.send(
             self.http,
             record,
             path,
@@ -94,6 +109,29 @@ class PrometheusApi:
             method=method,
             context=context,
             timeout=self.remaining(),
+        )
+        if self.max_series is not None and path.endswith("/query_range"):
+            self._cap(answer, record, context)
+        return answer
+
+    def _cap(self, answer: Answer, record: QueryRecord, context: str) -> None:
+        """Keep at most ``max_series`` series of a range query's answer, and say so."""
+        assert self.max_series is not None
+        found = cap_results(answer.data, self.max_series)
+        if found <= self.max_series:
+            return
+        note = (
+            f"{found} series, more than max_series ({self.max_series}): the first "
+            f"{self.max_series} by labels are kept, the others left out"
+        )
+        record.warnings.append(note)
+        self.capped.append(
+            Warning(
+                self.name,
+                f"source {self.name!r}: {note} ({context or record.query}); aggregate the "
+                "query (sum by ...) or raise max_series",
+                code="series_capped",
+            )
         )
 
 

@@ -107,3 +107,15 @@ def major(version: str | None) -> int | None:
     """The major number of a version (``v2.42.0`` → 2), None when there is none."""
     m = re.match(r"v?(\d+)", version or "")
     return int(m.group(1)) if m else None
+
+
+_JSON_KINDS = {bool: "a boolean", int: "a number", float: "a number", str: "text", list: "a list"}
+
+
+def json_kind(value: Any) -> str:
+    """What a decoded JSON value is, in words ("a number", "a list", "null"…), for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, dict):
+        return "an object"
+    return _JSON_KINDS.get(type(value), type(value).__name__)

@@ -114,3 +114,21 @@ def result_count(data: Any) -> int | None:
     if isinstance(data, list):
         return len(data)
     return None
+
+
+def cap_results(data: Any, limit: int) -> int:
+    """Cut an answer's ``result`` list to ``limit`` items; how many it held before.
+
+    The items kept are the first by their labels (``metric``), so the same answer is cut
+    the same way every time; an answer without a result list is left as it is.
+    """
+    result = data.get("result") if isinstance(data, dict) else None
+    if not isinstance(result, list) or len(result) <= limit:
+        return len(result) if isinstance(result, list) else 0
+
+    def labels(item: Any) -> list[tuple[str, str]]:
+        metric = item.get("metric") if isinstance(item, dict) else None
+        return sorted((str(k), str(v)) for k, v in (metric or {}).items())
+
+    data["result"] = sorted(result, key=labels)[:limit]
+    return len(result)

@@ -40,11 +40,7 @@ def detection_gaps(
     loud = [a for a in alerts if (a.severity or "").lower() not in QUIET_SEVERITIES]
     # the alert the incident names as its first counts even when it fired just outside the
     # span (before a later impact start): the findings never say both "first alert" and "none"
-    firing = [
-        a
-        for a in loud
-        if list(_episodes(a, span, window)) or _fired_first(a, incident)
-    ]
+    firing = [a for a in loud if list(_episodes(a, span, window)) or _fired_first(a, incident)]
     gaps: list[DetectionGap] = []
     if not firing:
         gaps.append(_no_alert(incident))
