@@ -290,6 +290,7 @@ def _unusable_warning(unusable: dict[str, int]) -> Warning:
         message=f"{sum(unusable.values())} value(s) of {len(unusable)} series infinite, NaN or "
         f"beyond ±{MAX_MAGNITUDE:g} read as unknown, as if never sampled ({named})",
         code="unusable_values",
+        params={"count": sum(unusable.values()), "series": named},
     )
 
 

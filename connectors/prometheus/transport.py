@@ -131,6 +131,7 @@ class PrometheusApi:
                 f"source {self.name!r}: {note} ({context or record.query}); aggregate the "
                 "query (sum by ...) or raise max_series",
                 code="series_capped",
+                params={"count": found, "limit": self.max_series},
             )
         )
 

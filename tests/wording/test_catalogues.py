@@ -43,6 +43,7 @@ SAMPLES = {
     "on": " (checkout)",
     "threshold": "1 %",
     "count": 1089,
+    "series": "error_ratio.checkout",
     "signature": "TimeoutError: upstream",
     # Warnings grouped by cause (cause.*, fix.*, notice.cause*): the line's parts, then the
     # values the warnings carry.
