@@ -14,8 +14,10 @@ import math
 from dataclasses import dataclass, field
 
 from .context import AnalysisContext
+from .lookback import FoundBefore, breach_start_before, firing_start_before
 from .logs import ErrorLogCounts
 from .signals import Signal
+from .thresholds import BaselineSamples
 from .times import epoch
 
 
@@ -34,6 +36,9 @@ class DetectedIncident:
     first_alert_signal: Signal | None = None
     end: float | None = None
     services: list[str] = field(default_factory=list)
+    # found by looking back before the window (:mod:`.lookback`): the start's uncertainty
+    impact_start_before: FoundBefore | None = None
+    first_alert_before: FoundBefore | None = None
 
     @property
     def impact(self) -> list[Signal]:
@@ -65,8 +70,11 @@ def detect_incidents(
 ) -> list[DetectedIncident]:
     """The incidents of the window, in order, each with its key instants."""
     incidents = group_signals(ctx, signals)
+    baseline = BaselineSamples(ctx.evidence)
     for incident in incidents:
         _find_impact_start(ctx, incident)
+        if incident.ongoing_at_start:
+            _look_back_impact(ctx, incident, baseline)
         _find_resolution(ctx, incident, logs)
         _find_first_alert_and_end(ctx, incident)
         incident.services = sorted(
@@ -129,6 +137,26 @@ def _find_impact_start(ctx: AnalysisContext, incident: DetectedIncident) -> None
     incident.impact_start = None if first.open_start else max(ctx.window_start, min(starts))
 
 
+def _look_back_impact(
+    ctx: AnalysisContext, incident: DetectedIncident, baseline: BaselineSamples
+) -> None:
+    """An impact open at the window's start: the earliest breach start the baseline shows.
+
+    Only SLI breaches can be followed back (log bursts have no baseline); the impact start
+    is the earliest start found among the SLIs in breach at the window's first sample.
+    """
+    found = []
+    for signal in incident.impact:
+        if signal.open_start and signal.sli is not None:
+            before = breach_start_before(signal.sli, baseline, ctx.settings.join_gap)
+            if before is not None:
+                found.append((before.start, signal.sort_key(), before, signal))
+    if found:
+        _, _, before, signal = min(found, key=lambda f: (f[0], f[1]))
+        incident.impact_start, incident.impact_signal = before.start, signal
+        incident.impact_start_before = before
+
+
 def _find_resolution(
     ctx: AnalysisContext, incident: DetectedIncident, logs: ErrorLogCounts | None
 ) -> None:
@@ -158,10 +186,22 @@ def _find_resolution(
 
 def _find_first_alert_and_end(ctx: AnalysisContext, incident: DetectedIncident) -> None:
     alerts = _alerts(incident)
-    # an alert already firing at the window's start fired first, at an unknown time
-    if alerts and not any(s.open_start for s in alerts):
+    # an alert already firing at the window's start fired first, at a time only its
+    # activation and its rule's ``for`` tell; unknown when one of those is missing
+    open_alerts = [s for s in alerts if s.open_start]
+    before = [
+        (found, s)
+        for s in open_alerts
+        if s.alert is not None
+        and (found := firing_start_before(s.alert, ctx.window_start)) is not None
+    ]
+    if alerts and not open_alerts:
         first = min(alerts, key=Signal.sort_key)
         incident.first_alert, incident.first_alert_signal = first.start, first
+    elif open_alerts and len(before) == len(open_alerts):
+        found, first = min(before, key=lambda f: (f[0].start, f[1].sort_key()))
+        incident.first_alert, incident.first_alert_signal = found.start, first
+        incident.first_alert_before = found
     if incident.resolution is not None and not any(s.open_end for s in alerts):
         last_alert = max((s.end for s in alerts), default=-math.inf)
         incident.end = min(

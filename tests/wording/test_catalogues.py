@@ -63,6 +63,11 @@ SAMPLES = {
     "gaps": 2,
     "incidents": 4,
     "stability": 300,
+    "at": "2026-03-01T09:50:00+00:00",
+    "steps": 40,
+    "spans": "2026-03-01T09:50:00+00:00/2026-03-01T10:00:00+00:00",
+    "samples": 240,
+    "clean": 200,
 }
 
 #: Entries that are separators, not words.
