@@ -180,12 +180,12 @@ def clean_baseline(
     """The stretches of the baseline already in breach, to leave out of its level; warns.
 
     A stretch is a run of at least ``consecutive_steps`` samples above ``factor`` × the
-    baseline's median (at least ``floor``): the median is not moved by an incident that
-    holds less than half the baseline, and the run rule is the one a breach follows.
+    baseline's lower quartile (at least ``floor``): the quartile is not moved by an incident
+    that holds less than three quarters of the baseline, and the run rule is a breach's.
     """
     if not len(values):
         return []
-    limit = max(floor, ctx.settings.baseline_factor * float(np.median(values)))
+    limit = max(floor, ctx.settings.baseline_factor * float(np.percentile(values, 25)))
     runs = [
         (float(ts[a]), float(ts[b]))
         for a, b in true_runs(ts, values > limit, ctx.settings.join_gap)
