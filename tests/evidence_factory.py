@@ -216,9 +216,7 @@ def build(
     for svc in services:
         series += _service_series(svc, ws, we, step, False, True)
         if bl is not None:
-            series += _service_series(
-                svc, ep(bl.start), ep(bl.end), step, True, baseline_phases
-            )
+            series += _service_series(svc, ep(bl.start), ep(bl.end), step, True, baseline_phases)
     ev_alerts = [_alert(a, ws, we) for a in alerts or []]
     log_summary = _logs(logs, services, ws, we, bl) if logs else None
     queries = [

@@ -17,7 +17,8 @@ The pipeline of :func:`analyse`, one module a step (each module says which step 
    alerts' firing intervals into signals;
 4. :mod:`.incidents` groups signals closer than the merge gap into *incidents*, each
    with its impact start, first alert, resolution and end; the one with the most
-   breach time is the main incident, the others are listed;
+   breach time is the main incident, the others are listed; :mod:`.lookback` finds
+   before the window the start of what was already going on at its start;
 5. :mod:`.main_incident` describes the main one with :mod:`.instants` (key instants),
    :mod:`.measures` and :mod:`.figures` (peaks, availability, MTTD, MTTR…) and
    :mod:`.services` (what each service went through);

@@ -14,8 +14,8 @@ import math
 from dataclasses import dataclass, field
 
 from .context import AnalysisContext
-from .lookback import FoundBefore, breach_start_before, firing_start_before
 from .logs import ErrorLogCounts
+from .lookback import FoundBefore, breach_start_before, firing_start_before
 from .signals import Signal
 from .thresholds import BaselineSamples
 from .times import epoch

@@ -1,4 +1,4 @@
-"""Step 3c: look back before the window for the start of what was already going on at it.
+"""Step 4b: look back before the window for the start of what was already going on at it.
 
 Input: an SLI series (threshold set) and the evidence's baseline samples beside it, or an
 alert already firing at the window's start. Output: the start found before the window

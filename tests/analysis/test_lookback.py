@@ -27,7 +27,9 @@ def _evidence(
         phases=[Deg(impact_from, W0 + 20 * MIN, error_ratio=0.3)],
         gaps=[gap] if gap else [],
     )
-    alerts = [AlertDecl("HighErrorRate", "api", [(alert_from, W0 + 22 * MIN)])] if alert_from else []
+    alerts = (
+        [AlertDecl("HighErrorRate", "api", [(alert_from, W0 + 22 * MIN)])] if alert_from else []
+    )
     evidence = build(W0, W1, [svc, Svc("web")], step=60.0, alerts=alerts, baseline_phases=True)
     for alert in evidence.alerts:
         alert.for_seconds, alert.evaluation_seconds = for_seconds, 60.0

@@ -17,8 +17,8 @@ import pytest
 
 from connectors.base import CollectRequest, SourceContext
 from connectors.prometheus import PrometheusSource
-from pmrecon.findings import findings_to_json
 from pmrecon.analysis import MIN_ERROR_RATIO_THRESHOLD, analyse
+from pmrecon.findings import findings_to_json
 from pmrecon.model import Window
 from tests.infra.prometheus import PrometheusServer, backfill
 from tests.scenarios import (
