@@ -39,12 +39,16 @@ class BaselineSamples:
         self.start = epoch(evidence.baseline.start) if evidence.baseline else -math.inf
         self.end = epoch(evidence.baseline.end) if evidence.baseline else math.inf
 
+    def _partner(self, series_id: str) -> tuple[Series | None, Series | None]:
+        """The window series ``series_id`` and the baseline series beside it, if any."""
+        window = next(
+            (s for s in self.evidence.series if not s.baseline and s.id == series_id), None
+        )
+        return window, self.by_key.get(_key(window)) if window is not None else None
+
     def samples_of(self, sli: SliSeries) -> tuple[np.ndarray, np.ndarray]:
         """The baseline samples of ``sli``: its series' partner, else bad/total of the counts."""
-        window = next(
-            (s for s in self.evidence.series if not s.baseline and s.id == sli.series_id), None
-        )
-        baseline = self.by_key.get(_key(window)) if window is not None else None
+        window, baseline = self._partner(sli.series_id)
         if baseline is not None:
             ts, values = samples_in(baseline, self.start, self.end)
             return ts, np.clip(values, 0, 1) if sli.kind == "error_ratio" else values
@@ -56,10 +60,7 @@ class BaselineSamples:
 
     def values_beside(self, series_id: str) -> np.ndarray | None:
         """The baseline values of the window series ``series_id``, if any."""
-        window = next(
-            (s for s in self.evidence.series if not s.baseline and s.id == series_id), None
-        )
-        baseline = self.by_key.get(_key(window)) if window is not None else None
+        _, baseline = self._partner(series_id)
         if baseline is None:
             return None
         _, values = samples_in(baseline, self.start, self.end)
