@@ -131,13 +131,14 @@ def impact_start_instant(ctx: AnalysisContext, detected: DetectedIncident) -> In
     if before is not None:
         definition += " " + DEFINITIONS["found_before_window"]
         uncertainty = before.uncertainty
+        seconds = f"{ctx.window_start - before.start:.0f}"
         ctx.warn(
             f"incident already in progress at the window's start: its impact start "
             f"({utc_time_of(before.start).isoformat()}) was found in the baseline, "
-            f"{before.steps} step(s) before the window",
+            f"{seconds} s before the window",
             "impact_found_before_window",
             at=utc_time_of(before.start).isoformat(),
-            steps=before.steps,
+            seconds=seconds,
         )
     elif detected.ongoing_at_start:
         definition += (

@@ -28,7 +28,6 @@ class FoundBefore:
 
     start: float  # epoch seconds
     uncertainty: float | None
-    steps: int = 0  # for an SLI: samples in breach before the window
 
 
 def breach_start_before(
@@ -48,11 +47,7 @@ def breach_start_before(
         first -= 1
     if first == len(ts) or first == 0:
         return None  # nothing before the window, or the baseline too is in breach all along
-    return FoundBefore(
-        float(times[first] - sli.step),
-        float(times[first] - times[first - 1]),
-        len(ts) - first,
-    )
+    return FoundBefore(float(times[first] - sli.step), float(times[first] - times[first - 1]))
 
 
 def firing_start_before(alert: Alert, window_start: float) -> FoundBefore | None:

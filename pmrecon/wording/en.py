@@ -178,7 +178,7 @@ TEXT: dict[str, str] = {
     "fix.threshold_from_window": "Set `{setting}`",
     "cause.no_threshold": "No latency threshold can be derived for {sli}",
     "fix.no_threshold": "Set `analysis.latency_threshold`",
-    "cause.impact_found_before_window": "Incident already in progress at the window's start: its impact start ({at}) was found in the baseline, {steps} step(s) before the window",
+    "cause.impact_found_before_window": "Incident already in progress at the window's start: its impact start ({at}) was found in the baseline, {seconds} s before the window",
     "fix.impact_found_before_window": "Nothing to do; widen `--from` to see its whole course in the figures",
     "cause.first_alert_found_before_window": "Alert {alert} was already firing at the window's start: its first firing ({at}) is its activation plus its rule's `for`",
     "fix.first_alert_found_before_window": "Nothing to do; widen `--from` to see it in the timeline",

@@ -178,7 +178,7 @@ TEXT: dict[str, str] = {
     "fix.threshold_from_window": "Renseignez `{setting}`",
     "cause.no_threshold": "Aucun seuil de latence ne peut être déduit pour {sli}",
     "fix.no_threshold": "Renseignez `analysis.latency_threshold`",
-    "cause.impact_found_before_window": "Incident déjà en cours au début de la fenêtre : son début d'impact ({at}) a été trouvé dans la période de référence, {steps} pas avant la fenêtre",
+    "cause.impact_found_before_window": "Incident déjà en cours au début de la fenêtre : son début d'impact ({at}) a été trouvé dans la période de référence, {seconds} s avant la fenêtre",
     "fix.impact_found_before_window": "Rien à faire ; élargissez `--from` pour voir tout son déroulé dans les chiffres",
     "cause.first_alert_found_before_window": "L'alerte {alert} se déclenchait déjà au début de la fenêtre : son premier déclenchement ({at}) est son activation plus le `for` de sa règle",
     "fix.first_alert_found_before_window": "Rien à faire ; élargissez `--from` pour la voir dans la chronologie",

@@ -9,6 +9,8 @@ import pytest
 from pmrecon.analysis import MIN_ERROR_RATIO_THRESHOLD, analyse
 from pmrecon.findings import findings_to_json
 from pmrecon.model import Evidence
+from pmrecon.output import notices
+from pmrecon.wording import text
 from tests.evidence_factory import AlertDecl, Deg, Svc, T, build
 
 W0, W1 = T("2026-03-02 11:00"), T("2026-03-02 12:00")
@@ -112,3 +114,18 @@ def test_a_clean_baseline_is_left_whole() -> None:
     found = _found(_evidence(W0 + 10 * MIN))
     assert not {"baseline_in_breach", "baseline_unreliable"} & _codes(found)
     assert "found_before_window" not in found["instants"]["impact_start"]
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_report_notices_say_where_the_start_was_found(lang: str) -> None:
+    found = findings_to_json(
+        analyse(_evidence(W0 - 10 * MIN, alert_from=W0 - 7 * MIN), {}, language=lang)
+    )
+    may_be_earlier = text(lang, "notice.ongoing_start", start=found["window"]["from"])
+    lines = notices(found, lang, str, {})
+    assert not any(line.startswith(may_be_earlier) for line in lines)
+    assert any(found["instants"]["impact_start"]["at"] in line for line in lines)
+    unknown = findings_to_json(
+        analyse(_evidence(W0 - 90 * MIN), {"error_ratio_threshold": 0.05}, language=lang)
+    )
+    assert any(line.startswith(may_be_earlier) for line in notices(unknown, lang, str, {}))
