@@ -135,6 +135,12 @@ def _find_impact_start(ctx: AnalysisContext, incident: DetectedIncident) -> None
         if alert.active_at is not None:
             starts.append(epoch(alert.active_at))
     incident.impact_start = None if first.open_start else max(ctx.window_start, min(starts))
+    if first.open_start and alert is not None and alert.active_at is not None:
+        # its activation time (ALERTS_FOR_STATE) is kept even when before the window
+        active = epoch(alert.active_at)
+        if active <= ctx.window_start:
+            incident.impact_start = active
+            incident.impact_start_before = FoundBefore(active, alert.evaluation_seconds, "alert")
 
 
 def _look_back_impact(

@@ -63,6 +63,10 @@ DEFINITIONS = {
         "It was already in breach at the window's start: found by walking back through the "
         "baseline's samples of the same SLI to the first step of the uninterrupted breach."
     ),
+    "activated_before_window": (
+        "It was already active at the window's start: its activation time (ALERTS_FOR_STATE), "
+        "from before the window."
+    ),
     "first_alert_before_window": (
         "It was already firing at the window's start: its activation time (ALERTS_FOR_STATE) "
         "plus its rule's `for`, at the rule's evaluation interval."
@@ -129,14 +133,18 @@ def impact_start_instant(ctx: AnalysisContext, detected: DetectedIncident) -> In
         uncertainty = evaluation_interval(ctx, signal)
     before = detected.impact_start_before
     if before is not None:
-        definition += " " + DEFINITIONS["found_before_window"]
-        uncertainty = before.uncertainty
+        alert = before.origin == "alert"
+        definition += (
+            " " + DEFINITIONS["activated_before_window" if alert else "found_before_window"]
+        )
+        uncertainty = before.uncertainty if before.uncertainty is not None else uncertainty
         seconds = f"{ctx.window_start - before.start:.0f}"
+        where = "its alert's activation time" if alert else "the baseline"
         ctx.warn(
             f"incident already in progress at the window's start: its impact start "
-            f"({utc_time_of(before.start).isoformat()}) was found in the baseline, "
+            f"({utc_time_of(before.start).isoformat()}) was found in {where}, "
             f"{seconds} s before the window",
-            "impact_found_before_window",
+            "impact_activated_before_window" if alert else "impact_found_before_window",
             at=utc_time_of(before.start).isoformat(),
             seconds=seconds,
         )

@@ -28,6 +28,7 @@ class FoundBefore:
 
     start: float  # epoch seconds
     uncertainty: float | None
+    origin: str = "baseline"  # "baseline" (an SLI's samples) or "alert" (its activation)
 
 
 def breach_start_before(
@@ -65,4 +66,4 @@ def firing_start_before(alert: Alert, window_start: float) -> FoundBefore | None
     start = active + delay
     if start > window_start + 1e-6:
         return None  # it fired inside the window after all: the window's own data says when
-    return FoundBefore(start, every)
+    return FoundBefore(start, every, "alert")

@@ -129,3 +129,17 @@ def test_report_notices_say_where_the_start_was_found(lang: str) -> None:
         analyse(_evidence(W0 - 90 * MIN), {"error_ratio_threshold": 0.05}, language=lang)
     )
     assert any(line.startswith(may_be_earlier) for line in notices(unknown, lang, str, {}))
+
+
+def test_alerts_only_incident_starts_at_its_activation_before_the_window() -> None:
+    alerts = [AlertDecl("HighErrorRate", "api", [(W0 - 5 * MIN, W0 + 10 * MIN)])]
+    evidence = build(W0, W1, [Svc("api"), Svc("web")], step=60.0, alerts=alerts)
+    for alert in evidence.alerts:
+        alert.for_seconds, alert.evaluation_seconds = 60.0, 60.0
+    found = _found(evidence)
+    impact, first = found["instants"]["impact_start"], found["instants"]["first_alert"]
+    assert _at(impact["at"]) == W0 - 6 * MIN  # activation: one `for` before it fired
+    assert impact["found_before_window"] is True and impact["source"] == "alert"
+    assert _at(first["at"]) == W0 - 5 * MIN and first["found_before_window"] is True
+    assert found["incident"]["mttd_seconds"] == 60
+    assert "impact_activated_before_window" in _codes(found)
