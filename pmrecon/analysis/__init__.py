@@ -102,7 +102,9 @@ def analyse(
     others = _other_incidents(ctx, incidents, main)
     in_incident = {id(s.alert) for s in (main.signals if main else []) if s.alert is not None}
     alerts = alert_findings(ctx, in_incident)
-    novelty = signature_novelty(ctx, main.impact_start if main else None)
+    novelty = signature_novelty(
+        ctx, main.impact_start if main else None, bool(main and main.impact_start_before)
+    )
     timeline = build_timeline(ctx, breaches, bursts, instants, novelty)
     gaps = data_gaps(ctx, main)
     if gaps:

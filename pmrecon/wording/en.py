@@ -182,6 +182,8 @@ TEXT: dict[str, str] = {
     "fix.impact_found_before_window": "Nothing to do; widen `--from` to see its whole course in the figures",
     "cause.impact_activated_before_window": "Incident already in progress at the window's start: its impact start ({at}) is its alert's activation time, {seconds} s before the window",
     "fix.impact_activated_before_window": "Nothing to do; widen `--from` to see its whole course",
+    "cause.novelty_unreliable": "The baseline holds the incident from {at}: {count} error signature(s) seen in the baseline may be the incident's own; their novelty is unknown",
+    "fix.novelty_unreliable": "Move the baseline before the incident (its per-signature first sighting is not collected)",
     "cause.first_alert_found_before_window": "Alert {alert} was already firing at the window's start: its first firing ({at}) is its activation plus its rule's `for`",
     "fix.first_alert_found_before_window": "Nothing to do; widen `--from` to see it in the timeline",
     "cause.baseline_in_breach": "The baseline of {sli} was already in breach ({spans}, {samples} samples): left out before deriving its threshold",

@@ -182,6 +182,8 @@ TEXT: dict[str, str] = {
     "fix.impact_found_before_window": "Rien à faire ; élargissez `--from` pour voir tout son déroulé dans les chiffres",
     "cause.impact_activated_before_window": "Incident déjà en cours au début de la fenêtre : son début d'impact ({at}) est l'heure d'activation de son alerte, {seconds} s avant la fenêtre",
     "fix.impact_activated_before_window": "Rien à faire ; élargissez `--from` pour voir tout son déroulé",
+    "cause.novelty_unreliable": "La période de référence contient l'incident depuis {at} : {count} signature(s) d'erreur vue(s) dans la période de référence peuvent être celles de l'incident ; leur nouveauté est inconnue",
+    "fix.novelty_unreliable": "Placez la période de référence avant l'incident (la première apparition de chaque signature n'y est pas collectée)",
     "cause.first_alert_found_before_window": "L'alerte {alert} se déclenchait déjà au début de la fenêtre : son premier déclenchement ({at}) est son activation plus le `for` de sa règle",
     "fix.first_alert_found_before_window": "Rien à faire ; élargissez `--from` pour la voir dans la chronologie",
     "cause.baseline_in_breach": "La période de référence de {sli} était déjà hors seuil ({spans}, {samples} échantillons) : écartée avant de calculer son seuil",

@@ -8,10 +8,10 @@ import pytest
 
 from pmrecon.analysis import MIN_ERROR_RATIO_THRESHOLD, analyse
 from pmrecon.findings import findings_to_json
-from pmrecon.model import Evidence
+from pmrecon.model import ErrorSignature, Evidence
 from pmrecon.output import notices
 from pmrecon.wording import text
-from tests.evidence_factory import AlertDecl, Deg, Svc, T, build
+from tests.evidence_factory import AlertDecl, Deg, LogDecl, Svc, T, build
 
 W0, W1 = T("2026-03-02 11:00"), T("2026-03-02 12:00")
 MIN = dt.timedelta(minutes=1)
@@ -143,3 +143,31 @@ def test_alerts_only_incident_starts_at_its_activation_before_the_window() -> No
     assert _at(first["at"]) == W0 - 5 * MIN and first["found_before_window"] is True
     assert found["incident"]["mttd_seconds"] == 60
     assert "impact_activated_before_window" in _codes(found)
+
+
+def _with_signatures(impact_from: dt.datetime) -> Evidence:
+    signatures = [
+        ErrorSignature(
+            "TimeoutError: upstream", 300, W0, W0 + 20 * MIN, ["api"], baseline_count=40
+        ),
+        ErrorSignature("Brand new failure", 50, W0 + 2 * MIN, W0 + 20 * MIN, ["api"]),
+    ]
+    svc = Svc("api", phases=[Deg(impact_from, W0 + 20 * MIN, error_ratio=0.3)])
+    return build(
+        W0, W1, [svc], step=60.0, logs=LogDecl(signatures=signatures), baseline_phases=True
+    )
+
+
+def test_novelty_is_unknown_for_signatures_the_contaminated_baseline_holds() -> None:
+    found = _found(_with_signatures(W0 - 10 * MIN))
+    novelty = {e["signature"]: e["new_since_baseline"] for e in found["top_errors"]}
+    assert novelty == {"TimeoutError: upstream": None, "Brand new failure": True}
+    (warning,) = [w for w in found["warnings"] if w["code"] == "novelty_unreliable"]
+    assert warning["params"]["count"] == 1
+    # an incident that began inside the window: the baseline's sightings are old
+    clean = _found(_with_signatures(W0 + 10 * MIN))
+    assert {e["signature"]: e["new_since_baseline"] for e in clean["top_errors"]} == {
+        "TimeoutError: upstream": False,
+        "Brand new failure": True,
+    }
+    assert "novelty_unreliable" not in _codes(clean)
