@@ -69,8 +69,9 @@ def detect_incidents(
     ctx: AnalysisContext, signals: list[Signal], logs: ErrorLogCounts | None
 ) -> list[DetectedIncident]:
     """The incidents of the window, in order, each with its key instants."""
-    incidents = group_signals(ctx, signals)
     baseline = BaselineSamples(ctx.evidence)
+    _sustained_across_the_start(ctx, signals, baseline)
+    incidents = group_signals(ctx, signals)
     for incident in incidents:
         _find_impact_start(ctx, incident)
         if incident.ongoing_at_start:
@@ -81,6 +82,19 @@ def detect_incidents(
             {name for s in incident.signals if s.sustained for name in s.services}
         )
     return incidents
+
+
+def _sustained_across_the_start(
+    ctx: AnalysisContext, signals: list[Signal], baseline: BaselineSamples
+) -> None:
+    """A breach open at the window's start counts its samples before the window too."""
+    for signal in signals:
+        if signal.sli is None or signal.sustained or not signal.open_start:
+            continue
+        before = breach_start_before(signal.sli, baseline, ctx.settings.join_gap)
+        inside = signal.last_index - signal.first_index + 1
+        if before is not None and before.samples + inside >= ctx.settings.consecutive_steps:
+            signal.sustained = True
 
 
 def group_signals(ctx: AnalysisContext, signals: list[Signal]) -> list[DetectedIncident]:

@@ -29,6 +29,7 @@ class FoundBefore:
     start: float  # epoch seconds
     uncertainty: float | None
     origin: str = "baseline"  # "baseline" (an SLI's samples) or "alert" (its activation)
+    samples: int = 0  # for an SLI: its samples in breach before the window's first one
 
 
 def breach_start_before(
@@ -48,7 +49,11 @@ def breach_start_before(
         first -= 1
     if first == len(ts) or first == 0:
         return None  # nothing before the window, or the baseline too is in breach all along
-    return FoundBefore(float(times[first] - sli.step), float(times[first] - times[first - 1]))
+    return FoundBefore(
+        float(times[first] - sli.step),
+        float(times[first] - times[first - 1]),
+        samples=len(ts) - first,
+    )
 
 
 def firing_start_before(alert: Alert, window_start: float) -> FoundBefore | None:

@@ -171,3 +171,18 @@ def test_novelty_is_unknown_for_signatures_the_contaminated_baseline_holds() -> 
         "Brand new failure": True,
     }
     assert "novelty_unreliable" not in _codes(clean)
+
+
+def test_a_breach_ending_just_after_the_start_is_sustained_by_its_samples_before() -> None:
+    # two samples in breach inside the window (fewer than consecutive_steps = 3), ten before
+    found = _found(_evidence_until(W0 - 10 * MIN, W0 + MIN))
+    assert found["incident"]["found"] is True
+    assert _at(found["instants"]["impact_start"]["at"]) == W0 - 10 * MIN
+    assert found["incident"]["duration_seconds"] == pytest.approx(11 * 60, abs=60)
+    # the same two samples with a healthy baseline are no incident
+    assert _found(_evidence_until(W0, W0 + MIN))["incident"]["found"] is False
+
+
+def _evidence_until(start: dt.datetime, end: dt.datetime) -> Evidence:
+    svc = Svc("api", phases=[Deg(start, end, error_ratio=0.3)])
+    return build(W0, W1, [svc, Svc("web")], step=60.0, baseline_phases=True)
