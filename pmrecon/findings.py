@@ -37,6 +37,8 @@ class Instant:
     source: str | None = None  # "series", "logs", "alert", "event", "silence", "human", "analysis"
     ref: str | None = None  # QueryRecord id, series id, alert or event reference
     definition: str = ""
+    # found in the data collected before the window (the baseline, an alert's activation)
+    found_before_window: bool = field(default=False, metadata={"omit_default": True})
 
 
 @dataclass

@@ -159,6 +159,9 @@ class Alert:
     annotations: dict[str, str] = field(default_factory=dict)
     source: str = "prometheus"
     query_ref: str | None = None
+    # its rule's ``for`` and evaluation interval: when it fired, if that was before the window
+    for_seconds: float | None = field(default=None, metadata={"omit_default": True})
+    evaluation_seconds: float | None = field(default=None, metadata={"omit_default": True})
 
     @property
     def service(self) -> str | None:

@@ -75,7 +75,11 @@ def notices(
     window = findings["window"]
     if not inc.get("found"):
         situation.append(text("none", start=fmt(window["from"]), end=fmt(window["to"])))
-    if inc.get("ongoing_at_start"):
+    # an impact start found before the window has its own warning: no "may be earlier" here
+    found_before = ((findings.get("instants") or {}).get("impact_start") or {}).get(
+        "found_before_window"
+    )
+    if inc.get("ongoing_at_start") and not found_before:
         said["ongoing_at_start"] = len(situation)
         situation.append(text("ongoing_start", start=fmt(window["from"])))
     if inc.get("ongoing_at_end"):

@@ -204,15 +204,19 @@ def build(
     logs: LogDecl | None = None,
     baseline: bool = True,
     eval_interval: float | None = None,
+    baseline_phases: bool = False,
 ) -> Evidence:
-    """Evidence for a declared window: series for every service, alerts, events, logs."""
+    """Evidence for a declared window: series for every service, alerts, events, logs.
+
+    ``baseline_phases``: the degraded phases (and gaps) show in the baseline too.
+    """
     ws, we = ep(start), ep(end)
     bl = Window(start - (end - start), start) if baseline else None
     series: list[Series] = []
     for svc in services:
         series += _service_series(svc, ws, we, step, False, True)
         if bl is not None:
-            series += _service_series(svc, ep(bl.start), ep(bl.end), step, True, False)
+            series += _service_series(svc, ep(bl.start), ep(bl.end), step, True, baseline_phases)
     ev_alerts = [_alert(a, ws, we) for a in alerts or []]
     log_summary = _logs(logs, services, ws, we, bl) if logs else None
     queries = [

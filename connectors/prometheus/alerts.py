@@ -193,6 +193,8 @@ def build_alerts(
             source=source,
             query_ref=query_ref,
             annotations=render_annotations(rule["annotations"], ld) if rule else {},
+            for_seconds=rule.get("for") if rule else None,
+            evaluation_seconds=eval_s,
         )
         for state in ("pending", "firing"):
             for run in _runs(sorted(set(states.get(state, []))), eval_s):

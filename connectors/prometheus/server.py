@@ -242,6 +242,7 @@ def _rules(api: PrometheusApi, warnings: list[Warning]) -> dict[str, list[dict[s
                         "labels": rule.get("labels") or {},
                         "annotations": rule.get("annotations") or {},
                         "interval": float(interval) if interval else None,
+                        "for": float(rule["duration"]) if "duration" in rule else None,
                     }
                 )
     except RequestFailed as exc:

@@ -18,7 +18,8 @@ The pipeline of :func:`analyse`, one module a step (each module says which step 
    alerts' firing intervals into signals;
 4. :mod:`.incidents` groups signals closer than the merge gap into *incidents*, each
    with its impact start, first alert, resolution and end; the one with the most
-   breach time is the main incident, the others are listed;
+   breach time is the main incident, the others are listed; :mod:`.lookback` finds
+   before the window the start of what was already going on at its start;
 5. :mod:`.main_incident` describes the main one with :mod:`.instants` (key instants),
    :mod:`.measures` and :mod:`.figures` (peaks, availability, MTTD, MTTR…),
    :mod:`.services` (what each service went through) and :mod:`.cascade` (the order in
@@ -111,7 +112,9 @@ def analyse(
     others = _other_incidents(ctx, incidents, main)
     in_incident = {id(s.alert) for s in (main.signals if main else []) if s.alert is not None}
     alerts = alert_findings(ctx, in_incident)
-    novelty = signature_novelty(ctx, main.impact_start if main else None)
+    novelty = signature_novelty(
+        ctx, main.impact_start if main else None, bool(main and main.impact_start_before)
+    )
     timeline = build_timeline(ctx, breaches, bursts, instants, novelty)
     window = (evidence.window.start, evidence.window.end)
     gaps = data_gaps(ctx, main)

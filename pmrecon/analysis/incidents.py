@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 
 from .context import AnalysisContext
 from .logs import ErrorLogCounts
+from .lookback import FoundBefore, breach_start_before, firing_start_before
 from .signals import Signal
+from .thresholds import BaselineSamples
 from .times import epoch
 
 
@@ -34,6 +36,9 @@ class DetectedIncident:
     first_alert_signal: Signal | None = None
     end: float | None = None
     services: list[str] = field(default_factory=list)
+    # found by looking back before the window (:mod:`.lookback`): the start's uncertainty
+    impact_start_before: FoundBefore | None = None
+    first_alert_before: FoundBefore | None = None
 
     @property
     def impact(self) -> list[Signal]:
@@ -64,15 +69,32 @@ def detect_incidents(
     ctx: AnalysisContext, signals: list[Signal], logs: ErrorLogCounts | None
 ) -> list[DetectedIncident]:
     """The incidents of the window, in order, each with its key instants."""
+    baseline = BaselineSamples(ctx.evidence)
+    _sustained_across_the_start(ctx, signals, baseline)
     incidents = group_signals(ctx, signals)
     for incident in incidents:
         _find_impact_start(ctx, incident)
+        if incident.ongoing_at_start:
+            _look_back_impact(ctx, incident, baseline)
         _find_resolution(ctx, incident, logs)
         _find_first_alert_and_end(ctx, incident)
         incident.services = sorted(
             {name for s in incident.signals if s.sustained for name in s.services}
         )
     return incidents
+
+
+def _sustained_across_the_start(
+    ctx: AnalysisContext, signals: list[Signal], baseline: BaselineSamples
+) -> None:
+    """A breach open at the window's start counts its samples before the window too."""
+    for signal in signals:
+        if signal.sli is None or signal.sustained or not signal.open_start:
+            continue
+        before = breach_start_before(signal.sli, baseline, ctx.settings.join_gap)
+        inside = signal.last_index - signal.first_index + 1
+        if before is not None and before.samples + inside >= ctx.settings.consecutive_steps:
+            signal.sustained = True
 
 
 def group_signals(ctx: AnalysisContext, signals: list[Signal]) -> list[DetectedIncident]:
@@ -127,6 +149,32 @@ def _find_impact_start(ctx: AnalysisContext, incident: DetectedIncident) -> None
         if alert.active_at is not None:
             starts.append(epoch(alert.active_at))
     incident.impact_start = None if first.open_start else max(ctx.window_start, min(starts))
+    if first.open_start and alert is not None and alert.active_at is not None:
+        # its activation time (ALERTS_FOR_STATE) is kept even when before the window
+        active = epoch(alert.active_at)
+        if active <= ctx.window_start:
+            incident.impact_start = active
+            incident.impact_start_before = FoundBefore(active, alert.evaluation_seconds, "alert")
+
+
+def _look_back_impact(
+    ctx: AnalysisContext, incident: DetectedIncident, baseline: BaselineSamples
+) -> None:
+    """An impact open at the window's start: the earliest breach start the baseline shows.
+
+    Only SLI breaches can be followed back (log bursts have no baseline); the impact start
+    is the earliest start found among the SLIs in breach at the window's first sample.
+    """
+    found = []
+    for signal in incident.impact:
+        if signal.open_start and signal.sli is not None:
+            before = breach_start_before(signal.sli, baseline, ctx.settings.join_gap)
+            if before is not None:
+                found.append((before.start, signal.sort_key(), before, signal))
+    if found:
+        _, _, before, signal = min(found, key=lambda f: (f[0], f[1]))
+        incident.impact_start, incident.impact_signal = before.start, signal
+        incident.impact_start_before = before
 
 
 def _find_resolution(
@@ -158,10 +206,22 @@ def _find_resolution(
 
 def _find_first_alert_and_end(ctx: AnalysisContext, incident: DetectedIncident) -> None:
     alerts = _alerts(incident)
-    # an alert already firing at the window's start fired first, at an unknown time
-    if alerts and not any(s.open_start for s in alerts):
+    # an alert already firing at the window's start fired first, at a time only its
+    # activation and its rule's ``for`` tell; unknown when one of those is missing
+    open_alerts = [s for s in alerts if s.open_start]
+    before = [
+        (found, s)
+        for s in open_alerts
+        if s.alert is not None
+        and (found := firing_start_before(s.alert, ctx.window_start)) is not None
+    ]
+    if alerts and not open_alerts:
         first = min(alerts, key=Signal.sort_key)
         incident.first_alert, incident.first_alert_signal = first.start, first
+    elif open_alerts and len(before) == len(open_alerts):
+        found, first = min(before, key=lambda f: (f[0].start, f[1].sort_key()))
+        incident.first_alert, incident.first_alert_signal = found.start, first
+        incident.first_alert_before = found
     if incident.resolution is not None and not any(s.open_end for s in alerts):
         last_alert = max((s.end for s in alerts), default=-math.inf)
         incident.end = min(

@@ -59,6 +59,18 @@ DEFINITIONS = {
         "(its activeAt, else the start of its pending or firing interval)."
     ),
     "first_alert": "Start of the earliest firing (not pending) interval among the incident's alerts.",
+    "found_before_window": (
+        "It was already in breach at the window's start: found by walking back through the "
+        "baseline's samples of the same SLI to the first step of the uninterrupted breach."
+    ),
+    "activated_before_window": (
+        "It was already active at the window's start: its activation time (ALERTS_FOR_STATE), "
+        "from before the window."
+    ),
+    "first_alert_before_window": (
+        "It was already firing at the window's start: its activation time (ALERTS_FOR_STATE) "
+        "plus its rule's `for`, at the rule's evaluation interval."
+    ),
     "acknowledged": "Acknowledgement time given on the command line (--ack).",
     "acknowledged_silence": (
         "Creation of the first Alertmanager silence matching one of the incident's alerts "
@@ -119,7 +131,24 @@ def impact_start_instant(ctx: AnalysisContext, detected: DetectedIncident) -> In
     else:
         definition, source = DEFINITIONS["impact_start_alert"], "alert"
         uncertainty = evaluation_interval(ctx, signal)
-    if detected.ongoing_at_start:
+    before = detected.impact_start_before
+    if before is not None:
+        alert = before.origin == "alert"
+        definition += (
+            " " + DEFINITIONS["activated_before_window" if alert else "found_before_window"]
+        )
+        uncertainty = before.uncertainty if before.uncertainty is not None else uncertainty
+        seconds = f"{ctx.window_start - before.start:.0f}"
+        where = "its alert's activation time" if alert else "the baseline"
+        ctx.warn(
+            f"incident already in progress at the window's start: its impact start "
+            f"({utc_time_of(before.start).isoformat()}) was found in {where}, "
+            f"{seconds} s before the window",
+            "impact_activated_before_window" if alert else "impact_found_before_window",
+            at=utc_time_of(before.start).isoformat(),
+            seconds=seconds,
+        )
+    elif detected.ongoing_at_start:
         definition += (
             " The incident was already in progress at the window's start: its start is unknown."
         )
@@ -128,18 +157,37 @@ def impact_start_instant(ctx: AnalysisContext, detected: DetectedIncident) -> In
             "ongoing_at_start",
         )
     at = utc_time(detected.impact_start)
-    return Instant(at, uncertainty if at else None, source, signal_ref(signal), definition)
+    return Instant(
+        at,
+        uncertainty if at else None,
+        source,
+        signal_ref(signal),
+        definition,
+        found_before_window=before is not None,
+    )
 
 
 def first_alert_instant(ctx: AnalysisContext, detected: DetectedIncident) -> Instant:
     """The start of the first firing interval among the incident's alerts."""
     first = detected.first_alert_signal
+    definition = DEFINITIONS["first_alert"]
+    before = detected.first_alert_before
+    if before is not None and first is not None and first.alert is not None:
+        definition += " " + DEFINITIONS["first_alert_before_window"]
+        ctx.warn(
+            f"alert {first.alert.name} was already firing at the window's start: it fired at "
+            f"{utc_time_of(before.start).isoformat()}, its activation plus its rule's `for`",
+            "first_alert_found_before_window",
+            alert=first.alert.name,
+            at=utc_time_of(before.start).isoformat(),
+        )
     return Instant(
         utc_time(detected.first_alert),
         evaluation_interval(ctx, first) if first else None,
         "alert" if first else None,
         f"{first.alert.name} ({first.ref})" if first and first.alert else None,
-        DEFINITIONS["first_alert"],
+        definition,
+        found_before_window=before is not None,
     )
 
 

@@ -98,12 +98,16 @@ def _missing(
 Novelty = dict[str, "bool | None"]
 
 
-def signature_novelty(ctx: AnalysisContext, impact_start: float | None) -> Novelty:
+def signature_novelty(
+    ctx: AnalysisContext, impact_start: float | None, found_before_window: bool = False
+) -> Novelty:
     """Per signature: new unless seen in the baseline or well before impact start; None when
     neither the baseline nor the window before impact start holds logs to tell.
 
     "Well before": at least ``stability_period`` before impact start, so that the errors of
     the incident's own onset (just before its breach is confirmed) stay new.
+    ``found_before_window``: the impact started inside the baseline, so a sighting there
+    may be the incident's own (the baseline's counts carry no times): None, with a warning.
     """
     logs = ctx.evidence.logs
     if logs is None:
@@ -113,13 +117,25 @@ def signature_novelty(ctx: AnalysisContext, impact_start: float | None) -> Novel
     before = _logs_before(ctx, impact_start)
     novelty: Novelty = {}
     for s in logs.signatures:
-        if baseline_holds and s.baseline_count > 0:
+        if baseline_holds and s.baseline_count > 0 and found_before_window:
+            novelty[s.signature] = None
+        elif baseline_holds and s.baseline_count > 0:
             novelty[s.signature] = False
         elif before is not None:
             first_seen = as_utc(s.first_seen)
             novelty[s.signature] = first_seen is None or first_seen.timestamp() >= before
         else:
             novelty[s.signature] = True if baseline_holds else None
+    unsure = [s for s in logs.signatures if found_before_window and s.baseline_count > 0]
+    if unsure and impact_start is not None:
+        at = utc_time_of(impact_start).isoformat()
+        ctx.warn(
+            f"the baseline holds the incident from {at}: {len(unsure)} error signature(s) seen "
+            f"in the baseline may be the incident's own; their novelty is unknown",
+            "novelty_unreliable",
+            at=at,
+            count=len(unsure),
+        )
     return novelty
 
 

@@ -43,11 +43,15 @@ class SliSeries:
     @property
     def in_breach(self) -> np.ndarray:
         """Per sample: beyond the threshold (all ``False`` without a threshold)."""
+        return self.breaches(self.values)
+
+    def breaches(self, values: np.ndarray) -> np.ndarray:
+        """Per value of this SLI (the window's or the baseline's): beyond the threshold."""
         if self.threshold is None:
-            return np.zeros(len(self.values), dtype=bool)
+            return np.zeros(len(values), dtype=bool)
         if self.direction == "above":
-            return self.values > self.threshold
-        return self.values < self.threshold - 1e-6
+            return values > self.threshold
+        return values < self.threshold - 1e-6
 
     def excess(self) -> np.ndarray:
         """Per sample: how far beyond the threshold, in the SLI's unit (negative when within)."""
@@ -114,7 +118,7 @@ def _error_ratio_slis(ctx: AnalysisContext, service: str, own: list[Series]) -> 
     if not (totals and bads):
         return []
     total, bad = totals[0], bads[0]
-    timestamps, ratio = _counts_ratio(total, bad, ctx.window_start, ctx.window_end)
+    timestamps, ratio = counts_ratio(total, bad, ctx.window_start, ctx.window_end)
     return [
         SliSeries(
             service,
@@ -155,7 +159,7 @@ def _rate_window(ctx: AnalysisContext, series: Series) -> float:
     return 0.0
 
 
-def _counts_ratio(
+def counts_ratio(
     total: Series, bad: Series, start: float, end: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-step bad/total where both counts exist and total > 0, clipped to [0, 1]."""

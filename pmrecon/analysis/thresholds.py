@@ -10,14 +10,16 @@ from the window itself (with a warning). Uptime is in breach below its usual lev
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
 from ..model import Evidence, Series
 from .context import AnalysisContext
-from .samples import samples_in
-from .slis import SliSeries
-from .times import epoch
+from .samples import in_span, samples_in
+from .signals import true_runs
+from .slis import SliSeries, counts_ratio
+from .times import epoch, utc_time_of
 
 #: Error-ratio thresholds derived from a baseline are never below this.
 MIN_ERROR_RATIO_THRESHOLD = 0.01
@@ -37,26 +39,54 @@ class BaselineSamples:
         self.start = epoch(evidence.baseline.start) if evidence.baseline else -math.inf
         self.end = epoch(evidence.baseline.end) if evidence.baseline else math.inf
 
-    def values_beside(self, series_id: str) -> np.ndarray | None:
-        """The baseline values of the window series ``series_id``, if any."""
+    def _partner(self, series_id: str) -> tuple[Series | None, Series | None]:
+        """The window series ``series_id`` and the baseline series beside it, if any."""
         window = next(
             (s for s in self.evidence.series if not s.baseline and s.id == series_id), None
         )
-        baseline = self.by_key.get(_key(window)) if window is not None else None
+        return window, self.by_key.get(_key(window)) if window is not None else None
+
+    def samples_of(self, sli: SliSeries) -> tuple[np.ndarray, np.ndarray]:
+        """The baseline samples of ``sli``: its series' partner, else bad/total of the counts."""
+        window, baseline = self._partner(sli.series_id)
+        if baseline is not None:
+            ts, values = samples_in(baseline, self.start, self.end)
+            return ts, np.clip(values, 0, 1) if sli.kind == "error_ratio" else values
+        total = self.counts.get((sli.service, "requests_total"))
+        bad = self.counts.get((sli.service, "requests_bad"))
+        if sli.kind != "error_ratio" or window is not None or total is None or bad is None:
+            return np.empty(0), np.empty(0)
+        return counts_ratio(total, bad, self.start, self.end)
+
+    def values_beside(self, series_id: str) -> np.ndarray | None:
+        """The baseline values of the window series ``series_id``, if any."""
+        _, baseline = self._partner(series_id)
         if baseline is None:
             return None
         _, values = samples_in(baseline, self.start, self.end)
         return values if len(values) else None
 
-    def error_ratio_of_counts(self, service: str) -> float | None:
-        """Σbad/Σtotal of the service's baseline request counts, if both exist and total > 0."""
+    def error_ratio_of_counts(
+        self, service: str, excluded: Sequence[tuple[float, float]] = ()
+    ) -> float | None:
+        """Σbad/Σtotal of the service's baseline request counts outside ``excluded`` spans."""
         total = self.counts.get((service, "requests_total"))
         bad = self.counts.get((service, "requests_bad"))
         if total is None or bad is None:
             return None
-        total_sum = float(np.nansum(samples_in(total, self.start, self.end)[1]))
-        bad_sum = float(np.nansum(samples_in(bad, self.start, self.end)[1]))
+        total_ts, total_values = samples_in(total, self.start, self.end)
+        bad_ts, bad_values = samples_in(bad, self.start, self.end)
+        total_sum = float(np.nansum(total_values[~_in_spans(total_ts, excluded)]))
+        bad_sum = float(np.nansum(bad_values[~_in_spans(bad_ts, excluded)]))
         return bad_sum / total_sum if total_sum > 0 else None
+
+
+def _in_spans(timestamps: np.ndarray, spans: Sequence[tuple[float, float]]) -> np.ndarray:
+    """Which samples fall in one of the inclusive ``spans``."""
+    out = np.zeros(len(timestamps), dtype=bool)
+    for low, high in spans:
+        out |= in_span(timestamps, low - 1e-6, high)
+    return out
 
 
 def _key(s: Series) -> tuple[str, str, str, float | None]:
@@ -91,11 +121,14 @@ def _error_ratio_threshold(ctx: AnalysisContext, sli: SliSeries, baseline: Basel
     if _configured(ctx, sli, ctx.settings.error_ratio_threshold):
         return
     level: float | None = None
-    values = baseline.values_beside(sli.series_id)
-    if values is not None:
-        level = float(np.mean(np.clip(values, 0, 1)))
+    ts, values = baseline.samples_of(sli)
+    floor = MIN_ERROR_RATIO_THRESHOLD
+    excluded = clean_baseline(ctx, sli, ts, values, floor)
+    keep = ~_in_spans(ts, excluded)
+    if baseline.values_beside(sli.series_id) is not None:
+        level = float(np.mean(values[keep])) if keep.any() else None
     else:
-        level = baseline.error_ratio_of_counts(sli.service)
+        level = baseline.error_ratio_of_counts(sli.service, excluded)
     factor = ctx.settings.baseline_factor
     if level is not None and math.isfinite(level):
         sli.baseline_level, sli.threshold_origin = level, "baseline"
@@ -116,9 +149,10 @@ def _error_ratio_threshold(ctx: AnalysisContext, sli: SliSeries, baseline: Basel
 def _latency_threshold(ctx: AnalysisContext, sli: SliSeries, baseline: BaselineSamples) -> None:
     if _configured(ctx, sli, ctx.settings.latency_threshold):
         return
-    values = baseline.values_beside(sli.series_id)
+    ts, values = baseline.samples_of(sli)
+    values = values[~_in_spans(ts, clean_baseline(ctx, sli, ts, values, 0.0))]
     factor = ctx.settings.baseline_factor
-    if values is not None and float(np.median(values)) > 0:
+    if len(values) and float(np.median(values)) > 0:
         level = float(np.median(values))
         sli.baseline_level, sli.threshold_origin = level, "baseline"
         sli.threshold = factor * level
@@ -139,6 +173,48 @@ def _latency_threshold(ctx: AnalysisContext, sli: SliSeries, baseline: BaselineS
             "no_threshold",
             sli=sli.series_id,
         )
+
+
+def clean_baseline(
+    ctx: AnalysisContext, sli: SliSeries, ts: np.ndarray, values: np.ndarray, floor: float
+) -> list[tuple[float, float]]:
+    """The stretches of the baseline already in breach, to leave out of its level; warns.
+
+    A stretch is a run of at least ``consecutive_steps`` samples above ``factor`` × the
+    baseline's lower quartile (at least ``floor``): the quartile is not moved by an incident
+    that holds less than three quarters of the baseline, and the run rule is a breach's.
+    """
+    if not len(values):
+        return []
+    limit = max(floor, ctx.settings.baseline_factor * float(np.percentile(values, 25)))
+    runs = [
+        (float(ts[a]), float(ts[b]))
+        for a, b in true_runs(ts, values > limit, ctx.settings.join_gap)
+        if b - a + 1 >= ctx.settings.consecutive_steps
+    ]
+    if not runs:
+        return runs
+    left_out = int(_in_spans(ts, runs).sum())
+    spans = ", ".join(f"{utc_time_of(a).isoformat()}/{utc_time_of(b).isoformat()}" for a, b in runs)
+    ctx.warn(
+        f"baseline of {sli.series_id} already in breach ({spans}, {left_out} of {len(ts)} "
+        f"samples): left out before deriving its threshold",
+        "baseline_in_breach",
+        sli=sli.series_id,
+        spans=spans,
+        samples=left_out,
+    )
+    if 2 * left_out > len(ts):
+        ctx.warn(
+            f"under half of the baseline of {sli.series_id} is clean ({len(ts) - left_out} of "
+            f"{len(ts)} samples): its threshold is unreliable; set analysis.thresholds or move "
+            f"the baseline",
+            "baseline_unreliable",
+            sli=sli.series_id,
+            clean=len(ts) - left_out,
+            samples=len(ts),
+        )
+    return runs
 
 
 def _uptime_threshold(sli: SliSeries, baseline: BaselineSamples) -> None:

@@ -76,6 +76,9 @@ SAMPLES = {
     "delay": "40 min",
     "episodes": 4,
     "score": "0.87",
+    "spans": "2026-03-01T09:50:00+00:00/2026-03-01T10:00:00+00:00",
+    "samples": 240,
+    "clean": 200,
 }
 
 #: Entries that are separators, not words.
