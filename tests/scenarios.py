@@ -1418,7 +1418,7 @@ def scan_month() -> LongScenario:
 
 
 #: Long-window scenarios for scheduled mode, kept out of SCENARIOS (and so out of the
-#: shared session Prometheus): tests/test_scan.py backfills them into its own server.
+#: shared session Prometheus): tests/cli/test_scan.py backfills them into its own server.
 SCAN_SCENARIOS: dict[str, Callable[[], Scenario]] = {
     "scan_three_days": scan_three_days,
     "scan_month": scan_month,

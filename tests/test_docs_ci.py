@@ -13,7 +13,7 @@ PAGE = ROOT / "docs" / "findings-in-ci.md"
 def test_every_console_block_is_run_by_a_test() -> None:
     blocks = console_blocks(PAGE)
     assert len(blocks) >= 5
-    # demo: run below; scan: run by tests/test_scan.py on a real scan's output
+    # demo: run below; scan: run by tests/cli/test_scan.py on a real scan's output
     assert {b.tag for b in blocks} == {"demo", "scan"}, [b.commands[0].line for b in blocks]
 
 

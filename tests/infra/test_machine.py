@@ -21,7 +21,7 @@ import pytest
 
 from tests.infra import es, machine
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 as_root = pytest.mark.skipif(
     os.geteuid() != 0, reason="accounts are only created when running as root"

@@ -371,7 +371,7 @@ def test_examples_and_docs_use_real_options() -> None:
 
     import yaml
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     help_text = run_cli("scan", "--help").out + run_cli("check", "--help").out
     texts = {}
     for name in ("examples/github-actions.yml", "examples/gitlab-ci.yml"):
