@@ -12,26 +12,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from connectors.elasticsearch import ECS_FIELDS, REQUIRED_FIELDS, SETTINGS_SCHEMA
+from connectors.elasticsearch import REQUIRED_FIELDS, SETTINGS_SCHEMA
 from connectors.elasticsearch.discover import FieldCaps, LevelCounts, LogInventory
+from connectors.elasticsearch.fields import FIELD_PRESETS
 from pmrecon.errors import ConfigError
 
 from .plan import SourcePlan, listing
 
-#: Field names by config key, per convention.
-CONVENTIONS: dict[str, dict[str, str]] = {
-    "ecs": dict(ECS_FIELDS),
-    "otel": {
-        "timestamp": "@timestamp",
-        "level": "severity_text",
-        "message": "body.text",
-        "service": "resource.attributes.service.name",
-        "error_type": "attributes.exception.type",
-        "error_message": "attributes.exception.message",
-        "host": "resource.attributes.host.name",
-        "trace_id": "trace_id",
-    },
-}
+#: Field names by config key, per convention: the source's own ``fields_preset`` tables.
+CONVENTIONS: dict[str, dict[str, str]] = FIELD_PRESETS
 #: Other names a required field goes by, tried when the convention's is not mapped.
 ALTERNATIVES: dict[str, tuple[str, ...]] = {
     "timestamp": ("@timestamp", "timestamp", "time", "observed_timestamp"),

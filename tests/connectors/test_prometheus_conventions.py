@@ -25,7 +25,7 @@ from pmrecon.model import Evidence, Window
 from tests.convention_scenarios import CONVENTION_SCENARIOS, preset_of
 from tests.infra.prom_fixtures import BackfilledPrometheus, backfilled_prometheus
 from tests.scenarios import Scenario
-from tests.test_scenarios import _increments, parse_openmetrics
+from tests.analysis.test_scenarios import _increments, parse_openmetrics
 
 pytestmark = pytest.mark.prometheus
 
