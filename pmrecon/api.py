@@ -297,7 +297,7 @@ def merge_apart(evidence: Evidence, answered: list[tuple[str, Evidence]]) -> Non
                 f"<series>@<source>), not added together; if the servers scrape the same "
                 "targets, enable only one of them, or give each its own services",
                 code="service_in_two_sources",
-                params={"service": service, "sources": ", ".join(names)},
+                params={"service": service, "names": ", ".join(names)},
             )
         )
 

@@ -633,7 +633,7 @@ def config_schema() -> None:
 def _schema_names() -> list[str]:
     from .schema import SCHEMAS
 
-    return sorted(SCHEMAS)
+    return sorted([*SCHEMAS, "config"])
 
 
 @cli.command("schema")
@@ -654,6 +654,7 @@ def schema_command(name: str, open_: bool) -> None:
       manifest  evidence/manifest.json of a report's evidence bundle
       scan      what scan --json prints
       build     what build --json and demo --json print
+      config    pmrecon.yaml, for editors (the same as pmrecon config schema)
     The schemas are strict: the exact shape this release writes. docs/findings-in-ci.md
     says when schema_version changes and how to validate in CI.
 
@@ -667,7 +668,12 @@ def schema_command(name: str, open_: bool) -> None:
 
     from .schema import load, open_form
 
-    schema = load(name)
+    if name == "config":
+        from .config_schema import config_json_schema
+
+        schema = config_json_schema()
+    else:
+        schema = load(name)
     click.echo(json.dumps(open_form(schema) if open_ else schema, indent=2, ensure_ascii=False))
 
 

@@ -164,7 +164,7 @@ TEXT: dict[str, str] = {
     "fix.bad_service_name": "Write it as the values of {label} joined by /",
     "cause.series_capped": "Query cut to {limit} series (the server sent {count}): the others are left out",
     "fix.series_capped": "Aggregate the query (`sum by …`) or raise `max_series`",
-    "cause.service_in_two_sources": "Service {service} reported by several sources ({sources}): their series are kept apart, never added together",
+    "cause.service_in_two_sources": "Service {service} reported by several sources ({names}): their series are kept apart, never added together",
     "fix.service_in_two_sources": "If the servers scrape the same targets, enable one source only, or give each its own services",
     "cause.unusable_values": "{count} infinite, NaN or absurd value(s) read as unknown ({series})",
     "fix.unusable_values": "Check the queries of these series; the other figures do not depend on them",

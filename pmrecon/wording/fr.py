@@ -164,7 +164,7 @@ TEXT: dict[str, str] = {
     "fix.bad_service_name": "Écrivez-le sous la forme des valeurs de {label} séparées par /",
     "cause.series_capped": "Requête coupée à {limit} séries (le serveur en renvoyait {count}) : les autres sont laissées de côté",
     "fix.series_capped": "Agrégez la requête (`sum by …`) ou relevez `max_series`",
-    "cause.service_in_two_sources": "Service {service} fourni par plusieurs sources ({sources}) : leurs séries restent séparées, jamais additionnées",
+    "cause.service_in_two_sources": "Service {service} présent à la fois dans {names} : leurs séries restent séparées, jamais additionnées",
     "fix.service_in_two_sources": "Si les serveurs collectent les mêmes cibles, n'activez qu'une source, ou donnez à chacune ses services",
     "cause.unusable_values": "{count} valeur(s) infinies, NaN ou démesurées lues comme inconnues ({series})",
     "fix.unusable_values": "Vérifiez les requêtes de ces séries ; le reste des chiffres n'en dépend pas",

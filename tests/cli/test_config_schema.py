@@ -50,6 +50,11 @@ def schema() -> dict:
     return document
 
 
+def test_pmrecon_schema_config_is_the_same_schema(schema) -> None:
+    run = run_cli("schema", "config")
+    assert run.code == 0 and json.loads(run.out) == schema
+
+
 def _flags(schema: dict, text: str) -> list[str]:
     validator = jsonschema.Draft202012Validator(schema)
     return [error.message for error in validator.iter_errors(safeyaml.load(text) or {})]

@@ -22,10 +22,10 @@ from connectors.prometheus import PrometheusSource
 from pmrecon.analysis import analyse
 from pmrecon.findings import findings_to_json
 from pmrecon.model import Evidence, Window
+from tests.analysis.test_scenarios import _increments, parse_openmetrics
 from tests.convention_scenarios import CONVENTION_SCENARIOS, preset_of
 from tests.infra.prom_fixtures import BackfilledPrometheus, backfilled_prometheus
 from tests.scenarios import Scenario
-from tests.analysis.test_scenarios import _increments, parse_openmetrics
 
 pytestmark = pytest.mark.prometheus
 

@@ -36,6 +36,7 @@ from tests.clihelp import run_cli
 from tests.connectors.test_prometheus_backfill import (  # noqa: F401 - collected here, on VictoriaMetrics
     ALL,
     PRESET,
+    SETTINGS,
     _main,
     test_alert_intervals_match_truth,
     test_availability_as_ratio_of_sums_matches_truth,
@@ -86,7 +87,14 @@ def bare_victoria(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Victoria
 
 def _collect(url: str, sc: Scenario, **settings: object) -> Evidence:
     src = PrometheusSource(
-        "vm", {"url": url, "preset": PRESET[sc.convention], **settings}, SourceContext()
+        "vm",
+        {
+            "url": url,
+            "preset": PRESET[sc.convention],
+            **SETTINGS.get(sc.convention, {}),
+            **settings,
+        },
+        SourceContext(),
     )
     return src.collect(CollectRequest(window=Window(*sc.window), baseline=Window(*sc.baseline)))
 

@@ -22,6 +22,7 @@ from connectors.prometheus.server import (
     server_info,
     settle_scrape_interval,
 )
+from pmrecon.errors import ConnectorError
 from pmrecon.model import Warning, Window
 from tests.infra.prometheus import FakeHTTPServer, FakeRequest
 
@@ -171,12 +172,16 @@ def test_too_few_samples_fall_back_to_the_default_and_say_so(count: int) -> None
     assert "assuming a 60s scrape interval: set scrape_interval in the settings" in message
 
 
-def test_a_wrong_shaped_answer_is_no_measure_not_an_error() -> None:
+def test_a_wrong_shaped_answer_fails_the_source_rather_than_give_a_measure() -> None:
+    """The transport checks every answer's shape (tests/connectors/test_source_answers.py):
+    a server that answers so is not a Prometheus, and the source says it in one line."""
+
     def handler(req: FakeRequest) -> tuple[int, Any]:
         return ok({"resultType": "vector", "result": [{"metric": "not a mapping", "value": 7}]})
 
-    with FakeHTTPServer(handler) as fake:
-        assert sample_spacing(source(fake.url).api, "http_requests_total", WINDOW) is None
+    with FakeHTTPServer(handler) as fake, pytest.raises(ConnectorError) as failed:
+        sample_spacing(source(fake.url).api, "http_requests_total", WINDOW)
+    assert "not a Prometheus response" in str(failed.value)
 
 
 def test_the_setting_wins_and_nothing_is_measured() -> None:

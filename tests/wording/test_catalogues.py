@@ -44,6 +44,7 @@ SAMPLES = {
     "threshold": "1 %",
     "count": 1089,
     "series": "error_ratio.checkout",
+    "names": "prom-a, prom-b",
     "signature": "TimeoutError: upstream",
     # Warnings grouped by cause (cause.*, fix.*, notice.cause*): the line's parts, then the
     # values the warnings carry.
