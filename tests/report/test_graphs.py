@@ -218,3 +218,19 @@ def test_long_series_are_thinned_keeping_peaks_troughs_and_gaps(data):
     assert xs == sorted(xs)
     short = Series("error_ratio", "error_ratio", "api", "ratio", ts[:100], values[:100], 15.0)
     assert ctx.xy(short) == ([local(t) for t in ts[:100]], values[:100])
+
+
+def test_alert_lanes_are_cut_on_the_page_and_whole_in_the_png(drawn):
+    """A phone needs short tick labels; the 1,200 px PNG shows every lane's whole name."""
+    import plotly.graph_objects as go
+
+    from pmrecon.report.graphs.bars import _wrapped
+
+    d = drawn["alerts"]
+    lanes = list(d.fig.layout.yaxis.tickvals)
+    assert list(d.fig.layout.yaxis.ticktext) == [_wrapped(lane) for lane in lanes]
+    png = go.Figure(d.fig).update_layout(d.png_layout)  # what the PNG export draws
+    assert list(png.layout.yaxis.ticktext) == lanes
+    long = "KubeDeploymentReplicasMismatch · very-long-service-name"
+    assert _wrapped(long) == "KubeDeploymentRep…<br>· very-long-servi…"
+    assert all(len(line) <= 18 for line in _wrapped(long).split("<br>"))

@@ -81,7 +81,7 @@ def _wrapped(lane: str, width: int = 18, most: int = 2) -> str:
     """The lane's name on at most ``most`` lines of ``width`` characters, for its tick label.
 
     A long "Alert (service)" on one line would leave a phone no width for the bars; what
-    is cut ends with "…" and the full name stays in every bar's hover text.
+    is cut ends with "…" and the full name stays in every bar's hover text and in the PNG.
     """
     lines: list[str] = []
     for word in lane.split(" "):
@@ -90,9 +90,8 @@ def _wrapped(lane: str, width: int = 18, most: int = 2) -> str:
             lines[-1] += " " + word
         else:
             lines.append(word)
-    if len(lines) > most:
-        lines = lines[:most]
-        lines[-1] = lines[-1][: width - 1] + "…"
+    if len(lines) > most:  # the rest joins the last line, cut to the width
+        lines = [*lines[: most - 1], " ".join(lines[most - 1 :])[: width - 1] + "…"]
     return "<br>".join(lines)
 
 
@@ -159,5 +158,7 @@ def alerts(ctx: FigureContext) -> Drawn | None:
         )
     if not fig.data:
         return None
-    height = _swimlane_layout(ctx, fig, [esc(n) for n in order[:MAX_LANES]], hidden)
-    return Drawn("alerts", title, fig, height=height)
+    lanes = [esc(n) for n in order[:MAX_LANES]]
+    height = _swimlane_layout(ctx, fig, lanes, hidden)
+    # the PNG is 1,200 px wide: there every lane keeps its whole name
+    return Drawn("alerts", title, fig, height=height, png_layout={"yaxis": {"ticktext": lanes}})

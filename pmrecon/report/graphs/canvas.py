@@ -25,6 +25,9 @@ class Drawn:
     width: int = PNG_WIDTH
     height: int = PNG_HEIGHT
     png: bytes | None = None
+    #: Layout changes for the PNG only: it has ``width`` pixels where the page may have a
+    #: phone's, so what the page shortens the PNG can show whole.
+    png_layout: dict[str, Any] | None = None
 
 
 class FigureContext:

@@ -94,8 +94,13 @@ async def _export(drawn: Sequence[Drawn], browser: str) -> dict[str, bytes]:
     # from the installed plotly package, so the export works offline.
     async with kaleido.Kaleido(n=1, timeout=FIGURE_TIMEOUT, mathjax=False, path=browser) as k:
         for d in drawn:
+            fig = d.fig
+            if d.png_layout:
+                import plotly.graph_objects as go
+
+                fig = go.Figure(d.fig).update_layout(d.png_layout)
             out[d.name] = await k.calc_fig(
-                d.fig,
+                fig,
                 opts={"format": "png", "width": d.width, "height": d.height, "scale": 1},
             )
     return out
