@@ -16,13 +16,19 @@ from pmrecon.model import Evidence, Window
 
 @dataclass(frozen=True)
 class CollectRequest:
-    """What to collect: the incident window, the baseline before it, and optional filters."""
+    """What to collect: the incident window, the baseline before it, and optional filters.
+
+    With ``look_back``, only that stretch before the baseline: the SLI series of
+    ``services``, as baseline series at the baseline's steps (the window and baseline say
+    which), and no alerts, logs or events. The build asks it of metrics sources only.
+    """
 
     window: Window
     baseline: Window | None = None
     services: tuple[str, ...] = ()  # empty: every service the source knows
     deadline: float | None = None  # time.monotonic() value after which to give up
     coarse: bool = False  # scan mode: a coarse first pass over a long window
+    look_back: Window | None = None  # a stretch before the baseline: its SLI series only
 
 
 @dataclass

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import connectors
-from connectors.base import CheckResult, CollectRequest, Source, SourceContext
+from connectors.base import CheckResult, CollectRequest, MetricsSource, Source, SourceContext
 from connectors.bundle import (
     bundle_files,
     evidence_from_files,
@@ -341,7 +341,43 @@ def gather_evidence(
         services=tuple(config.get("services") or ()),
         deadline=deadline_for(config),
     )
-    return collect(sources, creq, strict=request.strict, progress=progress)
+    evidence = collect(sources, creq, strict=request.strict, progress=progress)
+    return look_back(config, sources, creq, evidence, strict=request.strict, progress=progress)
+
+
+def look_back(
+    config: Config,
+    sources: list[Source],
+    request: CollectRequest,
+    evidence: Evidence,
+    strict: bool = False,
+    progress: ProgressCallback | None = None,
+) -> Evidence:
+    """The evidence, fetched further back when its incident was in breach from the baseline's start.
+
+    The metrics sources are asked for the breached services' SLI series over a stretch
+    before the baseline (``analysis.lookback_max``; see :mod:`pmrecon.look_back_fetch`).
+    A failure there is a warning (an error with ``strict``): the start stays unknown.
+    """
+    from .look_back_fetch import add_look_back, further_request
+
+    metrics = [src for src in sources if isinstance(src, MetricsSource)]
+    further = further_request(config, request, evidence) if metrics else None
+    if further is None or further.look_back is None:
+        return evidence
+    hours = round((request.window.start - further.look_back.start).total_seconds() / 3600, 1)
+    if progress:
+        progress(BuildProgress("collect", f"looking back {hours:g} h for the incident's start"))
+    try:
+        extra = collect(metrics, further, strict=strict)
+    except ConnectorError as exc:
+        if strict:
+            raise
+        message = f"the look-back before the baseline failed ({exc.format_message()})"
+        evidence.warnings.append(Warning("build", message, code="source_unavailable"))
+        return evidence
+    add_look_back(evidence, extra)
+    return evidence
 
 
 def source_context(config: Config, now: dt.datetime | None = None) -> SourceContext:

@@ -80,6 +80,16 @@ ANALYSIS_SCHEMA: Schema = {
         "an alert still firing this long after resolution is a detection gap (stale_alert)",
         minimum=0,
     ),
+    # A week at most: under a server's 11,000 points per series, a week's stretch keeps a
+    # step of a minute, far below the join gap a breach run may not cross.
+    "lookback_max": Key(
+        "duration",
+        6 * 3600,
+        "how far before the window to look for the start of an incident already in progress "
+        "there: past the baseline, a further stretch is fetched up to this far (0: the baseline only)",
+        minimum=0,
+        maximum=7 * 86400,
+    ),
     "slo_target": Key("ratio", 0.999, "availability SLO target for the error-budget figure"),
     # An hour at least: "slo_period: 30" (seconds) is surely 30 days mistyped.
     "slo_period": Key("duration", 30 * 86400, "the SLO's period", minimum=3600),

@@ -8,6 +8,7 @@ evidence with every query it sent.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -121,7 +122,7 @@ class PrometheusSource(ConfiguredSource):
         res = self._resolution(request, info)
         identity, services = self._services(request, warnings)
         alerts: list[Alert] = []
-        if self.settings["alerts"]["enabled"]:
+        if self.settings["alerts"]["enabled"] and request.look_back is None:
             # the requested services as resolved (a name may stand for prod/web)
             wanted = (
                 (tuple(s.name for s in services) or request.services) if request.services else ()
@@ -247,6 +248,15 @@ class PrometheusSource(ConfiguredSource):
                 res.rate_window,
             )
         ]
+        if request.look_back is not None:
+            # the baseline's steps (its span below), coarser only past max_points of them
+            b0, b1 = request.look_back.start.timestamp(), request.look_back.end.timestamp()
+            base = self._spans(dataclasses.replace(request, look_back=None), res)[-1]
+            step = float(choose_step(b1 - b0, base.step, res.max_points))
+            if step == base.step:
+                return [dataclasses.replace(base, start=b0, end=b1)]
+            count = float(nice_at_least(max(step, 2 * res.scrape)))
+            return [Span(b0, b1, True, step, count, max(res.rate_window, step))]
         if request.baseline is None or request.coarse:
             return spans
         b0, b1 = request.baseline.start.timestamp(), request.baseline.end.timestamp()

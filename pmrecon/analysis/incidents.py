@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from .context import AnalysisContext
 from .logs import ErrorLogCounts
-from .lookback import FoundBefore, breach_start_before, firing_start_before
+from .lookback import FoundBefore, breach_start_before, firing_start_before, in_breach_since
 from .signals import Signal
 from .thresholds import BaselineSamples
 from .times import epoch
@@ -39,6 +39,8 @@ class DetectedIncident:
     # found by looking back before the window (:mod:`.lookback`): the start's uncertainty
     impact_start_before: FoundBefore | None = None
     first_alert_before: FoundBefore | None = None
+    # no start found: the breach holds from the first sample collected, at this time
+    in_breach_since: float | None = None
 
     @property
     def impact(self) -> list[Signal]:
@@ -175,6 +177,15 @@ def _look_back_impact(
         _, _, before, signal = min(found, key=lambda f: (f[0], f[1]))
         incident.impact_start, incident.impact_signal = before.start, signal
         incident.impact_start_before = before
+        return
+    seen = [
+        since
+        for signal in incident.impact
+        if signal.open_start
+        and signal.sli is not None
+        and (since := in_breach_since(signal.sli, baseline, ctx.settings.join_gap)) is not None
+    ]
+    incident.in_breach_since = min(seen, default=None)
 
 
 def _find_resolution(

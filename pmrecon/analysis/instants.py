@@ -61,7 +61,9 @@ DEFINITIONS = {
     "first_alert": "Start of the earliest firing (not pending) interval among the incident's alerts.",
     "found_before_window": (
         "It was already in breach at the window's start: found by walking back through the "
-        "baseline's samples of the same SLI to the first step of the uninterrupted breach."
+        "samples of the same SLI before the window (the baseline's, then those of the "
+        "look-back's further stretch, up to analysis.lookback_max) to the first step of the "
+        "uninterrupted breach."
     ),
     "activated_before_window": (
         "It was already active at the window's start: its activation time (ALERTS_FOR_STATE), "
@@ -139,7 +141,7 @@ def impact_start_instant(ctx: AnalysisContext, detected: DetectedIncident) -> In
         )
         uncertainty = before.uncertainty if before.uncertainty is not None else uncertainty
         seconds = f"{ctx.window_start - before.start:.0f}"
-        where = "its alert's activation time" if alert else "the baseline"
+        where = "its alert's activation time" if alert else "the samples before the window"
         ctx.warn(
             f"incident already in progress at the window's start: its impact start "
             f"({utc_time_of(before.start).isoformat()}) was found in {where}, "
@@ -152,10 +154,23 @@ def impact_start_instant(ctx: AnalysisContext, detected: DetectedIncident) -> In
         definition += (
             " The incident was already in progress at the window's start: its start is unknown."
         )
-        ctx.warn(
-            "incident already in progress at the window's start; widen --from to see its start",
-            "ongoing_at_start",
-        )
+        since = detected.in_breach_since
+        if since is None:
+            ctx.warn(
+                "incident already in progress at the window's start; widen --from to see its start",
+                "ongoing_at_start",
+            )
+        else:
+            hours = f"{round((ctx.window_start - since) / 3600, 1):g}"
+            ctx.warn(
+                f"incident already in progress at the window's start, and already in breach "
+                f"{hours} h before it, from the first sample collected "
+                f"({utc_time_of(since).isoformat()}): its start is unknown; raise "
+                "analysis.lookback_max or widen --from to find it",
+                "impact_start_beyond_lookback",
+                at=utc_time_of(since).isoformat(),
+                hours=hours,
+            )
     at = utc_time(detected.impact_start)
     return Instant(
         at,

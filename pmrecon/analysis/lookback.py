@@ -3,10 +3,15 @@
 Input: an SLI series (threshold set) and the evidence's baseline samples beside it, or an
 alert already firing at the window's start. Output: the start found before the window
 (epoch seconds) and its uncertainty, or ``None`` when the data before the window does not
-reach it. The same rules as inside the window: a breach is a run of samples beyond the
-same threshold, split by gaps longer than the join gap, and starts one step before its
-first sample; an alert fires at the first rule evaluation ``for`` after its activation.
-See "Look-back" in ``docs/definitions.md``. Pure.
+reach it (:func:`in_breach_since` then says how far back the breach was seen). The same
+rules as inside the window: a breach is a run of samples beyond the same threshold, split
+by gaps longer than the join gap, and starts one step before its first sample; an alert
+fires at the first rule evaluation ``for`` after its activation.
+
+The samples before the window are the baseline's and, when the build fetched one, the
+look-back's further stretch before it (``analysis.lookback_max``): the library pipeline
+asks :func:`look_back_services` whether the findings need that stretch, and of which
+services. See "Look-back" in ``docs/definitions.md``. Pure.
 """
 
 from __future__ import annotations
@@ -16,10 +21,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..findings import Findings
 from ..model import Alert
 from .slis import SliSeries
 from .thresholds import BaselineSamples
 from .times import epoch
+
+
+#: The analysis' warning when the breach at the window's start holds from the first sample
+#: collected before it: its start lies further back than the data.
+BEYOND_DATA = "impact_start_beyond_lookback"
 
 
 @dataclass(frozen=True)
@@ -36,24 +47,51 @@ def breach_start_before(
     sli: SliSeries, baseline: BaselineSamples, join_gap: float
 ) -> FoundBefore | None:
     """Where the breach open at the window's first sample began, walking back the baseline."""
+    walk = _walk_back(sli, baseline, join_gap)
+    if walk is None:
+        return None
+    times, first = walk
+    if first == len(times) - 1 or first == 0:
+        return None  # nothing before the window, or in breach from the data's first sample
+    return FoundBefore(
+        float(times[first] - sli.step),
+        float(times[first] - times[first - 1]),
+        samples=len(times) - 1 - first,
+    )
+
+
+def in_breach_since(sli: SliSeries, baseline: BaselineSamples, join_gap: float) -> float | None:
+    """The first sample before the window, when the breach open at the window's start holds from it.
+
+    Then its start lies before everything collected (the baseline and the look-back's
+    further stretch): this says how far back the breach was seen. ``None`` otherwise.
+    """
+    walk = _walk_back(sli, baseline, join_gap)
+    if walk is None:
+        return None
+    times, first = walk
+    return float(times[0]) if first == 0 and len(times) > 1 else None
+
+
+def _walk_back(
+    sli: SliSeries, baseline: BaselineSamples, join_gap: float
+) -> tuple[np.ndarray, int] | None:
+    """The samples before the window then the window's first, and where the breach run starts.
+
+    The run walks back while each earlier sample is in breach and no gap longer than the
+    join gap splits it; every sample before the window counts, the look-back's too.
+    """
     if sli.threshold is None or not len(sli.timestamps) or not sli.in_breach[0]:
         return None
-    ts, values = baseline.samples_of(sli)
+    ts, values = baseline.samples_of(sli, start=-math.inf)
     before = ts < sli.timestamps[0] - 1e-9
     ts, values = ts[before], values[before]
-    # walk back while each earlier sample is in breach and no gap splits the run
     times = np.r_[ts, sli.timestamps[:1]]
     mask = sli.breaches(values)
     first = len(ts)
     while first > 0 and mask[first - 1] and times[first] - times[first - 1] <= join_gap:
         first -= 1
-    if first == len(ts) or first == 0:
-        return None  # nothing before the window, or the baseline too is in breach all along
-    return FoundBefore(
-        float(times[first] - sli.step),
-        float(times[first] - times[first - 1]),
-        samples=len(ts) - first,
-    )
+    return times, first
 
 
 def firing_start_before(alert: Alert, window_start: float) -> FoundBefore | None:
@@ -72,3 +110,21 @@ def firing_start_before(alert: Alert, window_start: float) -> FoundBefore | None
     if start > window_start + 1e-6:
         return None  # it fired inside the window after all: the window's own data says when
     return FoundBefore(start, every, "alert")
+
+
+def look_back_services(findings: Findings) -> tuple[str, ...]:
+    """The services to fetch further back for: none unless the impact start lies before the data.
+
+    That is when the breach open at the window's start holds from the first sample collected
+    (warning :data:`BEYOND_DATA`); the services are those with an SLI in breach at the
+    window's start.
+    """
+    if not any(w.code == BEYOND_DATA for w in findings.warnings):
+        return ()
+    return tuple(
+        sorted(
+            s.name
+            for s in findings.incident.services
+            if any(b.start is None for b in s.sli_breaches)
+        )
+    )

@@ -46,17 +46,24 @@ class BaselineSamples:
         )
         return window, self.by_key.get(_key(window)) if window is not None else None
 
-    def samples_of(self, sli: SliSeries) -> tuple[np.ndarray, np.ndarray]:
-        """The baseline samples of ``sli``: its series' partner, else bad/total of the counts."""
+    def samples_of(
+        self, sli: SliSeries, start: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The baseline samples of ``sli``: its series' partner, else bad/total of the counts.
+
+        From ``start`` when given: the look-back's stretch before the baseline lies in the
+        same series, and only the look-back reads it.
+        """
+        low = self.start if start is None else start
         window, baseline = self._partner(sli.series_id)
         if baseline is not None:
-            ts, values = samples_in(baseline, self.start, self.end)
+            ts, values = samples_in(baseline, low, self.end)
             return ts, np.clip(values, 0, 1) if sli.kind == "error_ratio" else values
         total = self.counts.get((sli.service, "requests_total"))
         bad = self.counts.get((sli.service, "requests_bad"))
         if sli.kind != "error_ratio" or window is not None or total is None or bad is None:
             return np.empty(0), np.empty(0)
-        return counts_ratio(total, bad, self.start, self.end)
+        return counts_ratio(total, bad, low, self.end)
 
     def values_beside(self, series_id: str) -> np.ndarray | None:
         """The baseline values of the window series ``series_id``, if any."""

@@ -72,7 +72,10 @@ def test_unknown_when_the_baseline_is_in_breach_all_along() -> None:
     impact = found["instants"]["impact_start"]
     assert impact["at"] is None and "found_before_window" not in impact
     assert found["incident"]["duration_seconds"] is None
-    assert "ongoing_at_start" in _codes(found)
+    # it says how far back it looked: to the baseline's first sample, an hour before
+    (beyond,) = [w for w in found["warnings"] if w["code"] == "impact_start_beyond_lookback"]
+    assert beyond["params"] == {"at": (W0 - 60 * MIN).isoformat(), "hours": "1"}
+    assert "ongoing_at_start" not in _codes(found)
 
 
 def test_a_gap_longer_than_the_join_gap_stops_the_walk() -> None:

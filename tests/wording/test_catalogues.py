@@ -66,6 +66,7 @@ SAMPLES = {
     "gaps": 2,
     "incidents": 4,
     "stability": 300,
+    "hours": "6",
     # the leads (pmrecon/report/leads.py)
     "at": "10:05",
     "lag": "4 min",

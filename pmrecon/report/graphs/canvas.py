@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ...model import Evidence, Series
@@ -77,6 +77,13 @@ class FigureContext:
 
     def xy(self, s: Series, scale: float = 1.0, shift: float = 0.0) -> tuple[list[str], list[Any]]:
         """Points of a series in local time, with a break wherever samples are missing."""
+        baseline = self.evidence.baseline
+        if s.baseline and baseline is not None and s.timestamps:
+            # a baseline series holds the look-back's stretch before it too: not drawn
+            start = baseline.start.timestamp()
+            if s.timestamps[0] < start:
+                kept = [(t, v) for t, v in zip(s.timestamps, s.values) if t >= start]
+                s = replace(s, timestamps=[t for t, _ in kept], values=[v for _, v in kept])
         return points(s, self.stamp, scale=scale, shift=shift)
 
     def color(self, service: str) -> str:
