@@ -361,7 +361,7 @@ def look_back(
     """
     from .look_back_fetch import add_look_back, further_request
 
-    metrics = [src for src in sources if isinstance(src, MetricsSource)]
+    metrics: list[Source] = [src for src in sources if isinstance(src, MetricsSource)]
     further = further_request(config, request, evidence) if metrics else None
     if further is None or further.look_back is None:
         return evidence

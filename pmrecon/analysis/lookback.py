@@ -27,7 +27,6 @@ from .slis import SliSeries
 from .thresholds import BaselineSamples
 from .times import epoch
 
-
 #: The analysis' warning when the breach at the window's start holds from the first sample
 #: collected before it: its start lies further back than the data.
 BEYOND_DATA = "impact_start_beyond_lookback"
