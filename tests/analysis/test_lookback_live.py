@@ -5,6 +5,11 @@ holds its first 10 minutes, and its alert was already firing at the window's sta
 analysis must walk back to the true impact start and first alert (within one step, marked
 ``found_before_window``), fill duration, MTTD and MTTR, and keep the incident's minutes
 out of the baseline the thresholds are derived from.
+
+Through the whole build: an impact that began 90 minutes before a one-hour window, so
+before its one-hour baseline, is found in the stretch the build fetches further back
+(``analysis.lookback_max``), and a rebuild from the bundle finds it with no server; one
+that began before the bound stays unknown, and the build says how far back it looked.
 """
 
 from __future__ import annotations
@@ -18,7 +23,10 @@ import pytest
 from connectors.base import CollectRequest, SourceContext
 from connectors.prometheus import PrometheusSource
 from pmrecon.analysis import MIN_ERROR_RATIO_THRESHOLD, analyse
+from pmrecon.api import BuildRequest, build
+from pmrecon.config import Config
 from pmrecon.findings import findings_to_json
+from pmrecon.look_back_fetch import QUERY_SUFFIX
 from pmrecon.model import Window
 from tests.infra.prometheus import PrometheusServer, backfill
 from tests.scenarios import (
@@ -60,12 +68,55 @@ def started_before_from() -> Scenario:
     )
 
 
+#: A one-hour window whose one-hour baseline the incident already fills.
+FROM = t("2026-03-03 11:00")
+TO = FROM + dt.timedelta(hours=1)
+EARLY_IMPACT = FROM - dt.timedelta(minutes=90)
+EARLY_ACTIVATION = EARLY_IMPACT + dt.timedelta(minutes=1)
+EARLY_RESOLUTION = FROM + dt.timedelta(minutes=20)
+#: The same, a day later, begun four hours before the window: past a three-hour bound.
+FAR_FROM = FROM + dt.timedelta(days=1)
+FAR_IMPACT = FAR_FROM - dt.timedelta(hours=4)
+
+
+def started_before_the_baseline(
+    name: str, start: dt.datetime, impact: dt.datetime, alert: str
+) -> Scenario:
+    """One service failing from ``impact``; data from 7 h before ``start`` (the window, 1 h)."""
+    end = start + dt.timedelta(minutes=20)
+    svc = ServiceProfile("checkout", rps=20, phases=(Phase(impact, end, 0.25),))
+    return Scenario(
+        name,
+        # the scenario's own span only decides how far back the data goes (its baseline)
+        start - dt.timedelta(hours=3),
+        start + dt.timedelta(hours=1),
+        services=[svc, ServiceProfile("cart", rps=10)],
+        alerts=[
+            AlertSpec(
+                alert,
+                "checkout",
+                ((impact + dt.timedelta(minutes=1), end + dt.timedelta(minutes=2)),),
+                for_seconds=FOR_SECONDS,
+            )
+        ],
+        description="the impact began before the baseline of a one-hour window",
+    )
+
+
+def _scenarios() -> list[Scenario]:
+    return [
+        started_before_from(),
+        started_before_the_baseline("began_before_baseline", FROM, EARLY_IMPACT, "EarlyErrors"),
+        started_before_the_baseline("began_past_the_bound", FAR_FROM, FAR_IMPACT, "FarErrors"),
+    ]
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
     root = Path(tmp_path_factory.mktemp("lookback"))
-    sc = started_before_from()
-    backfill([sc], root / "data", root / "openmetrics")
-    prom = PrometheusServer(root, root / "data", rules=rules_yaml([sc]))
+    scenarios = _scenarios()
+    backfill(scenarios, root / "data", root / "openmetrics")
+    prom = PrometheusServer(root, root / "data", rules=rules_yaml(scenarios))
     prom.start()
     try:
         yield prom
@@ -133,3 +184,85 @@ def test_baseline_holding_the_incidents_start_does_not_raise_the_threshold(
     assert all(w["code"] != "baseline_unreliable" for w in found["warnings"])
     # the healthy service's baseline is left whole
     assert not any("cart" in w["params"]["sli"] for w in left_out)
+
+
+def _config(url: str | None, **analysis: object) -> Config:
+    # a breach that fills the baseline gives no threshold to derive: it is set
+    sources = {"prom": {"type": "prometheus", "url": url, "preset": "http_requests_total"}}
+    return Config.from_dict(
+        {
+            "language": "en",
+            "sources": sources if url else {},
+            "analysis": {"error_ratio_threshold": 0.05, **analysis},
+        }
+    )
+
+
+def test_a_start_before_the_baseline_is_fetched_found_and_rebuilt_offline(
+    server: PrometheusServer, tmp_path: Path
+) -> None:
+    result = build(
+        _config(server.url),
+        BuildRequest(window=Window(FROM, TO), out=tmp_path / "live", png=False),
+    )
+    found = result.findings
+    step = started_before_from().scrape_interval
+    impact, alert = found["instants"]["impact_start"], found["instants"]["first_alert"]
+    assert abs((_at(impact["at"]) - EARLY_IMPACT).total_seconds()) <= step
+    assert impact["found_before_window"] is True
+    first_eval = -(-ts(EARLY_ACTIVATION) // 15) * 15
+    fired = dt.datetime.fromtimestamp(first_eval + FOR_SECONDS, tz=dt.UTC)
+    assert abs((_at(alert["at"]) - fired).total_seconds()) <= step
+    assert alert["found_before_window"] is True
+    incident = found["incident"]
+    duration = (EARLY_RESOLUTION - EARLY_IMPACT).total_seconds()
+    assert incident["duration_seconds"] == pytest.approx(duration, abs=2 * step)
+    assert incident["mttr_seconds"] == incident["duration_seconds"]
+    assert incident["mttd_seconds"] == pytest.approx(
+        (fired - EARLY_IMPACT).total_seconds(), abs=step
+    )
+    codes = {w["code"] for w in found["warnings"]}
+    assert "impact_found_before_window" in codes
+    assert not {"impact_start_beyond_lookback", "source_unavailable"} & codes
+
+    # the stretch's queries are on record: the checkout SLIs only, up to 6 h before --from
+    (prom,) = [s for s in found["sources"] if s["name"] == "prom"]
+    further = [q for q in prom["queries"] if q["id"].endswith(QUERY_SUFFIX)]
+    slis = [q for q in further if q.get("sli")]
+    assert slis and {q["service"] for q in slis} == {"checkout"}
+    # (request counts start one count step in, so that each counts a whole step)
+    assert min(_at(q["start"]) for q in slis) == FROM - dt.timedelta(hours=6)
+    assert all(_at(q["start"]) < FROM - dt.timedelta(hours=5) for q in slis)
+    assert {_at(q["end"]) for q in slis} == {FROM - dt.timedelta(hours=1)}
+
+    # rebuilt from the bundle, with no source configured: the same findings
+    again = build(
+        _config(None),
+        BuildRequest(source_dir=tmp_path / "live" / "evidence", out=tmp_path / "again", png=False),
+    )
+    for key in ("incident", "instants", "warnings", "thresholds", "timeline"):
+        assert again.findings[key] == found[key], key
+
+
+def test_a_start_past_the_bound_stays_unknown_and_says_how_far_back(
+    server: PrometheusServer, tmp_path: Path
+) -> None:
+    result = build(
+        _config(server.url, lookback_max="3h"),
+        BuildRequest(
+            window=Window(FAR_FROM, FAR_FROM + dt.timedelta(hours=1)), out=tmp_path, png=False
+        ),
+    )
+    found = result.findings
+    impact = found["instants"]["impact_start"]
+    assert impact["at"] is None and "found_before_window" not in impact
+    assert found["incident"]["ongoing_at_start"] is True
+    assert found["incident"]["duration_seconds"] is None
+    (beyond,) = [w for w in found["warnings"] if w["code"] == "impact_start_beyond_lookback"]
+    assert beyond["params"] == {
+        "at": (FAR_FROM - dt.timedelta(hours=3)).isoformat(),
+        "hours": "3",
+    }
+    # the report says so (Markdown escapes the key's underscore)
+    report = (tmp_path / "postmortem.md").read_text(encoding="utf-8").replace("\\", "")
+    assert "3 h before the window" in report and "`analysis.lookback_max`" in report
