@@ -326,7 +326,11 @@ def _partial_message(src: Source, missing: list[Warning]) -> str:
 def gather_evidence(
     config: Config, request: BuildRequest, progress: ProgressCallback | None = None
 ) -> Evidence:
-    """Evidence for the request: read back from a bundle, or collected from live sources."""
+    """Evidence for the request: read back from a bundle, or collected from live sources.
+
+    Live, a second collect fetches further back when the incident began before the
+    baseline (:func:`look_back`).
+    """
     if request.source_dir is not None:
         if progress:
             progress(BuildProgress("read", f"reading {request.source_dir}"))

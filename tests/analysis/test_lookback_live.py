@@ -230,6 +230,7 @@ def test_a_start_before_the_baseline_is_fetched_found_and_rebuilt_offline(
     further = [q for q in prom["queries"] if q["id"].endswith(QUERY_SUFFIX)]
     slis = [q for q in further if q.get("sli")]
     assert slis and {q["service"] for q in slis} == {"checkout"}
+    assert not any("ALERTS" in str(q["query"]) for q in further)  # the window's tell activation
     # (request counts start one count step in, so that each counts a whole step)
     assert min(_at(q["start"]) for q in slis) == FROM - dt.timedelta(hours=6)
     assert all(_at(q["start"]) < FROM - dt.timedelta(hours=5) for q in slis)
