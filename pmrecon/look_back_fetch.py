@@ -68,10 +68,14 @@ def add_look_back(evidence: Evidence, extra: Evidence) -> None:
     renamed = {q.id: q.id + QUERY_SUFFIX for info in extra.sources for q in info.queries}
     beside = {_key(s): s for s in evidence.series if s.baseline}
     cutoff = evidence.baseline.start.timestamp() if evidence.baseline else None
+    source_of = {q.id: info.name for info in extra.sources for q in info.queries}
     for s in extra.series:
         if not s.baseline:
             continue
-        own = beside.get(_key(s))
+        # two sources' series of one service were renamed <series>@<source> by the first
+        # collect (api.merge_apart); one source answering alone here was not
+        apart = (s.kind, f"{s.name}@{source_of.get(s.query_ref or '')}", s.service, s.quantile)
+        own = beside.get(_key(s)) or beside.get(apart)
         # before the baseline's first sample: the stretch's last one may be that very sample
         ends = [cutoff, own.timestamps[0] if own and own.timestamps else None]
         end = min((t for t in ends if t is not None), default=math.inf)
@@ -96,7 +100,11 @@ def add_look_back(evidence: Evidence, extra: Evidence) -> None:
             evidence.sources.append(info)
     evidence.sources.sort(key=lambda i: i.name)
     said = {(w.source, w.code, w.message) for w in evidence.warnings}
-    evidence.warnings.extend(w for w in extra.warnings if (w.source, w.code, w.message) not in said)
+    for w in extra.warnings:
+        if w.code == "source_unavailable":  # it may have failed here only: say where
+            w = dataclasses.replace(w, message=f"in the look-back before the baseline, {w.message}")
+        if (w.source, w.code, w.message) not in said:
+            evidence.warnings.append(w)
 
 
 def _key(s: Series) -> tuple[str, str, str, float | None]:

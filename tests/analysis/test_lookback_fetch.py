@@ -211,3 +211,41 @@ def test_lookback_max_is_a_duration_up_to_a_week() -> None:
     for bad in ("8d", "-1h", "soon"):
         with pytest.raises(ConfigError, match="lookback_max"):
             _config(lookback_max=bad)
+
+
+def test_the_prometheus_look_back_reads_the_stretch_at_the_baselines_step() -> None:
+    from connectors.base import SourceContext
+    from connectors.prometheus import PrometheusSource
+    from connectors.prometheus.source import Resolution
+
+    source = PrometheusSource(
+        "prom", {"url": "http://127.0.0.1:9", "preset": "http_requests_total"}, SourceContext()
+    )
+    res = Resolution(scrape=15, max_points=11_000, step=15, count_step=30, rate_window=60)
+    (base,) = source._spans(REQUEST, res)[1:]
+    stretch = Window(W0 - 6 * HOUR, W0 - HOUR)
+    (span,) = source._spans(dataclasses.replace(REQUEST, look_back=stretch), res)
+    assert (span.start, span.end) == (stretch.start.timestamp(), stretch.end.timestamp())
+    assert span.baseline and (span.step, span.count_step, span.rate_window) == (
+        base.step,
+        base.count_step,
+        base.rate_window,
+    )
+    # a week at 15 s would pass 11,000 points: a coarser step, still far below the join gap
+    week = Window(W0 - 7 * 24 * HOUR, W0 - HOUR)
+    (span,) = source._spans(dataclasses.replace(REQUEST, look_back=week), res)
+    assert (week.end - week.start).total_seconds() / span.step + 1 <= 11_000
+    assert 15 < span.step <= 60 and span.count_step >= span.step
+
+
+def test_a_source_failing_only_in_the_look_back_is_said_so() -> None:
+    metrics, other = Metrics(W0 - 90 * MIN), Metrics(W0 - 90 * MIN, fail_look_back=True)
+    other.name = "prom-b"
+    sources = [metrics, other]
+    config = _config()
+    evidence = collect(sources, REQUEST)  # type: ignore[arg-type]
+    evidence = look_back(config, sources, REQUEST, evidence)  # type: ignore[arg-type]
+    (failed,) = [w for w in evidence.warnings if w.code == "source_unavailable"]
+    assert failed.source == "prom-b" and failed.message.startswith("in the look-back")
+    found = findings_to_json(analyse(evidence, config["analysis"], language="en"))
+    assert found["instants"]["impact_start"]["found_before_window"] is True
