@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from connectors.toolkit.failures import RequestFailed, error_reason, is_dns_error, short
 
+from .shapes import WrongShape
+
 if TYPE_CHECKING:
     from .flavour import ErrorClasses
 
@@ -215,6 +217,10 @@ _NOT_ES = (
     "{where}: the server is not Elasticsearch (no 'X-Elastic-Product: Elasticsearch' header); "
     "check hosts (for OpenSearch, use type: opensearch){ctx}"
 )
+_WRONG_SHAPE = (
+    "{where} answered something that is not an {product} response ({short}); "
+    "check hosts (a proxy or another server?){ctx}"
+)
 _NOT_JSON = "{where}: the answer is not JSON ({short}); check hosts (a proxy?){ctx}"
 _UNAUTHENTICATED = (
     "{where}: authentication failed (HTTP 401); check api_key or username/password{ctx}"
@@ -238,6 +244,7 @@ _INTERNAL = "{where}: request failed ({exc_type}: {short}){ctx}"
 # fmt: off
 FAILURES: tuple[Failure, ...] = (
     # what the client raised says it all
+    Failure(lambda f: isinstance(f.exc, WrongShape), "not_elasticsearch", True, _WRONG_SHAPE),
     Failure(_raised("tls"), "tls", True, _TLS),
     Failure(_raised("timeout"), "timeout", True, _NO_ANSWER),
     Failure(_timed_out, "timeout", True, _NO_ANSWER),
