@@ -15,6 +15,7 @@ absent; when present they must have their type.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,6 +34,11 @@ _ONE_BUCKET_AGGS = frozenset({"filter", "global", "missing"})
 _METRIC_AGGS = frozenset({"min", "max", "avg", "sum", "cardinality", "value_count"})
 #: Numeric bucket keys: a date histogram's key is epoch milliseconds.
 _NUMERIC_KEYS = frozenset({"date_histogram", "histogram"})
+#: Metrics pmrecon asks of the time field only: their value is a time.
+_TIME_METRICS = frozenset({"min", "max"})
+#: The times (epoch milliseconds) an answer may hold: 1900 to 9000, which every time zone
+#: can show (a server's 1e20 would overflow a datetime deep in the connector).
+TIME_RANGE = (-2_208_988_800_000, 221_845_392_000_000)
 
 
 def answer_problem(
@@ -64,7 +70,10 @@ def _object_problem(value: Any, where: str = "the answer") -> str | None:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite JSON number (the client's parser also reads ``Infinity`` and ``NaN``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value)
 
 
 def _optional(obj: Mapping[str, Any], key: str, kind: type, want: str, at: str = "") -> str | None:
@@ -78,7 +87,35 @@ def _optional(obj: Mapping[str, Any], key: str, kind: type, want: str, at: str =
 def _number_problem(value: Any, where: str, *, null: bool = False) -> str | None:
     if _is_number(value) or (null and value is None):
         return None
+    if isinstance(value, float):
+        return f"{where} is {value}, not a finite number"
     return _kind_problem(value, where, "a number or null" if null else "a number")
+
+
+def _time_problem(value: Any, where: str, *, null: bool = False) -> str | None:
+    """The problem with ``value`` as a time in epoch milliseconds (a number, or its text)."""
+    if null and value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return f"{where} is {value[:40]!r}, not a time"
+    else:
+        problem = _number_problem(value, where)
+        if problem:
+            return problem
+        number = value
+    if not TIME_RANGE[0] <= number < TIME_RANGE[1]:
+        return f"{where} is {value}, not a time between 1900 and 9000 (epoch milliseconds)"
+    return None
+
+
+def _number_time_problem(value: Any, where: str, *, null: bool = False) -> str | None:
+    """The problem with ``value`` as a time that must be a number (not its text)."""
+    if isinstance(value, str):
+        return _kind_problem(value, where, "a number")
+    return _time_problem(value, where, null=null)
 
 
 def _root_problem(answer: Any) -> str | None:
@@ -125,7 +162,7 @@ def _field_caps_problem(answer: Any) -> str | None:
 def _search_problem(answer: Any, body: Mapping[str, Any], pit_id_key: str) -> str | None:
     problem = (
         _object_problem(answer)
-        or _hits_problem(answer.get("hits"), "hits")
+        or _hits_problem(answer.get("hits"), "hits", timed=bool(body.get("sort")))
         or _shards_problem(answer.get("_shards"))
         or _optional(answer, "timed_out", bool, "a boolean")
         or _optional(answer, "pit_id", str, "text")
@@ -138,7 +175,8 @@ def _search_problem(answer: Any, body: Mapping[str, Any], pit_id_key: str) -> st
     return _aggs_problem(answer, asked, "aggregations", "aggregations")
 
 
-def _hits_problem(hits: Any, at: str) -> str | None:
+def _hits_problem(hits: Any, at: str, *, timed: bool = False) -> str | None:
+    """The problem with ``hits``; ``timed``: their first sort value is their time."""
     problem = _object_problem(hits, at)
     if problem:
         return problem
@@ -159,6 +197,8 @@ def _hits_problem(hits: Any, at: str) -> str | None:
             or _optional(hit, "_source", Mapping, "an object", f"{where}.")
             or _optional(hit, "sort", list, "a list", f"{where}.")
         )
+        if not problem and timed and hit.get("sort"):
+            problem = _time_problem(hit["sort"][0], f"{where}.sort[0]", null=True)
         if problem:
             return problem
     return None
@@ -207,6 +247,8 @@ def _agg_problem(agg: Any, spec: Mapping[str, Any], where: str) -> str | None:
         return problem
     kind = next((k for k in spec if k not in ("aggs", "aggregations", "meta")), "")
     sub = spec.get("aggs") or spec.get("aggregations") or {}
+    if kind in _TIME_METRICS:
+        return _number_time_problem(agg.get("value"), f"{where}.value", null=True)
     if kind in _METRIC_AGGS:
         return _number_problem(agg.get("value"), f"{where}.value", null=True)
     if kind == "top_hits":
@@ -245,8 +287,14 @@ def _bucket_problem(
         key = bucket.get("key")
         if kind == "composite" and not isinstance(key, Mapping):
             return _kind_problem(key, f"{where}.key", "an object")
+        if kind == "date_histogram":
+            return _number_time_problem(key, f"{where}.key") or _sub_problem(bucket, sub, where)
         if kind in _NUMERIC_KEYS and not _is_number(key):
             return _kind_problem(key, f"{where}.key", "a number")
         if kind == "terms" and (key is None or isinstance(key, (list, Mapping))):
             return _kind_problem(key, f"{where}.key", "a value")
+    return _sub_problem(bucket, sub, where)
+
+
+def _sub_problem(bucket: Mapping[str, Any], sub: Mapping[str, Any], where: str) -> str | None:
     return _aggs_problem(bucket, sub, "", where) if sub else None
