@@ -249,7 +249,11 @@ def test_partial_answers_are_a_degraded_report(prometheus, proxy, reference, tmp
 
 
 @pytest.mark.parametrize("status", [400, 500])
-def test_credentials_a_server_quotes_in_a_query_error_reach_no_output(proxy, tmp_path, status) -> None:  # noqa: ANN001
+def test_credentials_a_server_quotes_in_a_query_error_reach_no_output(
+    proxy,  # noqa: ANN001
+    tmp_path,  # noqa: ANN001
+    status: int,
+) -> None:
     """Issue 14: a server quoting the request's headers in the error of one query (not a
     fatal one: the build goes on and writes the warning everywhere). Every form a credential
     takes is sent: a bearer token, a custom header, Basic from username/password and from a
