@@ -34,6 +34,10 @@ _ONE_BUCKET_AGGS = frozenset({"filter", "global", "missing"})
 _METRIC_AGGS = frozenset({"min", "max", "avg", "sum", "cardinality", "value_count"})
 #: Numeric bucket keys: a date histogram's key is epoch milliseconds.
 _NUMERIC_KEYS = frozenset({"date_histogram", "histogram"})
+#: The largest count Elasticsearch holds (a Java long).
+MAX_COUNT = 2**63 - 1
+#: Metrics whose value is a count.
+_COUNT_METRICS = frozenset({"cardinality", "value_count"})
 #: Metrics pmrecon asks of the time field only: their value is a time.
 _TIME_METRICS = frozenset({"min", "max"})
 #: The times (epoch milliseconds) an answer may hold: 1900 to 9000, which every time zone
@@ -92,6 +96,17 @@ def _number_problem(value: Any, where: str, *, null: bool = False) -> str | None
     return _kind_problem(value, where, "a number or null" if null else "a number")
 
 
+def _count_problem(value: Any, where: str, *, null: bool = False) -> str | None:
+    """The problem with ``value`` as a count: a whole number from 0 to the largest long
+    (a count near 1e308 would overflow once summed and turned into a ratio)."""
+    problem = _number_problem(value, where, null=null)
+    if problem or value is None:
+        return problem
+    if not 0 <= value <= MAX_COUNT or value != int(value):
+        return f"{where} is {value}, not a count"
+    return None
+
+
 def _time_problem(value: Any, where: str, *, null: bool = False) -> str | None:
     """The problem with ``value`` as a time in epoch milliseconds (a number, or its text)."""
     if null and value is None:
@@ -107,7 +122,9 @@ def _time_problem(value: Any, where: str, *, null: bool = False) -> str | None:
             return problem
         number = value
     if not TIME_RANGE[0] <= number < TIME_RANGE[1]:
-        return f"{where} is {value}, not a time between 1900 and 9000 (epoch milliseconds)"
+        return (
+            f"{where} is {str(value)[:40]}, not a time between 1900 and 9000 (epoch milliseconds)"
+        )
     return None
 
 
@@ -182,9 +199,9 @@ def _hits_problem(hits: Any, at: str, *, timed: bool = False) -> str | None:
         return problem
     found = hits.get("total")
     if isinstance(found, Mapping):
-        problem = _number_problem(found.get("value"), f"{at}.total.value")
+        problem = _count_problem(found.get("value"), f"{at}.total.value")
     elif found is not None:
-        problem = _number_problem(found, f"{at}.total")
+        problem = _count_problem(found, f"{at}.total")
     if problem:
         return problem
     docs = hits.get("hits")
@@ -212,9 +229,9 @@ def _shards_problem(shards: Any) -> str | None:
     )
     if problem:
         return problem
-    failed = shards.get("failed")
-    if failed is not None and not _is_number(failed):
-        return _kind_problem(failed, "_shards.failed", "a number")
+    problem = _count_problem(shards.get("failed"), "_shards.failed", null=True)
+    if problem:
+        return problem
     for i, failure in enumerate(shards.get("failures") or []):
         problem = _object_problem(failure, f"_shards.failures[{i}]")
         if problem:
@@ -249,6 +266,8 @@ def _agg_problem(agg: Any, spec: Mapping[str, Any], where: str) -> str | None:
     sub = spec.get("aggs") or spec.get("aggregations") or {}
     if kind in _TIME_METRICS:
         return _number_time_problem(agg.get("value"), f"{where}.value", null=True)
+    if kind in _COUNT_METRICS:
+        return _count_problem(agg.get("value"), f"{where}.value", null=True)
     if kind in _METRIC_AGGS:
         return _number_problem(agg.get("value"), f"{where}.value", null=True)
     if kind == "top_hits":
@@ -259,7 +278,7 @@ def _agg_problem(agg: Any, spec: Mapping[str, Any], where: str) -> str | None:
         return None
     problem = _optional(agg, "after_key", Mapping, "an object", f"{where}.")
     if agg.get("sum_other_doc_count") is not None:
-        problem = problem or _number_problem(
+        problem = problem or _count_problem(
             agg["sum_other_doc_count"], f"{where}.sum_other_doc_count"
         )
     if problem:
@@ -278,7 +297,7 @@ def _bucket_problem(
     bucket: Any, kind: str, sub: Mapping[str, Any], where: str, *, keyed: bool
 ) -> str | None:
     """The problem with one bucket: its count, its key (``keyed``), its sub-aggregations."""
-    problem = _object_problem(bucket, where) or _number_problem(
+    problem = _object_problem(bucket, where) or _count_problem(
         bucket.get("doc_count"), f"{where}.doc_count"
     )
     if problem:
