@@ -16,7 +16,7 @@ absent; when present they must have their type.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from connectors.toolkit.failures import json_kind
@@ -192,6 +192,19 @@ def _search_problem(answer: Any, body: Mapping[str, Any], pit_id_key: str) -> st
     return _aggs_problem(answer, asked, "aggregations", "aggregations")
 
 
+def _items_problem(
+    items: Any, where: str, item_problem: Callable[[Any, str], str | None]
+) -> str | None:
+    """The problem with ``items`` as a list, or with the first item ``item_problem`` faults."""
+    if not isinstance(items, list):
+        return _kind_problem(items, where, "a list")
+    for i, item in enumerate(items):
+        problem = item_problem(item, f"{where}[{i}]")
+        if problem:
+            return problem
+    return None
+
+
 def _hits_problem(hits: Any, at: str, *, timed: bool = False) -> str | None:
     """The problem with ``hits``; ``timed``: their first sort value is their time."""
     problem = _object_problem(hits, at)
@@ -200,15 +213,10 @@ def _hits_problem(hits: Any, at: str, *, timed: bool = False) -> str | None:
     found = hits.get("total")
     if isinstance(found, Mapping):
         problem = _count_problem(found.get("value"), f"{at}.total.value")
-    elif found is not None:
-        problem = _count_problem(found, f"{at}.total")
-    if problem:
-        return problem
-    docs = hits.get("hits")
-    if not isinstance(docs, list):
-        return _kind_problem(docs, f"{at}.hits", "a list")
-    for i, hit in enumerate(docs):
-        where = f"{at}.hits[{i}]"
+    else:
+        problem = _count_problem(found, f"{at}.total", null=True)
+
+    def hit_problem(hit: Any, where: str) -> str | None:
         problem = (
             _object_problem(hit, where)
             or _optional(hit, "_source", Mapping, "an object", f"{where}.")
@@ -216,27 +224,19 @@ def _hits_problem(hits: Any, at: str, *, timed: bool = False) -> str | None:
         )
         if not problem and timed and hit.get("sort"):
             problem = _time_problem(hit["sort"][0], f"{where}.sort[0]", null=True)
-        if problem:
-            return problem
-    return None
+        return problem
+
+    return problem or _items_problem(hits.get("hits"), f"{at}.hits", hit_problem)
 
 
 def _shards_problem(shards: Any) -> str | None:
     if shards is None:
         return None
-    problem = _object_problem(shards, "_shards") or _optional(
-        shards, "failures", list, "a list", "_shards."
+    return (
+        _object_problem(shards, "_shards")
+        or _count_problem(shards.get("failed"), "_shards.failed", null=True)
+        or _items_problem(shards.get("failures") or [], "_shards.failures", _object_problem)
     )
-    if problem:
-        return problem
-    problem = _count_problem(shards.get("failed"), "_shards.failed", null=True)
-    if problem:
-        return problem
-    for i, failure in enumerate(shards.get("failures") or []):
-        problem = _object_problem(failure, f"_shards.failures[{i}]")
-        if problem:
-            return problem
-    return None
 
 
 def _aggs_problem(
@@ -276,21 +276,15 @@ def _agg_problem(agg: Any, spec: Mapping[str, Any], where: str) -> str | None:
         return _bucket_problem(agg, kind, sub, where, keyed=False)
     if kind not in _BUCKET_AGGS:
         return None
-    problem = _optional(agg, "after_key", Mapping, "an object", f"{where}.")
-    if agg.get("sum_other_doc_count") is not None:
-        problem = problem or _count_problem(
-            agg["sum_other_doc_count"], f"{where}.sum_other_doc_count"
+    return (
+        _optional(agg, "after_key", Mapping, "an object", f"{where}.")
+        or _count_problem(agg.get("sum_other_doc_count"), f"{where}.sum_other_doc_count", null=True)
+        or _items_problem(
+            agg.get("buckets"),
+            f"{where}.buckets",
+            lambda bucket, at: _bucket_problem(bucket, kind, sub, at, keyed=True),
         )
-    if problem:
-        return problem
-    buckets = agg.get("buckets")
-    if not isinstance(buckets, list):
-        return _kind_problem(buckets, f"{where}.buckets", "a list")
-    for i, bucket in enumerate(buckets):
-        problem = _bucket_problem(bucket, kind, sub, f"{where}.buckets[{i}]", keyed=True)
-        if problem:
-            return problem
-    return None
+    )
 
 
 def _bucket_problem(

@@ -22,7 +22,6 @@ from connectors.elasticsearch import ElasticsearchSource
 from connectors.elasticsearch.shapes import answer_problem
 from connectors.opensearch import OpenSearchSource
 from pmrecon.errors import EXIT_SOURCE, ConnectorError
-from tests.clihelp import run_cli
 from tests.connectors.elasticsearch.es_answers import (
     CAPS,
     DROP,
@@ -32,7 +31,7 @@ from tests.connectors.elasticsearch.es_answers import (
     search_answer,
 )
 from tests.connectors.elasticsearch.test_elasticsearch_errors import REQ, FakeES
-from tests.faultproxy import write_config
+from tests.connectors.test_source_answers import build_error_line
 
 Request = tuple[str, str, Any]  # method, path without its query, body
 
@@ -185,24 +184,6 @@ def collect_message(source: ElasticsearchSource) -> str:
     return message
 
 
-@pytest.mark.parametrize(
-    ("kind", "path", "value", "words"),
-    [w[1:] for w in WRONG_SHAPES],
-    ids=[w[0] for w in WRONG_SHAPES],
-)
-def test_an_elasticsearch_answer_of_the_wrong_shape_is_a_source_error(
-    kind: str, path: tuple[Any, ...], value: Any, words: str
-) -> None:
-    with shaped_es(kind, path, value) as fake:
-        message = collect_message(
-            ElasticsearchSource("logs", {"hosts": [fake.url], **SETTINGS[kind]}, SourceContext())
-        )
-    assert message.startswith(
-        f"source 'logs' ({fake.url}) answered something that is not an Elasticsearch response ("
-    ), message
-    assert words in message, message
-
-
 #: The same path serves OpenSearch: a few shapes through its client.
 OPENSEARCH_SHAPES = [
     ("root-version-text", "root", ("version",), "2.19.1", "version is text, not an object"),
@@ -215,20 +196,24 @@ OPENSEARCH_SHAPES = [
 ]  # fmt: skip
 
 
+#: Every case of each product: (id, product, kind, path, value, words).
+CASES = [("elasticsearch-" + w[0], "Elasticsearch", *w[1:]) for w in WRONG_SHAPES] + [
+    ("opensearch-" + w[0], "OpenSearch", *w[1:]) for w in OPENSEARCH_SHAPES
+]
+SOURCES = {"Elasticsearch": ElasticsearchSource, "OpenSearch": OpenSearchSource}
+
+
 @pytest.mark.parametrize(
-    ("kind", "path", "value", "words"),
-    [w[1:] for w in OPENSEARCH_SHAPES],
-    ids=[w[0] for w in OPENSEARCH_SHAPES],
+    ("product", "kind", "path", "value", "words"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
 )
-def test_an_opensearch_answer_of_the_wrong_shape_is_a_source_error(
-    kind: str, path: tuple[Any, ...], value: Any, words: str
+def test_an_answer_of_the_wrong_shape_is_a_source_error(
+    product: str, kind: str, path: tuple[Any, ...], value: Any, words: str
 ) -> None:
-    with shaped_es(kind, path, value, opensearch=True) as fake:
-        message = collect_message(
-            OpenSearchSource("logs", {"hosts": [fake.url], **SETTINGS[kind]}, SourceContext())
-        )
+    with shaped_es(kind, path, value, opensearch=product == "OpenSearch") as fake:
+        settings = {"hosts": [fake.url], **SETTINGS[kind]}
+        message = collect_message(SOURCES[product]("logs", settings, SourceContext()))
     assert message.startswith(
-        f"source 'logs' ({fake.url}) answered something that is not an OpenSearch response ("
+        f"source 'logs' ({fake.url}) answered something that is not an {product} response ("
     ), message
     assert words in message, message
 
@@ -249,17 +234,8 @@ def test_the_fake_server_of_the_api_shape_serves_a_whole_collect(opensearch: boo
 def test_a_build_against_it_exits_3_with_one_line(tmp_path: Path) -> None:
     with shaped_es("volume", ("hits",), []) as fake:
         source = {"type": "elasticsearch", "hosts": [fake.url], "retries": 0}
-        config = write_config(tmp_path / "pmrecon.yaml", {"sources": {"logs": source}})
-        run = run_cli(
-            "build", "-c", str(config), "--from", "2026-03-01T09:00:00Z",
-            "--to", "2026-03-01T10:00:00Z", "-o", str(tmp_path / "out"), "--no-png",
-            timeout=60,
-        )  # fmt: skip
-    assert run.code == EXIT_SOURCE, run.err
-    (line,) = run.error_lines
+        line = build_error_line(tmp_path, source)
     assert "answered something that is not an Elasticsearch response (hits is a list" in line
-    assert "Traceback" not in run.err and "internal error" not in line
-    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize(

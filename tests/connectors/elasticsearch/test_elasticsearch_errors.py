@@ -24,7 +24,8 @@ from connectors.elasticsearch import ElasticsearchSource
 from pmrecon.errors import EXIT_SOURCE, ConnectorError
 from pmrecon.model import Window, to_jsonable
 from tests.clihelp import run_cli
-from tests.connectors.elasticsearch.es_answers import search_answer
+from tests.connectors.elasticsearch.es_answers import CAPS, search_answer
+from tests.connectors.elasticsearch.es_answers import ROOT as ROOT_9
 from tests.infra.es import ElasticsearchNode
 from tests.infra.httpserver import BackgroundServer, send_json
 from tests.scenarios import SCENARIOS
@@ -70,19 +71,6 @@ class FakeES(BackgroundServer):
                 return
 
         super().__init__(H)
-
-
-ROOT_9 = {"version": {"number": "9.5.4"}, "tagline": "You Know, for Search"}
-CAPS = {
-    "indices": ["logs-1"],
-    "fields": {
-        "@timestamp": {"date": {"type": "date", "aggregatable": True}},
-        "log.level": {"keyword": {"type": "keyword", "aggregatable": True}},
-        "message": {"text": {"type": "text", "aggregatable": False}},
-        "message.keyword": {"keyword": {"type": "keyword", "aggregatable": True}},
-        "service.name": {"keyword": {"type": "keyword", "aggregatable": True}},
-    },
-}
 
 
 def es_like(search: Callable[[Any], tuple[int, Any]]) -> Handler:
