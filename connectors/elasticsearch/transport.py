@@ -245,5 +245,6 @@ class Connection:
             retries=self.settings["retries"],
             errors=self.flavour.errors,
             product=self.flavour.product,
+            scrub=self.scrub,
         )
         return request_failed(exc, facts, self.scrub)
