@@ -189,7 +189,9 @@ class FaultProxy(BackgroundServer):
                 kind = f.kind
                 if kind == "echo":
                     # a misconfigured server quoting the request, credentials included
-                    said = {"status": "error", "errorType": "unauthorized", "error": "denied",
+                    quoted = " ".join(f"{k}: {v}" for k, v in self.headers.items())
+                    said = {"status": "error", "errorType": "unauthorized",
+                            "error": f"denied [{quoted}]",
                             "request": {"path": self.path, "headers": dict(self.headers.items()),
                                         "body": body.decode("utf-8", "replace")}}  # fmt: skip
                     self._send(f.status, json.dumps(said).encode(), headers={

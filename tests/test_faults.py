@@ -248,6 +248,43 @@ def test_partial_answers_are_a_degraded_report(prometheus, proxy, reference, tmp
     assert details and all("cut short" in w["message"] for w in details)
 
 
+@pytest.mark.parametrize("status", [400, 500])
+def test_credentials_a_server_quotes_in_a_query_error_reach_no_output(
+    proxy,  # noqa: ANN001
+    tmp_path,  # noqa: ANN001
+    status: int,
+) -> None:
+    """Issue 14: a server quoting the request's headers in the error of one query (not a
+    fatal one: the build goes on and writes the warning everywhere). Every form a credential
+    takes is sent: a bearer token, a custom header, Basic from username/password and from a
+    URL's ``user:pass@``; none reaches stdout, ``--json``, stderr or any file written."""
+    from tests.test_secrets import ENV, assert_no_leak, config, pmrecon, window
+
+    proxy.set(Fault("echo", paths=("/api/v1/query_range",), status=status))
+    host = proxy.url.removeprefix("http://")
+    headers = {"X-Api-Key": "${PMR_HEADER}"}
+    common = {"retries": 0, "alerts": {"enabled": False}, "headers": headers}
+    sources = {
+        "bearer": {"type": "prometheus", "url": proxy.url, "bearer_token": "${PMR_TOKEN}",
+                   "services": ["checkout"], **common},
+        "basic": {"type": "prometheus", "url": proxy.url, "username": "admin",
+                  "password": "${PMR_PASS}", "services": ["cart"], **common},
+        "in-url": {"type": "prometheus", "url": f"http://admin:${{PMR_URL_PASS}}@{host}",
+                   "services": ["checkout"], **common},
+    }  # fmt: skip
+    config(tmp_path, sources)
+    run = pmrecon(tmp_path, "--debug", "-vv", "build", "--json", *window("-o", "out", "--no-png"))
+    assert run.code == EXIT_DEGRADED, run.err[-3000:]
+    # the server got every credential and quoted it back in the errors the report shows
+    got = " ".join(str(r.headers) for r in proxy.requests if r.faulted)
+    assert all(ENV[k] in got for k in ("PMR_TOKEN", "PMR_HEADER")) and got.count("Basic ") >= 2
+    md = (tmp_path / "out" / "postmortem.md").read_text(encoding="utf-8")
+    found = json.loads((tmp_path / "out" / "findings.json").read_text(encoding="utf-8"))
+    quoted = [w["message"] for w in found["warnings"] if "Authorization" in w["message"]]
+    assert quoted and f"(HTTP {status})" in quoted[0] and "Authorization" in md, quoted
+    assert assert_no_leak([run], tmp_path) > 5
+
+
 def test_redirect_to_another_host_is_refused(prometheus, proxy, reference, tmp_path) -> None:  # noqa: ANN001
     with Catcher() as elsewhere:
         proxy.set(Fault("redirect", location=f"{elsewhere.url}/api/v1/status/buildinfo"))

@@ -35,7 +35,7 @@ def as_int(value: Any) -> int | None:
         return None
     try:
         return int(float(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: Infinity
         return None
 
 
@@ -62,7 +62,7 @@ def sort_ms(hit: Mapping[str, Any]) -> int | None:
         return None
     try:
         return int(float(sort[0]))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: "Infinity"
         return None
 
 

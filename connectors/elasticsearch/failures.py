@@ -21,19 +21,26 @@ from typing import TYPE_CHECKING, Any
 
 from connectors.toolkit.failures import RequestFailed, error_reason, is_dns_error, short
 
+from .shapes import WrongShape
+
 if TYPE_CHECKING:
     from .flavour import ErrorClasses
 
 
-def error_detail(body: Any) -> str:
-    """``type: reason`` from an Elasticsearch error body (root cause and cause included)."""
+def _unchanged(text: str) -> str:
+    return text
+
+
+def error_detail(body: Any, scrub: Callable[[str], str] = _unchanged) -> str:
+    """``type: reason`` from an Elasticsearch error body (root cause and cause included),
+    ``scrub`` applied before the text is cut (a secret cut in two would no longer match)."""
     if not isinstance(body, Mapping):
-        return " ".join(str(body or "").split())[:300]
+        return " ".join(scrub(str(body or "")).split())[:300]
     err = body.get("error")
     if isinstance(err, str):
-        return err[:300]
+        return scrub(err)[:300]
     if not isinstance(err, Mapping):
-        return json.dumps(body)[:300]
+        return scrub(json.dumps(body))[:300]
     parts = [f"{err.get('type', 'error')}: {err.get('reason', '')}".strip()]
     roots = err.get("root_cause") or []
     if roots and isinstance(roots[0], Mapping):
@@ -54,7 +61,7 @@ def error_detail(body: Any) -> str:
     cause = err.get("caused_by")
     if isinstance(cause, Mapping) and cause.get("reason"):
         parts.append(f"{cause.get('type')}: {cause.get('reason')}")
-    return " — ".join(p for p in parts if p)[:400]
+    return scrub(" — ".join(p for p in parts if p))[:400]
 
 
 def major_from_media_error(detail: str) -> int | None:
@@ -102,8 +109,10 @@ class Facts:
         retries: Any,
         errors: ErrorClasses,
         product: str = "Elasticsearch",
+        scrub: Callable[[str], str] = _unchanged,
     ) -> None:
         self.exc = exc
+        self.scrub = scrub  # applied to a server's texts before they are cut
         self.errors = errors
         self.product = product
         self.where = where
@@ -130,7 +139,7 @@ class Facts:
 
     @cached_property
     def detail(self) -> str:
-        return error_detail(self.errors.body(self.exc))
+        return error_detail(self.errors.body(self.exc), self.scrub)
 
     @cached_property
     def text(self) -> str:
@@ -147,7 +156,7 @@ class Facts:
 
     @cached_property
     def short(self) -> str:
-        return short(self.exc)
+        return short(self.scrub(str(self.exc)))
 
     @property
     def exc_type(self) -> str:
@@ -215,6 +224,10 @@ _NOT_ES = (
     "{where}: the server is not Elasticsearch (no 'X-Elastic-Product: Elasticsearch' header); "
     "check hosts (for OpenSearch, use type: opensearch){ctx}"
 )
+_WRONG_SHAPE = (
+    "{where} answered something that is not an {product} response ({short}); "
+    "check hosts (a proxy or another server?){ctx}"
+)
 _NOT_JSON = "{where}: the answer is not JSON ({short}); check hosts (a proxy?){ctx}"
 _UNAUTHENTICATED = (
     "{where}: authentication failed (HTTP 401); check api_key or username/password{ctx}"
@@ -238,6 +251,7 @@ _INTERNAL = "{where}: request failed ({exc_type}: {short}){ctx}"
 # fmt: off
 FAILURES: tuple[Failure, ...] = (
     # what the client raised says it all
+    Failure(lambda f: isinstance(f.exc, WrongShape), "not_elasticsearch", True, _WRONG_SHAPE),
     Failure(_raised("tls"), "tls", True, _TLS),
     Failure(_raised("timeout"), "timeout", True, _NO_ANSWER),
     Failure(_timed_out, "timeout", True, _NO_ANSWER),

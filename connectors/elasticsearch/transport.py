@@ -28,6 +28,7 @@ from pmrecon.errors import ConfigError
 from .failures import Facts, request_failed
 from .flavour import Answer, Flavour
 from .settings import SETTINGS_SCHEMA, Target
+from .shapes import WrongShape, answer_problem
 
 CLIENT_MAJOR = int(CLIENT_VERSION.split(".")[0])
 
@@ -225,8 +226,13 @@ class Connection:
         body: Any,
         timeout: float,
     ) -> Answer:
-        """One request as the client answers it (raises the client's own exceptions)."""
-        return self.flavour.send(self.client(), method, path, params, body, timeout)
+        """One request as the client answers it (raises the client's own exceptions, and
+        :class:`WrongShape` for an answer that is not of the shape the request asks for)."""
+        answer = self.flavour.send(self.client(), method, path, params, body, timeout)
+        problem = answer_problem(method, path, body, answer.body, self.flavour.pit.id_key)
+        if problem is not None:
+            raise WrongShape(problem)
+        return answer
 
     def failure(self, exc: BaseException, context: str, timeout: float) -> RequestFailed:
         """The one-line :class:`RequestFailed` that ``exc`` means (see :mod:`.failures`)."""
@@ -239,5 +245,6 @@ class Connection:
             retries=self.settings["retries"],
             errors=self.flavour.errors,
             product=self.flavour.product,
+            scrub=self.scrub,
         )
         return request_failed(exc, facts, self.scrub)

@@ -18,9 +18,10 @@ from typing import Any
 
 from connectors.promql import TemplateError, format_duration, label_matcher, selector
 from connectors.toolkit.failures import RequestFailed
-from pmrecon.errors import ConfigError, ConnectorError
+from pmrecon.errors import ConfigError
 from pmrecon.model import Alert, Interval, Warning, Window, utc
 
+from .failed import warn_unless_fatal
 from .identity import service_name
 from .settings import DEFAULT_INTERVAL
 from .transport import PrometheusApi, fmt_ts
@@ -48,16 +49,8 @@ def collect_alerts(
             api, settings, "ALERTS_FOR_STATE", window, "alert activation times (ALERTS_FOR_STATE)"
         )
     except RequestFailed as exc:
-        if exc.fatal:
-            raise ConnectorError(str(exc)) from exc
-        warnings.append(
-            Warning(
-                api.name,
-                f"{exc}; alerts are missing from the evidence",
-                code="alerts_failed",
-                params={"kind": exc.kind},
-            )
-        )
+        text = f"{exc}; alerts are missing from the evidence"
+        warn_unless_fatal(exc, warnings, api.name, text, "alerts_failed", kind=exc.kind)
         return []
     return build_alerts(
         alerts_raw,

@@ -28,6 +28,7 @@ from pmrecon.errors import ConnectorError
 from pmrecon.model import Warning, Window
 from pmrecon.settings_schema import parse_duration
 
+from .failed import raise_if_fatal, warn_unless_fatal
 from .settings import DEFAULT_INTERVAL
 from .transport import PrometheusApi, fmt_ts
 
@@ -109,8 +110,8 @@ def _intervals(api: PrometheusApi) -> dict[str, Any]:
             if isinstance(glob, dict) and glob.get(key):
                 out[key] = parse_duration(go_duration(str(glob[key])))
     except (RequestFailed, ValueError) as exc:  # YamlRefused is a ValueError
-        if isinstance(exc, RequestFailed) and exc.fatal:
-            raise ConnectorError(str(exc)) from exc
+        if isinstance(exc, RequestFailed):
+            raise_if_fatal(exc)
         out["config_missing"] = f"server configuration not available ({short(exc, SHORT)})"
         return out
     if "scrape_interval" not in out:
@@ -194,8 +195,7 @@ def sample_spacing(api: PrometheusApi, metric: str, window: Window) -> tuple[flo
         matrix = _instant(api, q, at, f"scrape interval (raw samples of {series})")
         times = sorted({float(x) for item in matrix[:1] for x, _v in item.get("values") or []})
     except RequestFailed as exc:
-        if exc.fatal:
-            raise ConnectorError(str(exc)) from exc
+        raise_if_fatal(exc)
         return None
     except (KeyError, IndexError, TypeError, ValueError, AttributeError):
         return None  # an answer of the wrong shape: no measure rather than a wrong one
@@ -246,16 +246,11 @@ def _rules(api: PrometheusApi, warnings: list[Warning]) -> dict[str, list[dict[s
                     }
                 )
     except RequestFailed as exc:
-        if exc.fatal:
-            raise ConnectorError(str(exc)) from exc
-        warnings.append(
-            Warning(
-                api.name,
-                f"source {api.name!r}: alerting rules not available ({short(exc, SHORT)}); alerts will have no annotations",
-                code="no_rules",
-                params={},
-            )
+        text = (
+            f"source {api.name!r}: alerting rules not available ({short(exc, SHORT)}); "
+            "alerts will have no annotations"
         )
+        warn_unless_fatal(exc, warnings, api.name, text, "no_rules")
         return rules
     if not rules:
         # VictoriaMetrics answers with no group: its rules live in vmalert

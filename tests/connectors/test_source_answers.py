@@ -48,14 +48,19 @@ def one_source_error(tmp_path: Path, body: bytes, source: dict[str, Any]) -> str
     """The one error line of a build whose only source answers every call with ``body``."""
     with FaultProxy(None) as server:
         server.set(Fault("status", status=200, body=body))
-        settings = {**source, "url": server.url, "retries": 0}
-        config = write_config(tmp_path / "pmrecon.yaml", {"sources": {"only": settings}})
-        run = run_cli(
-            "build", "-c", str(config), "--from", "2026-03-01T09:00:00Z",
-            "--to", "2026-03-01T10:00:00Z", "-o", str(tmp_path / "out"), "--no-png",
-            timeout=60,
-        )  # fmt: skip
+        return build_error_line(tmp_path, {**source, "url": server.url, "retries": 0})
+
+
+def build_error_line(tmp_path: Path, source: dict[str, Any]) -> str:
+    """The one error line of a build whose only source is ``source``, which fails (exit 3)."""
+    config = write_config(tmp_path / "pmrecon.yaml", {"sources": {"only": source}})
+    run = run_cli(
+        "build", "-c", str(config), "--from", "2026-03-01T09:00:00Z",
+        "--to", "2026-03-01T10:00:00Z", "-o", str(tmp_path / "out"), "--no-png",
+        timeout=60,
+    )  # fmt: skip
     assert run.code == EXIT_SOURCE, run.err
+    assert "Traceback" not in run.err
     (line,) = run.error_lines
     assert "internal error" not in line and "report it" not in line
     assert not (tmp_path / "out").exists()

@@ -24,6 +24,8 @@ from connectors.elasticsearch import ElasticsearchSource
 from pmrecon.errors import EXIT_SOURCE, ConnectorError
 from pmrecon.model import Window, to_jsonable
 from tests.clihelp import run_cli
+from tests.connectors.elasticsearch.es_answers import CAPS, search_answer
+from tests.connectors.elasticsearch.es_answers import ROOT as ROOT_9
 from tests.infra.es import ElasticsearchNode
 from tests.infra.httpserver import BackgroundServer, send_json
 from tests.scenarios import SCENARIOS
@@ -69,19 +71,6 @@ class FakeES(BackgroundServer):
                 return
 
         super().__init__(H)
-
-
-ROOT_9 = {"version": {"number": "9.5.4"}, "tagline": "You Know, for Search"}
-CAPS = {
-    "indices": ["logs-1"],
-    "fields": {
-        "@timestamp": {"date": {"type": "date", "aggregatable": True}},
-        "log.level": {"keyword": {"type": "keyword", "aggregatable": True}},
-        "message": {"text": {"type": "text", "aggregatable": False}},
-        "message.keyword": {"keyword": {"type": "keyword", "aggregatable": True}},
-        "service.name": {"keyword": {"type": "keyword", "aggregatable": True}},
-    },
-}
 
 
 def es_like(search: Callable[[Any], tuple[int, Any]]) -> Handler:
@@ -185,12 +174,7 @@ def echoing_es(status: int, *, on: Callable[[Any], bool]) -> FakeES:
 
     def search(body: Any) -> tuple[int, Any]:
         if not on(body):
-            return 200, {
-                "timed_out": False,
-                "_shards": {"total": 1, "failed": 0},
-                "hits": {"total": {"value": 0}, "hits": []},
-                "aggregations": {},
-            }
+            return 200, search_answer(body)
         headers = {k.lower(): v for k, v in fake.requests[-1][2].items()}
         reason = f"cannot run the request with headers [Authorization: {headers['authorization']}]"
         return status, {"error": {"type": "illegal_argument_exception", "reason": reason}}
@@ -366,7 +350,7 @@ def test_shard_failures_are_warnings_not_errors() -> None:
                 ],
             },
             "hits": {"total": {"value": 0, "relation": "eq"}, "hits": []},
-            "aggregations": {},
+            "aggregations": search_answer(body).get("aggregations"),
         }
 
     with FakeES(es_like(search)) as fake:
@@ -387,6 +371,7 @@ def test_window_in_the_far_past_is_fine() -> None:
             "timed_out": False,
             "_shards": {"total": 1, "failed": 0},
             "hits": {"total": {"value": 0}, "hits": []},
+            "aggregations": search_answer(body).get("aggregations"),
         }
 
     old = Window(
