@@ -281,9 +281,9 @@ def _to_series(
         xs, ys = _points(item.get("values") or [])
         if not xs:
             continue
-        shown = [
-            (k, labels[k]) for k in (*family.name_labels, "namespace", "deployment") if k in labels
-        ]
+        # a Deployment's series are named by where it runs, since its service may not say
+        where = ("cluster", "namespace", "deployment") if family.kube else ()
+        shown = [(k, labels[k]) for k in (*family.name_labels, *where) if k in labels]
         metric = labels.get("__name__", family.metric)
         named = ",".join(f"{k}={string_literal(v)}" for k, v in shown if k != "__name__")
         out.append(

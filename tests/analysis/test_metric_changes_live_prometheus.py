@@ -249,3 +249,25 @@ def test_a_steady_build_info_gives_no_change(server: tuple[str, dict[str, Scenar
     assert [s for s in data["suspects"] if s["kind"] == "change"] == []
     # the series were looked for, and read
     assert any("myapp_build_info" in q["query"] for q in data["_queries"].values())
+
+
+def test_the_change_queries_keep_to_max_series_and_say_so(
+    server: tuple[str, dict[str, Scenario]],
+) -> None:
+    url, scenarios = server
+    sc = scenarios["changes_build_info"]
+    source = PrometheusSource(
+        "prom", {"url": url, "preset": sc.convention, "max_series": 2}, SourceContext()
+    )
+    evidence = source.collect(
+        CollectRequest(window=Window(*sc.window), baseline=Window(*sc.baseline))
+    )
+    # checkout's two versions and cart's one in the window: three series, two kept
+    (capped,) = [w for w in evidence.warnings if w.code == "series_capped"]
+    assert "myapp_build_info" in capped.message and capped.params == {"count": 3, "limit": 2}
+    window = [
+        s
+        for s in evidence.series
+        if s.kind == "change_metric" and "build_info" in s.name and not s.baseline
+    ]
+    assert len(window) == 2
