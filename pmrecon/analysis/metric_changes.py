@@ -71,8 +71,7 @@ def with_metric_changes(evidence: Evidence, language: str) -> Evidence:
     low = evidence.baseline.start if evidence.baseline else evidence.window.start
     span = (epoch(low), epoch(evidence.window.end))
     found: list[tuple[str, Event]] = []
-    for (service, metric), group in _groups(evidence.series, queries).items():
-        where = source.get(group[0].query_ref or "") or "metrics"
+    for (where, service, metric), group in _groups(evidence.series, queries, source).items():
         if metric.startswith(RESTART_METRIC):
             found += [("restart", e) for e in restart_events(group, span, language, where)]
         elif metric.endswith("_build_info"):
@@ -89,19 +88,20 @@ def with_metric_changes(evidence: Evidence, language: str) -> Evidence:
 
 
 def _groups(
-    series: Iterable[Series], queries: dict[str, object]
-) -> dict[tuple[str, str], list[Series]]:
-    """The change-showing series by (service, metric), baseline and window together; a
-    configured ``extra`` start time apart from the one collected on its own (their
+    series: Iterable[Series], queries: dict[str, object], source: dict[str, str]
+) -> dict[tuple[str, str, str], list[Series]]:
+    """The change-showing series by (source, service, metric), baseline and window together;
+    a configured ``extra`` start time apart from the one collected on its own (their
     aggregations may differ: mixed, they would rise and fall)."""
-    out: dict[tuple[str, str], list[Series]] = {}
+    out: dict[tuple[str, str, str], list[Series]] = {}
     for s in series:
+        where = source.get(s.query_ref or "") or "metrics"
         if s.kind == "change_metric":
-            out.setdefault((s.service, s.labels.get("__name__", s.name)), []).append(s)
+            out.setdefault((where, s.service, s.labels.get("__name__", s.name)), []).append(s)
         elif s.kind == "extra" and (
             s.name == RESTART_METRIC or RESTART_METRIC in str(queries.get(s.query_ref or ""))
         ):
-            out.setdefault((s.service, f"{RESTART_METRIC} extra.{s.name}"), []).append(s)
+            out.setdefault((where, s.service, f"{RESTART_METRIC} extra.{s.name}"), []).append(s)
     return out
 
 
@@ -124,7 +124,9 @@ def restart_events(
     """One ``restart`` event per rise of the start time in ``span``, dated by the new start time."""
     times, values, refs = _merged(group)
     service = group[0].service
-    rises = np.flatnonzero(np.diff(values) >= MIN_JUMP_SECONDS) + 1
+    # above every earlier value: an instance's start time showing again after a gap in its
+    # scrapes (the highest falling back, then rising) is no new start
+    rises = np.flatnonzero(values[1:] - np.maximum.accumulate(values)[:-1] >= MIN_JUMP_SECONDS) + 1
     text = words(language, "timeline.restart", service=service, metric=RESTART_METRIC)
     out = []
     for i in rises.tolist():

@@ -603,3 +603,19 @@ def test_a_restart_in_the_baseline_counts_for_the_ranking_not_the_timeline() -> 
     assert lead["at"] == iso(D("09:50")) and lead["evidence"] == [
         "q-process_start_time_seconds-b-api"
     ]
+
+
+def test_changes_seen_in_metrics_rebuild_from_the_saved_bundle(tmp_path: Any) -> None:
+    from connectors.bundle import read_bundle, write_bundle
+
+    ev = with_metric(
+        api_incident(),
+        "api",
+        "myapp_build_info",
+        [(D("06:00"), {"version": "1.4.2"}), (D("10:27"), {"version": "1.5.0"})],
+    )
+    write_bundle(ev, tmp_path / "evidence")
+    again = read_bundle(tmp_path / "evidence")
+    assert {s.kind for s in again.series} >= {"change_metric"}
+    assert run(again)["suspects"] == run(ev)["suspects"]
+    assert run(again)["suspects"][0]["summary"].startswith("api déployé : version 1.4.2")
