@@ -182,6 +182,20 @@ SeriesKind = Literal[
     "change_metric",
 ]
 
+#: The labels of a ``*_build_info`` series whose new value is a deploy, in the order a change
+#: is named by (the release, then the commit or build that identifies it): the labels a
+#: ``change_metric`` series of build info keeps.
+BUILD_VERSION_LABELS = (
+    "version",
+    "revision",
+    "git_commit",
+    "commit",
+    "git_sha",
+    "build",
+    "build_id",
+    "image_tag",
+)
+
 
 @dataclass
 class Series:

@@ -31,23 +31,13 @@ from typing import Any, Protocol
 from connectors.promql import string_literal
 from connectors.toolkit.failures import RequestFailed
 from pmrecon.errors import ConnectorError
-from pmrecon.model import Series, Warning, utc
+from pmrecon.model import BUILD_VERSION_LABELS, Series, Warning, utc
 
 from .identity import ServiceId, service_name
 from .transport import PrometheusApi, fmt_step, fmt_ts
 
-#: Labels of a ``*_build_info`` series whose new value is a deploy, in the order a change is
-#: named by: the release, then the commit or build that identifies it.
-VERSION_LABELS = (
-    "version",
-    "revision",
-    "git_commit",
-    "commit",
-    "git_sha",
-    "build",
-    "build_id",
-    "image_tag",
-)
+#: The labels of a ``*_build_info`` series whose new value is a deploy.
+VERSION_LABELS = BUILD_VERSION_LABELS
 BUILD_INFO_SUFFIX = "_build_info"
 START_TIME = "process_start_time_seconds"
 GENERATION = "kube_deployment_metadata_generation"

@@ -28,7 +28,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ..model import Event, Evidence, Series, utc
+from ..model import BUILD_VERSION_LABELS, Event, Evidence, Series, utc
 from ..wording import text as words
 from .instants import CHANGE_KINDS
 from .times import epoch
@@ -38,17 +38,8 @@ RESTART_METRIC = "process_start_time_seconds"
 #: A start time moving by less than this is jitter (a float rounding, an aggregation), not a
 #: restart.
 MIN_JUMP_SECONDS = 1.0
-#: The labels of a ``*_build_info`` series whose new value is a deploy (the connector's list).
-VERSION_LABELS = (
-    "version",
-    "revision",
-    "git_commit",
-    "commit",
-    "git_sha",
-    "build",
-    "build_id",
-    "image_tag",
-)
+#: The labels of a ``*_build_info`` series whose new value is a deploy.
+VERSION_LABELS = BUILD_VERSION_LABELS
 REPLICASET_METRIC = "kube_replicaset_owner"
 GENERATION_METRICS = (
     "kube_deployment_metadata_generation",

@@ -23,10 +23,8 @@ import pytest
 
 from connectors.base import CollectRequest, SourceContext
 from connectors.prometheus import PrometheusSource
-from pmrecon.analysis import analyse
-from pmrecon.findings import findings_to_json
 from pmrecon.model import Window
-from tests.analysis.test_leads_live_prometheus import serving
+from tests.analysis.test_leads_live_prometheus import findings_of, seconds_between, serving
 from tests.scenarios import Phase, Scenario, ServiceProfile, t, ts
 
 pytestmark = pytest.mark.prometheus
@@ -74,6 +72,22 @@ def _kube(**labels: str) -> dict[str, str]:
     return {"job": "kube-state-metrics", "namespace": "shop", **labels}
 
 
+def _rollout(
+    deployment: str, *revisions: tuple[dt.datetime, str, int]
+) -> list[tuple[str, dict[str, str], list[tuple[dt.datetime, Any]]]]:
+    """kube-state-metrics' series of a Deployment: from each time on, its ReplicaSet (each
+    one stays) and its generation."""
+    owner = _kube(owner_kind="Deployment", owner_name=deployment)
+    return [
+        *(("kube_replicaset_owner", owner, [(at, {"replicaset": rs})]) for at, rs, _ in revisions),
+        (
+            "kube_deployment_metadata_generation",
+            _kube(deployment=deployment),
+            [(at, generation) for at, _, generation in revisions],
+        ),
+    ]
+
+
 def deploy_seen_in_build_info() -> WithMetrics:
     """checkout deploys 1.5.0 at 09:57 (restart, new ReplicaSet too) and fails at 10:00."""
     start, deploy = t(f"{DAY} 06:00"), t(f"{DAY} 09:57")
@@ -101,21 +115,7 @@ def deploy_seen_in_build_info() -> WithMetrics:
                 [(start, ts(start) - 3600), (deploy, ts(deploy))],
             ),
             ("process_start_time_seconds", _labels("cart"), [(start, ts(start) - 3600)]),
-            (
-                "kube_replicaset_owner",
-                _kube(owner_kind="Deployment", owner_name="checkout"),
-                [(start, {"replicaset": "checkout-5d9c7"})],
-            ),
-            (
-                "kube_replicaset_owner",
-                _kube(owner_kind="Deployment", owner_name="checkout"),
-                [(deploy, {"replicaset": "checkout-7f8b9"})],
-            ),
-            (
-                "kube_deployment_metadata_generation",
-                _kube(deployment="checkout"),
-                [(start, 7), (deploy, 8)],
-            ),
+            *_rollout("checkout", (start, "checkout-5d9c7", 7), (deploy, "checkout-7f8b9", 8)),
         ],
     )
 
@@ -134,21 +134,7 @@ def rollout_seen_in_kube() -> WithMetrics:
         ],
         description="a rollout only kube-state-metrics shows, 4 minutes before impact",
         metrics=[
-            (
-                "kube_replicaset_owner",
-                _kube(owner_kind="Deployment", owner_name="payments"),
-                [(start, {"replicaset": "payments-6b7c8"})],
-            ),
-            (
-                "kube_replicaset_owner",
-                _kube(owner_kind="Deployment", owner_name="payments"),
-                [(rollout, {"replicaset": "payments-9d4f2"})],
-            ),
-            (
-                "kube_deployment_metadata_generation",
-                _kube(deployment="payments"),
-                [(start, 3), (rollout, 4)],
-            ),
+            *_rollout("payments", (start, "payments-6b7c8", 3), (rollout, "payments-9d4f2", 4)),
         ],
     )
 
@@ -184,24 +170,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
         yield url, {sc.name: sc for sc in scenarios}
 
 
-def findings_of(server: tuple[str, dict[str, Scenario]], name: str) -> dict[str, Any]:
-    url, scenarios = server
-    sc = scenarios[name]
-    source = PrometheusSource("prom", {"url": url, "preset": sc.convention}, SourceContext())
-    evidence = source.collect(
-        CollectRequest(window=Window(*sc.window), baseline=Window(*sc.baseline))
-    )
-    data = findings_to_json(analyse(evidence, {}, language="en"))
-    queries = {q["id"]: q for s in data["sources"] for q in s["queries"]}
-    for suspect in data["suspects"]:
-        assert set(suspect["evidence"]) <= set(queries)
-    data["_queries"] = queries
-    return data
-
-
-def seconds_between(a: str | None, b: dt.datetime) -> float:
-    assert a is not None
-    return abs((dt.datetime.fromisoformat(a) - b).total_seconds())
+def queries_of(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {q["id"]: q for s in data["sources"] for q in s["queries"]}
 
 
 def test_a_new_build_info_version_before_impact_ranks_first(
@@ -211,12 +181,12 @@ def test_a_new_build_info_version_before_impact_ranks_first(
     first = data["suspects"][0]
     assert first["kind"] == "change" and first["service"] == "checkout"
     assert first["summary"] == (
-        "checkout deployed: version 1.4.2 → 1.5.0 (seen in myapp_build_info)"
+        "checkout déployé : version 1.4.2 → 1.5.0 (vu dans myapp_build_info)"
     )
     assert seconds_between(first["at"], t(f"{DAY} 09:57")) <= 15
     assert first["lead_seconds"] == pytest.approx(180, abs=30) and first["score"] > 0.8
     (ref,) = first["evidence"]
-    assert "myapp_build_info" in data["_queries"][ref]["query"]
+    assert "myapp_build_info" in queries_of(data)[ref]["query"]
     # the restart, the new ReplicaSet and the generation are the same change: one lead
     assert [s for s in data["suspects"] if s["kind"] == "change"] == [first]
     rows = [r for r in data["timeline"] if r["kind"] in ("deploy", "restart", "change")]
@@ -233,12 +203,12 @@ def test_a_new_replicaset_of_the_deployment_ranks_first(
     first = data["suspects"][0]
     assert first["kind"] == "change" and first["service"] == "payments"
     assert first["summary"] == (
-        "payments rolled out: new ReplicaSet payments-9d4f2 of Deployment payments "
-        "(seen in kube_replicaset_owner)"
+        "payments déployé : nouveau ReplicaSet payments-9d4f2 du Deployment payments "
+        "(vu dans kube_replicaset_owner)"
     )
     assert seconds_between(first["at"], t(f"{DAY2} 13:56")) <= 15
     (ref,) = first["evidence"]
-    assert "kube_replicaset_owner" in data["_queries"][ref]["query"]
+    assert "kube_replicaset_owner" in queries_of(data)[ref]["query"]
     assert [s["summary"] for s in data["suspects"] if s["kind"] == "change"] == [first["summary"]]
 
 
@@ -248,7 +218,7 @@ def test_a_steady_build_info_gives_no_change(server: tuple[str, dict[str, Scenar
     assert [r for r in data["timeline"] if r["kind"] in ("deploy", "restart", "change")] == []
     assert [s for s in data["suspects"] if s["kind"] == "change"] == []
     # the series were looked for, and read
-    assert any("myapp_build_info" in q["query"] for q in data["_queries"].values())
+    assert any("myapp_build_info" in q["query"] for q in queries_of(data).values())
 
 
 def test_the_change_queries_keep_to_max_series_and_say_so(
