@@ -10,6 +10,9 @@ Prometheus source finds the change-showing series on its own (no ``extra`` confi
 - payments' Deployment gets a new ReplicaSet 4 minutes before it fails, seen only in
   kube-state-metrics: rank 1 is that rollout;
 - a steady build info (and start time) around an incident gives no change event at all.
+
+VictoriaMetrics, which answers the same API with its own query engine, must find the same
+deploy.
 """
 
 from __future__ import annotations
@@ -23,8 +26,11 @@ import pytest
 
 from connectors.base import CollectRequest, SourceContext
 from connectors.prometheus import PrometheusSource
+from pmrecon.analysis import analyse
+from pmrecon.findings import findings_to_json
 from pmrecon.model import Window
 from tests.analysis.test_leads_live_prometheus import findings_of, seconds_between, serving
+from tests.infra.victoria import VictoriaMetricsServer, import_scenarios
 from tests.scenarios import Phase, Scenario, ServiceProfile, t, ts
 
 pytestmark = pytest.mark.prometheus
@@ -241,3 +247,20 @@ def test_the_change_queries_keep_to_max_series_and_say_so(
         if s.kind == "change_metric" and "build_info" in s.name and not s.baseline
     ]
     assert len(window) == 2
+
+
+def test_victoria_metrics_shows_the_same_deploy(tmp_path: Any) -> None:
+    sc = deploy_seen_in_build_info()
+    with VictoriaMetricsServer(tmp_path / "victoria-metrics") as server:
+        import_scenarios(server, [sc])
+        source = PrometheusSource(
+            "vm",
+            {"url": server.url, "preset": sc.convention, "scrape_interval": 15},
+            SourceContext(),
+        )
+        evidence = source.collect(
+            CollectRequest(window=Window(*sc.window), baseline=Window(*sc.baseline))
+        )
+    first = findings_to_json(analyse(evidence, {}))["suspects"][0]
+    assert first["kind"] == "change" and first["at"] == "2026-04-16T09:57:00+00:00"
+    assert first["summary"] == "checkout déployé : version 1.4.2 → 1.5.0 (vu dans myapp_build_info)"
