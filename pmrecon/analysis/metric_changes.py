@@ -113,7 +113,7 @@ def restart_events(
     group: list[Series], span: tuple[float, float], language: str, source: str
 ) -> list[Event]:
     """One ``restart`` event per rise of the start time in ``span``, dated by the new start time."""
-    times, values, refs = _merged(group)
+    _, values, refs = _merged(group)
     service = group[0].service
     # above every earlier value: an instance's start time showing again after a gap in its
     # scrapes (the highest falling back, then rising) is no new start
