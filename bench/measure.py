@@ -265,6 +265,9 @@ def prometheus_requests(source: dict[str, Any]) -> list[Replay]:
                 params["time"] = _epoch(q["end"]) or ""
         elif endpoint == "/api/v1/rules":
             params = {"type": "alert"}
+        elif endpoint.endswith("/values") and q.get("query"):  # the lookup of changes' metrics
+            params = {"match[]": q["query"]}
+            params.update({k: _epoch(q[k]) or "" for k in ("start", "end") if q.get(k)})
         headers = {"Accept-Encoding": "gzip, deflate", "Accept": "*/*"}
         body = None
         path = base + endpoint

@@ -172,8 +172,29 @@ class Alert:
 
 
 SeriesKind = Literal[
-    "error_ratio", "latency", "throughput", "requests_total", "requests_bad", "uptime", "extra"
+    "error_ratio",
+    "latency",
+    "throughput",
+    "requests_total",
+    "requests_bad",
+    "uptime",
+    "extra",
+    "change_metric",
 ]
+
+#: The labels of a ``*_build_info`` series whose new value is a deploy, in the order a change
+#: is named by (the release, then the commit or build that identifies it): the labels a
+#: ``change_metric`` series of build info keeps.
+BUILD_VERSION_LABELS = (
+    "version",
+    "revision",
+    "git_commit",
+    "commit",
+    "git_sha",
+    "build",
+    "build_id",
+    "image_tag",
+)
 
 
 @dataclass
@@ -184,7 +205,9 @@ class Series:
     ``error_ratio`` (bad/total requests, 0–1), ``latency`` (seconds, at ``quantile``),
     ``throughput`` (requests/s), ``requests_total``/``requests_bad`` (requests counted
     in the step ending at each timestamp: summing them over an interval gives exact
-    ratio-of-sums availability), ``uptime`` (0–1 probe or ``up``), ``extra`` (user series).
+    ratio-of-sums availability), ``uptime`` (0–1 probe or ``up``), ``extra`` (user series),
+    ``change_metric`` (a series that shows deploys, rollouts or restarts: a ``*_build_info``,
+    ``process_start_time_seconds``, kube-state-metrics' ReplicaSets and generations).
     """
 
     name: str

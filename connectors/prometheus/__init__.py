@@ -27,6 +27,8 @@ The modules, in the order a collect uses them:
 - :mod:`.alerts`: alert intervals from raw ``ALERTS`` samples;
 - :mod:`.identity`: the labels that name a service, readable names, splitting;
 - :mod:`.slis`: service discovery, SLI queries run in parallel, series;
+- :mod:`.changes`: the series that show deploys, rollouts and restarts (build info,
+  process start time, kube-state-metrics), found and read on their own;
 - :mod:`.source`: :class:`PrometheusSource`, which ties them together;
 - :mod:`.check`: what ``pmrecon check`` says about the source, with :mod:`.selectors`
   reading the metrics and label matchers of each SLI query.

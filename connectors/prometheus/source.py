@@ -28,6 +28,7 @@ from pmrecon.model import Alert, Evidence, Series, SourceInfo, Warning
 
 from . import check as checks
 from .alerts import collect_alerts
+from .changes import collect_changes
 from .identity import ServiceId, label_names, parse_service, shown_labels
 from .server import server_info, settle_scrape_interval
 from .settings import BASELINE_MAX_POINTS, DEFAULT_INTERVAL, SETTINGS_SCHEMA, SLI_KINDS, load_preset
@@ -157,6 +158,8 @@ class PrometheusSource(ConfiguredSource):
                 )
         run_jobs(self.api, jobs, int(self.settings["max_concurrency"]))
         series = self._gather(jobs, warnings)
+        if not request.coarse:  # deploys, rollouts and restarts the metrics show
+            series += collect_changes(self.api, services, identity, spans, warnings)
         warnings.extend(self.api.capped)
         return Evidence(
             window=request.window,

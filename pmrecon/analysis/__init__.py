@@ -8,7 +8,8 @@ for settings and time zones, :mod:`pmrecon.config`; never a connector or the rep
 
 The pipeline of :func:`analyse`, one module a step (each module says which step it is):
 
-0. :mod:`.metric_changes` adds the restarts the metrics show to the logged changes;
+0. :mod:`.metric_changes` adds the deploys, rollouts and restarts the metrics show to the
+   logged changes;
 1. :mod:`.slis` builds one *SLI series* per service and indicator (error ratio, the
    highest latency quantile, uptime);
 2. :mod:`.thresholds` gives each its threshold (configured, else derived from the
@@ -92,7 +93,7 @@ def analyse(
 
     check_timezone(timezone)  # fail here, not later when the findings are written
     typed_settings, full_settings = load_settings(settings)
-    # step 0: restarts seen in the metrics join the logged changes
+    # step 0: deploys, rollouts and restarts seen in the metrics join the logged changes
     evidence = with_metric_changes(evidence, language)
     ctx = AnalysisContext.of(evidence, typed_settings, language)
     known = {k: as_utc(v) for k, v in (human or {}).items() if k in HUMAN_INSTANTS}

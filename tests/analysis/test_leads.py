@@ -393,3 +393,229 @@ def test_a_rollback_of_a_service_not_impacted_is_a_weaker_lead() -> None:
     assert first["kind"] == "change" and first["service"] == "api"
     assert second["kind"] == "rollback_recovery" and second["service"] == "web"
     assert second["score"] == 0.75 and second["at"] == iso(D("10:10"))
+
+
+# --------------------------------------------------------------------------- changes seen in metrics
+
+
+def with_metric(
+    ev: Evidence,
+    service: str,
+    metric: str,
+    steps: list[tuple[dt.datetime, dict[str, str] | float]],
+    **labels: str,
+) -> Evidence:
+    """``change_metric`` series of ``service`` as the Prometheus source collects them, over the
+    baseline and the window: a dict step starts a series with those labels (a version, a
+    ReplicaSet), a number is the value of the one series from its time on."""
+    for baseline in (True, False):
+        (like,) = [
+            s
+            for s in ev.series
+            if s.kind == "throughput" and s.service == service and s.baseline == baseline
+        ]
+        ref = f"q-{metric}-{'b' if baseline else 'w'}-{service}"
+        runs: dict[tuple[tuple[str, str], ...], tuple[list[float], list[float]]] = {}
+        bounds = [at.timestamp() for at, _ in steps] + [float("inf")]
+        for (_, value), lo, hi in zip(steps, bounds, bounds[1:]):
+            extra = value if isinstance(value, dict) else {}
+            key = tuple(sorted({**labels, **extra, "__name__": metric}.items()))
+            xs, ys = runs.setdefault(key, ([], []))
+            for x in like.timestamps:
+                if lo <= x < hi:
+                    xs.append(x)
+                    ys.append(1.0 if isinstance(value, dict) else float(value))
+        for key, (xs, ys) in runs.items():
+            if xs:
+                shown = ",".join(f'{k}="{v}"' for k, v in key if k != "__name__")
+                ev.series.append(
+                    Series(
+                        f"{metric}{{{shown}}}",
+                        "change_metric",
+                        service,
+                        "",
+                        xs,
+                        ys,
+                        like.step_seconds,
+                        ref,
+                        labels=dict(key),
+                        baseline=baseline,
+                    )
+                )
+        ev.sources[0].queries.append(QueryRecord(ref, "prom", "changes", f"max({metric})"))
+    return ev
+
+
+def api_incident() -> Evidence:
+    """api failing from 10:30 to 11:00, web steady."""
+    return build(W0, W1, [failing("api", "10:30", "11:00"), Svc("web")])
+
+
+def test_a_new_build_info_version_is_a_deploy_that_ranks_first() -> None:
+    ev = with_metric(
+        api_incident(),
+        "api",
+        "myapp_build_info",
+        [(D("06:00"), {"version": "1.4.2"}), (D("10:27"), {"version": "1.5.0"})],
+    )
+    with_metric(ev, "web", "myapp_build_info", [(D("06:00"), {"version": "9.0"})])
+    data = run(ev, {})
+    (row,) = [r for r in data["timeline"] if r["kind"] == "deploy"]
+    assert row["text"] == "api déployé : version 1.4.2 → 1.5.0 (vu dans myapp_build_info)"
+    assert row["at"] == iso(D("10:27")) and row["ref"] == "q-myapp_build_info-w-api"
+    first, *others = data["suspects"]
+    assert first["kind"] == "change" and first["summary"] == row["text"]
+    assert first["evidence"] == ["q-myapp_build_info-w-api"] and first["lead_seconds"] == 180
+    assert [s for s in others if s["kind"] == "change"] == []  # web's steady build
+
+
+def test_a_steady_build_info_or_one_seen_from_the_start_gives_no_event() -> None:
+    ev = with_metric(api_incident(), "api", "myapp_build_info", [(D("06:00"), {"version": "1"})])
+    # a build info that starts showing mid-way, with nothing before it, is no change either
+    with_metric(ev, "web", "other_build_info", [(D("10:20"), {"revision": "abc"})])
+    data = run(ev, {})
+    assert [r for r in data["timeline"] if r["kind"] in ("deploy", "rollback")] == []
+    assert data["suspects"] == []
+
+
+def test_a_build_rolled_back_in_the_metrics_points_at_the_deploy_in_the_baseline() -> None:
+    # 1.5.0 deployed at 08:30 (in the baseline), 1.4.2 back at 10:55, recovery at 11:00
+    ev = with_metric(
+        api_incident(),
+        "api",
+        "myapp_build_info",
+        [
+            (D("06:00"), {"version": "1.4.2"}),
+            (D("08:30"), {"version": "1.5.0"}),
+            (D("10:55"), {"version": "1.4.2"}),
+        ],
+    )
+    data = run(ev, {})
+    first = data["suspects"][0]
+    assert first["kind"] == "rollback_recovery" and first["at"] == iso(D("08:30"))
+    assert first["summary"] == "api déployé : version 1.4.2 → 1.5.0 (vu dans myapp_build_info)"
+    assert first["related"] == (
+        "Retour arrière de api : version 1.5.0 → 1.4.2 (vu dans myapp_build_info)"
+    )
+    assert first["evidence"] == ["q-myapp_build_info-b-api", "q-myapp_build_info-w-api"]
+    # the timeline shows the window's change only
+    assert [r["kind"] for r in data["timeline"] if r["kind"] in ("deploy", "rollback")] == [
+        "rollback"
+    ]
+
+
+def test_one_deploy_seen_several_ways_is_one_lead() -> None:
+    # the build info, the restart, the new ReplicaSet and the generation all show the
+    # deploy at 10:27; a logged deploy of web and a restart of web 2 min later are one too
+    ev = api_incident()
+    with_metric(
+        ev,
+        "api",
+        "myapp_build_info",
+        [(D("06:00"), {"version": "1.4.2"}), (D("10:27"), {"version": "1.5.0"})],
+    )
+    start = T("2026-03-01 06:00").timestamp()
+    with_metric(
+        ev,
+        "api",
+        "process_start_time_seconds",
+        [(D("06:00"), start), (D("10:28"), D("10:28").timestamp())],
+    )
+    with_metric(
+        ev,
+        "api",
+        "kube_replicaset_owner",
+        [(D("06:00"), {"replicaset": "api-1"}), (D("10:27"), {"replicaset": "api-2"})],
+        owner_name="api",
+        namespace="shop",
+    )
+    with_metric(
+        ev,
+        "api",
+        "kube_deployment_metadata_generation",
+        [(D("06:00"), 4), (D("10:27"), 5)],
+        deployment="api",
+        namespace="shop",
+    )
+    with_changes(ev, change(D("10:10"), "web"))
+    with_metric(
+        ev,
+        "web",
+        "process_start_time_seconds",
+        [(D("06:00"), start), (D("10:12"), D("10:12").timestamp())],
+    )
+    data = run(ev, {})
+    changes = [s for s in data["suspects"] if s["kind"] == "change"]
+    assert [s["summary"] for s in changes] == [
+        "api déployé : version 1.4.2 → 1.5.0 (vu dans myapp_build_info)",
+        "Deployed web to 2.0",
+    ]
+
+
+def test_a_deployment_seen_only_in_kube_state_metrics() -> None:
+    # a new ReplicaSet is a deploy; a generation rise with no new ReplicaSet, a change
+    ev = api_incident()
+    with_metric(
+        ev,
+        "api",
+        "kube_replicaset_owner",
+        [(D("06:00"), {"replicaset": "api-1"}), (D("10:26"), {"replicaset": "api-2"})],
+        owner_name="api",
+        namespace="shop",
+    )
+    with_metric(
+        ev,
+        "web",
+        "kube_deployment_status_observed_generation",
+        [(D("06:00"), 4), (D("10:29"), 5)],
+        deployment="web",
+        namespace="shop",
+    )
+    data = run(ev, {})
+    rows = [(r["kind"], r["text"]) for r in data["timeline"] if r["kind"] in ("deploy", "change")]
+    assert rows == [
+        (
+            "deploy",
+            "api déployé : nouveau ReplicaSet api-2 du Deployment api (vu dans "
+            "kube_replicaset_owner)",
+        ),
+        (
+            "change",
+            "Deployment web de web modifié : génération 4 → 5 (vu dans "
+            "kube_deployment_status_observed_generation)",
+        ),
+    ]
+    first = data["suspects"][0]
+    assert first["kind"] == "change" and first["service"] == "api"
+
+
+def test_a_restart_in_the_baseline_counts_for_the_ranking_not_the_timeline() -> None:
+    start = T("2026-03-01 06:00").timestamp()
+    ev = with_metric(
+        api_incident(),
+        "api",
+        "process_start_time_seconds",
+        [(D("06:00"), start), (D("09:50"), D("09:50").timestamp())],
+    )
+    data = run(ev, {})
+    assert [r for r in data["timeline"] if r["kind"] == "restart"] == []
+    (lead,) = [s for s in data["suspects"] if s["kind"] == "change"]
+    assert lead["at"] == iso(D("09:50")) and lead["evidence"] == [
+        "q-process_start_time_seconds-b-api"
+    ]
+
+
+def test_changes_seen_in_metrics_rebuild_from_the_saved_bundle(tmp_path: Any) -> None:
+    from connectors.bundle import read_bundle, write_bundle
+
+    ev = with_metric(
+        api_incident(),
+        "api",
+        "myapp_build_info",
+        [(D("06:00"), {"version": "1.4.2"}), (D("10:27"), {"version": "1.5.0"})],
+    )
+    write_bundle(ev, tmp_path / "evidence")
+    again = read_bundle(tmp_path / "evidence")
+    assert {s.kind for s in again.series} >= {"change_metric"}
+    assert run(again)["suspects"] == run(ev)["suspects"]
+    assert run(again)["suspects"][0]["summary"].startswith("api déployé : version 1.4.2")

@@ -81,6 +81,13 @@ SAMPLES = {
     "spans": "2026-03-01T09:50:00+00:00/2026-03-01T10:00:00+00:00",
     "samples": 240,
     "clean": 200,
+    # changes seen in the metrics (pmrecon/analysis/metric_changes.py)
+    "change": "version 1.4.2 → 1.5.0",
+    "replicaset": "checkout-7f8b9",
+    "deployment": "checkout",
+    "old": "7",
+    "new": "8",
+    "namespaces": "shop, staging",
 }
 
 #: Entries that are separators, not words.
