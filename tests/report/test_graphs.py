@@ -29,8 +29,15 @@ def drawn(data):
     return {d.name: d for d in draw_figures(ev, f, tz=TZ, lang="fr")}
 
 
-def test_one_figure_per_sli_plus_logs_and_alerts(drawn):
-    assert list(drawn) == ["error_ratio", "latency", "throughput", "log_volume", "alerts"]
+def test_one_figure_per_sli_plus_logs_alerts_and_the_cascade(drawn):
+    assert list(drawn) == [
+        "error_ratio",
+        "latency",
+        "throughput",
+        "log_volume",
+        "alerts",
+        "cascade",
+    ]
     assert drawn["error_ratio"].title == "Taux d'erreur"
 
 
@@ -117,6 +124,7 @@ def test_html_figures_are_self_contained_and_hold_their_data(data):
         "throughput",
         "log_volume",
         "alerts",
+        "cascade",
     }
     for g in graphs:
         assert g["png"] is None and g["html"] == f"graphs/{g['name']}.html"
@@ -224,13 +232,13 @@ def test_alert_lanes_are_cut_on_the_page_and_whole_in_the_png(drawn):
     """A phone needs short tick labels; the 1,200 px PNG shows every lane's whole name."""
     import plotly.graph_objects as go
 
-    from pmrecon.report.graphs.bars import _wrapped
+    from pmrecon.report.graphs.bars import wrapped
 
     d = drawn["alerts"]
     lanes = list(d.fig.layout.yaxis.tickvals)
-    assert list(d.fig.layout.yaxis.ticktext) == [_wrapped(lane) for lane in lanes]
+    assert list(d.fig.layout.yaxis.ticktext) == [wrapped(lane) for lane in lanes]
     png = go.Figure(d.fig).update_layout(d.png_layout)  # what the PNG export draws
     assert list(png.layout.yaxis.ticktext) == lanes
     long = "KubeDeploymentReplicasMismatch · very-long-service-name"
-    assert _wrapped(long) == "KubeDeploymentRep…<br>· very-long-servi…"
-    assert all(len(line) <= 18 for line in _wrapped(long).split("<br>"))
+    assert wrapped(long) == "KubeDeploymentRep…<br>· very-long-servi…"
+    assert all(len(line) <= 18 for line in wrapped(long).split("<br>"))
