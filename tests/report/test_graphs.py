@@ -192,12 +192,13 @@ def test_every_png_is_a_real_image_of_the_requested_size(data):
     elapsed = time.monotonic() - started
     assert warnings == []
     drawn = {d.name: d for d in draw_figures(ev, f, tz=TZ, lang="fr")}
+    assert [g["name"] for g in graphs] == list(drawn) and "cascade" in drawn
     for g in graphs:
         assert g["png"] == f"graphs/{g['name']}.png"
         width, height, rows = png_pixels(files[f"{g['name']}.png"])
         assert (width, height) == (drawn[g["name"]].width, drawn[g["name"]].height)
         assert distinct_colors(rows, width) > 20, f"{g['name']}.png looks blank"
-    # Five figures in one browser session: far from five browser starts (~3 s each).
+    # Six figures in one browser session: far from six browser starts (~3 s each).
     assert elapsed < 30, elapsed
 
 
@@ -242,3 +243,114 @@ def test_alert_lanes_are_cut_on_the_page_and_whole_in_the_png(drawn):
     long = "KubeDeploymentReplicasMismatch · very-long-service-name"
     assert wrapped(long) == "KubeDeploymentRep…<br>· very-long-servi…"
     assert all(len(line) <= 18 for line in wrapped(long).split("<br>"))
+
+
+# --------------------------------------------------------------------------- the cascade
+
+
+def cascade_case(*changes):
+    """payments fails at 10:30, checkout at 10:33; search's latency breaks at 10:40, its
+    errors at 10:42 (UTC; the report's zone is Paris, one hour ahead)."""
+    from pmrecon.analysis import analyse
+    from pmrecon.findings import findings_to_json
+    from tests.analysis.test_leads import W0, W1, D, failing, with_changes
+    from tests.evidence_factory import Deg, Svc, build
+
+    search = Svc(
+        "search",
+        phases=[
+            Deg(D("10:40"), D("11:10"), latency=2.0),
+            Deg(D("10:42"), D("11:10"), error_ratio=0.3, latency=2.0),
+        ],
+    )
+    services = [
+        failing("checkout", "10:33", "11:00"),
+        search,
+        failing("payments", "10:30", "11:00"),
+    ]
+    ev = with_changes(build(W0, W1, services), *changes)
+    return ev, findings_to_json(analyse(ev, {}))
+
+
+def test_the_cascade_has_a_row_per_service_in_order_with_each_slis_breach_spans():
+    from tests.analysis.test_leads import D, change
+
+    ev, f = cascade_case(change(D("10:27"), "payments"))
+    d = {d.name: d for d in draw_figures(ev, f, tz=TZ, lang="fr")}["cascade"]
+    assert d.title == "Cascade : dépassements des SLI par service"
+    order = [c["service"] for c in f["incident"]["cascade"]]
+    assert order == ["payments", "checkout", "search"]
+    y = d.fig.layout.yaxis
+    # top to bottom in cascade order (a category axis lists its rows bottom-up)
+    assert list(y.tickvals) == order and list(reversed(y.categoryarray)) == order
+    whole = d.png_layout["yaxis"]["ticktext"]
+    assert whole == ["payments", "checkout (+3 minutes)", "search (+10 minutes)"]
+    by_sli = {t.name: t for t in d.fig.data}
+    assert list(by_sli) == ["taux d'erreur", "latence"]
+    assert all(t.orientation == "h" for t in d.fig.data) and d.fig.layout.barmode == "group"
+    colors = {t.marker.color for t in d.fig.data}
+    assert len(colors) == 2  # one colour per SLI
+    # every breach of findings.json is one bar, from its start to its end (Paris time)
+    breaches = {
+        (b["service"], b["sli"]): b for s in f["incident"]["services"] for b in s["sli_breaches"]
+    }
+    bars = {
+        (service, sli): (base, width)
+        for sli, t in zip(("error_ratio", "latency"), d.fig.data)
+        for service, base, width in zip(t.y, t.base, t.x)
+    }
+    assert (
+        set(bars)
+        == set(breaches)
+        == {
+            ("payments", "error_ratio"),
+            ("checkout", "error_ratio"),
+            ("search", "error_ratio"),
+            ("search", "latency"),
+        }
+    )
+    assert bars["search", "latency"] == ("2026-03-02 11:40:00", 30 * 60 * 1000)
+    assert bars["search", "error_ratio"] == ("2026-03-02 11:42:00", 28 * 60 * 1000)
+    assert bars["payments", "error_ratio"] == ("2026-03-02 11:30:00", 30 * 60 * 1000)
+    # the key instants, like every figure, and the change lead at its time, by its rank
+    shapes = {s.name: s for s in d.fig.layout.shapes if s.x0 == s.x1}
+    assert shapes["impact_start"].x0 == "2026-03-02 11:30:00"
+    (rank,) = [s["rank"] for s in f["suspects"] if s["kind"] == "change"]
+    assert shapes[f"lead_{rank}"].x0 == "2026-03-02 11:27:00"
+    texts = [a.text for a in d.fig.layout.annotations]
+    assert f"piste {rank}" in texts and any(t.startswith("Résolution") for t in texts)
+
+
+def test_a_change_before_the_window_is_named_at_its_left_edge():
+    from tests.analysis.test_leads import D, change
+
+    # the rollback at 10:55, recovery at 11:00: the lead is the deploy of 08:10, before 10:00
+    ev, f = cascade_case(
+        change(D("08:10"), "payments", version="3.0"),
+        change(D("10:55"), "payments", kind="rollback", version="2.9"),
+    )
+    (lead,) = [s for s in f["suspects"] if s["kind"] == "rollback_recovery"]
+    d = {d.name: d for d in draw_figures(ev, f, tz=TZ, lang="en")}["cascade"]
+    assert not [s for s in d.fig.layout.shapes if s.name == f"lead_{lead['rank']}"]
+    (note,) = [a for a in d.fig.layout.annotations if f"lead {lead['rank']}" in a.text]
+    assert (
+        note.text == f"← lead {lead['rank']} 2026-03-02 09:10" and note.x == "2026-03-02 11:00:00"
+    )
+
+
+def test_no_cascade_no_cascade_figure(data):
+    ev, f = data
+    flat = {**f, "incident": {**f["incident"], "cascade": []}}
+    assert "cascade" not in [d.name for d in draw_figures(ev, flat, tz=TZ, lang="fr")]
+
+
+def test_cascade_rows_are_cut_on_the_page_and_whole_in_the_png():
+    import plotly.graph_objects as go
+
+    from pmrecon.report.graphs.bars import wrapped
+
+    ev, f = cascade_case()
+    d = {d.name: d for d in draw_figures(ev, f, tz=TZ, lang="en")}["cascade"]
+    labels = ["payments", "checkout (+3 minutes)", "search (+10 minutes)"]
+    assert list(d.fig.layout.yaxis.ticktext) == [wrapped(label) for label in labels]
+    assert list(go.Figure(d.fig).update_layout(d.png_layout).layout.yaxis.ticktext) == labels
