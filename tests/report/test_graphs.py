@@ -15,6 +15,8 @@ from pmrecon.report.graphs import NO_CHROMIUM, draw_figures, find_chromium, rend
 from tests.report_data import HOSTILE_SERVICE, distinct_colors, evidence, findings_for, png_pixels
 
 TZ = "Europe/Paris"
+#: The figures the shared report data has data for, in the report's order.
+FIGURES = ("error_ratio", "latency", "throughput", "log_volume", "alerts", "cascade")
 
 
 @pytest.fixture(scope="module")
@@ -30,14 +32,7 @@ def drawn(data):
 
 
 def test_one_figure_per_sli_plus_logs_alerts_and_the_cascade(drawn):
-    assert list(drawn) == [
-        "error_ratio",
-        "latency",
-        "throughput",
-        "log_volume",
-        "alerts",
-        "cascade",
-    ]
+    assert list(drawn) == list(FIGURES)
     assert drawn["error_ratio"].title == "Taux d'erreur"
 
 
@@ -118,14 +113,7 @@ def test_html_figures_are_self_contained_and_hold_their_data(data):
     ev, f = data
     graphs, files, warnings = render_graphs(ev, f, tz=TZ, lang="fr", png=False)
     assert warnings == []
-    assert {g["name"] for g in graphs} == {
-        "error_ratio",
-        "latency",
-        "throughput",
-        "log_volume",
-        "alerts",
-        "cascade",
-    }
+    assert [g["name"] for g in graphs] == list(FIGURES)
     for g in graphs:
         assert g["png"] is None and g["html"] == f"graphs/{g['name']}.html"
         page = files[f"{g['name']}.html"].decode()

@@ -20,10 +20,10 @@ import pytest
 from connectors.bundle import write_bundle
 from pmrecon.api import BuildRequest, build
 from pmrecon.config import Config, validate
-from tests.analysis.test_leads import W0, W1, D, change, failing, with_changes
 from pmrecon.report.graphs import find_chromium
 from pmrecon.report.htmlreport import markdown_to_html
 from pmrecon.report.leads import lead_graph
+from tests.analysis.test_leads import W0, W1, D, change, failing, with_changes
 from tests.evidence_factory import build as build_evidence
 from tests.report_data import distinct_colors, png_pixels
 

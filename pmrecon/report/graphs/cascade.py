@@ -10,12 +10,12 @@ change leads can point here. What was cut short on the page (names, on a phone) 
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from .bars import lane_layout, wrapped
 from .canvas import Drawn, FigureContext
 from .data import CascadeRow, cascade_rows, change_leads
+from .instants import label_row, mark_line
 from .style import MAX_LANES, esc
 
 #: The colour of each SLI's breach spans (Okabe-Ito, as the services' palette).
@@ -110,44 +110,25 @@ def mark_changes(ctx: FigureContext, fig: Any) -> None:
     window's left edge with its time, so the lead still points somewhere on the figure.
     """
     window = ctx.evidence.window
-    last: dt.datetime | None = None
-    row = 0
+    span = max(1.0, window.seconds)
+    rows: list[float] = []
     for rank, at, text in sorted(change_leads(ctx.findings), key=lambda c: (c[1], c[0])):
         if at > window.end:
             continue
-        label = ctx.text("graph.lead", rank=rank)
         inside = at >= window.start
-        x = ctx.local(at if inside else window.start)
-        if inside:
-            fig.add_shape(
-                type="line",
-                xref="x",
-                x0=x,
-                x1=x,
-                yref="paper",
-                y0=0,
-                y1=1,
-                line={"color": CHANGE_COLOR, "width": 1.5, "dash": "dot"},
-                layer="above",
-                name=f"lead_{rank}",
-            )
-        else:
+        label = ctx.text("graph.lead", rank=rank)
+        if not inside:
             label = f"← {label} {ctx.local(at)[:16]}"
-        # labels close in time step up rather than overlap
-        close = last is not None and (at - last).total_seconds() < 0.16 * window.seconds
-        row = row + 1 if close else 0
-        last = at
-        fig.add_annotation(
-            xref="x",
-            x=x,
-            yref="paper",
-            y=0,
-            yshift=17 * row,
-            yanchor="bottom",
-            xanchor="left",
-            showarrow=False,
-            text=esc(label),
-            hovertext=esc(text),
-            font={"size": 11, "color": CHANGE_COLOR},
-            bgcolor="rgba(255,255,255,0.8)",
+        shown = at if inside else window.start
+        mark_line(
+            fig,
+            ctx.local(shown),
+            name=f"lead_{rank}",
+            color=CHANGE_COLOR,
+            dash="dot",
+            label=label,
+            row=label_row(rows, shown.timestamp(), span),
+            top=False,
+            hover=text,
+            line=inside,
         )
