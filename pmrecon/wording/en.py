@@ -56,7 +56,7 @@ TEXT: dict[str, str] = {
     "graph.alert.open": " (still active at the end of the window)",
     "graph.more_lanes": "{n} more alerts not shown",
     "graph.more_services": "{n} more services not shown",
-    "graph.lead": "lead {rank}",
+    "graph.lead": "lead {n}",
     "graph.instant.impact_start": "Impact start",
     "graph.instant.first_alert": "First alert",
     "graph.instant.mitigation_start": "Mitigation",

@@ -56,7 +56,7 @@ TEXT: dict[str, str] = {
     "graph.alert.open": " (toujours active à la fin de la fenêtre)",
     "graph.more_lanes": "{n} autres alertes non affichées",
     "graph.more_services": "{n} autres services non affichés",
-    "graph.lead": "piste {rank}",
+    "graph.lead": "piste {n}",
     "graph.instant.impact_start": "Début d'impact",
     "graph.instant.first_alert": "1re alerte",
     "graph.instant.mitigation_start": "Mitigation",

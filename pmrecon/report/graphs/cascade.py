@@ -116,7 +116,7 @@ def mark_changes(ctx: FigureContext, fig: Any) -> None:
         if at > window.end:
             continue
         inside = at >= window.start
-        label = ctx.text("graph.lead", rank=rank)
+        label = ctx.text("graph.lead", n=rank)
         if not inside:
             label = f"← {label} {ctx.local(at)[:16]}"
         shown = at if inside else window.start
