@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
 import re
@@ -321,9 +322,15 @@ def test_a_change_before_the_window_is_named_at_its_left_edge():
     d = {d.name: d for d in draw_figures(ev, f, tz=TZ, lang="en")}["cascade"]
     assert not [s for s in d.fig.layout.shapes if s.name == f"lead_{lead['rank']}"]
     (note,) = [a for a in d.fig.layout.annotations if f"lead {lead['rank']}" in a.text]
-    assert (
-        note.text == f"← lead {lead['rank']} 2026-03-02 09:10" and note.x == "2026-03-02 11:00:00"
+    assert note.text == f"← lead {lead['rank']} 09:10" and note.x == "2026-03-02 11:00:00"
+    # a change on another day than the window's first says which day
+    ev, f = cascade_case(
+        change(D("10:55"), "payments", kind="rollback", version="2.9"),
+        change(D("10:00") - dt.timedelta(days=1), "payments", version="3.0"),
     )
+    d = {d.name: d for d in draw_figures(ev, f, tz=TZ, lang="fr")}["cascade"]
+    (note,) = [a for a in d.fig.layout.annotations if a.text.startswith("← piste")]
+    assert note.text.endswith(" 01/03/2026 11:00"), note.text
 
 
 def test_no_cascade_no_cascade_figure(data):

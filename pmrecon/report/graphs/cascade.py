@@ -10,6 +10,7 @@ change leads can point here. What was cut short on the page (names, on a phone) 
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from .bars import lane_layout, wrapped
@@ -118,7 +119,7 @@ def mark_changes(ctx: FigureContext, fig: Any) -> None:
         inside = at >= window.start
         label = ctx.text("graph.lead", n=rank)
         if not inside:
-            label = f"← {label} {ctx.local(at)[:16]}"
+            label = f"← {label} {_when(ctx, at)}"
         shown = at if inside else window.start
         mark_line(
             fig,
@@ -132,3 +133,11 @@ def mark_changes(ctx: FigureContext, fig: Any) -> None:
             hover=text,
             line=inside,
         )
+
+
+def _when(ctx: FigureContext, at: dt.datetime) -> str:
+    """A time before the window: its hour, and its day when not the window's first day."""
+    local = at.astimezone(ctx.zone)
+    if local.date() == ctx.evidence.window.start.astimezone(ctx.zone).date():
+        return local.strftime("%H:%M")
+    return f"{local.strftime(ctx.words['date.day'])} {local.strftime('%H:%M')}"
