@@ -94,12 +94,17 @@ def _bucket_bounds(latency: float) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class Phase:
-    """A span ``[t0, t1)`` during which a service is degraded (None: baseline value)."""
+    """A span ``[t0, t1)`` during which a service is degraded (None: baseline value).
+
+    ``rps``: the traffic in force during the phase (a surge), else the service's own:
+    ``total_inc`` is then ``round(phase.rps * scrape)``.
+    """
 
     t0: dt.datetime
     t1: dt.datetime
     error_ratio: float | None = None
     latency_seconds: float | None = None
+    rps: float | None = None
 
 
 @dataclass(frozen=True)
@@ -255,7 +260,6 @@ class Scenario:
         ticks = self.scrape_ticks()
         for svc in self.services:
             owed = 0.0
-            total_inc = round(svc.rps * self.scrape_interval)
             resets = {
                 self._tick_at_or_after(ts(r)) for r, s in self.counter_resets if s == svc.name
             }
@@ -265,7 +269,8 @@ class Scenario:
                 if i == 0:
                     total, bad = 0, 0
                 else:
-                    total = total_inc
+                    rps = svc.rps if phase is None or phase.rps is None else phase.rps
+                    total = round(rps * self.scrape_interval)
                     owed += total * ratio
                     bad = min(int(owed + 1e-9), total)
                     owed -= bad

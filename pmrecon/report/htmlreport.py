@@ -3,7 +3,8 @@
 The Markdown (the same text as postmortem.md) is rendered with markdown-it-py with raw
 HTML disabled, so whatever a log line or a label holds stays text. Where the Markdown
 shows a graph's PNG, the page shows the interactive figure instead (plotly.js from the
-report folder's ``graphs/plotly.min.js``, shared with the graph pages). A
+report folder's ``graphs/plotly.min.js``, shared with the graph pages), and a link to a
+graph (a lead's) goes to that figure on the page. A
 Content-Security-Policy lets only the page's own scripts run: each inline one by its
 SHA-256, files from the page's own origin; nothing is fetched from anywhere.
 """
@@ -38,7 +39,8 @@ def markdown_to_html(text: str, figures: Sequence[Mapping[str, Any]]) -> tuple[s
     """The Markdown as HTML, each graph PNG replaced by its interactive figure.
 
     Returns the HTML and the names of the figures placed (the first reference to a graph
-    gets the figure; later ones link to it).
+    gets the figure; later ones link to it). A link to a graph's PNG or page becomes a link
+    to its figure: every figure is on the page (here, or among the others at its end).
     """
     md = markdown_renderer()
     by_png = {str(f["png"]): f for f in figures if f.get("png")}
@@ -80,7 +82,17 @@ def markdown_to_html(text: str, figures: Sequence[Mapping[str, Any]]) -> tuple[s
         placed.append(name)
         return figure_block(figure)
 
+    def render_link(self: Any, toks: Any, idx: int, options: Any, env: Any) -> str:
+        # A link to a graph (a lead's "graph") goes to its figure on this page, not away.
+        tok = toks[idx]
+        href = str(tok.attrGet("href") or "")
+        figure = by_png.get(href) or by_html.get(href)
+        if figure is not None:
+            tok.attrSet("href", f"#fig-{figure['name']}")
+        return str(self.renderToken(toks, idx, options, env))
+
     md.add_render_rule("image", render_image)
+    md.add_render_rule("link_open", render_link)
     return md.renderer.render(tokens, md.options, {}), placed
 
 

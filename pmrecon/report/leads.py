@@ -10,7 +10,7 @@ the footnote that names the queries showing it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..wording import catalogue
@@ -18,23 +18,43 @@ from .formatting import Formatter, md_code, md_inline
 
 #: Within this many seconds of impact start, a lead is "at" impact start.
 AT_IMPACT = 30.0
-#: The graph that shows each kind of lead: the rise for load, the errors' volume for a new
-#: error, the impact (and the mitigation line) for a change.
-GRAPH_OF_KIND = {
-    "load": "throughput",
-    "new_error": "log_volume",
-    "change": "error_ratio",
-    "rollback_recovery": "error_ratio",
+#: The graphs that show each kind of lead, best first (the first one drawn is linked): a
+#: change on the cascade, which marks it among the breaches and the key instants (else the
+#: impact it preceded); the rise for load; the errors' volume for a new error.
+GRAPHS_OF_KIND = {
+    "change": ("cascade", "error_ratio"),
+    "rollback_recovery": ("cascade", "error_ratio"),
+    "load": ("throughput",),
+    "new_error": ("log_volume",),
 }
-#: An upstream lead's graph is that of the SLI that broke first.
+#: An upstream lead's graphs: the cascade it leads, else that of the SLI that broke first;
+#: a concentration lead's: that of the SLI whose bad requests it counts.
 GRAPH_OF_SLI = {"error_ratio": "error_ratio", "latency": "latency", "uptime": "throughput"}
 
 
-def lead_graph(suspect: Mapping[str, Any]) -> str | None:
-    """The name of the graph that shows ``suspect`` (as in the report's ``graphs``), if any."""
-    if suspect.get("kind") == "upstream":
-        return GRAPH_OF_SLI.get(str(suspect.get("related")))
-    return GRAPH_OF_KIND.get(str(suspect.get("kind")))
+def lead_graphs(suspect: Mapping[str, Any]) -> tuple[str, ...]:
+    """The names of the graphs that show ``suspect`` (as in the report's ``graphs``), best first."""
+    kind = suspect.get("kind")
+    sli_graph = GRAPH_OF_SLI.get(str(suspect.get("related")))
+    if kind == "upstream":
+        return ("cascade", sli_graph) if sli_graph else ("cascade",)
+    if kind == "concentration":
+        return (sli_graph or "error_ratio",)
+    return GRAPHS_OF_KIND.get(str(kind), ())
+
+
+def lead_graph(
+    suspect: Mapping[str, Any], graphs: Iterable[Mapping[str, Any]] | None = None
+) -> str | None:
+    """The graph that shows ``suspect``: the first of :func:`lead_graphs` among ``graphs`` drawn.
+
+    Without ``graphs``, the first one that would show it.
+    """
+    names = lead_graphs(suspect)
+    if graphs is None:
+        return names[0] if names else None
+    drawn = {str(g.get("name")) for g in graphs}
+    return next((name for name in names if name in drawn), None)
 
 
 class LeadWriter:

@@ -261,6 +261,8 @@ def report_context(
         "footnote_keys": {n["key"] for n in notes},
         # Filled by the templates' fn macro as they reference footnotes (see _macros.j2).
         "used_footnotes": [],
+        # Filled by the graph_image macro: the graphs shown in the text, left out of graphs_inline.
+        "placed_graphs": [],
         "labels": {name: words[f"report.instant.{name}"] for name in LABELLED_INSTANTS},
         "tzname": tzname,
         "created": created,

@@ -116,29 +116,41 @@ def prometheus_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def logs_url(es_node: ElasticsearchNode) -> str:
     """The node, holding this module's logs in an index of their own (loaded once per node)."""
+    return load_logs(es_node, INDEX, list(SCENARIOS.values()))
+
+
+def load_logs(es_node: ElasticsearchNode, index: str, scenarios: list[Scenario]) -> str:
+    """The node's URL, ``index`` holding the logs of ``scenarios`` (loaded once per node)."""
     client = make_client(es_node.url, es_node.major)
     try:
-        if client.indices.exists(index=INDEX):
+        if client.indices.exists(index=index):
             return es_node.url
         client.indices.create(
-            index=INDEX,
+            index=index,
             settings={"number_of_shards": 1, "number_of_replicas": 0},
             mappings=ECS_MAPPING,
         )
     finally:
         client.close()
-    docs = (nested(d) for sc in SCENARIOS.values() for d in sc.log_docs())
-    bulk_load(es_node.url, INDEX, docs, major=es_node.major)
+    docs = (nested(d) for sc in scenarios for d in sc.log_docs())
+    bulk_load(es_node.url, index, docs, major=es_node.major)
     return es_node.url
 
 
 def findings_of(prometheus_url: str, logs_url: str, name: str) -> dict[str, Any]:
-    sc = SCENARIOS[name]
+    return collect_findings(prometheus_url, logs_url, INDEX, SCENARIOS[name])
+
+
+def collect_findings(
+    prometheus_url: str, logs_url: str, index: str, sc: Scenario
+) -> dict[str, Any]:
+    """Both sources collect ``sc``, the evidence merges, the analysis runs; every lead's
+    evidence names queries of the same findings' sources."""
     request = CollectRequest(window=Window(*sc.window), baseline=Window(*sc.baseline))
     metrics = PrometheusSource(
         "prom", {"url": prometheus_url, "preset": sc.convention}, SourceContext()
     )
-    logs = ElasticsearchSource("logs", {"hosts": [logs_url], "index": INDEX}, SourceContext())
+    logs = ElasticsearchSource("logs", {"hosts": [logs_url], "index": index}, SourceContext())
     evidence = metrics.collect(request)
     evidence.merge(logs.collect(request))
     data = findings_to_json(analyse(evidence, {}))

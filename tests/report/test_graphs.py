@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
 import re
@@ -15,6 +16,8 @@ from pmrecon.report.graphs import NO_CHROMIUM, draw_figures, find_chromium, rend
 from tests.report_data import HOSTILE_SERVICE, distinct_colors, evidence, findings_for, png_pixels
 
 TZ = "Europe/Paris"
+#: The figures the shared report data has data for, in the report's order.
+FIGURES = ("error_ratio", "latency", "throughput", "log_volume", "alerts", "cascade")
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +32,8 @@ def drawn(data):
     return {d.name: d for d in draw_figures(ev, f, tz=TZ, lang="fr")}
 
 
-def test_one_figure_per_sli_plus_logs_and_alerts(drawn):
-    assert list(drawn) == ["error_ratio", "latency", "throughput", "log_volume", "alerts"]
+def test_one_figure_per_sli_plus_logs_alerts_and_the_cascade(drawn):
+    assert list(drawn) == list(FIGURES)
     assert drawn["error_ratio"].title == "Taux d'erreur"
 
 
@@ -111,13 +114,7 @@ def test_html_figures_are_self_contained_and_hold_their_data(data):
     ev, f = data
     graphs, files, warnings = render_graphs(ev, f, tz=TZ, lang="fr", png=False)
     assert warnings == []
-    assert {g["name"] for g in graphs} == {
-        "error_ratio",
-        "latency",
-        "throughput",
-        "log_volume",
-        "alerts",
-    }
+    assert [g["name"] for g in graphs] == list(FIGURES)
     for g in graphs:
         assert g["png"] is None and g["html"] == f"graphs/{g['name']}.html"
         page = files[f"{g['name']}.html"].decode()
@@ -184,12 +181,13 @@ def test_every_png_is_a_real_image_of_the_requested_size(data):
     elapsed = time.monotonic() - started
     assert warnings == []
     drawn = {d.name: d for d in draw_figures(ev, f, tz=TZ, lang="fr")}
+    assert [g["name"] for g in graphs] == list(drawn) and "cascade" in drawn
     for g in graphs:
         assert g["png"] == f"graphs/{g['name']}.png"
         width, height, rows = png_pixels(files[f"{g['name']}.png"])
         assert (width, height) == (drawn[g["name"]].width, drawn[g["name"]].height)
         assert distinct_colors(rows, width) > 20, f"{g['name']}.png looks blank"
-    # Five figures in one browser session: far from five browser starts (~3 s each).
+    # Six figures in one browser session: far from six browser starts (~3 s each).
     assert elapsed < 30, elapsed
 
 
@@ -224,13 +222,130 @@ def test_alert_lanes_are_cut_on_the_page_and_whole_in_the_png(drawn):
     """A phone needs short tick labels; the 1,200 px PNG shows every lane's whole name."""
     import plotly.graph_objects as go
 
-    from pmrecon.report.graphs.bars import _wrapped
+    from pmrecon.report.graphs.bars import wrapped
 
     d = drawn["alerts"]
     lanes = list(d.fig.layout.yaxis.tickvals)
-    assert list(d.fig.layout.yaxis.ticktext) == [_wrapped(lane) for lane in lanes]
+    assert list(d.fig.layout.yaxis.ticktext) == [wrapped(lane) for lane in lanes]
     png = go.Figure(d.fig).update_layout(d.png_layout)  # what the PNG export draws
     assert list(png.layout.yaxis.ticktext) == lanes
     long = "KubeDeploymentReplicasMismatch · very-long-service-name"
-    assert _wrapped(long) == "KubeDeploymentRep…<br>· very-long-servi…"
-    assert all(len(line) <= 18 for line in _wrapped(long).split("<br>"))
+    assert wrapped(long) == "KubeDeploymentRep…<br>· very-long-servi…"
+    assert all(len(line) <= 18 for line in wrapped(long).split("<br>"))
+
+
+# --------------------------------------------------------------------------- the cascade
+
+
+def cascade_case(*changes):
+    """payments fails at 10:30, checkout at 10:33; search's latency breaks at 10:40, its
+    errors at 10:42 (UTC; the report's zone is Paris, one hour ahead)."""
+    from pmrecon.analysis import analyse
+    from pmrecon.findings import findings_to_json
+    from tests.analysis.test_leads import W0, W1, D, failing, with_changes
+    from tests.evidence_factory import Deg, Svc, build
+
+    search = Svc(
+        "search",
+        phases=[
+            Deg(D("10:40"), D("11:10"), latency=2.0),
+            Deg(D("10:42"), D("11:10"), error_ratio=0.3, latency=2.0),
+        ],
+    )
+    services = [
+        failing("checkout", "10:33", "11:00"),
+        search,
+        failing("payments", "10:30", "11:00"),
+    ]
+    ev = with_changes(build(W0, W1, services), *changes)
+    return ev, findings_to_json(analyse(ev, {}))
+
+
+def test_the_cascade_has_a_row_per_service_in_order_with_each_slis_breach_spans():
+    from tests.analysis.test_leads import D, change
+
+    ev, f = cascade_case(change(D("10:27"), "payments"))
+    d = {d.name: d for d in draw_figures(ev, f, tz=TZ, lang="fr")}["cascade"]
+    assert d.title == "Cascade : dépassements des SLI par service"
+    order = [c["service"] for c in f["incident"]["cascade"]]
+    assert order == ["payments", "checkout", "search"]
+    y = d.fig.layout.yaxis
+    # top to bottom in cascade order (a category axis lists its rows bottom-up)
+    assert list(y.tickvals) == order and list(reversed(y.categoryarray)) == order
+    whole = d.png_layout["yaxis"]["ticktext"]
+    assert whole == ["payments", "checkout (+3 minutes)", "search (+10 minutes)"]
+    by_sli = {t.name: t for t in d.fig.data}
+    assert list(by_sli) == ["taux d'erreur", "latence"]
+    assert all(t.orientation == "h" for t in d.fig.data) and d.fig.layout.barmode == "group"
+    colors = {t.marker.color for t in d.fig.data}
+    assert len(colors) == 2  # one colour per SLI
+    # every breach of findings.json is one bar, from its start to its end (Paris time)
+    breaches = {
+        (b["service"], b["sli"]): b for s in f["incident"]["services"] for b in s["sli_breaches"]
+    }
+    bars = {
+        (service, sli): (base, width)
+        for sli, t in zip(("error_ratio", "latency"), d.fig.data)
+        for service, base, width in zip(t.y, t.base, t.x)
+    }
+    assert (
+        set(bars)
+        == set(breaches)
+        == {
+            ("payments", "error_ratio"),
+            ("checkout", "error_ratio"),
+            ("search", "error_ratio"),
+            ("search", "latency"),
+        }
+    )
+    assert bars["search", "latency"] == ("2026-03-02 11:40:00", 30 * 60 * 1000)
+    assert bars["search", "error_ratio"] == ("2026-03-02 11:42:00", 28 * 60 * 1000)
+    assert bars["payments", "error_ratio"] == ("2026-03-02 11:30:00", 30 * 60 * 1000)
+    # the key instants, like every figure, and the change lead at its time, by its rank
+    shapes = {s.name: s for s in d.fig.layout.shapes if s.x0 == s.x1}
+    assert shapes["impact_start"].x0 == "2026-03-02 11:30:00"
+    (rank,) = [s["rank"] for s in f["suspects"] if s["kind"] == "change"]
+    assert shapes[f"lead_{rank}"].x0 == "2026-03-02 11:27:00"
+    texts = [a.text for a in d.fig.layout.annotations]
+    assert f"piste {rank}" in texts and any(t.startswith("Résolution") for t in texts)
+
+
+def test_a_change_before_the_window_is_named_at_its_left_edge():
+    from tests.analysis.test_leads import D, change
+
+    # the rollback at 10:55, recovery at 11:00: the lead is the deploy of 08:10, before 10:00
+    ev, f = cascade_case(
+        change(D("08:10"), "payments", version="3.0"),
+        change(D("10:55"), "payments", kind="rollback", version="2.9"),
+    )
+    (lead,) = [s for s in f["suspects"] if s["kind"] == "rollback_recovery"]
+    d = {d.name: d for d in draw_figures(ev, f, tz=TZ, lang="en")}["cascade"]
+    assert not [s for s in d.fig.layout.shapes if s.name == f"lead_{lead['rank']}"]
+    (note,) = [a for a in d.fig.layout.annotations if f"lead {lead['rank']}" in a.text]
+    assert note.text == f"← lead {lead['rank']} 09:10" and note.x == "2026-03-02 11:00:00"
+    # a change on another day than the window's first says which day
+    ev, f = cascade_case(
+        change(D("10:55"), "payments", kind="rollback", version="2.9"),
+        change(D("10:00") - dt.timedelta(days=1), "payments", version="3.0"),
+    )
+    d = {d.name: d for d in draw_figures(ev, f, tz=TZ, lang="fr")}["cascade"]
+    (note,) = [a for a in d.fig.layout.annotations if a.text.startswith("← piste")]
+    assert note.text.endswith(" 01/03/2026 11:00"), note.text
+
+
+def test_no_cascade_no_cascade_figure(data):
+    ev, f = data
+    flat = {**f, "incident": {**f["incident"], "cascade": []}}
+    assert "cascade" not in [d.name for d in draw_figures(ev, flat, tz=TZ, lang="fr")]
+
+
+def test_cascade_rows_are_cut_on_the_page_and_whole_in_the_png():
+    import plotly.graph_objects as go
+
+    from pmrecon.report.graphs.bars import wrapped
+
+    ev, f = cascade_case()
+    d = {d.name: d for d in draw_figures(ev, f, tz=TZ, lang="en")}["cascade"]
+    labels = ["payments", "checkout (+3 minutes)", "search (+10 minutes)"]
+    assert list(d.fig.layout.yaxis.ticktext) == [wrapped(label) for label in labels]
+    assert list(go.Figure(d.fig).update_layout(d.png_layout).layout.yaxis.ticktext) == labels

@@ -37,7 +37,7 @@ from tests.report_data import (
     png_pixels,
 )
 
-FIGURES = ("error_ratio", "latency", "throughput", "log_volume", "alerts")
+FIGURES = ("error_ratio", "latency", "throughput", "log_volume", "alerts", "cascade")
 
 
 def make_report(out: Path, lang: str = "fr", png: bool = False, ev: Evidence | None = None) -> Path:

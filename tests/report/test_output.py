@@ -58,7 +58,10 @@ def test_build_writes_every_output(workdir):
     graphs = sorted(p.name for p in (out / "graphs").iterdir())
     assert graphs == sorted(
         ["plotly.min.js"]
-        + [f"{n}.html" for n in ("alerts", "error_ratio", "latency", "log_volume", "throughput")]
+        + [
+            f"{n}.html"
+            for n in ("alerts", "cascade", "error_ratio", "latency", "log_volume", "throughput")
+        ]
     )
     findings = json.loads((out / "findings.json").read_text())
     assert findings["title"] == "Checkout en erreur"

@@ -24,6 +24,6 @@ def test_demo_report_folder_is_under_6_mb(tmp_path):
     out = tmp_path / "demo"
     r = run_cli("demo", "--out", str(out), "-q", cwd=tmp_path)
     assert r.code == 0, r.err
-    assert len(list((out / "graphs").glob("*.png"))) == 5
+    assert len(list((out / "graphs").glob("*.png"))) == 6
     sizes = {str(f.relative_to(out)): f.stat().st_size for f in out.rglob("*") if f.is_file()}
     assert folder_size(out) < LIMIT, sorted(sizes.items(), key=lambda kv: -kv[1])[:5]

@@ -1,4 +1,4 @@
-"""The report's figures: one per SLI, log volume by level and an alert swimlane.
+"""The report's figures: one per SLI, log volume by level, an alert swimlane, the cascade.
 
 Each figure is drawn with plotly from the evidence (the series, histograms and alert
 intervals as collected) and the findings (key instants, incident span, thresholds), in
@@ -13,7 +13,7 @@ which would otherwise read ``<b>``, ``<a>`` or ``<br>`` in it as markup.
 
 The modules, in the order a figure goes through them: ``data`` (what to plot, from the
 evidence and findings), ``canvas`` (the figure's frame, words and colours; ``thinning``
-caps the points of a line), ``lines`` and ``bars`` (the figures), ``instants`` (the key
+caps the points of a line), ``lines``, ``bars`` and ``cascade`` (the figures), ``instants`` (the key
 instants and the incident span on each), then ``pages`` (HTML) and ``png`` (PNG export). A new figure is a
 function ``(FigureContext) -> Drawn | None`` added to ``FIGURES``.
 
@@ -27,7 +27,7 @@ from typing import Any
 
 from ...model import Evidence, Warning
 from ..offline import PLOTLY_FILE, plotly_js
-from . import bars, lines
+from . import bars, cascade, lines
 from .canvas import Drawn, FigureContext
 from .data import key_instants
 from .instants import mark_instants
@@ -42,6 +42,7 @@ FIGURES: tuple[Callable[[FigureContext], Drawn | None], ...] = (
     lines.throughput,
     bars.log_volume,
     bars.alerts,
+    cascade.cascade,
 )
 
 

@@ -77,7 +77,7 @@ def _state_bars(
     return bars
 
 
-def _wrapped(lane: str, width: int = 18, most: int = 2) -> str:
+def wrapped(lane: str, width: int = 18, most: int = 2) -> str:
     """The lane's name on at most ``most`` lines of ``width`` characters, for its tick label.
 
     A long "Alert (service)" on one line would leave a phone no width for the bars; what
@@ -95,9 +95,15 @@ def _wrapped(lane: str, width: int = 18, most: int = 2) -> str:
     return "<br>".join(lines)
 
 
-def _swimlane_layout(ctx: FigureContext, fig: Any, lanes_shown: list[str], hidden: int) -> int:
-    """Lanes top-down in order of appearance, a height that fits them; returns the height."""
-    height = max(300, min(1400, 170 + 34 * len(lanes_shown)))
+def lane_layout(
+    fig: Any, lanes: list[str], ticktext: list[str], more: str | None, *, lane_height: int = 34
+) -> int:
+    """Lanes top-down in the given order, a height that fits them; returns the height.
+
+    ``lanes`` are the y categories, ``ticktext`` what each lane's tick shows, ``more`` a
+    line under the figure saying how many lanes were left out (None: none were).
+    """
+    height = max(300, min(1400, 170 + lane_height * len(lanes)))
     fig.update_layout(
         barmode="overlay",
         height=height,
@@ -107,16 +113,15 @@ def _swimlane_layout(ctx: FigureContext, fig: Any, lanes_shown: list[str], hidde
     fig.update_yaxes(
         type="category",
         categoryorder="array",
-        categoryarray=list(reversed(lanes_shown)),
+        categoryarray=list(reversed(lanes)),
         rangemode="normal",
         title_text="",
         automargin=True,
-        # A long "Alert (service)" on one line would take most of a phone's width
         tickmode="array",
-        tickvals=lanes_shown,
-        ticktext=[_wrapped(lane) for lane in lanes_shown],
+        tickvals=lanes,
+        ticktext=ticktext,
     )
-    if hidden:
+    if more:
         fig.add_annotation(
             xref="paper",
             yref="paper",
@@ -124,7 +129,7 @@ def _swimlane_layout(ctx: FigureContext, fig: Any, lanes_shown: list[str], hidde
             y=-0.02,
             yanchor="top",
             showarrow=False,
-            text=esc(ctx.text("graph.more_lanes", n=hidden)),
+            text=esc(more),
             font={"size": 11, "color": "#5d6d7e"},
         )
     return height
@@ -159,6 +164,8 @@ def alerts(ctx: FigureContext) -> Drawn | None:
     if not fig.data:
         return None
     lanes = [esc(n) for n in order[:MAX_LANES]]
-    height = _swimlane_layout(ctx, fig, lanes, hidden)
+    more = ctx.text("graph.more_lanes", n=hidden) if hidden else None
+    # A long "Alert (service)" on one line would take most of a phone's width
+    height = lane_layout(fig, lanes, [wrapped(lane) for lane in lanes], more)
     # the PNG is 1,200 px wide: there every lane keeps its whole name
     return Drawn("alerts", title, fig, height=height, png_layout={"yaxis": {"ticktext": lanes}})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ...model import Alert, Evidence, Series, parse_rfc3339
@@ -147,3 +148,53 @@ def lanes_in_order(alerts: Iterable[Alert]) -> list[str]:
         name = lane_name(a)
         lanes[name] = min(first, lanes.get(name, first))
     return sorted(lanes, key=lambda n: (lanes[n], n))
+
+
+@dataclass(frozen=True)
+class CascadeRow:
+    """One service of the cascade: its lag after the first breach and its SLI breach spans.
+
+    A span's start (end) is None when the breach was already going on at the window's
+    start (still going on at its end).
+    """
+
+    service: str
+    lag_seconds: float | None
+    spans: list[tuple[str, dt.datetime | None, dt.datetime | None]]
+
+
+def cascade_rows(findings: Mapping[str, Any]) -> list[CascadeRow]:
+    """The cascade's services in its order, each with the breach spans of its SLIs."""
+    incident = findings.get("incident") or {}
+    breaches: dict[str, list[Mapping[str, Any]]] = {
+        str(s.get("name")): list(s.get("sli_breaches") or [])
+        for s in incident.get("services") or []
+    }
+    rows = []
+    for step in incident.get("cascade") or []:
+        service = str(step.get("service"))
+        spans = [
+            (str(b.get("sli")), _time_or_none(b.get("start")), _time_or_none(b.get("end")))
+            for b in breaches.get(service, [])
+        ]
+        lag = step.get("lag_seconds")
+        rows.append(CascadeRow(service, None if lag is None else float(lag), spans))
+    return rows
+
+
+def _time_or_none(value: Any) -> dt.datetime | None:
+    return parse_rfc3339(str(value)) if value else None
+
+
+#: The leads that are changes: marked on the cascade figure at the time of the change.
+CHANGE_LEADS = ("change", "rollback_recovery")
+
+
+def change_leads(findings: Mapping[str, Any]) -> list[tuple[int, dt.datetime, str]]:
+    """(rank, time, text) of every lead that is a change with a known time, best first."""
+    out = []
+    for suspect in findings.get("suspects") or []:
+        at = _time_or_none(suspect.get("at"))
+        if suspect.get("kind") in CHANGE_LEADS and at is not None:
+            out.append((int(suspect.get("rank") or 0), at, str(suspect.get("summary") or "")))
+    return out

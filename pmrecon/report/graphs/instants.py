@@ -46,13 +46,39 @@ def mark_instants(ctx: FigureContext, fig: Any) -> None:
         if not ctx.evidence.window.start <= at <= ctx.evidence.window.end:
             continue
         x = ctx.local(at)
-        ts = at.timestamp()
-        row = next((i for i, last in enumerate(rows) if ts - last > 0.16 * span), len(rows))
-        if row == len(rows):
-            rows.append(ts)
-        else:
-            rows[row] = ts
-        color = INSTANT_COLORS[name]
+        row = label_row(rows, at.timestamp(), span)
+        label = f"{ctx.text(f'graph.instant.{name}')} {x[11:16]}"
+        mark_line(
+            fig, x, name=name, color=INSTANT_COLORS[name], dash="dashdot", label=label, row=row
+        )
+
+
+def label_row(rows: list[float], ts: float, span: float) -> int:
+    """The first row whose last label is far enough before ``ts`` (a new row if none is)."""
+    row = next((i for i, last in enumerate(rows) if ts - last > 0.16 * span), len(rows))
+    if row == len(rows):
+        rows.append(ts)
+    else:
+        rows[row] = ts
+    return row
+
+
+def mark_line(
+    fig: Any,
+    x: str,
+    *,
+    name: str,
+    color: str,
+    dash: str,
+    label: str,
+    row: int,
+    top: bool = True,
+    hover: str | None = None,
+    line: bool = True,
+) -> None:
+    """A vertical line at ``x`` (unless not ``line``) and its label, ``row`` labels from the
+    top (or the bottom) of the plot, so that labels close in time do not overlap."""
+    if line:
         fig.add_shape(
             type="line",
             xref="x",
@@ -61,20 +87,21 @@ def mark_instants(ctx: FigureContext, fig: Any) -> None:
             yref="paper",
             y0=0,
             y1=1,
-            line={"color": color, "width": 1.5, "dash": "dashdot"},
+            line={"color": color, "width": 1.5, "dash": dash},
             layer="above",
             name=name,
         )
-        fig.add_annotation(
-            xref="x",
-            x=x,
-            yref="paper",
-            y=1,
-            yshift=-17 * row,  # pixels: the same spacing on short and tall figures
-            yanchor="top",
-            xanchor="left",
-            showarrow=False,
-            text=esc(f"{ctx.text(f'graph.instant.{name}')} {x[11:16]}"),
-            font={"size": 11, "color": color},
-            bgcolor="rgba(255,255,255,0.8)",
-        )
+    fig.add_annotation(
+        xref="x",
+        x=x,
+        yref="paper",
+        y=1 if top else 0,
+        yshift=(-17 if top else 17) * row,  # pixels: the same spacing on short and tall figures
+        yanchor="top" if top else "bottom",
+        xanchor="left",
+        showarrow=False,
+        text=esc(label),
+        hovertext=esc(hover) if hover else None,
+        font={"size": 11, "color": color},
+        bgcolor="rgba(255,255,255,0.8)",
+    )
