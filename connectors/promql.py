@@ -325,6 +325,8 @@ def group_by(query: str, labels: tuple[str, ...]) -> tuple[str, frozenset[str]]:
         elif kind == "ident" and nxt != "(" and text.lower() not in _KEYWORDS and not any(frames):
             raise TemplateError(f"{text} is read outside any aggregation")
         i += 1
+    if frames or depth_braces or depth_brackets:
+        raise TemplateError("unbalanced brackets")
     out = query
     for start, end, repl in sorted(edits, reverse=True):
         out = out[:start] + repl + out[end:]
