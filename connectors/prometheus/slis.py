@@ -6,10 +6,11 @@ template is one query for all the services, grouped by the labels that name them
 (``sum by (service) (…)``, the services' values as one regex matcher), and its answer is
 split back into one result per service: the number of queries does not grow with the
 number of services. A template that cannot be grouped without changing a service's
-figures (see :func:`connectors.promql.group_by`) is run once per service, as before. Request counts (``requests_total``/``requests_bad``) are
-``sum(increase(x[step]))`` at their own, coarser ``count_step`` (see the package's
-docstring). Each query's record carries the typed ``sli``, ``service`` and ``baseline``
-fields the report's links read.
+figures (see :func:`connectors.promql.group_by`) is run once per service, as before.
+Request counts (``requests_total``/``requests_bad``) are ``sum(increase(x[step]))`` at
+their own, coarser ``count_step`` (see the package's docstring). Each query's record
+carries the typed ``sli`` and ``baseline`` fields the report's links read, and ``service``
+when it was one service's query; a series names its service and its query's record.
 """
 
 from __future__ import annotations
