@@ -192,26 +192,6 @@ _SERVICE_LEFT = re.compile(r"\$(?:\{service\}|service\b)")
 _SELECTOR = re.compile(r"\$(?:\{selector\}|selector\b)")
 
 
-def sli_jobs(
-    source: str,
-    templates: Mapping[str, str],
-    extra: Mapping[str, str],
-    svc: ServiceId,
-    status_label: str,
-    span: Span,
-    quantiles: list[float],
-    warnings: list[Warning],
-) -> list[SliJob]:
-    """One job per SLI template (one per quantile for latency) and per extra series, for ``svc``."""
-    jobs = []
-    for order, (kind, name, tpl, qt) in enumerate(_each_sli(templates, extra, quantiles)):
-        job = _service_job(source, kind, name, tpl, qt, svc, status_label, span, warnings)
-        if job is not None:
-            job.order = order
-            jobs.append(job)
-    return jobs
-
-
 def span_jobs(
     source: str,
     templates: Mapping[str, str],
@@ -294,12 +274,19 @@ def _service_job(
             )
         )
         return None
+    return _job(span, kind, name, q, quantile, svc.name, f"for {svc.name}")
+
+
+def _job(
+    span: Span, kind: str, name: str, query: str, quantile: float | None, service: str, whom: str
+) -> SliJob | None:
+    """The job of ``query`` over ``span``; None when the span holds no step of its kind."""
     s0, s1, st = _bounds(span, kind)
     if s1 < s0:
         return None
     prefix = "baseline " if span.baseline else ""
-    purpose = f"{prefix}SLI {name} for {svc.name}"
-    return SliJob(purpose, q, kind, svc.name, name, s0, s1, st, span.baseline, quantile)
+    purpose = f"{prefix}SLI {name} {whom}"
+    return SliJob(purpose, query, kind, service, name, s0, s1, st, span.baseline, quantile)
 
 
 def _grouped_job(
@@ -341,14 +328,10 @@ def _grouped_job(
         q, added = group_by(substitute(text, vals), by)
     except TemplateError:
         return None
-    s0, s1, st = _bounds(span, kind)
-    if s1 < s0:
-        return None
-    prefix = "baseline " if span.baseline else ""
-    purpose = f"{prefix}SLI {name} grouped by {'/'.join(by)}"
     names = ", ".join(s.name for s in services)
-    job = SliJob(purpose, q, kind, names, name, s0, s1, st, span.baseline, quantile)
-    job.members, job.by, job.added = members, by, added
+    job = _job(span, kind, name, q, quantile, names, f"grouped by {'/'.join(by)}")
+    if job is not None:
+        job.members, job.by, job.added = members, by, added
     return job
 
 
