@@ -239,6 +239,8 @@ _UNGROUPABLE = {
     "sort_by_label_desc",
 }  # fmt: skip
 _LIST_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right"}
+#: What follows an aggregation (a keyword: PromQL reads ``SUM BY`` as ``sum by``).
+_AFTER_AGG = {"(", "by", "without"}
 _TOKEN = re.compile(
     r"""(?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)
     |(?P<ident>[A-Za-z_:][A-Za-z0-9_:]*)
@@ -307,9 +309,12 @@ def group_by(query: str, labels: tuple[str, ...]) -> tuple[str, frozenset[str]]:
             if word == "ignoring" and set(names) & set(labels):
                 raise TemplateError(f"{word}({', '.join(names)}) drops a grouping label")
             i = end - 1
-        elif kind == "ident" and nxt == "(" and text in _UNGROUPABLE:
+        elif kind == "ident" and nxt.lower() in _AFTER_AGG and text.lower() in _UNGROUPABLE:
             raise TemplateError(f"{text}() cannot be grouped")
-        elif kind == "ident" and text in _GROUPING_AGGREGATIONS and nxt in ("(", "by", "without"):
+        elif (
+            kind == "ident" and text.lower() in _GROUPING_AGGREGATIONS and nxt.lower() in _AFTER_AGG
+        ):
+            nxt = nxt.lower()
             if nxt == "(":
                 closes[len(frames)] = i
                 pending_body = True

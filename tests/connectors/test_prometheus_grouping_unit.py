@@ -66,6 +66,9 @@ def test_aggregations_get_the_labels_first_in_their_by() -> None:
     assert q == 'sum(rate(x{s="a"}[5m])) by (svc)' and added == set()
     q, _ = group_by('max_over_time(avg(x{s="a"})[1h:1m] offset 5m) > bool 0', ("svc",))
     assert q == 'max_over_time(avg by (svc) (x{s="a"})[1h:1m] offset 5m) > bool 0'
+    # aggregations are keywords, in any case
+    q, _ = group_by("SUM BY (le) (x{s='a'})", ("svc",))
+    assert q == "SUM BY (svc, le) (x{s='a'})"
     # a "sum" inside a string or a matcher is not an aggregation
     q, _ = group_by('sum(x{path="sum(y)", le="0.5"})', ("svc",))
     assert q == 'sum by (svc) (x{path="sum(y)", le="0.5"})'
@@ -82,6 +85,7 @@ def test_aggregations_get_the_labels_first_in_their_by() -> None:
         "sum(x) / on() group_left sum(y)",
         "sum(x) / ignoring(svc) sum(y)",
         "sum(topk(3, x))",
+        "sum(topk by (pod) (3, x))",
         'sum(label_replace(x, "svc", "$1", "a", "(.*)"))',
         "sum(rate(x[1m])",  # unbalanced: the server's error comes from the per-service query
     ],
