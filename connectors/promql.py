@@ -222,3 +222,171 @@ def metric_names(query: str) -> list[str]:
         if word not in names:
             names.append(word)
     return names
+
+
+# ---------------------------------------------------------------------- grouping
+
+#: Aggregations whose ``by`` clause keeps one result per group and no other labels.
+_GROUPING_AGGREGATIONS = {
+    "sum", "avg", "min", "max", "count", "group", "stddev", "stdvar", "quantile",
+}  # fmt: skip
+#: Functions after which a result per group may not be the per-service result: they make
+#: series out of nothing (``vector``, ``absent``), keep every input label (``topk``), or
+#: rewrite labels.
+_UNGROUPABLE = {
+    "vector", "scalar", "absent", "absent_over_time", "label_replace", "label_join",
+    "topk", "bottomk", "limitk", "limit_ratio", "count_values", "sort_by_label",
+    "sort_by_label_desc",
+}  # fmt: skip
+_LIST_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right"}
+#: What follows an aggregation (a keyword: PromQL reads ``SUM BY`` as ``sum by``).
+_AFTER_AGG = {"(", "by", "without"}
+_TOKEN = re.compile(
+    r"""(?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)
+    |(?P<ident>[A-Za-z_:][A-Za-z0-9_:]*)
+    |(?P<num>[0-9.][0-9A-Za-z_.]*)
+    |(?P<space>\s+)
+    |(?P<op>.)""",
+    re.S | re.X,
+)
+
+
+def _lex(query: str) -> list[tuple[str, str, int]]:
+    """``(kind, text, position)`` of each token but spaces; strings stay whole."""
+    return [
+        (str(m.lastgroup), m.group(0), m.start())
+        for m in _TOKEN.finditer(query)
+        if m.lastgroup != "space"
+    ]
+
+
+def group_by(query: str, labels: tuple[str, ...]) -> tuple[str, frozenset[str]]:
+    """``query`` with ``labels`` added to every aggregation's ``by``: one result per group.
+
+    Returns the grouped query and the labels that were added (not already in a ``by``
+    list of the query), which a per-group result has and the ungrouped one has not.
+    Raises :class:`TemplateError` when grouping could change a group's figures: a metric
+    read outside any aggregation, ``without`` (its result keeps the labels the ungrouped
+    query's has not), an ``ignoring`` list naming one of the labels,
+    ``on``/``group_left``/``group_right`` matching, or a function of :data:`_UNGROUPABLE`.
+    """
+    toks = _lex(query)
+    edits: list[tuple[int, int, str]] = []  # (start, end, replacement) in the query
+    already: set[str] = set()
+    frames: list[bool] = []  # per open parenthesis: is it an aggregation's body
+    pending_body = False  # the next "(" opens an aggregation's body
+    closes: dict[int, int] = {}  # an aggregation body's "(" index -> its aggregator's index
+    i = 0
+    depth_braces = depth_brackets = 0
+    while i < len(toks):
+        kind, text, pos = toks[i]
+        if depth_braces or depth_brackets:
+            depth_braces += {"{": 1, "}": -1}.get(text, 0) if kind == "op" else 0
+            depth_brackets += {"[": 1, "]": -1}.get(text, 0) if kind == "op" else 0
+            i += 1
+            continue
+        nxt = toks[i + 1][1] if i + 1 < len(toks) else ""
+        if kind == "op" and text == "{":
+            if not any(frames):
+                raise TemplateError("a series is read outside any aggregation")
+            depth_braces = 1
+        elif kind == "op" and text == "[":
+            depth_brackets = 1
+        elif kind == "op" and text == "(":
+            frames.append(pending_body)
+            pending_body = False
+        elif kind == "op" and text == ")":
+            if frames:
+                frames.pop()
+            opened = closes.pop(len(frames), None)
+            if opened is not None:
+                i = _trailing_clause(toks, i, opened, labels, edits, already)
+        elif kind == "ident" and text.lower() in _LIST_KEYWORDS:
+            word = text.lower()
+            names, end = _label_list(toks, i + 1)
+            if word in ("on", "group_left", "group_right", "without"):
+                raise TemplateError(f"{word}(...) matching cannot be grouped")
+            if word == "ignoring" and set(names) & set(labels):
+                raise TemplateError(f"{word}({', '.join(names)}) drops a grouping label")
+            i = end - 1
+        elif kind == "ident" and nxt.lower() in _AFTER_AGG and text.lower() in _UNGROUPABLE:
+            raise TemplateError(f"{text}() cannot be grouped")
+        elif (
+            kind == "ident" and text.lower() in _GROUPING_AGGREGATIONS and nxt.lower() in _AFTER_AGG
+        ):
+            nxt = nxt.lower()
+            if nxt == "(":
+                closes[len(frames)] = i
+                pending_body = True
+            elif nxt == "by":
+                names, end = _label_list(toks, i + 2)
+                already.update(names)
+                _extend_list(toks, i + 2, end, names, labels, edits)
+                if end < len(toks) and toks[end][1] == "(":
+                    pending_body = True
+                i = end - 1
+            else:
+                raise TemplateError("without(...) keeps labels a grouping would add")
+        elif kind == "ident" and nxt != "(" and text.lower() not in _KEYWORDS and not any(frames):
+            raise TemplateError(f"{text} is read outside any aggregation")
+        i += 1
+    if frames or depth_braces or depth_brackets:
+        raise TemplateError("unbalanced brackets")
+    out = query
+    for start, end, repl in sorted(edits, reverse=True):
+        out = out[:start] + repl + out[end:]
+    return out, frozenset(labels) - already
+
+
+def _label_list(toks: list[tuple[str, str, int]], i: int) -> tuple[list[str], int]:
+    """The names of a ``(a, b)`` list starting at token ``i``, and the index after it."""
+    if i >= len(toks) or toks[i][1] != "(":
+        return [], i
+    names = []
+    j = i + 1
+    while j < len(toks) and toks[j][1] != ")":
+        if toks[j][0] in ("ident", "str"):
+            names.append(toks[j][1].strip("\"'`"))
+        j += 1
+    return names, j + 1
+
+
+def _extend_list(
+    toks: list[tuple[str, str, int]],
+    i: int,
+    end: int,
+    names: list[str],
+    labels: tuple[str, ...],
+    edits: list[tuple[int, int, str]],
+) -> None:
+    """Rewrite the ``(…)`` list from token ``i`` to ``end`` as ``labels`` then ``names``."""
+    start, stop = toks[i][2], toks[end - 1][2] + 1
+    merged = [*labels, *(n for n in names if n not in labels)]
+    edits.append((start, stop, f"({', '.join(merged)})"))
+
+
+def _trailing_clause(
+    toks: list[tuple[str, str, int]],
+    i: int,
+    agg: int,
+    labels: tuple[str, ...],
+    edits: list[tuple[int, int, str]],
+    already: set[str],
+) -> int:
+    """After an aggregation's body closing at ``i``: extend its trailing ``by``, or add one."""
+    after = toks[i + 1][1].lower() if i + 1 < len(toks) else ""
+    if after == "by":
+        names, end = _label_list(toks, i + 2)
+        already.update(names)
+        _extend_list(toks, i + 2, end, names, labels, edits)
+        return end - 1
+    if after == "without":
+        raise TemplateError("without(...) keeps labels a grouping would add")
+    at = toks[agg][2] + len(toks[agg][1])
+    edits.append((at, at, f" by ({', '.join(labels)}) "))
+    return i
+
+
+def alternatives(values: list[str]) -> str:
+    """A regex matching exactly each of ``values`` (RE2-quoted), as a PromQL string literal."""
+    return string_literal("|".join(regex_quote(v) for v in sorted(set(values))))

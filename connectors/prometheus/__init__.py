@@ -4,7 +4,8 @@ Alerts come from the raw samples of ``ALERTS``/``ALERTS_FOR_STATE`` (range selec
 evaluated at the window's end), never from ``query_range`` sampling: an alert resolved
 at 10:00 then ends at its last sample plus one evaluation interval, not five minutes
 later through the query lookback. SLIs are PromQL templates (from a preset or the
-config) run once per service over the window and over the baseline, with a step that
+config) run over the window and over the baseline (one query per SLI for all the
+services, grouped by the labels naming them, split back by service), with a step that
 keeps every series under Prometheus's 11,000-point limit. A long baseline is read at a
 coarser step (at most :data:`BASELINE_MAX_POINTS` points, rate window as long as the step):
 it only gives a reference level and a faint line under the graphs, and at the window's

@@ -98,7 +98,7 @@ SETTINGS_SCHEMA: dict[str, Any] = {
     "max_series": Key(
         "int",
         50,
-        "most series one range query brings in (more: cut, with a warning)",
+        "most series one range query brings in for one service (more: cut, with a warning)",
         minimum=1,
         maximum=10_000,
     ),

@@ -1,22 +1,36 @@
 """SLI series: which services, which queries, run in parallel, converted to :class:`Series`.
 
-SLIs are PromQL templates (from a preset or the config) run once per service over the
-window and over the baseline, with a step that keeps every series under Prometheus's
-11,000-point limit. Request counts (``requests_total``/``requests_bad``) are
-``sum(increase(x[step]))`` at their own, coarser ``count_step`` (see the package's
-docstring). Each query's record carries the typed ``sli``, ``service`` and ``baseline``
-fields the report's links read.
+SLIs are PromQL templates (from a preset or the config) run over the window and over the
+baseline, with a step that keeps every series under Prometheus's 11,000-point limit. Each
+template is one query for all the services, grouped by the labels that name them
+(``sum by (service) (…)``, the services' values as one regex matcher), and its answer is
+split back into one result per service: the number of queries does not grow with the
+number of services. A template that cannot be grouped without changing a service's
+figures (see :func:`connectors.promql.group_by`) is run once per service, as before.
+Request counts (``requests_total``/``requests_bad``) are ``sum(increase(x[step]))`` at
+their own, coarser ``count_step`` (see the package's docstring). Each query's record
+carries the typed ``sli`` and ``baseline`` fields the report's links read, and ``service``
+when it was one service's query; a series names its service and its query's record.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.promql import Raw, TemplateError, format_duration, metric_names, substitute
+from connectors.promql import (
+    Raw,
+    TemplateError,
+    alternatives,
+    format_duration,
+    group_by,
+    metric_names,
+    substitute,
+)
 from connectors.toolkit.failures import RequestFailed
 from pmrecon.errors import ConnectorError
 from pmrecon.model import QueryRecord, Series, Warning, Window, utc
@@ -45,6 +59,13 @@ class SliJob:
     error: RequestFailed | None = None
     series: list[Series] = field(default_factory=list)
     warnings: list[Warning] = field(default_factory=list)
+    #: A grouped job's services by the values of its ``by`` labels (empty: one service).
+    members: dict[tuple[str, ...], ServiceId] = field(default_factory=dict)
+    by: tuple[str, ...] = ()  # the labels the query is grouped by
+    added: frozenset[str] = frozenset()  # those the template's own result does not have
+    order: int = 0  # the template's place among the SLIs, for the series' order
+    #: Each service's series and warnings, filled when the answer is converted.
+    parts: dict[str, tuple[list[Series], list[Warning]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -159,72 +180,173 @@ def _label_sets(
     ]
 
 
-def sli_jobs(
+#: Most services one grouped query names (its regex matcher and its answer stay bounded);
+#: more are split into several queries.
+MAX_GROUP = 1000
+#: ``label=$service`` (or ``label="$service"``): a matcher a grouped query can turn into a regex.
+_SERVICE_MATCHER = re.compile(
+    r"(?P<label>[A-Za-z_][A-Za-z0-9_]*)\s*=\s*"
+    r"(?:(?P<q>[\"'])\$(?:\{service\}|service)(?P=q)|\$(?:\{service\}|service\b))"
+)
+_SERVICE_LEFT = re.compile(r"\$(?:\{service\}|service\b)")
+_SELECTOR = re.compile(r"\$(?:\{selector\}|selector\b)")
+
+
+def span_jobs(
     source: str,
     templates: Mapping[str, str],
     extra: Mapping[str, str],
-    svc: ServiceId,
+    services: list[ServiceId],
     status_label: str,
     span: Span,
     quantiles: list[float],
     warnings: list[Warning],
 ) -> list[SliJob]:
-    """One job per SLI template (one per quantile for latency) and per extra series, for ``svc``."""
-    jobs: list[SliJob] = []
-    start = math.ceil(span.start / span.step) * span.step
-    end = math.floor(span.end / span.step) * span.step
-    cstart = math.floor(span.start / span.count_step) * span.count_step + span.count_step
-    cend = math.floor(span.end / span.count_step) * span.count_step
-    values = template_values(svc, status_label, span.rate_window, span.count_step)
-    prefix = "baseline " if span.baseline else ""
+    """The jobs of one span: one grouped job per SLI template (and batch of
+    :data:`MAX_GROUP` services), or one job per service where the template cannot be grouped."""
+    jobs = []
+    for order, (kind, name, tpl, qt) in enumerate(_each_sli(templates, extra, quantiles)):
+        for at in range(0, len(services), MAX_GROUP):
+            batch = services[at : at + MAX_GROUP]
+            job = _grouped_job(kind, name, tpl, qt, batch, status_label, span)
+            if job is not None:
+                job.order = order
+                jobs.append(job)
+                continue
+            for svc in batch:
+                one = _service_job(source, kind, name, tpl, qt, svc, status_label, span, warnings)
+                if one is not None:
+                    one.order = order
+                    jobs.append(one)
+    return jobs
 
-    def add(kind: str, name: str, tpl: str, quantile: float | None = None) -> None:
-        counting = kind in ("requests_total", "requests_bad")
-        vals = dict(values)
-        if quantile is not None:
-            vals["quantile"] = quantile
-        try:
-            q = substitute(tpl, vals)
-        except TemplateError as exc:
-            warnings.append(
-                Warning(
-                    source,
-                    f"source {source!r}: SLI {name}: bad template: {exc}",
-                    code="bad_template",
-                    params={"sli": name, "service": svc},
-                )
-            )
-            return
-        s0, s1, st = (cstart, cend, span.count_step) if counting else (start, end, span.step)
-        if s1 < s0:
-            return
-        jobs.append(
-            SliJob(
-                f"{prefix}SLI {name} for {svc.name}",
-                q,
-                kind,
-                svc.name,
-                name,
-                s0,
-                s1,
-                st,
-                span.baseline,
-                quantile,
-            )
-        )
 
+def _each_sli(
+    templates: Mapping[str, str], extra: Mapping[str, str], quantiles: list[float]
+) -> list[tuple[str, str, str, float | None]]:
+    """``(kind, name, template, quantile)`` of each series an SLI template gives, in order."""
+    out: list[tuple[str, str, str, float | None]] = []
     for kind in SLI_KINDS:
         tpl = templates.get(kind)
         if not tpl:
             continue
         if kind == "latency":
-            for qt in quantiles:
-                add(kind, f"latency_p{_pct(qt)}", tpl, qt)
+            out.extend((kind, f"latency_p{_pct(qt)}", tpl, qt) for qt in quantiles)
         else:
-            add(kind, kind, tpl)
-    for name, tpl in extra.items():
-        add("extra", name, tpl)
-    return jobs
+            out.append((kind, kind, tpl, None))
+    out.extend(("extra", name, tpl, None) for name, tpl in extra.items())
+    return out
+
+
+def _bounds(span: Span, kind: str) -> tuple[float, float, float]:
+    """The first and last instants and the step of a ``kind`` series over ``span``."""
+    if kind in ("requests_total", "requests_bad"):
+        cs = span.count_step
+        return math.floor(span.start / cs) * cs + cs, math.floor(span.end / cs) * cs, cs
+    st = span.step
+    return math.ceil(span.start / st) * st, math.floor(span.end / st) * st, st
+
+
+def _service_job(
+    source: str,
+    kind: str,
+    name: str,
+    tpl: str,
+    quantile: float | None,
+    svc: ServiceId,
+    status_label: str,
+    span: Span,
+    warnings: list[Warning],
+) -> SliJob | None:
+    """The query of one template for one service; None (with a warning when bad) if none."""
+    vals = template_values(svc, status_label, span.rate_window, span.count_step)
+    if quantile is not None:
+        vals["quantile"] = quantile
+    try:
+        q = substitute(tpl, vals)
+    except TemplateError as exc:
+        warnings.append(
+            Warning(
+                source,
+                f"source {source!r}: SLI {name}: bad template: {exc}",
+                code="bad_template",
+                params={"sli": name, "service": svc},
+            )
+        )
+        return None
+    return _job(span, kind, name, q, quantile, svc.name, f"for {svc.name}")
+
+
+def _job(
+    span: Span, kind: str, name: str, query: str, quantile: float | None, service: str, whom: str
+) -> SliJob | None:
+    """The job of ``query`` over ``span``; None when the span holds no step of its kind."""
+    s0, s1, st = _bounds(span, kind)
+    if s1 < s0:
+        return None
+    prefix = "baseline " if span.baseline else ""
+    purpose = f"{prefix}SLI {name} {whom}"
+    return SliJob(purpose, query, kind, service, name, s0, s1, st, span.baseline, quantile)
+
+
+def _grouped_job(
+    kind: str,
+    name: str,
+    tpl: str,
+    quantile: float | None,
+    services: list[ServiceId],
+    status_label: str,
+    span: Span,
+) -> SliJob | None:
+    """One query of ``tpl`` for all ``services``, grouped by the labels naming them; None when
+    the template cannot be grouped (it then runs once per service)."""
+    if not services:
+        return None
+    # label=$service becomes label=~"a|b|…", and label joins the grouping labels
+    matched = list(dict.fromkeys(m.group("label") for m in _SERVICE_MATCHER.finditer(tpl)))
+    text = _SERVICE_MATCHER.sub(lambda m: f"{m.group('label')}=~$__services", tpl)
+    if _SERVICE_LEFT.search(text):
+        return None
+    identity = [k for k, _ in services[0].labels]
+    by = tuple(dict.fromkeys([*(identity if _SELECTOR.search(text) else []), *matched]))
+    if not by:
+        return None
+    members: dict[tuple[str, ...], ServiceId] = {}
+    for svc in services:
+        key = _group_key(svc, by, matched)
+        if key is None or key in members:
+            return None  # two services would share a group
+        members[key] = svc
+    vals = template_values(services[0], status_label, span.rate_window, span.count_step)
+    vals["selector"] = Raw(
+        ",".join(f"{k}=~{alternatives([dict(s.labels)[k] for s in services])}" for k in identity)
+    )
+    vals["__services"] = Raw(alternatives([s.value for s in services]))
+    if quantile is not None:
+        vals["quantile"] = quantile
+    try:
+        q, added = group_by(substitute(text, vals), by)
+    except TemplateError:
+        return None
+    names = ", ".join(s.name for s in services)
+    job = _job(span, kind, name, q, quantile, names, f"grouped by {'/'.join(by)}")
+    if job is not None:
+        job.members, job.by, job.added = members, by, added
+    return job
+
+
+def _group_key(svc: ServiceId, by: tuple[str, ...], matched: list[str]) -> tuple[str, ...] | None:
+    """The values of ``by`` a grouped answer gives ``svc``'s series; None if contradictory."""
+    labels = dict(svc.labels)
+    key = []
+    for k in by:
+        if k in matched:
+            if k in labels and labels[k] != svc.value:
+                return None
+            key.append(svc.value)
+        else:
+            key.append(labels[k])
+    return tuple(key)
 
 
 def template_values(
@@ -252,7 +374,7 @@ def run_jobs(api: PrometheusApi, jobs: list[SliJob], workers: int) -> None:
             end=utc(job.end),
             step_seconds=job.step,
             sli=job.name,
-            service=job.service,
+            service=None if job.members else job.service,
             baseline=job.baseline,
         )
 
@@ -270,6 +392,7 @@ def run_jobs(api: PrometheusApi, jobs: list[SliJob], workers: int) -> None:
                 purpose=job.purpose,
                 record=job.record,
                 context=f"{'baseline ' if job.baseline else ''}SLI {job.name} for service {job.service!r}; query: {job.query}",
+                capped=not job.members,
             )
             job.result = ans.data
         except RequestFailed as exc:
@@ -280,7 +403,7 @@ def run_jobs(api: PrometheusApi, jobs: list[SliJob], workers: int) -> None:
             return
         # Converted here, while other queries are still running, and the decoded JSON
         # dropped at once: peak memory holds a few answers, not all of them.
-        job.series = to_series(api.name, job)
+        job.series = to_series(api.name, job, api)
         job.result = None
 
     workers = max(1, workers)
@@ -294,20 +417,69 @@ def run_jobs(api: PrometheusApi, jobs: list[SliJob], workers: int) -> None:
         list(pool.map(run, jobs))
 
 
-def to_series(source: str, job: SliJob) -> list[Series]:
-    """The job's matrix as series (one per result); what went wrong goes to ``job.warnings``."""
+def to_series(source: str, job: SliJob, api: PrometheusApi | None = None) -> list[Series]:
+    """The job's matrix as series (one per result); what went wrong goes to ``job.warnings``.
+
+    A grouped job's answer is split by service first, each service's part cut to
+    ``max_series`` on its own (``api``), and converted as a one-service answer would be;
+    ``job.parts`` keeps each service's series and warnings.
+    """
     data = job.result or {}
     rec = job.record
-    ref = rec.id if rec else None
-    warnings = job.warnings
-    where = f"source {source!r}: {'baseline ' if job.baseline else ''}SLI {job.name} for service {job.service!r}"
+    server = list(rec.warnings) if rec else []
+    if not job.members:
+        job.parts = {job.service: _convert(source, job, data, job.service, server)}
+    else:
+        for svc, part in _split(job, data).items():
+            before = len(rec.warnings) if rec else 0
+            if api is not None and rec is not None:
+                api.cap(part, rec, f"{_where(job, svc.name)}; query: {job.query}")
+            notes = rec.warnings[before:] if rec else []
+            job.parts[svc.name] = _convert(source, job, part, svc.name, [*server, *notes])
+    out: list[Series] = []
+    for series, warnings in job.parts.values():
+        out.extend(series)
+        job.warnings.extend(warnings)
+    return out
+
+
+def _split(job: SliJob, data: Mapping[str, Any]) -> dict[ServiceId, dict[str, Any]]:
+    """A grouped answer as one answer per service of the job, by the values of its ``by`` labels.
+
+    A series of a service the job does not name (the regex matchers of several labels
+    match their combinations) is left out.
+    """
+    parts: dict[ServiceId, dict[str, Any]] = {
+        svc: {"resultType": data.get("resultType"), "result": []} for svc in job.members.values()
+    }
+    result = data.get("result") if data.get("resultType") == "matrix" else None
+    for item in result if isinstance(result, list) else []:
+        labels = item.get("metric") or {}
+        svc = job.members.get(tuple(str(labels.get(k, "")) for k in job.by))
+        if svc is not None:
+            shown = {k: v for k, v in labels.items() if k not in job.added}
+            parts[svc]["result"].append({**item, "metric": shown})
+    return parts
+
+
+def _where(job: SliJob, service: str) -> str:
+    return f"{'baseline ' if job.baseline else ''}SLI {job.name} for service {service!r}"
+
+
+def _convert(
+    source: str, job: SliJob, data: Mapping[str, Any], service: str, server: list[str]
+) -> tuple[list[Series], list[Warning]]:
+    """One service's answer as series, and its warnings (``server``: the server's, for it)."""
+    ref = job.record.id if job.record else None
+    warnings: list[Warning] = []
+    where = f"source {source!r}: {_where(job, service)}"
     # What each warning names, for the report's grouped line in its language.
     about = {
         "sli": job.name,
-        "service": job.service,
+        "service": service,
         "period": "baseline" if job.baseline else "window",
     }
-    for w in rec.warnings if rec else []:
+    for w in server:
         warnings.append(
             Warning(source, f"{where}: server warning: {w}", code="server_warning", params=about)
         )
@@ -320,7 +492,7 @@ def to_series(source: str, job: SliJob) -> list[Series]:
                 params=about,
             )
         )
-        return []
+        return [], warnings
     result = data.get("result") or []
     if not result:
         metrics = ", ".join(metric_names(job.query)) or "the queried metric"
@@ -333,7 +505,7 @@ def to_series(source: str, job: SliJob) -> list[Series]:
                 params={**about, "metric": metrics},
             )
         )
-        return []
+        return [], warnings
     out: list[Series] = []
     dropped = 0
     for item in result:
@@ -348,7 +520,7 @@ def to_series(source: str, job: SliJob) -> list[Series]:
             Series(
                 name=name,
                 kind=job.kind,
-                service=job.service,
+                service=service,
                 unit=UNITS[job.kind],
                 timestamps=xs,
                 values=ys,
@@ -369,7 +541,7 @@ def to_series(source: str, job: SliJob) -> list[Series]:
                 params={**about, "count": dropped},
             )
         )
-    return out
+    return out, warnings
 
 
 def _points(values: list[Any]) -> tuple[list[float], list[float], int]:

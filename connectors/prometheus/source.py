@@ -32,7 +32,7 @@ from .changes import collect_changes
 from .identity import ServiceId, label_names, parse_service, shown_labels
 from .server import server_info, settle_scrape_interval
 from .settings import BASELINE_MAX_POINTS, DEFAULT_INTERVAL, SETTINGS_SCHEMA, SLI_KINDS, load_preset
-from .slis import SliJob, Span, discover, run_jobs, sli_jobs, template_values
+from .slis import SliJob, Span, discover, run_jobs, span_jobs, template_values
 from .transport import PrometheusApi, PrometheusHttp
 
 #: Most points per series in a scan's coarse first pass.
@@ -143,22 +143,21 @@ class PrometheusSource(ConfiguredSource):
             quantiles = quantiles[-1:]
         jobs: list[SliJob] = []
         for span in spans:
-            for svc in services:
-                jobs.extend(
-                    sli_jobs(
-                        self.name,
-                        self.templates,
-                        self.extra,
-                        svc,
-                        self.status_label,
-                        span,
-                        quantiles,
-                        warnings,
-                    )
+            jobs.extend(
+                span_jobs(
+                    self.name,
+                    self.templates,
+                    self.extra,
+                    services,
+                    self.status_label,
+                    span,
+                    quantiles,
+                    warnings,
                 )
+            )
         run_jobs(self.api, jobs, int(self.settings["max_concurrency"]))
-        series = self._gather(jobs, warnings)
-        if not request.coarse:  # deploys, rollouts and restarts the metrics show
+        series = self._gather(jobs, warnings, services)
+        if not request.coarse and request.look_back is None:  # deploys, rollouts, restarts
             series += collect_changes(self.api, services, identity, spans, warnings)
         warnings.extend(self.api.capped)
         return Evidence(
@@ -368,9 +367,16 @@ class PrometheusSource(ConfiguredSource):
                 out.append(svc)
         return out
 
-    def _gather(self, jobs: list[SliJob], warnings: list[Warning]) -> list[Series]:
-        """The jobs' series and warnings; the first fatal failure fails the whole source."""
-        series: list[Series] = []
+    def _gather(
+        self, jobs: list[SliJob], warnings: list[Warning], services: list[ServiceId]
+    ) -> list[Series]:
+        """The jobs' series and warnings; the first fatal failure fails the whole source.
+
+        Series and warnings come span by span, service by service, SLI by SLI, in the
+        services' order, whether a query was grouped or not.
+        """
+        place = {svc.name: i for i, svc in enumerate(services)}
+        parts: list[tuple[tuple[bool, int, int], list[Series], list[Warning]]] = []
         fatal: RequestFailed | None = None
         for job in jobs:
             if job.error is not None:
@@ -385,10 +391,14 @@ class PrometheusSource(ConfiguredSource):
                     )
                 )
                 continue
-            series.extend(job.series)
-            warnings.extend(job.warnings)
+            for service, (found, said) in job.parts.items():
+                parts.append(((job.baseline, place.get(service, -1), job.order), found, said))
         if fatal is not None:
             raise ConnectorError(str(fatal)) from fatal
+        series: list[Series] = []
+        for _, found, said in sorted(parts, key=lambda p: p[0]):
+            series.extend(found)
+            warnings.extend(said)
         return series
 
     def _source_info(

@@ -97,8 +97,13 @@ class PrometheusApi:
         query: str | None = None,
         record: QueryRecord | None = None,
         context: str = "",
+        capped: bool = True,
     ) -> Answer:
-        """One call, recorded as a QueryRecord (also when it fails)."""
+        """One call, recorded as a QueryRecord (also when it fails).
+
+        A range query's answer is cut to ``max_series`` unless ``capped`` is false: a
+        grouped query's answer is cut service by service (:meth:`cap`) once split.
+        """
         if record is None:
             record = self.recorder.record(purpose, query or "", endpoint=path)
         answer = self.recorder.send(
@@ -110,14 +115,15 @@ class PrometheusApi:
             context=context,
             timeout=self.remaining(),
         )
-        if self.max_series is not None and path.endswith("/query_range"):
-            self._cap(answer, record, context)
+        if capped and path.endswith("/query_range"):
+            self.cap(answer.data, record, context)
         return answer
 
-    def _cap(self, answer: Answer, record: QueryRecord, context: str) -> None:
+    def cap(self, data: Any, record: QueryRecord, context: str) -> None:
         """Keep at most ``max_series`` series of a range query's answer, and say so."""
-        assert self.max_series is not None
-        found = cap_results(answer.data, self.max_series)
+        if self.max_series is None:
+            return
+        found = cap_results(data, self.max_series)
         if found <= self.max_series:
             return
         note = (

@@ -125,6 +125,8 @@ TEXT: dict[str, str] = {
     # the report shows its own language's text, or none for a purpose not listed here.
     "query.sli": "SLI {sli} for {service}",
     "query.baseline_sli": "baseline SLI {sli} for {service}",
+    "query.sli_grouped": "SLI {sli} grouped by {label}",
+    "query.baseline_sli_grouped": "baseline SLI {sli} grouped by {label}",
     "query.alerts": "alerts (raw ALERTS samples)",
     "query.alert_activation": "alert activation times (ALERTS_FOR_STATE)",
     "query.users": "distinct users with an error (cardinality)",

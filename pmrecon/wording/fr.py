@@ -125,6 +125,8 @@ TEXT: dict[str, str] = {
     # the report shows its own language's text, or none for a purpose not listed here.
     "query.sli": "SLI {sli} de {service}",
     "query.baseline_sli": "SLI {sli} de {service} sur la période de référence",
+    "query.sli_grouped": "SLI {sli} groupée par {label}",
+    "query.baseline_sli_grouped": "SLI {sli} groupée par {label} sur la période de référence",
     "query.alerts": "alertes (échantillons bruts d'ALERTS)",
     "query.alert_activation": "heures d'activation des alertes (ALERTS_FOR_STATE)",
     "query.users": "utilisateurs distincts en erreur (cardinalité)",

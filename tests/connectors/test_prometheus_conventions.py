@@ -106,9 +106,12 @@ def test_client_library_default_with_service_label_job(built) -> None:
     _assert_figures_match_truth(sc, ev, findings)
     assert ev.sources[0].settings["service_label"] == "job"
     assert not [w for w in ev.warnings if w.code in ("metric_missing", "service_label_fallback")]
-    queries = {q.service: q.query for q in ev.sources[0].queries if q.sli == "error_ratio"}
-    assert '{job="checkout",code=~"5.."}' in queries["checkout"]
-    assert not [q for q in queries.values() if "service=" in q]
+    # one grouped query per period, by job, every service's job in its matcher
+    queries = [q.query for q in ev.sources[0].queries if q.sli == "error_ratio"]
+    assert len(queries) == 2, queries
+    assert "sum by (job) (" in queries[0] and 'code=~"5.."}' in queries[0]
+    assert all(f"{s.name}" in queries[0].split('job=~"')[1].split('"')[0] for s in sc.services)
+    assert not [q for q in queries if "service=" in q]
 
 
 def test_client_library_default_found_through_job_when_the_preset_label_is_absent(built) -> None:
