@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..findings import AlertFinding, Gap, SourceFinding, Span, TopError
-from ..model import Evidence, Interval, SourceInfo
+from ..model import ErrorSignature, Evidence, Interval, SourceInfo
 from .context import AnalysisContext
 from .incidents import DetectedIncident
 from .samples import sample_step, samples_in
@@ -106,8 +106,10 @@ def signature_novelty(
 
     "Well before": at least ``stability_period`` before impact start, so that the errors of
     the incident's own onset (just before its breach is confirmed) stay new.
-    ``found_before_window``: the impact started inside the baseline, so a sighting there
-    may be the incident's own (the baseline's counts carry no times): None, with a warning.
+    ``found_before_window``: the impact started inside the baseline, so a sighting there may
+    be the incident's own: new when the signature's first sighting in the baseline is not
+    well before impact start, seen before when it is, and None (with a warning) when the
+    evidence has no first sighting (a bundle collected before they were).
     """
     logs = ctx.evidence.logs
     if logs is None:
@@ -115,10 +117,20 @@ def signature_novelty(
     # the logs source counts only error-level documents over the baseline
     baseline_holds = bool(logs.baseline_error_documents)
     before = _logs_before(ctx, impact_start)
+    # the baseline holds the incident from impact start: a sighting after this is its own
+    well_before = (
+        impact_start - ctx.settings.stability
+        if found_before_window and impact_start is not None
+        else None
+    )
     novelty: Novelty = {}
+    judged: list[bool] = []  # per signature seen in the contaminated baseline: new?
     for s in logs.signatures:
-        if baseline_holds and s.baseline_count > 0 and found_before_window:
-            novelty[s.signature] = None
+        if baseline_holds and s.baseline_count > 0 and well_before is not None:
+            first = as_utc(s.baseline_first_seen)
+            novelty[s.signature] = None if first is None else first.timestamp() >= well_before
+            if first is not None:
+                judged.append(first.timestamp() >= well_before)
         elif baseline_holds and s.baseline_count > 0:
             novelty[s.signature] = False
         elif before is not None:
@@ -126,9 +138,22 @@ def signature_novelty(
             novelty[s.signature] = first_seen is None or first_seen.timestamp() >= before
         else:
             novelty[s.signature] = True if baseline_holds else None
-    unsure = [s for s in logs.signatures if found_before_window and s.baseline_count > 0]
-    if unsure and impact_start is not None:
-        at = utc_time_of(impact_start).isoformat()
+    if well_before is not None and impact_start is not None:
+        _warn_contaminated(ctx, impact_start, logs.signatures, novelty, judged)
+    return novelty
+
+
+def _warn_contaminated(
+    ctx: AnalysisContext,
+    impact_start: float,
+    signatures: list[ErrorSignature],
+    novelty: Novelty,
+    judged: list[bool],
+) -> None:
+    """Say how the signatures the contaminated baseline holds were judged."""
+    at = utc_time_of(impact_start).isoformat()
+    unsure = [s for s in signatures if s.baseline_count > 0 and novelty.get(s.signature) is None]
+    if unsure:
         ctx.warn(
             f"the baseline holds the incident from {at}: {len(unsure)} error signature(s) seen "
             f"in the baseline may be the incident's own; their novelty is unknown",
@@ -136,7 +161,18 @@ def signature_novelty(
             at=at,
             count=len(unsure),
         )
-    return novelty
+    if judged:
+        new = sum(judged)
+        ctx.warn(
+            f"the baseline holds the incident from {at}: of the {len(judged)} error "
+            f"signature(s) seen in the baseline, {new} first appeared there after the incident "
+            f"began (counted as new) and {len(judged) - new} before it (seen before)",
+            "novelty_from_baseline_start",
+            at=at,
+            count=len(judged),
+            new=new,
+            known=len(judged) - new,
+        )
 
 
 def _logs_before(ctx: AnalysisContext, impact_start: float | None) -> float | None:

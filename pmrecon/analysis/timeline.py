@@ -138,7 +138,8 @@ def _log_burst_rows(ctx: AnalysisContext, rows: _Rows, signals: list[Signal]) ->
 
 
 def _new_error_rows(ctx: AnalysisContext, rows: _Rows, novelty: dict[str, bool | None]) -> None:
-    """The first sighting, inside the window, of each new error signature (unknown ones left out)."""
+    """The first sighting of each new error signature (unknown ones left out): inside the
+    window, or in the baseline once the incident had begun there (it is new only then)."""
     logs = ctx.evidence.logs
     if logs is None:
         return
@@ -146,13 +147,11 @@ def _new_error_rows(ctx: AnalysisContext, rows: _Rows, novelty: dict[str, bool |
     for signature in logs.signatures:
         if not novelty.get(signature.signature):
             continue
-        first_seen = as_utc(signature.first_seen)
-        if first_seen is not None and window.start <= first_seen <= window.end:
+        first_seen = as_utc(signature.first_sighting)
+        if first_seen is not None and first_seen <= window.end:
             ref, services = signature.query_ref, signature.services
             text = signature.signature
-            _add_log_row(
-                ctx, rows, signature.first_seen, "new_error", ref, services, signature=text
-            )
+            _add_log_row(ctx, rows, first_seen, "new_error", ref, services, signature=text)
 
 
 def _add_log_row(

@@ -80,6 +80,9 @@ SAMPLES = {
     "spans": "2026-03-01T09:50:00+00:00/2026-03-01T10:00:00+00:00",
     "samples": 240,
     "clean": 200,
+    # novelty judged on a baseline that holds the incident
+    "new": 2,
+    "known": 1,
 }
 
 #: Entries that are separators, not words.
