@@ -186,6 +186,8 @@ TEXT: dict[str, str] = {
     "fix.changes_failed": "Run `pmrecon check`, then rebuild",
     "cause.changes_truncated": "{total} change events in the window, only {read} read",
     "fix.changes_truncated": "Raise `changes.max_events`",
+    "cause.changes_before_truncated": "{total} change events in the baseline period before the window, only the latest {read} read",
+    "fix.changes_before_truncated": "Raise `changes.max_events` (the latest changes, nearest the window, are kept)",
     "cause.too_many_levels": "More than 100 distinct log levels: {documents} documents of rarer levels are not in the level histogram",
     "fix.too_many_levels": "Check that `fields.level` names the log level field",
     "cause.too_many_services": "Errors come from more than {limit} services: the others are summed as '(other)'",

@@ -186,6 +186,8 @@ TEXT: dict[str, str] = {
     "fix.changes_failed": "Lancez `pmrecon check`, puis reconstruisez le rapport",
     "cause.changes_truncated": "{total} changements dans la fenêtre, {read} seulement lus",
     "fix.changes_truncated": "Augmentez `changes.max_events`",
+    "cause.changes_before_truncated": "{total} changements dans la période de référence avant la fenêtre, {read} seulement lus (les plus récents)",
+    "fix.changes_before_truncated": "Augmentez `changes.max_events` (les changements les plus récents, les plus proches de la fenêtre, sont gardés)",
     "cause.too_many_levels": "Plus de 100 niveaux de log distincts : {documents} documents de niveaux plus rares manquent à l'histogramme des niveaux",
     "fix.too_many_levels": "Vérifiez que `fields.level` désigne le champ du niveau de log",
     "cause.too_many_services": "Les erreurs viennent de plus de {limit} services : les autres sont additionnés sous « (other) »",
