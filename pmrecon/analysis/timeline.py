@@ -181,9 +181,7 @@ def _event_rows(
     (a deploy a rollback undid): the baseline's other changes are no part of the story."""
     window = ctx.evidence.window
     since = min(window.start, as_utc(impact_start) or window.start)
-    named = {
-        (as_utc(s.at), s.summary) for s in leads if s.kind in ("change", "rollback_recovery")
-    }
+    named = {(as_utc(s.at), s.summary) for s in leads if s.kind in ("change", "rollback_recovery")}
     for event in ctx.evidence.events:
         at = as_utc(event.at)
         if at is None or at > window.end:

@@ -7,7 +7,7 @@ import dataclasses
 from typing import Any
 
 from pmrecon.model import Event
-from tests.analysis.test_leads import D, W0, W1, change, failing, iso, run, with_changes
+from tests.analysis.test_leads import W0, W1, D, change, failing, iso, run, with_changes
 from tests.evidence_factory import build
 
 
