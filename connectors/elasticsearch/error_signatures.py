@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from connectors.signatures import normalise, redact_then_cut, truncate
 from connectors.toolkit.failures import RequestFailed
@@ -108,26 +108,35 @@ class SignatureTally:
     ) -> None:
         if n <= 0:
             return
-        acc = self.window.get(sig)
+        acc = _held(self.window, sig, self.limit, SignatureCounts)
         if acc is None:
-            if len(self.window) >= self.limit:
-                self.dropped_window_docs += n
-                return
-            acc = self.window[sig] = SignatureCounts()
-            if ref:
-                self.refs[sig] = ref
+            self.dropped_window_docs += n
+            return
+        if ref:
+            self.refs.setdefault(sig, ref)
         acc.add(n, first, last, services, example, key)
 
     def add_baseline(self, sig: str, n: int, first: int | None, last: int | None) -> None:
         if n <= 0:
             return
-        acc = self.baseline.get(sig)
+        acc = _held(self.baseline, sig, self.limit, BaselineCounts)
         if acc is None:
-            if len(self.baseline) >= self.limit:
-                self.dropped_baseline_docs += n
-                return
-            acc = self.baseline[sig] = BaselineCounts()
+            self.dropped_baseline_docs += n
+            return
         acc.add(n, first, last)
+
+
+_Counts = TypeVar("_Counts")
+
+
+def _held(
+    table: dict[str, _Counts], sig: str, limit: int, new: Callable[[], _Counts]
+) -> _Counts | None:
+    """``sig``'s counts in ``table``, made if fewer than ``limit`` are held; else ``None``."""
+    acc = table.get(sig)
+    if acc is None and len(table) < limit:
+        acc = table[sig] = new()
+    return acc
 
 
 @dataclass
