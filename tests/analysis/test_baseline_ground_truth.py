@@ -8,7 +8,8 @@ change events) into an index of their own on the session's Elasticsearch node:
   reported new; a signature logged all along (in the clean part of the baseline too) is not;
 - a deploy before the window (in the baseline period), undone by a rollback inside it that
   recovery followed: rank 1 is that deploy, kind ``rollback_recovery``, and it is on the
-  timeline although it predates the window.
+  timeline although it predates the window; with ``changes.max_events`` below the
+  baseline's changes, the newest (nearest the window) are kept, and a warning says so.
 
 See "Top errors" (novelty rule), "Suspects" and "Timeline" in docs/definitions.md.
 """
@@ -21,6 +22,9 @@ from typing import Any
 
 import pytest
 
+from connectors.base import CollectRequest, SourceContext
+from connectors.elasticsearch import ElasticsearchSource
+from pmrecon.model import Window
 from tests.analysis.live_truth import at, collect_findings, load_logs
 from tests.analysis.test_leads_live_prometheus import serving
 from tests.infra.es import ElasticsearchNode
@@ -69,7 +73,7 @@ def began_before_from() -> Scenario:
 
 def deployed_before_window() -> Scenario:
     """payments deployed at 09:15 (before the window), failing from 10:30, rolled back at
-    10:55, healthy at 11:00."""
+    10:55, healthy at 11:00; ledger's config changed at 08:30, two hours before impact."""
     return Scenario(
         "baseline_rolled_back",
         t(f"{DAY2} 10:00"),
@@ -89,6 +93,7 @@ def deployed_before_window() -> Scenario:
             )
         ],
         change_events=[
+            ChangeEvent(t(f"{DAY2} 08:30"), "ledger", "config_change", "cfg-3"),
             ChangeEvent(t(f"{DAY2} 09:15"), "payments", "deploy", "3.0.0"),
             ChangeEvent(t(f"{DAY2} 10:55"), "payments", "rollback", "2.9.4", actor="alice"),
         ],
@@ -158,6 +163,28 @@ def test_a_deploy_before_the_window_undone_by_a_rollback_is_rank_one(
     # the query that read it, over the baseline period, is one of the lead's references
     queries = {q["id"]: q for s in data["sources"] for q in s["queries"]}
     assert any("baseline period" in queries[ref]["purpose"] for ref in first["evidence"])
-    # the deploy is on the timeline (a lead names it), before the window
+    # the deploy is on the timeline (a lead names it), before the window; ledger's change two
+    # hours before impact is in the evidence, too far to be a lead, and off the timeline
     deploys = [r for r in data["timeline"] if r["kind"] == "deploy"]
     assert [at(r["at"]) for r in deploys] == [t(f"{DAY2} 09:15")]
+    assert not [r for r in data["timeline"] if r["kind"] == "config_change"]
+
+
+def test_the_changes_nearest_the_window_are_kept_when_the_baseline_holds_too_many(
+    logs_url: str,
+) -> None:
+    sc = SCENARIOS["baseline_rolled_back"]
+    source = ElasticsearchSource(
+        "logs",
+        {"hosts": [logs_url], "index": INDEX, "changes": {"max_events": 1}},
+        SourceContext(),
+    )
+    evidence = source.collect(
+        CollectRequest(window=Window(*sc.window), baseline=Window(*sc.baseline))
+    )
+    assert [(e.at, e.kind) for e in evidence.events] == [
+        (t(f"{DAY2} 09:15"), "deploy"),
+        (t(f"{DAY2} 10:55"), "rollback"),
+    ]
+    (cut,) = [w for w in evidence.warnings if w.code.startswith("changes_")]
+    assert cut.code == "changes_before_truncated" and cut.params == {"total": 2, "read": 1}
