@@ -51,6 +51,7 @@ from pmrecon.config import document_keys, validate
 from pmrecon.errors import ConfigError, ConnectorError
 from pmrecon.model import Window, to_jsonable
 from pmrecon.redact import Redactor
+from tests.connectors.elasticsearch.test_elasticsearch_live import baseline_sightings
 from tests.infra.httpserver import BackgroundServer, send_json
 from tests.scenarios import SCENARIOS
 
@@ -456,7 +457,7 @@ def test_recorded_collect_matches_truth(major: int) -> None:
     sightings = {
         s.signature: (s.baseline_first_seen, s.baseline_last_seen) for s in logs.signatures
     }
-    assert sightings == _baseline_sightings(FLAPPING, {s.signature for s in logs.signatures})
+    assert sightings == baseline_sightings(FLAPPING, {s.signature for s in logs.signatures})
     assert ev.sources[0].version == recording(major)["version"]
     assert ev.sources[0].settings["compatible_with"] == major
     assert ev.warnings == []
@@ -465,21 +466,6 @@ def test_recorded_collect_matches_truth(major: int) -> None:
     accepts = [r["accept"] for r in server.seen]
     assert accepts[:2] == ["application/json", "application/json"]
     assert set(accepts[2:]) == {f"application/vnd.elasticsearch+json; compatible-with={major}"}
-
-
-def _baseline_sightings(
-    sc: Any, signatures: set[str]
-) -> dict[str, tuple[dt.datetime | None, dt.datetime | None]]:
-    """(first, last) time of each signature's error and warning lines in the scenario's
-    baseline (the signature: the error type, else the folded message)."""
-    b0, b1 = sc.baseline
-    times: dict[str, list[dt.datetime]] = {s: [] for s in signatures}
-    for doc in sc.log_docs():
-        at = dt.datetime.fromisoformat(doc["@timestamp"].replace("Z", "+00:00"))
-        kind = doc.get("error.type") or normalise(doc["message"])
-        if kind in times and b0 <= at < b1 and doc["log.level"] in ("error", "warn"):
-            times[kind].append(at.replace(microsecond=at.microsecond // 1000 * 1000))
-    return {k: (min(v), max(v)) if v else (None, None) for k, v in times.items()}
 
 
 def _with_shard_failure(i: int, ex: dict[str, Any]) -> dict[str, Any]:
