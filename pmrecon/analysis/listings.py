@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..findings import AlertFinding, Gap, SourceFinding, Span, TopError
-from ..model import ErrorSignature, Evidence, Interval, SourceInfo
+from ..model import Evidence, Interval, SourceInfo
 from .context import AnalysisContext
 from .incidents import DetectedIncident
 from .samples import sample_step, samples_in
@@ -124,13 +124,12 @@ def signature_novelty(
         else None
     )
     novelty: Novelty = {}
-    judged: list[bool] = []  # per signature seen in the contaminated baseline: new?
+    judged: list[bool | None] = []  # per signature seen in the contaminated baseline: new?
     for s in logs.signatures:
         if baseline_holds and s.baseline_count > 0 and well_before is not None:
             first = as_utc(s.baseline_first_seen)
             novelty[s.signature] = None if first is None else first.timestamp() >= well_before
-            if first is not None:
-                judged.append(first.timestamp() >= well_before)
+            judged.append(novelty[s.signature])
         elif baseline_holds and s.baseline_count > 0:
             novelty[s.signature] = False
         elif before is not None:
@@ -138,40 +137,37 @@ def signature_novelty(
             novelty[s.signature] = first_seen is None or first_seen.timestamp() >= before
         else:
             novelty[s.signature] = True if baseline_holds else None
-    if well_before is not None and impact_start is not None:
-        _warn_contaminated(ctx, impact_start, logs.signatures, novelty, judged)
+    if impact_start is not None and judged:
+        _warn_contaminated(ctx, impact_start, judged)
     return novelty
 
 
 def _warn_contaminated(
-    ctx: AnalysisContext,
-    impact_start: float,
-    signatures: list[ErrorSignature],
-    novelty: Novelty,
-    judged: list[bool],
+    ctx: AnalysisContext, impact_start: float, judged: list[bool | None]
 ) -> None:
-    """Say how the signatures the contaminated baseline holds were judged."""
+    """Say how the signatures the contaminated baseline holds were judged (new, seen before,
+    or unknown without their first sighting there)."""
     at = utc_time_of(impact_start).isoformat()
-    unsure = [s for s in signatures if s.baseline_count > 0 and novelty.get(s.signature) is None]
+    unsure = judged.count(None)
     if unsure:
         ctx.warn(
-            f"the baseline holds the incident from {at}: {len(unsure)} error signature(s) seen "
+            f"the baseline holds the incident from {at}: {unsure} error signature(s) seen "
             f"in the baseline may be the incident's own; their novelty is unknown",
             "novelty_unreliable",
             at=at,
-            count=len(unsure),
+            count=unsure,
         )
-    if judged:
-        new = sum(judged)
+    new, known = judged.count(True), judged.count(False)
+    if new or known:
         ctx.warn(
-            f"the baseline holds the incident from {at}: of the {len(judged)} error "
-            f"signature(s) seen in the baseline, {new} first appeared there after the incident "
-            f"began (counted as new) and {len(judged) - new} before it (seen before)",
+            f"the baseline holds the incident from {at}: of the {new + known} error "
+            f"signature(s) seen in the baseline, {new} first appeared there with the incident "
+            f"(counted as new) and {known} well before it (seen before)",
             "novelty_from_baseline_start",
             at=at,
-            count=len(judged),
+            count=new + known,
             new=new,
-            known=len(judged) - new,
+            known=known,
         )
 
 

@@ -224,7 +224,7 @@ TEXT: dict[str, str] = {
     "fix.impact_activated_before_window": "Nothing to do; widen `--from` to see its whole course",
     "cause.novelty_unreliable": "The baseline holds the incident from {at}: {count} error signature(s) seen in the baseline may be the incident's own; their novelty is unknown",
     "fix.novelty_unreliable": "Collect again: this evidence predates each signature's first sighting in the baseline; or move the baseline before the incident",
-    "cause.novelty_from_baseline_start": "The baseline holds the incident from {at}: of the {count} error signature(s) seen in the baseline, {new} first appeared there after the incident began (counted as new) and {known} before it (seen before)",
+    "cause.novelty_from_baseline_start": "The baseline holds the incident from {at}: of the {count} error signature(s) seen in the baseline, {new} first appeared there with the incident (counted as new) and {known} well before it (seen before)",
     "fix.novelty_from_baseline_start": "Nothing to do; or move the baseline before the incident to judge novelty on a baseline it does not hold",
     "cause.first_alert_found_before_window": "Alert {alert} was already firing at the window's start: its first firing ({at}) is its activation plus its rule's `for`",
     "fix.first_alert_found_before_window": "Nothing to do; widen `--from` to see it in the timeline",

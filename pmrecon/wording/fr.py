@@ -224,7 +224,7 @@ TEXT: dict[str, str] = {
     "fix.impact_activated_before_window": "Rien à faire ; élargissez `--from` pour voir tout son déroulé",
     "cause.novelty_unreliable": "La période de référence contient l'incident depuis {at} : {count} signature(s) d'erreur vue(s) dans la période de référence peuvent être celles de l'incident ; leur nouveauté est inconnue",
     "fix.novelty_unreliable": "Collectez à nouveau : ces données précèdent la collecte de la première apparition de chaque signature dans la période de référence ; ou placez la période de référence avant l'incident",
-    "cause.novelty_from_baseline_start": "La période de référence contient l'incident depuis {at} : des {count} signature(s) d'erreur vue(s) dans la période de référence, {new} y sont apparues après le début de l'incident (comptées comme nouvelles) et {known} avant (déjà vues)",
+    "cause.novelty_from_baseline_start": "La période de référence contient l'incident depuis {at} : des {count} signature(s) d'erreur vue(s) dans la période de référence, {new} y sont apparues avec l'incident (comptées comme nouvelles) et {known} bien avant (déjà vues)",
     "fix.novelty_from_baseline_start": "Rien à faire ; ou placez la période de référence avant l'incident pour juger la nouveauté sur une période qui ne le contient pas",
     "cause.first_alert_found_before_window": "L'alerte {alert} se déclenchait déjà au début de la fenêtre : son premier déclenchement ({at}) est son activation plus le `for` de sa règle",
     "fix.first_alert_found_before_window": "Rien à faire ; élargissez `--from` pour la voir dans la chronologie",
