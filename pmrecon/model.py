@@ -251,6 +251,18 @@ class ErrorSignature:
     baseline_count: int = 0
     example: str | None = None
     query_ref: str | None = None
+    # The first and last sighting in the baseline period: a signature seen there only once
+    # the incident had begun is still its own. Absent from bundles written before them
+    # (novelty then stays unknown when the baseline holds the incident).
+    baseline_first_seen: dt.datetime | None = field(default=None, metadata={"omit_default": True})
+    baseline_last_seen: dt.datetime | None = field(default=None, metadata={"omit_default": True})
+
+    @property
+    def first_sighting(self) -> dt.datetime:
+        """The earliest line of the signature, in the baseline or the window."""
+        if self.baseline_first_seen is None:
+            return self.first_seen
+        return min(self.baseline_first_seen, self.first_seen)
 
 
 @dataclass

@@ -3,7 +3,8 @@
 - samples: a few error lines at the first error and at the error peak, and the first line of
   the most frequent new signatures, long fields truncated;
 - change events: a configurable query (default: ``event.category`` deployment/configuration or
-  deploy/rollback/config tags), read with ``search_after``.
+  deploy/rollback/config tags), read with ``search_after`` over the window and, newest first,
+  over the baseline period before it.
 
 Pagination of documents uses a point in time (PIT) and ``search_after`` on the timestamp and
 the flavour's tiebreaker (``_shard_doc``; ``_id`` on OpenSearch, which lacks it); ``from``/``size``
@@ -49,8 +50,10 @@ def iter_hits(
     warnings: list[Warning],
     record_out: list[QueryRecord] | None = None,
     page_size: int = 500,
+    newest_first: bool = False,
 ) -> Iterator[dict[str, Any]]:
-    """Up to ``limit`` hits sorted by time: one page, or a PIT with ``search_after``."""
+    """Up to ``limit`` hits sorted by time (oldest first unless ``newest_first``): one page,
+    or a PIT with ``search_after``."""
     if limit <= 0:
         return
     queries = session.queries
@@ -59,7 +62,7 @@ def iter_hits(
         "size": min(limit, page_size),
         "track_total_hits": True,
         "query": {"bool": {"filter": query}},
-        "sort": [queries.connection.flavour.time_sort(ts)],
+        "sort": [_ordered(queries.connection.flavour.time_sort(ts), newest_first)],
         "_source": {"includes": source_fields},
     }
     rec = queries.record(
@@ -76,7 +79,18 @@ def iter_hits(
         rec.result_count = total(ans)
         yield from ((ans.get("hits") or {}).get("hits") or [])[:limit]
         return
-    yield from _pit_pages(queries, body, rec, limit, purpose, warnings, page_size)
+    yield from _pit_pages(queries, body, rec, limit, purpose, warnings, page_size, newest_first)
+
+
+def _ordered(sort: dict[str, Any], newest_first: bool) -> dict[str, Any]:
+    """A sort clause (``{field: "asc"}`` or ``{field: {"order": ...}}``), descending when
+    ``newest_first``."""
+    if not newest_first:
+        return sort
+    return {
+        name: {**spec, "order": "desc"} if isinstance(spec, Mapping) else "desc"
+        for name, spec in sort.items()
+    }
 
 
 def _pit_pages(
@@ -87,10 +101,12 @@ def _pit_pages(
     purpose: str,
     warnings: list[Warning],
     page_size: int,
+    newest_first: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """The hits of ``body`` page after page over a point in time, closed at the end."""
     pit_id = _open_pit(queries, rec)
-    body["sort"].append(dict(queries.connection.flavour.pit.tiebreaker))
+    tiebreaker = queries.connection.flavour.pit.tiebreaker
+    body["sort"].append(_ordered(dict(tiebreaker), newest_first))
     rec.query = strip_pit({**body, "pit": {"id": "<pit>", "keep_alive": "1m"}})
     rec.purpose = f"{purpose} (search_after over a point in time)"
     served = 0
@@ -290,32 +306,26 @@ def _change_query(session: CollectSession) -> dict[str, Any]:
 
 
 def changes(session: CollectSession, warnings: list[Warning]) -> list[Event]:
-    """Deploys, rollbacks and config changes in the window, at most ``changes.max_events``."""
-    cfg = session.settings["changes"]
-    f = session.fields
-    named = [str(cfg[k] or "") for k in ("kind_field", "version_field", "tags_field")]
-    wanted = [f["message"].name, f["service"].name, f["timestamp"].name]
-    wanted += [x for x in named if x]
-    out: list[Event] = []
-    rec_holder: list[QueryRecord] = []
+    """Deploys, rollbacks and config changes in the window and, newest first, in the baseline
+    period before it (the change behind an incident often predates the window chosen): at
+    most ``changes.max_events`` of each."""
+    limit = max(0, int(session.settings["changes"]["max_events"]))
     try:
-        for hit in iter_hits(
-            session,
-            [
-                session.time_range(session.start, session.end),
-                _change_query(session),
-                *session.filters,
-            ],
-            wanted,
-            max(0, int(cfg["max_events"])),
-            purpose="change events (deploys, rollbacks, config changes)",
-            window=(session.start, session.end),
-            warnings=warnings,
-            record_out=rec_holder,
-        ):
-            event = _to_event(session, hit, named, rec_holder[0].id if rec_holder else None)
-            if event is not None:
-                out.append(event)
+        window, read = _read_changes(session, session.start, session.end, limit, warnings)
+        if read is not None and read > len(window):
+            warnings.append(
+                session.warning(
+                    "changes_truncated",
+                    f"{read} change events in the window; only the "
+                    f"first {len(window)} were read (raise changes.max_events)",
+                    total=read,
+                    read=len(window),
+                )
+            )
+        if not session.has_baseline:
+            return window
+        start, end = session.baseline_start, min(session.baseline_end, session.start)
+        before, read = _read_changes(session, start, end, limit, warnings, newest_first=True)
     except RequestFailed as exc:
         if exc.fatal:
             raise
@@ -327,19 +337,52 @@ def changes(session: CollectSession, warnings: list[Warning]) -> list[Event]:
                 params={"kind": exc.kind},
             )
         )
-        return out
-    rec = rec_holder[0] if rec_holder else None
-    if rec is not None and rec.result_count is not None and rec.result_count > len(out):
+        return []
+    if read is not None and read > len(before):
         warnings.append(
             session.warning(
-                "changes_truncated",
-                f"{rec.result_count} change events in the window; only the "
-                f"first {len(out)} were read (raise changes.max_events)",
-                total=rec.result_count,
-                read=len(out),
+                "changes_before_truncated",
+                f"{read} change events in the baseline period before the window; only the "
+                f"latest {len(before)} were read (raise changes.max_events)",
+                total=read,
+                read=len(before),
             )
         )
-    return out
+    return sorted(before, key=lambda e: e.at) + window
+
+
+def _read_changes(
+    session: CollectSession,
+    start: int,
+    end: int,
+    limit: int,
+    warnings: list[Warning],
+    newest_first: bool = False,
+) -> tuple[list[Event], int | None]:
+    """The change events from ``start`` to ``end`` (epoch ms), and how many matched."""
+    cfg = session.settings["changes"]
+    f = session.fields
+    named = [str(cfg[k] or "") for k in ("kind_field", "version_field", "tags_field")]
+    wanted = [f["message"].name, f["service"].name, f["timestamp"].name]
+    wanted += [x for x in named if x]
+    where = "window" if start >= session.start else "baseline period, newest first"
+    out: list[Event] = []
+    rec_holder: list[QueryRecord] = []
+    for hit in iter_hits(
+        session,
+        [session.time_range(start, end), _change_query(session), *session.filters],
+        wanted,
+        limit,
+        purpose=f"change events (deploys, rollbacks, config changes) in the {where}",
+        window=(start, end),
+        warnings=warnings,
+        record_out=rec_holder,
+        newest_first=newest_first,
+    ):
+        event = _to_event(session, hit, named, rec_holder[0].id if rec_holder else None)
+        if event is not None:
+            out.append(event)
+    return out, rec_holder[0].result_count if rec_holder else None
 
 
 def _to_event(

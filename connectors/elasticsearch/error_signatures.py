@@ -5,7 +5,8 @@ A ``composite`` aggregation paged with ``after_key`` (``page_size`` buckets a pa
 ``error.type`` for documents that carry one, then over the keyword form of the message for
 those that do not. Messages are folded client-side by :func:`connectors.signatures.normalise`
 (no painless needed) and merged per signature: count, first and last seen, services, and the
-same over the baseline. The bounds: at most ``signatures.max_distinct_messages`` distinct raw
+same over the baseline (count, first and last seen: a signature seen in the baseline only
+once the incident had begun there is still the incident's own). The bounds: at most ``signatures.max_distinct_messages`` distinct raw
 messages are read (the rest is reported as a warning with its document count), and at most
 ``signatures.max_tracked`` signatures are held in memory. Messages too long for the keyword
 sub-field (``ignore_above``), or a message field without one, are read as documents — at most
@@ -14,9 +15,10 @@ sub-field (``ignore_above``), or a message field without one, are read as docume
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from connectors.signatures import normalise, redact_then_cut, truncate
 from connectors.toolkit.failures import RequestFailed
@@ -67,12 +69,28 @@ class SignatureCounts:
 
 
 @dataclass
+class BaselineCounts:
+    """One signature's lines in the baseline: how many, and the first and last (epoch ms)."""
+
+    count: int = 0
+    first: int | None = None
+    last: int | None = None
+
+    def add(self, n: int, first: int | None, last: int | None) -> None:
+        self.count += n
+        if first is not None and (self.first is None or first < self.first):
+            self.first = first
+        if last is not None and (self.last is None or last > self.last):
+            self.last = last
+
+
+@dataclass
 class SignatureTally:
     """Signatures merged client-side, with a bound on how many are held."""
 
     limit: int
     window: dict[str, SignatureCounts] = field(default_factory=dict)
-    baseline: dict[str, int] = field(default_factory=dict)
+    baseline: dict[str, BaselineCounts] = field(default_factory=dict)
     dropped_window_docs: int = 0
     dropped_baseline_docs: int = 0
     refs: dict[str, str] = field(default_factory=dict)
@@ -90,23 +108,35 @@ class SignatureTally:
     ) -> None:
         if n <= 0:
             return
-        acc = self.window.get(sig)
+        acc = _held(self.window, sig, self.limit, SignatureCounts)
         if acc is None:
-            if len(self.window) >= self.limit:
-                self.dropped_window_docs += n
-                return
-            acc = self.window[sig] = SignatureCounts()
-            if ref:
-                self.refs[sig] = ref
+            self.dropped_window_docs += n
+            return
+        if ref:
+            self.refs.setdefault(sig, ref)
         acc.add(n, first, last, services, example, key)
 
-    def add_baseline(self, sig: str, n: int) -> None:
+    def add_baseline(self, sig: str, n: int, first: int | None, last: int | None) -> None:
         if n <= 0:
             return
-        if sig not in self.baseline and len(self.baseline) >= self.limit:
+        acc = _held(self.baseline, sig, self.limit, BaselineCounts)
+        if acc is None:
             self.dropped_baseline_docs += n
             return
-        self.baseline[sig] = self.baseline.get(sig, 0) + n
+        acc.add(n, first, last)
+
+
+_Counts = TypeVar("_Counts")
+
+
+def _held(
+    table: dict[str, _Counts], sig: str, limit: int, new: Callable[[], _Counts]
+) -> _Counts | None:
+    """``sig``'s counts in ``table``, made if fewer than ``limit`` are held; else ``None``."""
+    acc = table.get(sig)
+    if acc is None and len(table) < limit:
+        acc = table[sig] = new()
+    return acc
 
 
 @dataclass
@@ -315,7 +345,13 @@ class _CompositeScan:
                                 },
                             },
                         },
-                        "b": {"filter": baseline},
+                        "b": {
+                            "filter": baseline,
+                            "aggs": {
+                                "first": {"min": {"field": ts}},
+                                "last": {"max": {"field": ts}},
+                            },
+                        },
                     },
                 }
             },
@@ -348,7 +384,12 @@ class _CompositeScan:
                 ref,
                 doc,
             )
-        self.tally.add_baseline(sig, int(bb.get("doc_count") or 0))
+        self.tally.add_baseline(
+            sig,
+            int(bb.get("doc_count") or 0),
+            as_int((bb.get("first") or {}).get("value")),
+            as_int((bb.get("last") or {}).get("value")),
+        )
 
     def _example(
         self, key: Any, wb: Mapping[str, Any]
@@ -459,7 +500,7 @@ def _unaggregated_scan(
                 (str(hit.get("_index")), str(hit.get("_id"))),
             )
         elif at is not None and session.baseline_start <= at < session.baseline_end:
-            tally.add_baseline(sig, 1)
+            tally.add_baseline(sig, 1, at, at)
     rec = rec_holder[0] if rec_holder else None
     found = rec.result_count if rec is not None else None
     if found is not None and found > seen:
@@ -492,7 +533,7 @@ def _pick(session: CollectSession, tally: SignatureTally) -> SignatureScan:
     max_chars = int(session.settings["samples"]["max_chars"])
     out = []
     for sig, acc in kept + [kv for kv in new_extra if kv[0] not in names]:
-        base = tally.baseline.get(sig, 0)
+        base = tally.baseline.get(sig)
         redaction.count_masks(sig)
         out.append(
             ErrorSignature(
@@ -501,8 +542,10 @@ def _pick(session: CollectSession, tally: SignatureTally) -> SignatureScan:
                 first_seen=ms_to_dt(acc.first),
                 last_seen=ms_to_dt(acc.last),
                 services=sorted(acc.services),
-                new_since_baseline=has_baseline and base == 0,
-                baseline_count=base,
+                new_since_baseline=has_baseline and base is None,
+                baseline_count=base.count if base is not None else 0,
+                baseline_first_seen=_time(base.first if base is not None else None),
+                baseline_last_seen=_time(base.last if base is not None else None),
                 example=redact_then_cut(acc.example, max_chars, redaction.redact)
                 if acc.example
                 else None,
@@ -510,3 +553,7 @@ def _pick(session: CollectSession, tally: SignatureTally) -> SignatureScan:
             )
         )
     return SignatureScan(out, new_keys)
+
+
+def _time(at_ms: int | None) -> dt.datetime | None:
+    return ms_to_dt(at_ms) if at_ms is not None else None

@@ -168,7 +168,12 @@ SETTINGS_SCHEMA: Schema = {
             + _preset_names(CHANGE_FIELD_PRESETS, "tags_field")
             + "; 'off' ignores it)",
         ),
-        "max_events": Key("int", 200, "most change events read", minimum=0),
+        "max_events": Key(
+            "int",
+            200,
+            "most change events read in the window, and as many in the baseline (newest first)",
+            minimum=0,
+        ),
     },
 }
 

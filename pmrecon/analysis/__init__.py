@@ -116,7 +116,8 @@ def analyse(
     novelty = signature_novelty(
         ctx, main.impact_start if main else None, bool(main and main.impact_start_before)
     )
-    timeline = build_timeline(ctx, breaches, bursts, instants, novelty)
+    suspects = rank_suspects(ctx, incident, novelty)
+    timeline = build_timeline(ctx, breaches, bursts, instants, novelty, suspects)
     window = (evidence.window.start, evidence.window.end)
     gaps = data_gaps(ctx, main)
     if gaps:
@@ -138,7 +139,7 @@ def analyse(
         alerts=alerts,
         timeline=timeline,
         top_errors=top_errors(evidence, novelty),
-        suspects=rank_suspects(ctx, incident, novelty),
+        suspects=suspects,
         detection=detection_gaps(incident, alerts, ctx.settings, window),
         other_incidents=others,
         gaps=gaps,

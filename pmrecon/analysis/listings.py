@@ -106,8 +106,10 @@ def signature_novelty(
 
     "Well before": at least ``stability_period`` before impact start, so that the errors of
     the incident's own onset (just before its breach is confirmed) stay new.
-    ``found_before_window``: the impact started inside the baseline, so a sighting there
-    may be the incident's own (the baseline's counts carry no times): None, with a warning.
+    ``found_before_window``: the impact started inside the baseline, so a sighting there may
+    be the incident's own: new when the signature's first sighting in the baseline is not
+    well before impact start, seen before when it is, and None (with a warning) when the
+    evidence has no first sighting (a bundle collected before they were).
     """
     logs = ctx.evidence.logs
     if logs is None:
@@ -115,10 +117,19 @@ def signature_novelty(
     # the logs source counts only error-level documents over the baseline
     baseline_holds = bool(logs.baseline_error_documents)
     before = _logs_before(ctx, impact_start)
+    # the baseline holds the incident from impact start: a sighting after this is its own
+    well_before = (
+        impact_start - ctx.settings.stability
+        if found_before_window and impact_start is not None
+        else None
+    )
     novelty: Novelty = {}
+    judged: list[bool | None] = []  # per signature seen in the contaminated baseline: new?
     for s in logs.signatures:
-        if baseline_holds and s.baseline_count > 0 and found_before_window:
-            novelty[s.signature] = None
+        if baseline_holds and s.baseline_count > 0 and well_before is not None:
+            first = as_utc(s.baseline_first_seen)
+            novelty[s.signature] = None if first is None else first.timestamp() >= well_before
+            judged.append(novelty[s.signature])
         elif baseline_holds and s.baseline_count > 0:
             novelty[s.signature] = False
         elif before is not None:
@@ -126,17 +137,38 @@ def signature_novelty(
             novelty[s.signature] = first_seen is None or first_seen.timestamp() >= before
         else:
             novelty[s.signature] = True if baseline_holds else None
-    unsure = [s for s in logs.signatures if found_before_window and s.baseline_count > 0]
-    if unsure and impact_start is not None:
-        at = utc_time_of(impact_start).isoformat()
+    if impact_start is not None and judged:
+        _warn_contaminated(ctx, impact_start, judged)
+    return novelty
+
+
+def _warn_contaminated(
+    ctx: AnalysisContext, impact_start: float, judged: list[bool | None]
+) -> None:
+    """Say how the signatures the contaminated baseline holds were judged (new, seen before,
+    or unknown without their first sighting there)."""
+    at = utc_time_of(impact_start).isoformat()
+    unsure = judged.count(None)
+    if unsure:
         ctx.warn(
-            f"the baseline holds the incident from {at}: {len(unsure)} error signature(s) seen "
+            f"the baseline holds the incident from {at}: {unsure} error signature(s) seen "
             f"in the baseline may be the incident's own; their novelty is unknown",
             "novelty_unreliable",
             at=at,
-            count=len(unsure),
+            count=unsure,
         )
-    return novelty
+    new, known = judged.count(True), judged.count(False)
+    if new or known:
+        ctx.warn(
+            f"the baseline holds the incident from {at}: of the {new + known} error "
+            f"signature(s) seen in the baseline, {new} first appeared there with the incident "
+            f"(counted as new) and {known} well before it (seen before)",
+            "novelty_from_baseline_start",
+            at=at,
+            count=new + known,
+            new=new,
+            known=known,
+        )
 
 
 def _logs_before(ctx: AnalysisContext, impact_start: float | None) -> float | None:

@@ -292,14 +292,14 @@ def new_error_leads(
     for signature in logs.signatures:
         if novelty.get(signature.signature) is not True:
             continue
-        lead = impact - epoch(signature.first_seen)
+        lead = impact - epoch(signature.first_sighting)
         service = sorted(signature.services)[0] if len(signature.services) == 1 else None
         leads.append(
             Suspect(
                 rank=0,
                 kind="new_error",
                 service=service,
-                at=signature.first_seen,
+                at=signature.first_sighting,
                 summary=signature.signature,
                 score=NEW_ERROR_WEIGHT * proximity(lead) * relevance.best(signature.services),
                 evidence=_refs(ctx, [signature.query_ref]),

@@ -10,9 +10,10 @@ going on) are not events and get no row. Texts follow the findings' language. Pu
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
-from ..findings import Instant, TimelineEntry
+from ..findings import Instant, Suspect, TimelineEntry
 from .context import AnalysisContext
 from .signals import Signal, signal_ref
 from .times import as_utc, utc_time
@@ -72,14 +73,17 @@ def build_timeline(
     log_signals: list[Signal],
     instants: dict[str, Instant],
     novelty: dict[str, bool | None],
+    leads: Sequence[Suspect] = (),
 ) -> list[TimelineEntry]:
-    """Every row of the window, sorted, duplicates removed; ``novelty`` says which errors are new."""
+    """Every row of the window, sorted, duplicates removed; ``novelty`` says which errors are
+    new, ``leads`` which changes before the window belong to the story."""
     rows = _Rows()
     _alert_rows(ctx, rows)
     _sli_rows(ctx, rows, sli_signals)
     _log_burst_rows(ctx, rows, log_signals)
     _new_error_rows(ctx, rows, novelty)
-    _event_rows(ctx, rows)
+    impact = instants.get("impact_start")
+    _event_rows(ctx, rows, impact.at if impact is not None else None, leads)
     for name, instant in instants.items():
         if instant.at is not None:
             rows.add(instant.at, name, instant.source or "analysis", ctx.text(name), instant.ref)
@@ -138,7 +142,8 @@ def _log_burst_rows(ctx: AnalysisContext, rows: _Rows, signals: list[Signal]) ->
 
 
 def _new_error_rows(ctx: AnalysisContext, rows: _Rows, novelty: dict[str, bool | None]) -> None:
-    """The first sighting, inside the window, of each new error signature (unknown ones left out)."""
+    """The first sighting of each new error signature (unknown ones left out): inside the
+    window, or in the baseline once the incident had begun there (it is new only then)."""
     logs = ctx.evidence.logs
     if logs is None:
         return
@@ -146,13 +151,11 @@ def _new_error_rows(ctx: AnalysisContext, rows: _Rows, novelty: dict[str, bool |
     for signature in logs.signatures:
         if not novelty.get(signature.signature):
             continue
-        first_seen = as_utc(signature.first_seen)
-        if first_seen is not None and window.start <= first_seen <= window.end:
+        first_seen = as_utc(signature.first_sighting)
+        if first_seen is not None and first_seen <= window.end:
             ref, services = signature.query_ref, signature.services
             text = signature.signature
-            _add_log_row(
-                ctx, rows, signature.first_seen, "new_error", ref, services, signature=text
-            )
+            _add_log_row(ctx, rows, first_seen, "new_error", ref, services, signature=text)
 
 
 def _add_log_row(
@@ -170,12 +173,20 @@ def _add_log_row(
     rows.add(at, kind, ctx.source_of([ref], "logs") or "logs", text, ref)
 
 
-def _event_rows(ctx: AnalysisContext, rows: _Rows) -> None:
-    """Events inside the window, as the source wrote them."""
+def _event_rows(
+    ctx: AnalysisContext, rows: _Rows, impact_start: dt.datetime | None, leads: Sequence[Suspect]
+) -> None:
+    """Events inside the window, as the source wrote them; before it, only those of the
+    incident (from an impact start found before the window) and the changes a lead names
+    (a deploy a rollback undid): the baseline's other changes are no part of the story."""
     window = ctx.evidence.window
+    since = min(window.start, as_utc(impact_start) or window.start)
+    named = {(as_utc(s.at), s.summary) for s in leads if s.kind in ("change", "rollback_recovery")}
     for event in ctx.evidence.events:
         at = as_utc(event.at)
-        if at is not None and window.start <= at <= window.end:
+        if at is None or at > window.end:
+            continue
+        if at >= since or (at, event.text) in named:
             rows.add(
                 at, event.kind, event.source, event.text, event.ref, event.labels.get("service")
             )

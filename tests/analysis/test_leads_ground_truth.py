@@ -14,21 +14,14 @@ Each lead's evidence names queries of the same findings' sources.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from connectors.base import CollectRequest, SourceContext
-from connectors.elasticsearch import ElasticsearchSource
-from connectors.prometheus import PrometheusSource
-from pmrecon.analysis import analyse
-from pmrecon.findings import findings_to_json
-from pmrecon.model import Window
+from tests.analysis.live_truth import at, collect_findings, load_logs
 from tests.analysis.test_leads_live_prometheus import serving
-from tests.connectors.elasticsearch.test_elasticsearch_live import ECS_MAPPING
-from tests.infra.es import ElasticsearchNode, bulk_load, make_client
+from tests.infra.es import ElasticsearchNode
 from tests.scenarios import (
     AlertSpec,
     ChangeEvent,
@@ -36,7 +29,6 @@ from tests.scenarios import (
     Phase,
     Scenario,
     ServiceProfile,
-    nested,
     t,
 )
 
@@ -115,54 +107,11 @@ def prometheus_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def logs_url(es_node: ElasticsearchNode) -> str:
-    """The node, holding this module's logs in an index of their own (loaded once per node)."""
-    return load_logs(es_node, INDEX, list(SCENARIOS.values()))
-
-
-def load_logs(es_node: ElasticsearchNode, index: str, scenarios: list[Scenario]) -> str:
-    """The node's URL, ``index`` holding the logs of ``scenarios`` (loaded once per node)."""
-    client = make_client(es_node.url, es_node.major)
-    try:
-        if client.indices.exists(index=index):
-            return es_node.url
-        client.indices.create(
-            index=index,
-            settings={"number_of_shards": 1, "number_of_replicas": 0},
-            mappings=ECS_MAPPING,
-        )
-    finally:
-        client.close()
-    docs = (nested(d) for sc in scenarios for d in sc.log_docs())
-    bulk_load(es_node.url, index, docs, major=es_node.major)
-    return es_node.url
+    return load_logs(es_node, INDEX, SCENARIOS.values())
 
 
 def findings_of(prometheus_url: str, logs_url: str, name: str) -> dict[str, Any]:
     return collect_findings(prometheus_url, logs_url, INDEX, SCENARIOS[name])
-
-
-def collect_findings(
-    prometheus_url: str, logs_url: str, index: str, sc: Scenario
-) -> dict[str, Any]:
-    """Both sources collect ``sc``, the evidence merges, the analysis runs; every lead's
-    evidence names queries of the same findings' sources."""
-    request = CollectRequest(window=Window(*sc.window), baseline=Window(*sc.baseline))
-    metrics = PrometheusSource(
-        "prom", {"url": prometheus_url, "preset": sc.convention}, SourceContext()
-    )
-    logs = ElasticsearchSource("logs", {"hosts": [logs_url], "index": index}, SourceContext())
-    evidence = metrics.collect(request)
-    evidence.merge(logs.collect(request))
-    data = findings_to_json(analyse(evidence, {}))
-    ids = {q["id"] for s in data["sources"] for q in s["queries"]}
-    for suspect in data["suspects"]:
-        assert suspect["evidence"] and set(suspect["evidence"]) <= ids, suspect
-    return data
-
-
-def at(text: str | None) -> dt.datetime:
-    assert text is not None
-    return dt.datetime.fromisoformat(text)
 
 
 def test_a_deploy_three_minutes_before_impact_is_rank_one(

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from tests.analysis.test_leads_ground_truth import collect_findings, load_logs
+from tests.analysis.live_truth import collect_findings, load_logs
 from tests.analysis.test_leads_live_prometheus import serving
 from tests.infra.es import ElasticsearchNode
 from tests.scenarios import ChangeEvent, LogSignature, Phase, Scenario, ServiceProfile, t

@@ -51,6 +51,7 @@ from pmrecon.config import document_keys, validate
 from pmrecon.errors import ConfigError, ConnectorError
 from pmrecon.model import Window, to_jsonable
 from pmrecon.redact import Redactor
+from tests.connectors.elasticsearch.test_elasticsearch_live import baseline_sightings
 from tests.infra.httpserver import BackgroundServer, send_json
 from tests.scenarios import SCENARIOS
 
@@ -452,6 +453,11 @@ def test_recorded_collect_matches_truth(major: int) -> None:
     assert logs.impacted_users == truth["logs"]["distinct_users"]
     new = {s.signature for s in logs.signatures if s.new_since_baseline}
     assert new == {"UpstreamTimeoutError", "PoolExhaustedError"}
+    # each signature's first and last sighting in the baseline, as the documents say
+    sightings = {
+        s.signature: (s.baseline_first_seen, s.baseline_last_seen) for s in logs.signatures
+    }
+    assert sightings == baseline_sightings(FLAPPING, {s.signature for s in logs.signatures})
     assert ev.sources[0].version == recording(major)["version"]
     assert ev.sources[0].settings["compatible_with"] == major
     assert ev.warnings == []
