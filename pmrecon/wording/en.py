@@ -188,6 +188,8 @@ TEXT: dict[str, str] = {
     "fix.changes_truncated": "Raise `changes.max_events`",
     "cause.too_many_levels": "More than 100 distinct log levels: {documents} documents of rarer levels are not in the level histogram",
     "fix.too_many_levels": "Check that `fields.level` names the log level field",
+    "cause.log_identity_unmapped": "Logs matched to services by name only: {field} is missing from the mapping or cannot be counted, so the logs of one name in several namespaces, clusters or environments are counted together",
+    "fix.log_identity_unmapped": "Set `{setting}` to the log field holding that part of the service's identity, or drop it from `identity`",
     "cause.too_many_services": "Errors come from more than {limit} services: the others are summed as '(other)'",
     "fix.too_many_services": "Raise `max_services`",
     "cause.users_not_counted": "Impacted users not counted: the field {field} has no keyword form",

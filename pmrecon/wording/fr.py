@@ -188,6 +188,8 @@ TEXT: dict[str, str] = {
     "fix.changes_truncated": "Augmentez `changes.max_events`",
     "cause.too_many_levels": "Plus de 100 niveaux de log distincts : {documents} documents de niveaux plus rares manquent à l'histogramme des niveaux",
     "fix.too_many_levels": "Vérifiez que `fields.level` désigne le champ du niveau de log",
+    "cause.log_identity_unmapped": "Logs rattachés aux services par leur seul nom : {field} est absent du mapping ou ne peut être compté, si bien que les logs d'un même nom dans plusieurs namespaces, clusters ou environnements sont comptés ensemble",
+    "fix.log_identity_unmapped": "Réglez `{setting}` sur le champ de log qui porte cette partie de l'identité du service, ou retirez-la d'`identity`",
     "cause.too_many_services": "Les erreurs viennent de plus de {limit} services : les autres sont additionnés sous « (other) »",
     "fix.too_many_services": "Augmentez `max_services`",
     "cause.users_not_counted": "Utilisateurs touchés non comptés : le champ {field} n'a pas de forme keyword",
