@@ -144,24 +144,22 @@ def errors(session: CollectSession, warnings: list[Warning]) -> ErrorCounts:
     f = session.fields
     size = max(1, int(session.settings["max_services"]))
     parts = identity_fields(session.settings, f)
+    aggs_asked: dict[str, Any] = {
+        "t": histogram_agg(session),
+        "first": {"min": {"field": f["timestamp"].name}},
+    }
     if len(parts) == 1:
-        services: dict[str, Any] = _terms_over_time(session, parts[0].agg or parts[0].name, size)
+        aggs_asked["services"] = _terms_over_time(session, parts[0].agg or parts[0].name, size)
         purpose = "error logs per service over time"
     else:
         busiest = _busiest_services(session, parts, size, warnings)
-        services = {
-            "filters": {"filters": busiest},
-            "aggs": {"t": histogram_agg(session)},
-        }
+        if busiest:  # a filters aggregation refuses to have none
+            aggs_asked["services"] = {
+                "filters": {"filters": busiest},
+                "aggs": {"t": histogram_agg(session)},
+            }
         purpose = f"error logs per service ({', '.join(p.key for p in parts)}) over time"
-    body = count_body(
-        session.errors_in(session.start, session.end),
-        {
-            "services": services,
-            "t": histogram_agg(session),
-            "first": {"min": {"field": f["timestamp"].name}},
-        },
-    )
+    body = count_body(session.errors_in(session.start, session.end), aggs_asked)
     ans, rec = _search_window(session, body, purpose, warnings)
     aggs = ans.get("aggregations") or {}
     grid = _grid(session)
