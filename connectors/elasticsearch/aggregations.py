@@ -19,7 +19,13 @@ from pmrecon.model import Histogram, QueryRecord, Warning
 
 from .answers import total
 from .dsl import count_body
-from .identity import identity_fields, readable_name, service_query
+from .identity import (
+    identity_fields,
+    left_out_parts,
+    readable_name,
+    service_query,
+    with_part,
+)
 from .mappings import FieldInfo
 from .session import CollectSession
 
@@ -159,6 +165,11 @@ def errors(session: CollectSession, warnings: list[Warning]) -> ErrorCounts:
                 "aggs": {"t": histogram_agg(session)},
             }
         purpose = f"error logs per service ({', '.join(p.key for p in parts)}) over time"
+    apart = left_out_parts(session.settings, f)
+    if "services" in aggs_asked:  # does one name hide several namespaces (clusters…)?
+        inner = aggs_asked["services"]["aggs"]
+        for p in apart:
+            inner[f"apart_{p.key}"] = {"terms": {"field": p.agg, "size": 2}}
     body = count_body(session.errors_in(session.start, session.end), aggs_asked)
     ans, rec = _search_window(session, body, purpose, warnings)
     aggs = ans.get("aggregations") or {}
@@ -166,8 +177,13 @@ def errors(session: CollectSession, warnings: list[Warning]) -> ErrorCounts:
     counts: dict[str, list[int]] = {}
     found = (aggs.get("services") or {}).get("buckets") or []
     named = found.items() if isinstance(found, Mapping) else ((b.get("key"), b) for b in found)
+    mixed: dict[str, list[str]] = {}
     for key, b in named:
         counts[str(key)] = _fill(grid, (b.get("t") or {}).get("buckets") or [])
+        for p in apart:
+            if len((b.get(f"apart_{p.key}") or {}).get("buckets") or []) > 1:
+                mixed.setdefault(p.key, []).append(str(key))
+    warnings += [_mixed_warning(session, part, names) for part, names in mixed.items()]
     all_errors = _fill(grid, (aggs.get("t") or {}).get("buckets") or [])
     left_out = (
         (aggs.get("services") or {}).get("sum_other_doc_count")
@@ -196,6 +212,21 @@ def errors(session: CollectSession, warnings: list[Warning]) -> ErrorCounts:
         count,
         int(first) if first is not None else None,
         peak,
+    )
+
+
+def _mixed_warning(session: CollectSession, part: str, names: list[str]) -> Warning:
+    """Error logs of one name from several values of ``part``, counted as one service."""
+    field = session.fields[part].name
+    setting = f"identity: [{', '.join(with_part(session.settings, part))}]"
+    shown = ", ".join(sorted(names)[:5]) + (", …" if len(names) > 5 else "")
+    return session.warning(
+        "log_services_mixed",
+        f"the error logs of {shown} come from several values of {field} (fields.{part}), "
+        f"counted as one service each; set {setting} to tell them apart, as Prometheus's "
+        "service_label does when it names them by that label too",
+        service=shown,
+        setting=setting,
     )
 
 

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .answers import get_path
+from .fields import IDENTITY_PARTS
 from .mappings import FieldInfo
 
 #: The key a bucket of :func:`services_agg` nests its next part under.
@@ -46,6 +47,19 @@ def unusable_parts(settings: Mapping[str, Any], fields: Mapping[str, FieldInfo])
     """The configured parts (``namespace``…) that cannot be matched: unmapped or not countable."""
     usable = {f.key for f in identity_fields(settings, fields)}
     return [k for k in configured_identity(settings) if k not in usable]
+
+
+def left_out_parts(settings: Mapping[str, Any], fields: Mapping[str, FieldInfo]) -> list[FieldInfo]:
+    """The mapped, countable part fields the identity leaves out, outermost first: where one
+    name may stand for several services."""
+    used = configured_identity(settings)
+    return [fields[k] for k in IDENTITY_PARTS if k not in used and k in fields and fields[k].agg]
+
+
+def with_part(settings: Mapping[str, Any], key: str) -> list[str]:
+    """The identity with ``key`` added in its place, outermost first."""
+    used = configured_identity(settings)
+    return [k for k in IDENTITY_PARTS if k in used or k == key] + ["service"]
 
 
 def _counted(f: FieldInfo) -> str:

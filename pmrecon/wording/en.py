@@ -190,6 +190,8 @@ TEXT: dict[str, str] = {
     "fix.too_many_levels": "Check that `fields.level` names the log level field",
     "cause.log_identity_unmapped": "Logs matched to services by name only: {field} is missing from the mapping or cannot be counted, so the logs of one name in several namespaces, clusters or environments are counted together",
     "fix.log_identity_unmapped": "Set `{setting}` to the log field holding that part of the service's identity, or drop it from `identity`",
+    "cause.log_services_mixed": "Error logs of one name come from several namespaces (clusters, environments), counted as one service: {service}",
+    "fix.log_services_mixed": "Name the log source's services by that part too: `{setting}`",
     "cause.too_many_services": "Errors come from more than {limit} services: the others are summed as '(other)'",
     "fix.too_many_services": "Raise `max_services`",
     "cause.users_not_counted": "Impacted users not counted: the field {field} has no keyword form",

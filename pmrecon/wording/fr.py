@@ -190,6 +190,8 @@ TEXT: dict[str, str] = {
     "fix.too_many_levels": "Vérifiez que `fields.level` désigne le champ du niveau de log",
     "cause.log_identity_unmapped": "Logs rattachés aux services par leur seul nom : {field} est absent du mapping ou ne peut être compté, si bien que les logs d'un même nom dans plusieurs namespaces, clusters ou environnements sont comptés ensemble",
     "fix.log_identity_unmapped": "Réglez `{setting}` sur le champ de log qui porte cette partie de l'identité du service, ou retirez-la d'`identity`",
+    "cause.log_services_mixed": "Les logs d'erreur d'un même nom viennent de plusieurs namespaces (clusters, environnements), comptés comme un seul service : {service}",
+    "fix.log_services_mixed": "Nommez aussi les services de la source de logs par cette partie : `{setting}`",
     "cause.too_many_services": "Les erreurs viennent de plus de {limit} services : les autres sont additionnés sous « (other) »",
     "fix.too_many_services": "Augmentez `max_services`",
     "cause.users_not_counted": "Utilisateurs touchés non comptés : le champ {field} n'a pas de forme keyword",

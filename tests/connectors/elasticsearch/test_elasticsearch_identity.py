@@ -9,6 +9,7 @@ with a warning, never silently. Real 8.x and 9.x nodes; the helpers' units witho
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -57,6 +58,22 @@ def load(node: ElasticsearchNode) -> None:
                     "resource": {
                         "attributes": {"service.name": d["service.name"], "k8s.namespace.name": ns}
                     },
+                }
+            )
+    # errors of one name in both namespaces, and of another in prod only
+    at = scenario().window[0] + dt.timedelta(minutes=5)
+    for i, (ns, svc, n) in enumerate(
+        [("prod", "checkout", 3), ("staging", "checkout", 2), ("prod", "cart", 1)]
+    ):
+        for j in range(n):
+            docs.append(
+                {
+                    "_index": f"{PREFIX}-mixed",
+                    "@timestamp": (at + dt.timedelta(seconds=10 * i + j)).isoformat(),
+                    "log": {"level": "error"},
+                    "message": f"failure {j}",
+                    "service": {"name": svc},
+                    "kubernetes": {"namespace": ns},
                 }
             )
     bulk_load(node.url, f"{PREFIX}-*", docs, major=node.major)
@@ -116,6 +133,28 @@ def test_by_name_alone_the_namespaces_are_one_service(es_node: ElasticsearchNode
     assert errors_by_service(ev) == {"checkout": scenario().truth["logs"]["errors"]}
     # staging's lines are in the volume too: one service, two namespaces' logs
     assert ev.logs is not None and ev.logs.total_documents > scenario().truth["logs"]["total"]
+
+
+@pytest.mark.elasticsearch
+def test_one_name_with_errors_in_two_namespaces_is_said_or_split(
+    es_node: ElasticsearchNode,
+) -> None:
+    load(es_node)
+    # by name alone: counted together, never silently
+    ev = collect(es_node, "mixed")
+    assert errors_by_service(ev) == {"checkout": 5, "cart": 1}
+    (warning,) = [w for w in ev.warnings if w.code == "log_services_mixed"]
+    assert warning.params == {"service": "checkout", "setting": "identity: [namespace, service]"}
+    assert "kubernetes.namespace" in warning.message
+    # by namespace and name: three services, no warning
+    both = {"identity": ["namespace", "service"]}
+    ev = collect(es_node, "mixed", **both)
+    assert errors_by_service(ev) == {"prod/checkout": 3, "staging/checkout": 2, "prod/cart": 1}
+    assert "log_services_mixed" not in codes(ev)
+    # the busiest kept, the rest summed as (other), as for a name alone
+    ev = collect(es_node, "mixed", max_services=1, **both)
+    assert errors_by_service(ev) == {"prod/checkout": 3, "(other)": 3}
+    assert "too_many_services" in codes(ev)
 
 
 @pytest.mark.elasticsearch
