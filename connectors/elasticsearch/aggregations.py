@@ -19,9 +19,21 @@ from pmrecon.model import Histogram, QueryRecord, Warning
 
 from .answers import total
 from .dsl import count_body
+from .identity import (
+    identity_fields,
+    left_out_parts,
+    readable_name,
+    service_query,
+    with_part,
+)
+from .mappings import FieldInfo
 from .session import CollectSession
 
 CARDINALITY_PRECISION = 40_000  # Elasticsearch's maximum: exact counts below it
+#: Combinations of identity values read per page, and the most pages read: a million
+#: services with errors in one window is beyond any incident.
+COMPOSITE_PAGE = 1000
+MAX_COMPOSITE_PAGES = 1000
 
 
 @dataclass
@@ -129,26 +141,56 @@ def volume(session: CollectSession, warnings: list[Warning]) -> tuple[Histogram,
 
 def errors(session: CollectSession, warnings: list[Warning]) -> ErrorCounts:
     """Error lines per service over time (the ``max_services`` busiest, the rest summed as
-    "(other)"), their number, the first one and the busiest bucket."""
+    "(other)"), their number, the first one and the busiest bucket.
+
+    A service named by several fields (``identity``) is counted in two steps: its busiest
+    combinations of values first (a ``composite`` aggregation, paged), then one ``filters``
+    bucket per combination, each with its histogram, so that ``prod/web`` and
+    ``staging/web`` are counted apart with no more buckets than a name alone would take."""
     f = session.fields
-    svc = f["service"].agg or f["service"].name
     size = max(1, int(session.settings["max_services"]))
-    body = count_body(
-        session.errors_in(session.start, session.end),
-        {
-            "services": _terms_over_time(session, svc, size),
-            "t": histogram_agg(session),
-            "first": {"min": {"field": f["timestamp"].name}},
-        },
-    )
-    ans, rec = _search_window(session, body, "error logs per service over time", warnings)
+    parts = identity_fields(session.settings, f)
+    aggs_asked: dict[str, Any] = {
+        "t": histogram_agg(session),
+        "first": {"min": {"field": f["timestamp"].name}},
+    }
+    if len(parts) == 1:
+        aggs_asked["services"] = _terms_over_time(session, parts[0].agg or parts[0].name, size)
+        purpose = "error logs per service over time"
+    else:
+        busiest = _busiest_services(session, parts, size, warnings)
+        if busiest:  # a filters aggregation refuses to have none
+            aggs_asked["services"] = {
+                "filters": {"filters": busiest},
+                "aggs": {"t": histogram_agg(session)},
+            }
+        purpose = f"error logs per service ({', '.join(p.key for p in parts)}) over time"
+    apart = left_out_parts(session.settings, f)
+    if "services" in aggs_asked:  # does one name hide several namespaces (clusters…)?
+        inner = aggs_asked["services"]["aggs"]
+        for p in apart:
+            inner[f"apart_{p.key}"] = {"terms": {"field": p.agg, "size": 2}}
+    body = count_body(session.errors_in(session.start, session.end), aggs_asked)
+    ans, rec = _search_window(session, body, purpose, warnings)
     aggs = ans.get("aggregations") or {}
     grid = _grid(session)
     counts: dict[str, list[int]] = {}
-    for b in (aggs.get("services") or {}).get("buckets") or []:
-        counts[str(b.get("key"))] = _fill(grid, (b.get("t") or {}).get("buckets") or [])
+    found = (aggs.get("services") or {}).get("buckets") or []
+    named = found.items() if isinstance(found, Mapping) else ((b.get("key"), b) for b in found)
+    mixed: dict[str, list[str]] = {}
+    for key, b in named:
+        counts[str(key)] = _fill(grid, (b.get("t") or {}).get("buckets") or [])
+        for p in apart:
+            if len((b.get(f"apart_{p.key}") or {}).get("buckets") or []) > 1:
+                mixed.setdefault(p.key, []).append(str(key))
+    warnings += [_mixed_warning(session, part, names) for part, names in mixed.items()]
     all_errors = _fill(grid, (aggs.get("t") or {}).get("buckets") or [])
-    if (aggs.get("services") or {}).get("sum_other_doc_count"):
+    left_out = (
+        (aggs.get("services") or {}).get("sum_other_doc_count")
+        if len(parts) == 1
+        else sum(all_errors) > sum(sum(c) for c in counts.values())
+    )
+    if left_out:
         other = [a - sum(c[i] for c in counts.values()) for i, a in enumerate(all_errors)]
         counts["(other)"] = [max(0, x) for x in other]
         warnings.append(
@@ -171,6 +213,77 @@ def errors(session: CollectSession, warnings: list[Warning]) -> ErrorCounts:
         int(first) if first is not None else None,
         peak,
     )
+
+
+def _mixed_warning(session: CollectSession, part: str, names: list[str]) -> Warning:
+    """Error logs of one name from several values of ``part``, counted as one service."""
+    field = session.fields[part].name
+    setting = f"identity: [{', '.join(with_part(session.settings, part))}]"
+    shown = ", ".join(sorted(names)[:5]) + (", …" if len(names) > 5 else "")
+    return session.warning(
+        "log_services_mixed",
+        f"the error logs of {shown} come from several values of {field} (fields.{part}), "
+        f"counted as one service each; set {setting} to tell them apart, as Prometheus's "
+        "service_label does when it names them by that label too",
+        service=shown,
+        setting=setting,
+    )
+
+
+def _busiest_services(
+    session: CollectSession, parts: list[FieldInfo], size: int, warnings: list[Warning]
+) -> dict[str, dict[str, Any]]:
+    """The ``size`` services with the most error lines in the window, busiest first: each
+    readable name with the query selecting its lines."""
+    sources = [
+        {f"p{i}": {"terms": {"field": p.agg or p.name, "missing_bucket": True}}}
+        for i, p in enumerate(parts)
+    ]
+    composite: dict[str, Any] = {"size": COMPOSITE_PAGE, "sources": sources}
+    body = count_body(
+        session.errors_in(session.start, session.end), {"s": {"composite": composite}}
+    )
+    body["track_total_hits"] = False
+    purpose = f"error logs per service ({', '.join(p.key for p in parts)}): the busiest"
+    found: list[tuple[int, str, list[Any]]] = []
+    record: QueryRecord | None = None
+    for _ in range(MAX_COMPOSITE_PAGES):
+        ans = session.queries.search(
+            body,
+            purpose=purpose,
+            window=(session.start, session.end),
+            warnings=warnings,
+            record=record,
+        )
+        record = record or session.queries.last_record()
+        agg = (ans.get("aggregations") or {}).get("s") or {}
+        for b in agg.get("buckets") or []:
+            values = [(b.get("key") or {}).get(f"p{i}") for i in range(len(parts))]
+            name = readable_name(values) if values[-1] is not None else "(none)"
+            found.append((int(b.get("doc_count") or 0), name, values))
+        after = agg.get("after_key")
+        if not after or not agg.get("buckets"):
+            break
+        composite["after"] = after
+    if record is not None:
+        record.result_count = len(found)
+    by_name: dict[str, list[list[Any]]] = {}
+    docs: dict[str, int] = {}
+    for n, name, values in found:  # two combinations may read alike: a part left empty
+        by_name.setdefault(name, []).append(values)
+        docs[name] = docs.get(name, 0) + n
+    busiest = sorted(by_name, key=lambda name: (-docs[name], name))[:size]
+    return {
+        name: service_query(parts, by_name[name][0])
+        if len(by_name[name]) == 1
+        else {
+            "bool": {
+                "should": [service_query(parts, v) for v in by_name[name]],
+                "minimum_should_match": 1,
+            }
+        }
+        for name in busiest
+    }
 
 
 def users(session: CollectSession, warnings: list[Warning]) -> tuple[int | None, str | None]:

@@ -14,8 +14,15 @@ from pmrecon.model import Warning
 
 from .answers import UTC, ms, total
 from .dsl import count_body, source_filters, time_range
-from .fields import FIELD_PRESETS
-from .mappings import DATE_TYPES, FieldInfo, check_field, field_caps, wanted_fields
+from .fields import FIELD_PRESETS, IDENTITY_PARTS
+from .mappings import (
+    DATE_TYPES,
+    FieldInfo,
+    check_field,
+    field_caps,
+    identity_parts,
+    wanted_fields,
+)
 from .queries import Queries
 from .settings import ECS_FIELDS, FIELD_ROLES, REQUIRED_FIELDS
 from .transport import Connection
@@ -112,8 +119,13 @@ def _field_lines(
     usable: dict[str, FieldInfo] = {}
     name, index = connection.name, connection.index
     preset = connection.settings["fields_preset"]
+    parts = identity_parts(connection.settings)
     for key in ECS_FIELDS:
         info = wanted.get(key)
+        if key in IDENTITY_PARTS:
+            if key in parts:
+                out.append(_identity_line(name, key, info, mapped, preset, index, warnings))
+            continue  # a part the identity leaves out is not read
         if info is None:  # turned off
             continue
         problem = check_field(info, mapped, name, index, warnings)
@@ -146,6 +158,46 @@ def _field_lines(
             detail += f", counted on {info.agg}"
         out.append(CheckResult(name, f"field {key}", True, detail))
     return out, usable
+
+
+def _identity_line(
+    source: str,
+    key: str,
+    info: FieldInfo | None,
+    mapped: Mapping[str, Any],
+    preset: str,
+    index: str,
+    warnings: list[Warning],
+) -> CheckResult:
+    """The line of an identity part: the field it is matched on, or why the logs are matched
+    without it, with the nearest names in the mapping."""
+    check = f"field {key}"
+    if info is not None:
+        info.explicit = False  # unmapped: said here, not as a field error
+        problem = check_field(info, mapped, source, index, warnings)
+        if problem is None and info.present and info.agg:
+            counted = f", counted on {info.agg}" if info.agg != info.name else ""
+            return CheckResult(
+                source, check, True, f"{info.name} ({'/'.join(info.types)}){counted}: in identity"
+            )
+        why = (
+            problem.split("; ")[0]
+            if problem
+            else f"{info.name} not mapped"
+            if not info.present
+            else f"{info.name} cannot be counted (text without a keyword sub-field)"
+        )
+        hint = _mapped_hint(info, mapped, preset)
+    else:
+        why, hint = f"fields.{key} is off", ""
+    return CheckResult(
+        source,
+        check,
+        False,
+        f"{why}: logs are matched to services without their {key}{hint}",
+        f"set fields.{key} to the field holding {FIELD_ROLES[key].split(',')[0]}, "
+        f"or drop {key} from identity",
+    )
 
 
 def _mapped_hint(info: FieldInfo, mapped: Mapping[str, Any], preset: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .identity import services_filter
 from .mappings import FieldInfo
 
 
@@ -29,14 +30,13 @@ def levels_query(fields: Mapping[str, FieldInfo], levels: list[str]) -> dict[str
 def source_filters(
     settings: Mapping[str, Any], fields: Mapping[str, FieldInfo], services: tuple[str, ...]
 ) -> list[dict[str, Any]]:
-    """What every query adds: the configured ``filter``, and the services asked for (a
-    ``terms`` value, never query text)."""
+    """What every query adds: the configured ``filter``, and the services asked for (by
+    every part of their identity, values in ``term`` queries, never query text)."""
     out: list[dict[str, Any]] = []
     if settings["filter"]:
         out.append(dict(settings["filter"]))
     if services:
-        svc = fields["service"]
-        out.append({"terms": {svc.agg or svc.name: list(services)}})
+        out.append(services_filter(settings, fields, services))
     return out
 
 

@@ -27,6 +27,7 @@ from pmrecon.model import ErrorSignature, QueryRecord, Warning
 from .answers import as_int, get_path, ms_to_dt, sort_ms, total
 from .documents import iter_hits
 from .dsl import count_body
+from .identity import document_service, identity_fields, service_names, services_agg
 from .session import CollectSession
 
 
@@ -316,7 +317,6 @@ class _CompositeScan:
         example) and its baseline lines."""
         s = self.session
         ts = s.fields["timestamp"].name
-        svc = s.fields["service"].agg or s.fields["service"].name
         msg = s.fields["message"].name
         source: Any = False if self.key_is_message else {"includes": [msg]}
         baseline = (
@@ -335,7 +335,7 @@ class _CompositeScan:
                             "aggs": {
                                 "first": {"min": {"field": ts}},
                                 "last": {"max": {"field": ts}},
-                                "services": {"terms": {"field": svc, "size": 10}},
+                                "services": services_agg(s.settings, s.fields, 10),
                                 "example": {
                                     "top_hits": {
                                         "size": 1,
@@ -379,7 +379,7 @@ class _CompositeScan:
                 n,
                 as_int((wb.get("first") or {}).get("value")),
                 as_int((wb.get("last") or {}).get("value")),
-                [str(x.get("key")) for x in (wb.get("services") or {}).get("buckets") or []],
+                service_names(wb.get("services") or {}),
                 example,
                 ref,
                 doc,
@@ -468,14 +468,14 @@ def _unaggregated_scan(
     ``signatures.max_unaggregated`` of them."""
     f = session.fields
     msg, ts = f["message"].name, f["timestamp"].name
-    svc = f["service"].name
+    parts = identity_fields(session.settings, f)
     limit = max(0, int(session.settings["signatures"]["max_unaggregated"]))
     seen = 0
     rec_holder: list[QueryRecord] = []
     for hit in iter_hits(
         session,
         query,
-        [msg, ts, svc],
+        [msg, ts, *(p.name for p in parts)],
         limit,
         purpose=f"error signatures of unaggregatable messages ({reason})",
         window=session.scan_window,
@@ -488,7 +488,7 @@ def _unaggregated_scan(
         text = get_path(src, msg)
         sig = normalise(session.redaction.prefold(str(text or "")), max_len)
         if at is not None and session.start <= at < session.end:
-            service = get_path(src, svc)
+            service = document_service(parts, src)
             tally.add_window(
                 sig,
                 1,

@@ -9,6 +9,12 @@
   ``severity_text``, ``body.text``, the record's attributes under ``attributes.*`` and the
   resource's under ``resource.attributes.*``. OTel has no convention for change events; their
   fields follow the ECS names as a log record's attributes (``attributes.event.action``).
+
+The parts of a service's identity beside its name (``cluster``, ``environment``,
+``namespace``) follow each convention's Kubernetes and deployment fields: ECS's
+``orchestrator.cluster.name``, ``service.environment`` and ``kubernetes.namespace`` (Filebeat's
+and Elastic Agent's Kubernetes metadata); OTel's ``k8s.cluster.name``,
+``deployment.environment`` and ``k8s.namespace.name`` resource attributes.
 """
 
 from __future__ import annotations
@@ -30,6 +36,10 @@ FIELD_PRESETS: dict[str, dict[str, str]] = {
         "trace_id": "trace.id",
         "user_id": "user.id",
         "event_category": "event.category",
+        # the parts of a service's identity beside its name (``identity``)
+        "cluster": "orchestrator.cluster.name",
+        "environment": "service.environment",
+        "namespace": "kubernetes.namespace",
     },
     "otel": {
         "timestamp": "@timestamp",
@@ -42,6 +52,9 @@ FIELD_PRESETS: dict[str, dict[str, str]] = {
         "trace_id": "trace_id",
         "user_id": "attributes.user.id",
         "event_category": "attributes.event.category",
+        "cluster": "resource.attributes.k8s.cluster.name",
+        "environment": "resource.attributes.deployment.environment",
+        "namespace": "resource.attributes.k8s.namespace.name",
     },
 }
 #: The change-event fields (``changes.*``) of each preset.
@@ -54,6 +67,30 @@ CHANGE_FIELD_PRESETS: dict[str, dict[str, str]] = {
     },
 }
 FIELDS_PRESETS = tuple(FIELD_PRESETS)
+#: The fields that may join the service's name in its identity, outermost first (as
+#: Prometheus's separating labels: cluster, then environment, then namespace).
+IDENTITY_PARTS = ("cluster", "environment", "namespace")
+#: Other names each identity part goes by, tried by ``pmrecon init`` after the preset's.
+IDENTITY_ALTERNATIVES: dict[str, tuple[str, ...]] = {
+    "cluster": (
+        "orchestrator.cluster.name",
+        "kubernetes.cluster.name",
+        "resource.attributes.k8s.cluster.name",
+    ),
+    "environment": (
+        "service.environment",
+        "deployment.environment",
+        "resource.attributes.deployment.environment",
+        "resource.attributes.deployment.environment.name",
+    ),
+    "namespace": (
+        "kubernetes.namespace",
+        "orchestrator.namespace",
+        "service.namespace",
+        "resource.attributes.k8s.namespace.name",
+        "resource.attributes.service.namespace",
+    ),
+}
 DEFAULT_FIELDS_PRESET = "ecs"
 
 

@@ -42,6 +42,10 @@ def resolve_fields(
     names) present in the mapping, by key; a fatal :class:`RequestFailed` naming the first
     problem (and how many more there are)."""
     wanted = wanted_fields(configured, preset)
+    parts = identity_parts(queries.connection.settings)
+    for key in parts:
+        if key in wanted:  # unmapped: matched by name only, with a warning, never fatal
+            wanted[key].explicit = False
     caps = field_caps(queries, sorted({f.name for f in wanted.values()}))
     fields = caps.get("fields") or {}
     problems: list[str] = []
@@ -59,7 +63,39 @@ def resolve_fields(
             "field",
             True,
         )
+    for key in parts:
+        part = wanted.get(key)
+        if part is None or not part.present or part.agg is None:
+            warnings.append(identity_warning(queries.name, key, part))
     return {k: f for k, f in wanted.items() if f.present}
+
+
+def identity_parts(settings: Mapping[str, Any]) -> list[str]:
+    """The parts of the ``identity`` setting beside the service's name (``namespace``…)."""
+    return [str(k) for k in settings.get("identity") or () if k != "service"]
+
+
+def identity_warning(source: str, key: str, f: FieldInfo | None) -> Warning:
+    """Logs matched without the ``key`` part of the identity: its field is off, unmapped or
+    cannot be counted."""
+    setting = f"fields.{key}"
+    name = f.name if f is not None else "off"
+    why = (
+        "is turned off"
+        if f is None
+        else "is not in the mapping"
+        if not f.present
+        else "cannot be counted (text without a keyword sub-field)"
+    )
+    return Warning(
+        source,
+        f"source {source!r}: field {name!r} ({setting}) {why}: logs are matched to services "
+        f"without their {key}, so the logs of one service name in several {key}s are counted "
+        f"together; set {setting} to the field holding {FIELD_ROLES[key].split(',')[0]}, or "
+        f"drop {key} from identity",
+        code="log_identity_unmapped",
+        params={"field": name, "setting": setting},
+    )
 
 
 def wanted_fields(configured: Mapping[str, Any], preset: str | None) -> dict[str, FieldInfo]:

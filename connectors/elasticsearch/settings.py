@@ -13,7 +13,13 @@ from connectors.toolkit.settings import BASIC_AUTH, TLS
 from pmrecon.errors import ConfigError
 from pmrecon.settings_schema import Key, Schema
 
-from .fields import CHANGE_FIELD_PRESETS, DEFAULT_FIELDS_PRESET, FIELD_PRESETS, FIELDS_PRESETS
+from .fields import (
+    CHANGE_FIELD_PRESETS,
+    DEFAULT_FIELDS_PRESET,
+    FIELD_PRESETS,
+    FIELDS_PRESETS,
+    IDENTITY_PARTS,
+)
 
 # The client's major version, read without importing the client (config validation needs
 # it only for the range of server_major).
@@ -33,6 +39,9 @@ FIELD_ROLES = {
     "trace_id": "the trace id",
     "user_id": "the user id",
     "event_category": "the event category",
+    "cluster": "the cluster, when identity names it",
+    "environment": "the deployment environment, when identity names it",
+    "namespace": "the namespace, when identity names it",
 }
 
 
@@ -74,6 +83,16 @@ SETTINGS_SCHEMA: Schema = {
         "field naming convention: ecs (Elastic Common Schema) or otel (the OpenTelemetry "
         "Collector's Elasticsearch exporter, OTel-native mapping)",
         choices=FIELDS_PRESETS,
+    ),
+    "identity": Key(
+        "list",
+        ["service"],
+        "the fields that together name a service, outermost first: service, after any of "
+        + ", ".join(IDENTITY_PARTS)
+        + " (keys of fields), e.g. [namespace, service] names the logs of service web in "
+        "namespace prod prod/web, as Prometheus's service_label: [namespace, ingress] does "
+        "(default: [service], the name alone)",
+        items=Key("choice", choices=(*IDENTITY_PARTS, "service")),
     ),
     "fields": {
         key: Key(
@@ -211,4 +230,15 @@ def target(name: str, s: Mapping[str, Any]) -> Target:
         raise ConfigError(f"sources.{name}.index: give at least one index pattern")
     if s["filter"] is not None and not isinstance(s["filter"], Mapping):
         raise ConfigError(f"sources.{name}.filter: must be a query DSL mapping")
+    check_identity(name, s.get("identity") or ["service"])
     return Target(hosts, shown_url, index)
+
+
+def check_identity(name: str, identity: list[str]) -> None:
+    """A :class:`ConfigError` unless ``identity`` is distinct parts ending with ``service``."""
+    parts = [str(p) for p in identity]
+    if len(set(parts)) != len(parts) or parts[-1:] != ["service"] or parts.count("service") != 1:
+        raise ConfigError(
+            f"sources.{name}.identity: {parts} must end with service, after any of "
+            f"{', '.join(IDENTITY_PARTS)}, each once (e.g. [namespace, service])"
+        )

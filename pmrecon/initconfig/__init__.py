@@ -133,7 +133,7 @@ def init_config(
         es_auth = request.elasticsearch_auth
         logs = LogInventory(request.elasticsearch, es_auth.settings(env, "api_key"), request.index)
         try:
-            log_plans = plan_logs(logs, window.start, window.end)
+            log_plans = plan_logs(logs, window.start, window.end, _metric_identity(plans))
             version = logs.version()
         finally:
             logs.close()
@@ -156,6 +156,15 @@ def init_config(
         [f"{p.name}: {u}" for p in plans for u in p.undecided],
         text,
     )
+
+
+def _metric_identity(plans: list[SourcePlan]) -> list[str]:
+    """The labels naming a service in the metrics source's plan (none without one)."""
+    for plan in plans:
+        labels = plan.settings.get("service_label")
+        if labels:
+            return [labels] if isinstance(labels, str) else [str(x) for x in labels]
+    return []
 
 
 def _add_auth(plan: SourcePlan, written: dict[str, Any]) -> None:

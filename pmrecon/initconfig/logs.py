@@ -6,6 +6,9 @@ present becomes a source; when both are, each source keeps to its own documents 
 ``exists`` filter on its level field, so that no line is counted twice. A required field
 missing from a convention is looked for among :data:`ALTERNATIVES`; the level field's
 values over the range say whether the error levels need more words than the defaults.
+When the metrics name a service by several labels (``[namespace, ingress]``), the logs are
+named by the same parts where a countable field holds each one (``identity``), so that
+``prod/web`` is one service in both; otherwise a comment says the logs are matched by name.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import datetime as dt
 
 from connectors.elasticsearch import REQUIRED_FIELDS, SETTINGS_SCHEMA
 from connectors.elasticsearch.discover import FieldCaps, LevelCounts, LogInventory
-from connectors.elasticsearch.fields import FIELD_PRESETS
+from connectors.elasticsearch.fields import FIELD_PRESETS, IDENTITY_ALTERNATIVES
 from pmrecon.errors import ConfigError
 
 from .plan import SourcePlan, listing
@@ -34,6 +37,18 @@ ALTERNATIVES: dict[str, tuple[str, ...]] = {
         "service",
     ),
 }
+#: The identity part each Prometheus label that separates services stands for.
+LABEL_PARTS = {
+    "cluster": "cluster",
+    "k8s_cluster_name": "cluster",
+    "env": "environment",
+    "environment": "environment",
+    "deployment_environment": "environment",
+    "deployment_environment_name": "environment",
+    "namespace": "namespace",
+    "k8s_namespace_name": "namespace",
+    "service_namespace": "namespace",
+}
 #: Level words some loggers use for errors that the default error_levels do not hold.
 MORE_ERROR_WORDS = ("severe", "dpanic", "e", "f")
 
@@ -42,11 +57,16 @@ def candidate_fields() -> list[str]:
     """Every field name asked about."""
     names = [n for conv in CONVENTIONS.values() for n in conv.values()]
     names += [n for alts in ALTERNATIVES.values() for n in alts]
+    names += [n for alts in IDENTITY_ALTERNATIVES.values() for n in alts]
     return sorted(set(names))
 
 
-def plan_logs(inv: LogInventory, start: dt.datetime, end: dt.datetime) -> list[SourcePlan]:
-    """One source per log convention found in the index pattern; a ConfigError when none is."""
+def plan_logs(
+    inv: LogInventory, start: dt.datetime, end: dt.datetime, labels: list[str] | None = None
+) -> list[SourcePlan]:
+    """One source per log convention found in the index pattern; a ConfigError when none is.
+
+    ``labels``: the labels naming a service in the metrics, matched by the logs' fields."""
     inv.version()
     caps = inv.field_caps(candidate_fields())
     present = [c for c, fields in CONVENTIONS.items() if caps.mapped(fields["level"])]
@@ -62,8 +82,48 @@ def plan_logs(inv: LogInventory, start: dt.datetime, end: dt.datetime) -> list[S
     plans = []
     for conv in present:
         name = "elasticsearch" if len(present) == 1 else f"elasticsearch_{conv}"
-        plans.append(_plan_one(inv, caps, name, conv, len(present) > 1, (start, end)))
+        plan = _plan_one(inv, caps, name, conv, len(present) > 1, (start, end))
+        _identity(plan, caps, conv, labels or [])
+        plans.append(plan)
     return plans
+
+
+def _identity(plan: SourcePlan, caps: FieldCaps, conv: str, labels: list[str]) -> None:
+    """The log fields naming a service by the same parts as the metrics' ``labels``, or a
+    comment saying the logs are matched by the service's name alone."""
+    if len(labels) < 2:
+        return
+    own = CONVENTIONS.get(conv, {})
+    found: list[tuple[str, str]] = []
+    missing: list[str] = []
+    for label in labels[:-1]:
+        part = LABEL_PARTS.get(label)
+        tries = [own[part]] if part in own else []
+        tries += [n for n in IDENTITY_ALTERNATIVES.get(part or "", ()) if n not in tries]
+        field = next((n for n in tries if caps.countable(n)), None)
+        if part is None or field is None:
+            missing.append(label + (f" (looked for {', '.join(tries)})" if tries else ""))
+        else:
+            found.append((part, field))
+    shown = ", ".join(labels)
+    if missing:
+        plan.about.append(
+            f"Logs are matched to services by name only: the metrics name a service by "
+            f"{shown}, and no countable log field holds {'; '.join(missing)}. A name used in "
+            "several of them mixes their logs: set identity and fields.<part> by hand if a "
+            "field holds it."
+        )
+        return
+    plan.set(
+        "identity",
+        [part for part, _ in found] + ["service"],
+        f"the metrics name a service by {shown}: the logs by "
+        f"{', '.join(field for _, field in found)} and the service's name too, so that "
+        "both call it by one name (prod/web)",
+    )
+    for part, field in found:
+        if field != own.get(part):
+            plan.set(f"fields.{part}", field, _field_why(caps, part, field))
 
 
 def _plan_one(

@@ -292,6 +292,44 @@ def test_ecs_logs_config_checks_and_builds_true_figures(
     assert_true_figures(data, sc)
 
 
+@pytest.mark.prometheus
+@pytest.mark.elasticsearch
+def test_same_name_in_two_namespaces_gives_the_broken_ones_logs_to_it_alone(
+    serve: Any, es_node: Any, tmp_path: Path
+) -> None:
+    """Issue 20: ``web-frontend`` logs errors in prod only, staging logs as much but no
+    error. init names the logs by namespace and service as the metrics are named, and the
+    build gives prod/web-frontend its error logs and signatures, staging none."""
+    sc, prod, staging = two_namespaces()
+    healthy = dataclasses.replace(sc, name="ingress_nginx_staging", log_signatures=[])
+    index = f"logs-twons-{es_node.major}"
+    docs = [{**d, "kubernetes.namespace": "prod"} for d in sc.log_docs()]
+    docs += [{**d, "kubernetes.namespace": "staging"} for d in healthy.log_docs()]
+    bulk_load(es_node.url, index, docs, major=es_node.major)
+    prom = serve(prod, staging)
+    path, sources = init_with_logs(tmp_path, sc, prom.url, es_node.url, "logs-twons-*")
+    assert sources["prometheus"]["service_label"] == ["namespace", "ingress"]
+    logs = sources["elasticsearch"]
+    # ECS's namespace field is the preset's: nothing more to write than the identity
+    assert logs["identity"] == ["namespace", "service"] and "namespace" not in logs.get(
+        "fields", {}
+    )
+    assert "the metrics name a service by namespace, ingress" in prose(path)
+    data = check_and_build(path, sc, tmp_path)
+    inc = data["incident"]
+    (service,) = inc["services"]
+    assert service["name"] == "prod/web-frontend"
+    # every error log of the incident is prod's (staging logged none)
+    assert inc["error_logs"] > 0 and service["error_logs"] == inc["error_logs"]
+    truth = {s["key"]: s for s in sc.truth["signatures"]}
+    (sig,) = truth.values()
+    (top,) = [e for e in data["top_errors"] if e["count"] == sig["count"]]
+    assert top["services"] == ["prod/web-frontend"]
+    for error in data["top_errors"]:
+        assert not any("staging" in s for s in error["services"]), error
+    assert not any(w.get("code") == "log_identity_unmapped" for w in data["warnings"])
+
+
 # --------------------------------------------------------------------------- bad input
 
 
