@@ -230,9 +230,11 @@ class Queries:
                 )
                 if text not in reasons:
                     reasons.append(text)
+            # scrubbed before it is cut: a secret cut in two would no longer match
+            said = self.connection.scrub("; ".join(reasons[:3]))[:300]
             msg = self.connection.scrub(
                 f"source {self.name!r}: partial results: {failed} of {shards.get('total')} shards failed "
-                f"for {purpose} (query {record.id}): {'; '.join(reasons[:3])[:300]}"
+                f"for {purpose} (query {record.id}): {said}"
             )
             record.warnings.append(msg)
             if not any(w.message == msg for w in warnings):

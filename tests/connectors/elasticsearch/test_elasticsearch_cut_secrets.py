@@ -12,10 +12,13 @@ from typing import Any
 
 import pytest
 
+from tests.connectors.elasticsearch.es_answers import search_answer
 from tests.connectors.elasticsearch.test_elasticsearch_errors import (
+    REQ,
     FakeES,
     collect_error,
     es_like,
+    source,
 )
 
 SECRET = "api-S3CRET-4711-0123456789abcdef"
@@ -69,3 +72,32 @@ def test_a_secret_in_an_answer_that_is_not_json_shows_in_no_part(at: int) -> Non
         message = collect_error(fake.url, retries=0, api_key=API_KEY)
     assert "the answer is not JSON" in message, message
     assert [p for p in _pieces(ENCODED) if p in message] == [], message
+
+
+@pytest.mark.parametrize("secret", [SECRET, ENCODED], ids=["key", "authorization-header"])
+@pytest.mark.parametrize("before", [10, 20], ids=["10-before-the-cut", "20-before-the-cut"])
+def test_a_secret_a_shard_failure_quotes_across_the_cut_shows_in_no_part(
+    secret: str, before: int
+) -> None:
+    """Shard-failure reasons are cut to 300 characters in the warning: scrubbed first."""
+    lead = len("circuit_breaking_exception: ")
+    text = "x" * (300 - before - lead) + secret + " was refused"
+
+    def search(body: Any) -> tuple[int, Any]:
+        return 200, {
+            "timed_out": False,
+            "_shards": {
+                "total": 2,
+                "successful": 1,
+                "failed": 1,
+                "failures": [{"reason": {"type": "circuit_breaking_exception", "reason": text}}],
+            },
+            "hits": {"total": {"value": 0, "relation": "eq"}, "hits": []},
+            "aggregations": search_answer(body).get("aggregations"),
+        }
+
+    with FakeES(es_like(search)) as fake:
+        ev = source(fake.url, api_key=API_KEY).collect(REQ)
+    warns = [w.message for w in ev.warnings if w.code == "shard_failures"]
+    assert warns and all("x" * 50 in m for m in warns), warns
+    assert [p for m in warns for p in _pieces(secret) if p in m] == [], warns
