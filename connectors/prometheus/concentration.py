@@ -201,7 +201,12 @@ def _label_names(
         if exc.fatal:
             raise ConnectorError(str(exc)) from exc
         warnings.append(
-            Warning(api.name, str(exc), code="breakdown_failed", params={"label": "*"})
+            Warning(
+                api.name,
+                str(exc),
+                code="breakdown_failed",
+                params={"label": "*", "kind": exc.kind},
+            )
         )
         return []
     return [str(x) for x in ans.data or [] if isinstance(x, str)]
