@@ -97,7 +97,7 @@ TEXT: dict[str, str] = {
     "report.lead.load": "Load rise on {service}: throughput ×{ratio} its usual level, from {at}",
     "report.lead.concentration": "{share} of the bad requests of {service} were {subject} ({traffic} of its requests){spread}{known}",
     "report.lead.concentration_node": "{share} of the bad requests of {service} came from {subject}, one {label} of {count} ({traffic} of its requests): the node rather than the code{known}",
-    "report.lead.concentration_spread": ", spread over {count} {label} values like their traffic: code or a dependency rather than a node",
+    "report.lead.concentration_spread": ", spread over {count} values of {label} like their traffic: code or a dependency rather than a node",
     "report.lead.concentration_known": "; it already held {baseline} of them before the incident",
     "report.lead.traffic_small": "a small share",
     "report.lead.new_error": "New error {subject}{where}, first seen {when}",

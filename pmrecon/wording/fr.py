@@ -96,7 +96,7 @@ TEXT: dict[str, str] = {
     "report.lead.rollback_unknown": "Le changement annulé par {subject}{where}, suivi du rétablissement, n'est pas dans les preuves : le chercher avant la fenêtre",
     "report.lead.load": "Hausse de charge sur {service} : débit ×{ratio} par rapport à son niveau habituel, à partir de {at}",
     "report.lead.concentration": "{share} des requêtes en erreur de {service} étaient {subject} ({traffic} de ses requêtes){spread}{known}",
-    "report.lead.concentration_node": "{share} des requêtes en erreur de {service} venaient de {subject}, un {label} sur {count} ({traffic} de ses requêtes) : le nœud plutôt que le code{known}",
+    "report.lead.concentration_node": "{share} des requêtes en erreur de {service} venaient de {subject}, une valeur de {label} sur {count} ({traffic} de ses requêtes) : le nœud plutôt que le code{known}",
     "report.lead.concentration_spread": ", réparties sur {count} valeurs de {label} comme leur trafic : le code ou une dépendance plutôt qu'un nœud",
     "report.lead.concentration_known": " ; cette valeur en portait déjà {baseline} avant l'incident",
     "report.lead.traffic_small": "une faible part",
