@@ -80,6 +80,12 @@ SAMPLES = {
     "spans": "2026-03-01T09:50:00+00:00/2026-03-01T10:00:00+00:00",
     "samples": 240,
     "clean": 200,
+    # concentration leads
+    "share": "97%",
+    "traffic": "20%",
+    "spread": ", spread over 3 values of instance",
+    "known": "",
+    "baseline": "90%",
 }
 
 #: Entries that are separators, not words.
