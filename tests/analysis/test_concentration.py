@@ -15,7 +15,7 @@ from connectors.bundle import bundle_files, evidence_from_files
 from pmrecon.analysis.concentration import excess, service_concentration
 from pmrecon.errors import EvidenceError
 from pmrecon.model import Breakdown, Evidence, QueryRecord, SourceInfo
-from tests.analysis.test_leads import D, W0, W1, failing, iso, run
+from tests.analysis.test_leads import W0, W1, D, failing, iso, run
 from tests.evidence_factory import build
 
 STEP = 60.0
