@@ -42,6 +42,7 @@ from pmrecon import __version__
 from pmrecon.errors import EvidenceError
 from pmrecon.fsutil import public_dir
 from pmrecon.model import (
+    BREAKDOWN_ROLES,
     SCHEMA_VERSION,
     Alert,
     Breakdown,
@@ -447,6 +448,8 @@ def _breakdowns(raw: dict[str, bytes]) -> list[Breakdown]:
 
 def _check_breakdowns(breakdowns: list[Breakdown]) -> None:
     for i, b in enumerate(breakdowns):
+        if b.role not in BREAKDOWN_ROLES:
+            raise ShapeError(f"[{i}]: role {b.role!r} is not one of {', '.join(BREAKDOWN_ROLES)}")
         if not len(b.timestamps) == len(b.bad) == len(b.total):
             raise ShapeError(
                 f"[{i}]: {len(b.timestamps)} instants, {len(b.bad)} bad and {len(b.total)} total counts"

@@ -6,7 +6,8 @@ and per span (window, baseline), whatever the number of services, each answer bo
 the :data:`TOP_VALUES` busiest values of each service (``topk``). Only labels the counted
 metric carries are asked for (``/api/v1/labels``), at most one per role
 (:data:`ROLE_LABELS`). A template that names one service (``$service``) or aggregates
-other than with plain ``sum(...)`` cannot be grouped: no breakdown, and a warning.
+other than with plain ``sum(...)`` cannot be grouped: no breakdown (a warning would be a
+standing line in every report of such a setup, for a lead, not a figure).
 The answers become :class:`~pmrecon.model.Breakdown` records; the analysis
 (:mod:`pmrecon.analysis.concentration`) decides what they say.
 """
@@ -131,16 +132,7 @@ def collect_breakdowns(
     grouped = plan(templates)
     if grouped is None or not services:
         return []
-    if grouped.problems:
-        warnings.append(
-            Warning(
-                api.name,
-                f"source {api.name!r}: no breakdown of the bad requests by instance or route: "
-                f"{'; '.join(grouped.problems)} (write the template as sum(...) over $selector)",
-                code="breakdown_unavailable",
-                params={"reason": "; ".join(grouped.problems)},
-            )
-        )
+    if grouped.problems:  # the user's own templates: no lead on where errors were (documented)
         return []
     present = _label_names(api, grouped.metric, window, warnings)
     labels = chosen_labels(present, status_label)

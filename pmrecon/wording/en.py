@@ -155,8 +155,6 @@ TEXT: dict[str, str] = {
     "fix.bad_template": "Correct the SLI's template in the source's settings (its placeholders are named in findings.json)",
     "cause.sli_*": "SLI queries failed ({kind}; SLIs: {sli}; services: {service})",
     "fix.sli_*": "These SLIs are missing from the figures: run `pmrecon check`; on a timeout, raise the source's timeout",
-    "cause.breakdown_unavailable": "The bad requests are not broken down by instance or route: {reason}",
-    "fix.breakdown_unavailable": "Write requests_bad and requests_total as sum(...) over $selector, as the presets do, for the lead on where the errors concentrate",
     "cause.breakdown_failed": "A query breaking requests down by {label} failed ({kind})",
     "fix.breakdown_failed": "No lead on where the errors concentrate for that label; on a timeout, raise the source's timeout",
     "cause.discovery_failed": "The query that lists the services failed (metric {metric})",

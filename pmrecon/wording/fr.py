@@ -155,8 +155,6 @@ TEXT: dict[str, str] = {
     "fix.bad_template": "Corrigez le modèle du SLI dans les réglages de la source (ses variables sont nommées dans findings.json)",
     "cause.sli_*": "Échec de requêtes SLI ({kind} ; SLI : {sli} ; services : {service})",
     "fix.sli_*": "Ces SLI manquent dans les chiffres : lancez `pmrecon check` ; en cas de délai dépassé, augmentez le timeout de la source",
-    "cause.breakdown_unavailable": "Les requêtes en erreur ne sont pas réparties par instance ni par route : {reason}",
-    "fix.breakdown_unavailable": "Écrivez requests_bad et requests_total en sum(...) sur $selector, comme les presets, pour la piste sur la concentration des erreurs",
     "cause.breakdown_failed": "Une requête répartissant les requêtes par {label} a échoué ({kind})",
     "fix.breakdown_failed": "Pas de piste sur la concentration des erreurs pour ce label ; en cas de délai dépassé, augmentez le timeout de la source",
     "cause.discovery_failed": "La requête qui liste les services a échoué (métrique {metric})",

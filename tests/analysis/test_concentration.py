@@ -216,6 +216,7 @@ def test_a_bundle_without_breakdowns_has_no_breakdowns_file() -> None:
         (lambda b: b.total.__setitem__(0, float("nan")), "not a finite number"),
         (lambda b: b.bad.__setitem__(0, 1e200), "not a finite number"),
         (lambda b: b.timestamps.reverse(), "back in time"),
+        (lambda b: setattr(b, "role", "node"), "role 'node' is not one of location"),
     ],
 )
 def test_a_malformed_breakdown_is_refused_by_name(change: Any, message: str) -> None:
