@@ -136,6 +136,8 @@ def collect_breakdowns(
         return []
     present = _label_names(api, grouped.metric, window, warnings)
     labels = chosen_labels(present, status_label)
+    if all(role == "status" for _, role in labels):  # the status alone names no lead
+        return []
     jobs = [
         job
         for label, role in labels

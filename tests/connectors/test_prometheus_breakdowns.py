@@ -6,11 +6,14 @@ from typing import Any
 
 import pytest
 
+from connectors.base import SourceContext
+from connectors.prometheus import PrometheusSource
 from connectors.prometheus.concentration import (
     TOP_VALUES,
     _Job,
     _job,
     chosen_labels,
+    collect_breakdowns,
     plan,
     services_selector,
     to_breakdowns,
@@ -18,6 +21,8 @@ from connectors.prometheus.concentration import (
 from connectors.prometheus.identity import ServiceId
 from connectors.prometheus.settings import load_preset
 from connectors.prometheus.slis import Span
+from pmrecon.model import Window, utc
+from tests.infra.prometheus import FakeHTTPServer
 
 SPAN = Span(1_000_000.0, 1_003_600.0, False, 15.0, 30.0, 60.0)
 
@@ -107,3 +112,54 @@ def test_an_answer_of_another_shape_gives_nothing() -> None:
     job = _Job("instance", "location", SPAN, "q", 0, 0)
     assert to_breakdowns({"resultType": "vector", "result": []}, job, ("service",)) == []
     assert to_breakdowns(None, job, ("service",)) == []
+
+
+def serving(labels: list[str]) -> Any:
+    """A fake server: ``labels`` for the label names, one service's instance ``a`` for queries."""
+    matrix = [
+        {"metric": {"service": "api", "instance": "a", "pmrecon_part": p}, "values": [[60, "4"]]}
+        for p in ("bad", "total")
+    ]
+
+    def handler(req: Any) -> tuple[int, Any]:
+        if req.path == "/api/v1/labels":
+            return 200, {"status": "success", "data": labels}
+        if req.path == "/api/v1/query_range":
+            return 200, {"status": "success", "data": {"resultType": "matrix", "result": matrix}}
+        return 404, "404 page not found"
+
+    return FakeHTTPServer(handler)
+
+
+def breakdowns_from(fake: Any) -> tuple[list[Any], list[Any]]:
+    source = PrometheusSource("p", {"url": fake.url, "retry_backoff": 0.01}, SourceContext())
+    warnings: list[Any] = []
+    spans = [SPAN, Span(900_000.0, 1_000_000.0, True, 60.0, 60.0, 60.0)]
+    svc = ServiceId((("service", "api"),))
+    window = Window(utc(SPAN.start), utc(SPAN.end))
+    out = collect_breakdowns(
+        source.api, TEMPLATES, ("service",), [svc], "code", spans, window, 2, warnings
+    )
+    return out, warnings
+
+
+TEMPLATES = load_preset("http_requests_total")["slis"]
+
+
+def test_a_metric_with_only_the_status_label_costs_one_call_and_gives_nothing() -> None:
+    with serving(["__name__", "code", "service"]) as fake:
+        out, warnings = breakdowns_from(fake)
+    assert out == [] and warnings == []
+    assert [r.path for r in fake.requests] == ["/api/v1/labels"]
+    assert fake.requests[0].params["match[]"] == '{__name__="http_requests_total"}'
+
+
+def test_each_label_the_metric_has_is_read_over_the_window_and_the_baseline() -> None:
+    with serving(["__name__", "code", "instance", "service"]) as fake:
+        out, warnings = breakdowns_from(fake)
+    assert warnings == []
+    ranges = [r for r in fake.requests if r.path == "/api/v1/query_range"]
+    assert len(ranges) == 4  # instance and code, each over the window and the baseline
+    assert {b.label for b in out} == {"instance", "code"}
+    assert {b.baseline for b in out} == {False, True}
+    assert all(b.bad == [4.0] and b.total == [4.0] and b.service == "api" for b in out)
