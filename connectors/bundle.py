@@ -7,6 +7,7 @@ README.txt so that a person can read it without pmrecon):
 - ``sources.json``: each source with its version, settings and every query it answered
 - ``alerts.json``, ``events.json``, ``warnings.json``: lists of model objects as JSON
 - ``series.json``: series metadata (no points); ``series.csv``: ``series_id,timestamp,epoch,value``
+- ``breakdowns.json``: requests by label value (instance, route, status), points inline; only when there are some
 - ``logs.json``: log aggregates (histograms, signatures, counts); ``samples.ndjson``: one log sample per line
 
 Floats are written with ``repr`` so that reading a bundle back gives the exact same
@@ -41,8 +42,10 @@ from pmrecon import __version__
 from pmrecon.errors import EvidenceError
 from pmrecon.fsutil import public_dir
 from pmrecon.model import (
+    BREAKDOWN_ROLES,
     SCHEMA_VERSION,
     Alert,
+    Breakdown,
     Event,
     Evidence,
     LogSummary,
@@ -72,6 +75,8 @@ sources.json    each source: kind, version, URL (credentials removed), settings,
 alerts.json     each alert: name, labels, severity, activeAt, pending and firing intervals
 series.json     each metric series: name, kind, service, unit, step, query id
 series.csv      the series' points: series_id, timestamp (RFC 3339 UTC), epoch, value
+breakdowns.json each service's bad and total requests by value of a label (instance,
+                route, method, status), step by step (only when a source read them)
 logs.json       log aggregates computed by Elasticsearch: volume per level, errors per
                 service, error signatures, distinct users, document counts
 samples.ndjson  sample log lines (redacted), one JSON object per line
@@ -122,6 +127,8 @@ def serialize(evidence: Evidence) -> dict[str, bytes]:
             rows.append(f"{sid},{stamp},{float(v)!r}\n")
         chunks.append("".join(rows).encode("utf-8"))
     files["series.json"] = _dumps(meta)
+    if evidence.breakdowns:
+        files["breakdowns.json"] = _dumps(to_jsonable(evidence.breakdowns))
     if evidence.logs is not None:
         logs = to_jsonable(evidence.logs)
         samples = logs.pop("samples")
@@ -350,6 +357,7 @@ def _deserialize(manifest: dict[str, Any], raw: dict[str, bytes]) -> Evidence:
         warnings=_objects(raw, "warnings.json", Warning) + warnings,
         pmrecon_version=str(manifest.get("pmrecon_version", "")),
         schema_version=int(manifest["schema_version"]),
+        breakdowns=_breakdowns(raw),
     )
     return evidence
 
@@ -428,6 +436,26 @@ def _series(
         s.timestamps, s.values = ts_list, v_list  # floats already: no per-point conversion
         series.append(s)
     return series
+
+
+def _breakdowns(raw: dict[str, bytes]) -> list[Breakdown]:
+    """The breakdowns, refused unless each has one bad and one total count per instant, in
+    time order (numbers are checked finite and bounded by ``check_shape``)."""
+    out = _objects(raw, "breakdowns.json", Breakdown)
+    _part("breakdowns.json", lambda: _check_breakdowns(out))
+    return out
+
+
+def _check_breakdowns(breakdowns: list[Breakdown]) -> None:
+    for i, b in enumerate(breakdowns):
+        if b.role not in BREAKDOWN_ROLES:
+            raise ShapeError(f"[{i}]: role {b.role!r} is not one of {', '.join(BREAKDOWN_ROLES)}")
+        if not len(b.timestamps) == len(b.bad) == len(b.total):
+            raise ShapeError(
+                f"[{i}]: {len(b.timestamps)} instants, {len(b.bad)} bad and {len(b.total)} total counts"
+            )
+        if any(t1 <= t0 for t0, t1 in zip(b.timestamps, b.timestamps[1:])):
+            raise ShapeError(f"[{i}]: the instants go back in time or repeat")
 
 
 def _logs(raw: dict[str, bytes]) -> LogSummary:

@@ -253,6 +253,21 @@ class SourceFinding:
 
 
 @dataclass
+class ConcentrationFigures:
+    """A ``concentration`` lead's figures: which value held the bad requests, and how much."""
+
+    label: str  # the label whose value held most of the bad requests beyond its traffic
+    value: str
+    share: float  # of the service's bad requests during the incident
+    traffic_share: float | None  # of its requests (None: not among the busiest values)
+    baseline_share: float | None  # of its bad requests in the baseline (None: too few there)
+    node: bool  # one node (instance, pod) held them
+    location_label: str | None  # the label naming the nodes (instance, pod)
+    locations: int | None  # nodes that served requests during the incident
+    spread: int | None  # nodes the errors were spread over like their traffic: not a node
+
+
+@dataclass
 class Suspect:
     """A lead on the cause, ranked: what it is, where, when it began and what shows it."""
 
@@ -266,6 +281,10 @@ class Suspect:
     lead_seconds: float | None = None  # how long before impact start it began (< 0: after)
     ratio: float | None = None  # load: the throughput's rise over its usual level
     related: str | None = None  # rollback_recovery: the rollback's text; upstream: its first SLI
+    # concentration: where the errors were; left out of the JSON for the other kinds
+    concentration: ConcentrationFigures | None = field(
+        default=None, metadata={"omit_default": True}
+    )
 
 
 @dataclass

@@ -228,6 +228,33 @@ class Series:
         return f"{self.name}.{self.service}{suffix}"
 
 
+#: What a breakdown's label says about a request: where it was served (``instance``,
+#: ``pod``), what it asked for (``route``, ``method``) or how it was answered (``status``).
+BREAKDOWN_ROLES = ("location", "route", "method", "status")
+
+
+@dataclass
+class Breakdown:
+    """One service's requests that carried one value of one label, counted step by step.
+
+    ``bad`` and ``total`` are counted like ``requests_bad``/``requests_total`` series (the
+    requests of the step ending at each timestamp), over the window or the baseline. Only
+    the busiest values are kept (see the connector), so the values of a label may not
+    add up to the service's whole traffic.
+    """
+
+    service: str
+    label: str
+    role: str  # one of BREAKDOWN_ROLES
+    value: str  # "" for requests without the label
+    timestamps: list[float]
+    bad: list[float]
+    total: list[float]
+    step_seconds: float
+    baseline: bool = False
+    query_ref: str | None = None
+
+
 @dataclass
 class Histogram:
     """Counts per key over time (log volume per level, errors per service)."""
@@ -334,6 +361,8 @@ class Evidence:
     warnings: list[Warning] = field(default_factory=list)
     pmrecon_version: str = ""
     schema_version: int = SCHEMA_VERSION
+    #: requests by label value (which instance, route, status held the errors)
+    breakdowns: list[Breakdown] = field(default_factory=list)
 
     def merge(self, other: Evidence) -> None:
         """Add another source's evidence for the same window."""
@@ -344,6 +373,7 @@ class Evidence:
         self.events.extend(other.events)
         self.sources.extend(other.sources)
         self.warnings.extend(other.warnings)
+        self.breakdowns.extend(other.breakdowns)
 
 
 # --------------------------------------------------------------------------- JSON

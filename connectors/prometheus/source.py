@@ -29,6 +29,7 @@ from pmrecon.model import Alert, Evidence, Series, SourceInfo, Warning
 from . import check as checks
 from .alerts import collect_alerts
 from .changes import collect_changes
+from .concentration import collect_breakdowns
 from .identity import ServiceId, label_names, parse_service, shown_labels
 from .server import server_info, settle_scrape_interval
 from .settings import BASELINE_MAX_POINTS, DEFAULT_INTERVAL, SETTINGS_SCHEMA, SLI_KINDS, load_preset
@@ -157,8 +158,13 @@ class PrometheusSource(ConfiguredSource):
             )
         run_jobs(self.api, jobs, int(self.settings["max_concurrency"]))
         series = self._gather(jobs, warnings, services)
-        if not request.coarse and request.look_back is None:  # deploys, rollouts, restarts
+        breakdowns = []
+        if not request.coarse and request.look_back is None:  # the look-back wants SLIs only
             series += collect_changes(self.api, services, identity, spans, warnings)
+            breakdowns = collect_breakdowns(
+                self.api, self.templates, identity, services, self.status_label, spans,
+                request.window, int(self.settings["max_concurrency"]), warnings,
+            )  # fmt: skip
         warnings.extend(self.api.capped)
         return Evidence(
             window=request.window,
@@ -167,6 +173,7 @@ class PrometheusSource(ConfiguredSource):
             series=series,
             sources=[self._source_info(info, res, spans, identity, services)],
             warnings=warnings,
+            breakdowns=breakdowns,
         )
 
     def check(self) -> list[CheckResult]:

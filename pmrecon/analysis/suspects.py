@@ -13,6 +13,9 @@ whose rule is in ``docs/definitions.md`` (keep the two in step):
   of that service before impact), however long before impact that change was;
 - ``load``: throughput of an impacted service, just before or at impact start, at least
   :data:`LOAD_MIN_RATIO` times its usual level;
+- ``concentration``: one value of a label (an instance, a route) of an impacted service held
+  most of its bad requests during the incident without holding as much of its traffic
+  (:mod:`.concentration`);
 - ``new_error``: an error signature absent before the incident, by how close to impact
   start it first appeared;
 - ``upstream``: the first service of a cascade that others followed.
@@ -28,8 +31,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ..findings import Incident, Suspect
+from ..findings import ConcentrationFigures, Incident, SliBreach, Suspect
 from ..model import Event, Series
+from .concentration import CONCENTRATED_SHARE, ServiceConcentration, service_concentration
 from .context import AnalysisContext
 from .instants import CHANGE_KINDS
 from .listings import Novelty
@@ -54,6 +58,11 @@ LOAD_MIN_RATIO = 2.0
 LOAD_FULL_RATIO = 20.0
 #: How far before impact start a throughput rise is looked for.
 LOAD_LOOKBACK = 300.0
+#: Errors held by one label value are a strong sign of where, not of why: at most this.
+CONCENTRATION_WEIGHT = 0.9
+#: A value that already held most of the baseline's bad requests is a known weak spot,
+#: not news: its lead is scaled by this.
+CONCENTRATION_KNOWN = 0.5
 #: A new error signature is a symptom more often than a cause: its score is at most this.
 NEW_ERROR_WEIGHT = 0.6
 #: At most this many new signatures are leads (the best ones).
@@ -98,6 +107,7 @@ def rank_suspects(ctx: AnalysisContext, incident: Incident, novelty: Novelty) ->
     leads = (
         change_leads(ctx, incident, impact, relevance)
         + load_leads(ctx, incident, impact, relevance)
+        + concentration_leads(ctx, incident, impact, relevance)
         + new_error_leads(ctx, impact, novelty, relevance)
         + upstream_leads(ctx, incident)
     )
@@ -279,6 +289,70 @@ def _rise_start(
     while first < last and not high[first]:
         first += 1
     return float(times[first] - step)
+
+
+def concentration_leads(
+    ctx: AnalysisContext, incident: Incident, impact: float, relevance: Relevance
+) -> list[Suspect]:
+    """Impacted services whose bad requests one label value held, beyond its share of traffic."""
+    if not ctx.evidence.breakdowns:
+        return []
+    leads = []
+    for service in incident.services:
+        start, end = _breach_span(service.sli_breaches, impact, incident)
+        found = service_concentration(ctx.evidence.breakdowns, service.name, start, end)
+        if found is None:
+            continue
+        best = found.best
+        known = (best.baseline_share or 0.0) >= CONCENTRATED_SHARE
+        score = CONCENTRATION_WEIGHT * best.excess * relevance.of(service.name)
+        leads.append(
+            Suspect(
+                rank=0,
+                kind="concentration",
+                service=service.name,
+                at=utc_time_of(start),
+                summary=_concentration_summary(found),
+                score=score * (CONCENTRATION_KNOWN if known else 1.0),
+                evidence=_refs(ctx, found.refs),
+                lead_seconds=impact - start,
+                concentration=_figures(found),
+            )
+        )
+    return leads
+
+
+def _breach_span(
+    breaches: list[SliBreach], impact: float, incident: Incident
+) -> tuple[float, float | None]:
+    """When the service's breaches began (else impact start) and ended (None: still going)."""
+    starts = [epoch(b.start) for b in breaches if b.start is not None]
+    ends = [b.end for b in breaches]
+    start = min(starts) if starts else impact
+    if ends and all(e is not None for e in ends):
+        return start, max(epoch(e) for e in ends if e is not None)
+    return start, epoch(incident.resolution) if incident.resolution else None
+
+
+def _concentration_summary(found: ServiceConcentration) -> str:
+    """The label values that held the errors: ``route="/api/pay", code="503"``."""
+    shares = [*found.labels, *([found.status] if found.status else [])]
+    return ", ".join(f'{s.label}="{s.value}"' for s in shares)
+
+
+def _figures(found: ServiceConcentration) -> ConcentrationFigures:
+    best, location = found.best, found.location
+    return ConcentrationFigures(
+        label=best.label,
+        value=best.value,
+        share=best.share,
+        traffic_share=best.traffic_share,
+        baseline_share=best.baseline_share,
+        node=found.node,
+        location_label=location.label if location else None,
+        locations=location.values if location else None,
+        spread=found.spread,
+    )
 
 
 def new_error_leads(

@@ -121,6 +121,8 @@ class LeadWriter:
                 ".", self.words["number.decimal_point"]
             )
             values["at"] = self.fmt.hm(suspect.get("at"))
+        elif kind == "concentration":
+            kind = self._concentration(suspect.get("concentration") or {}, values)
         elif kind == "upstream":
             values["related"] = self._sli(suspect.get("related"))
             values["lag"] = self.fmt.dur(suspect.get("lead_seconds") or 0)
@@ -128,6 +130,28 @@ class LeadWriter:
         body = self._text(key if key in self.words else "report.lead.other", kind=kind, **values)
         score = f"{float(suspect['score']):.2f}".replace(".", self.words["number.decimal_point"])
         return body + self._text("report.lead.score", score=score)
+
+    def _concentration(self, figures: Mapping[str, Any], values: dict[str, Any]) -> str:
+        """Fill ``values`` for a concentration lead; its text's key: one node, or not."""
+        traffic = figures.get("traffic_share")
+        values["share"] = self.fmt.pct(figures.get("share"), 0)
+        values["traffic"] = (
+            self._text("report.lead.traffic_small") if traffic is None else self.fmt.pct(traffic, 0)
+        )
+        values["label"] = md_inline(figures.get("location_label") or figures.get("label") or "")
+        values["count"] = figures.get("locations") or 0
+        values["spread"] = ""
+        values["known"] = ""
+        if figures.get("spread"):
+            values["spread"] = self._text(
+                "report.lead.concentration_spread", count=figures["spread"], label=values["label"]
+            )
+        if (figures.get("baseline_share") or 0) >= 0.8:
+            values["known"] = self._text(
+                "report.lead.concentration_known",
+                baseline=self.fmt.pct(figures["baseline_share"], 0),
+            )
+        return "concentration_node" if figures.get("node") else "concentration"
 
     def gap(self, gap: Mapping[str, Any]) -> str:
         """One detection gap in words, marked as a suggestion."""

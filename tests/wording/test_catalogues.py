@@ -88,8 +88,14 @@ SAMPLES = {
     "old": "7",
     "new": "8",
     "namespaces": "shop, staging",
-    # novelty judged on a baseline that holds the incident ("new" above serves as a count)
+    # novelty judged on a baseline that holds the incident ("new" above serves as a count);
+    # the concentration leads' {known} is a clause, the novelty warnings' a count
     "known": 1,
+    # concentration leads
+    "share": "97%",
+    "traffic": "20%",
+    "spread": ", spread over 3 values of instance",
+    "baseline": "90%",
 }
 
 #: Entries that are separators, not words.
