@@ -26,7 +26,6 @@ from connectors.promql import (
     TemplateError,
     format_duration,
     metric_names,
-    regex_quote,
     string_literal,
     substitute,
 )
@@ -34,7 +33,7 @@ from connectors.toolkit.failures import RequestFailed
 from pmrecon.errors import ConnectorError
 from pmrecon.model import Breakdown, QueryRecord, Warning, Window, utc
 
-from .identity import ServiceId
+from .identity import ServiceId, services_selector
 from .selectors import SelectorSyntaxError, tokens
 from .slis import Span, _points
 from .transport import PrometheusApi, fmt_step, fmt_ts
@@ -239,16 +238,6 @@ def _job(
     if end < start:
         return None
     return _Job(label, role, span, query, start, end)
-
-
-def services_selector(identity: tuple[str, ...], services: Sequence[ServiceId]) -> str:
-    """Matchers selecting every one of ``services`` at once (and possibly a few more)."""
-    parts = []
-    for label in identity:
-        values = sorted({dict(s.labels).get(label, "") for s in services})
-        alternatives = "|".join(regex_quote(v) for v in values)
-        parts.append(f"{label}=~{string_literal(alternatives)}")
-    return ",".join(parts)
 
 
 def _run(api: PrometheusApi, jobs: list[_Job], workers: int) -> None:

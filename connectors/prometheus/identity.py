@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.promql import string_literal
+from connectors.promql import alternatives, string_literal
 from pmrecon.errors import ConfigError
 
 #: Labels whose values usually tell apart services that share a name, outermost first:
@@ -134,3 +134,12 @@ def group_services(
 
 def _plain(row: Mapping[str, str], identity: Sequence[str]) -> str:
     return "/".join(str(row[k]) for k in identity)
+
+
+def services_selector(identity: Sequence[str], services: Sequence[ServiceId]) -> str:
+    """Matchers selecting every one of ``services`` at once (and possibly a few more: each
+    label's values are matched independently)."""
+    return ",".join(
+        f"{label}=~{alternatives([dict(s.labels).get(label, '') for s in services])}"
+        for label in identity
+    )

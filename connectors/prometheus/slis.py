@@ -35,7 +35,13 @@ from connectors.toolkit.failures import RequestFailed
 from pmrecon.errors import ConnectorError
 from pmrecon.model import QueryRecord, Series, Warning, Window, utc
 
-from .identity import FALLBACK_SERVICE_LABEL, SEPARATING_LABELS, ServiceId, group_services
+from .identity import (
+    FALLBACK_SERVICE_LABEL,
+    SEPARATING_LABELS,
+    ServiceId,
+    group_services,
+    services_selector,
+)
 from .settings import SLI_KINDS, UNITS
 from .transport import PrometheusApi, fmt_step, fmt_ts
 
@@ -318,9 +324,7 @@ def _grouped_job(
             return None  # two services would share a group
         members[key] = svc
     vals = template_values(services[0], status_label, span.rate_window, span.count_step)
-    vals["selector"] = Raw(
-        ",".join(f"{k}=~{alternatives([dict(s.labels)[k] for s in services])}" for k in identity)
-    )
+    vals["selector"] = Raw(services_selector(identity, services))
     vals["__services"] = Raw(alternatives([s.value for s in services]))
     if quantile is not None:
         vals["quantile"] = quantile
