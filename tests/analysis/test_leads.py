@@ -498,9 +498,11 @@ def test_a_build_rolled_back_in_the_metrics_points_at_the_deploy_in_the_baseline
         "Retour arrière de api : version 1.5.0 → 1.4.2 (vu dans myapp_build_info)"
     )
     assert first["evidence"] == ["q-myapp_build_info-b-api", "q-myapp_build_info-w-api"]
-    # the timeline shows the window's change only
+    # the deploy before the window is on the timeline because the lead names it
+    # (docs/definitions.md, Timeline: before the window, only the events of the story)
     assert [r["kind"] for r in data["timeline"] if r["kind"] in ("deploy", "rollback")] == [
-        "rollback"
+        "deploy",
+        "rollback",
     ]
 
 
@@ -589,7 +591,7 @@ def test_a_deployment_seen_only_in_kube_state_metrics() -> None:
     assert first["kind"] == "change" and first["service"] == "api"
 
 
-def test_a_restart_in_the_baseline_counts_for_the_ranking_not_the_timeline() -> None:
+def test_a_restart_in_the_baseline_is_ranked_and_on_the_timeline_as_a_named_lead() -> None:
     start = T("2026-03-01 06:00").timestamp()
     ev = with_metric(
         api_incident(),
@@ -598,7 +600,8 @@ def test_a_restart_in_the_baseline_counts_for_the_ranking_not_the_timeline() -> 
         [(D("06:00"), start), (D("09:50"), D("09:50").timestamp())],
     )
     data = run(ev, {})
-    assert [r for r in data["timeline"] if r["kind"] == "restart"] == []
+    # before the window, the timeline keeps the changes a lead names: this one, not 06:00's
+    assert [r["at"] for r in data["timeline"] if r["kind"] == "restart"] == [iso(D("09:50"))]
     (lead,) = [s for s in data["suspects"] if s["kind"] == "change"]
     assert lead["at"] == iso(D("09:50")) and lead["evidence"] == [
         "q-process_start_time_seconds-b-api"

@@ -420,6 +420,9 @@ def replay(
             return 200, rec("config.json")
         if path == "/api/v1/rules":
             return 200, rec("rules.json")
+        if path.startswith("/api/v1/label/") or path == "/api/v1/labels":
+            # lookups of metric and label names (changes seen in metrics, breakdowns): none
+            return 200, {"status": "success", "data": []}
         q = req.params.get("query", "")
         if path == "/api/v1/query":
             if q.startswith("ALERTS_FOR_STATE"):
