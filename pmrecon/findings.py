@@ -39,6 +39,8 @@ class Instant:
     definition: str = ""
     # found in the data collected before the window (the baseline, an alert's activation)
     found_before_window: bool = field(default=False, metadata={"omit_default": True})
+    # a grouped query's reference -> the services of it this rests on (per-service queries: absent)
+    query_services: dict[str, list[str]] = field(default_factory=dict, metadata={"omit_default": True})
 
 
 @dataclass
@@ -50,6 +52,8 @@ class Figure:
     definition: str
     source: str | None = None
     query_refs: list[str] = field(default_factory=list)
+    # a grouped query's reference -> the services of it this rests on (per-service queries: absent)
+    query_services: dict[str, list[str]] = field(default_factory=dict, metadata={"omit_default": True})
 
 
 @dataclass
@@ -266,6 +270,8 @@ class Suspect:
     lead_seconds: float | None = None  # how long before impact start it began (< 0: after)
     ratio: float | None = None  # load: the throughput's rise over its usual level
     related: str | None = None  # rollback_recovery: the rollback's text; upstream: its first SLI
+    # a grouped query's reference -> the services of it this rests on (per-service queries: absent)
+    query_services: dict[str, list[str]] = field(default_factory=dict, metadata={"omit_default": True})
 
 
 @dataclass
