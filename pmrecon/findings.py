@@ -40,7 +40,9 @@ class Instant:
     # found in the data collected before the window (the baseline, an alert's activation)
     found_before_window: bool = field(default=False, metadata={"omit_default": True})
     # a grouped query's reference -> the services of it this rests on (per-service queries: absent)
-    query_services: dict[str, list[str]] = field(default_factory=dict, metadata={"omit_default": True})
+    query_services: dict[str, list[str]] = field(
+        default_factory=dict, metadata={"omit_default": True}
+    )
 
 
 @dataclass
@@ -53,7 +55,9 @@ class Figure:
     source: str | None = None
     query_refs: list[str] = field(default_factory=list)
     # a grouped query's reference -> the services of it this rests on (per-service queries: absent)
-    query_services: dict[str, list[str]] = field(default_factory=dict, metadata={"omit_default": True})
+    query_services: dict[str, list[str]] = field(
+        default_factory=dict, metadata={"omit_default": True}
+    )
 
 
 @dataclass
@@ -271,7 +275,9 @@ class Suspect:
     ratio: float | None = None  # load: the throughput's rise over its usual level
     related: str | None = None  # rollback_recovery: the rollback's text; upstream: its first SLI
     # a grouped query's reference -> the services of it this rests on (per-service queries: absent)
-    query_services: dict[str, list[str]] = field(default_factory=dict, metadata={"omit_default": True})
+    query_services: dict[str, list[str]] = field(
+        default_factory=dict, metadata={"omit_default": True}
+    )
 
 
 @dataclass

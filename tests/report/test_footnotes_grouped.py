@@ -17,7 +17,11 @@ def findings(**read: Any) -> dict[str, Any]:
         "sources": [
             {
                 "queries": [
-                    {"id": "p:q7", "purpose": "SLI error_ratio grouped by service", "query": GROUPED},
+                    {
+                        "id": "p:q7",
+                        "purpose": "SLI error_ratio grouped by service",
+                        "query": GROUPED,
+                    },
                     {
                         "id": "p:q8",
                         "purpose": "SLI latency_p99 for cart",

@@ -49,7 +49,9 @@ def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackfilledPrometh
 
 
 def findings_of(url: str) -> dict[str, Any]:
-    source = PrometheusSource("prom", {"url": url, "preset": "http_requests_total"}, SourceContext())
+    source = PrometheusSource(
+        "prom", {"url": url, "preset": "http_requests_total"}, SourceContext()
+    )
     evidence = source.collect(
         CollectRequest(
             window=Window(*TWO.window),
