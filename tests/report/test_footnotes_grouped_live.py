@@ -3,7 +3,8 @@
 Two services are backfilled into a real Prometheus, only ``checkout`` failing. Its SLIs are
 collected with one grouped query per SLI (``sum by (service) (… {service=~"cart|checkout"} …)``):
 the footnote of max error rate and of impact start must cite that query and say it was read
-for ``checkout``, and for ``checkout`` only, in English and in French. With grouping turned off
+for ``checkout``, and for ``checkout`` only, in English and in French; so must the load
+lead's (checkout's traffic surges with the errors). With grouping turned off
 (one query per service), the footnote is what it was: the per-service query, no service added.
 """
 
@@ -30,7 +31,9 @@ from tests.scenarios import Phase, Scenario, ServiceProfile, t
 
 pytestmark = pytest.mark.prometheus
 
-BAD = Phase(t("2026-05-02 10:20"), t("2026-05-02 10:40"), error_ratio=0.3, latency_seconds=1.5)
+BAD = Phase(
+    t("2026-05-02 10:20"), t("2026-05-02 10:40"), error_ratio=0.3, latency_seconds=1.5, rps=40.0
+)
 TWO = Scenario(
     "footnote_two_services",
     t("2026-05-02 10:00"),
@@ -93,6 +96,13 @@ def test_grouped_query_footnotes_name_the_service_they_rest_on(prom: BackfilledP
         assert f"(SLI {shown} grouped by service, service checkout)" in en, en
         assert f"(SLI {shown} groupée par service, service checkout)" in fr, fr
         assert "cart" not in en and "cart" not in fr
+    (load,) = [x for x in data["suspects"] if x["kind"] == "load"]
+    assert load["evidence"] and all(
+        queries[r]["query"].startswith("sum by") for r in load["evidence"]
+    )
+    assert load["query_services"] == {ref: ["checkout"] for ref in load["evidence"]}
+    lead = prose(note(data, f"lead_{load['rank']}", "fr"))
+    assert "groupée par service, service checkout)" in lead and "cart" not in lead, lead
     # the headline availability rests on the impacted service only, the other one on both
     headline = data["figures"]["availability"]["query_services"]
     assert headline and all(v == ["checkout"] for v in headline.values())
