@@ -39,6 +39,10 @@ class Instant:
     definition: str = ""
     # found in the data collected before the window (the baseline, an alert's activation)
     found_before_window: bool = field(default=False, metadata={"omit_default": True})
+    # a grouped query's reference -> the services of it this rests on (per-service queries: absent)
+    query_services: dict[str, list[str]] = field(
+        default_factory=dict, metadata={"omit_default": True}
+    )
 
 
 @dataclass
@@ -50,6 +54,10 @@ class Figure:
     definition: str
     source: str | None = None
     query_refs: list[str] = field(default_factory=list)
+    # a grouped query's reference -> the services of it this rests on (per-service queries: absent)
+    query_services: dict[str, list[str]] = field(
+        default_factory=dict, metadata={"omit_default": True}
+    )
 
 
 @dataclass
@@ -284,6 +292,10 @@ class Suspect:
     # concentration: where the errors were; left out of the JSON for the other kinds
     concentration: ConcentrationFigures | None = field(
         default=None, metadata={"omit_default": True}
+    )
+    # a grouped query's reference -> the services of it this rests on (per-service queries: absent)
+    query_services: dict[str, list[str]] = field(
+        default_factory=dict, metadata={"omit_default": True}
     )
 
 

@@ -31,6 +31,9 @@ class AnalysisContext:
     query_source: dict[str, str] = field(default_factory=dict)  # query id -> source name
     #: source name -> the labels that together name a service there (its ``service_label``)
     service_labels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: a query grouped over several services (no ``service`` of its own) -> the services
+    #: its series were split into
+    grouped_services: dict[str, set[str]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, evidence: Evidence, settings: AnalysisSettings, language: str) -> AnalysisContext:
@@ -45,11 +48,16 @@ class AnalysisContext:
         for source in evidence.sources:
             for query in source.queries:
                 ctx.query_source[query.id] = source.name
+                if query.sli is not None and query.service is None:
+                    ctx.grouped_services[query.id] = set()
             labels = source.settings.get("service_label")
             if isinstance(labels, str):
                 labels = [labels]
             if isinstance(labels, list) and labels and all(isinstance(x, str) for x in labels):
                 ctx.service_labels[source.name] = tuple(labels)
+        for series in evidence.series:
+            if series.query_ref is not None and series.query_ref in ctx.grouped_services:
+                ctx.grouped_services[series.query_ref].add(series.service)
         return ctx
 
     def alert_service(self, alert: Alert) -> str | None:
@@ -74,6 +82,22 @@ class AnalysisContext:
         if names:
             return ", ".join(names)
         return default
+
+    def read_for(
+        self, refs: Iterable[str | None], services: Iterable[str | None]
+    ) -> dict[str, list[str]]:
+        """For each of ``refs`` that is a grouped query: which of ``services`` it was read for.
+
+        A grouped query names every service; a finding resting on some of them says which
+        (its footnote names them). Per-service queries and other references are left out.
+        """
+        wanted = {s for s in services if s}
+        out: dict[str, list[str]] = {}
+        for ref in refs:
+            read = sorted(self.grouped_services.get(ref or "", set()) & wanted)
+            if ref and read:
+                out[ref] = read
+        return out
 
     def text(self, key: str, **fields: Any) -> str:
         """A timeline text or label in the findings' language."""

@@ -11,11 +11,13 @@ in ``docs/definitions.md``; keep the two in step. Pure.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from ..findings import Figure, Incident, Instant, PeakValue
 from .context import AnalysisContext
 from .incidents import DetectedIncident
+from .instants import signal_read
 from .logs import ErrorLogCounts
 from .measures import EVERY_SERVICE, IMPACTED_SERVICES, ImpactedUsers, SpanMeasures
 from .signals import signal_ref
@@ -55,19 +57,23 @@ def measure_figures(
     measures: SpanMeasures,
     slis: list[SliSeries],
     span: str,
-    impacted_only: bool = False,
+    impacted: list[str] | None = None,
 ) -> None:
     """The figures that do not need an incident: peaks, availability, failed requests.
 
-    ``impacted_only``: the headline availability and failed requests cover the impacted
-    services (the measures say so), the ``…_all_services`` figures every service.
+    ``impacted``: the headline availability and failed requests cover these services (the
+    measures say so), the ``…_all_services`` figures every service; ``None``: both cover
+    every service.
     """
+    every_service = sorted(measures.per_service)
+    headline = every_service if impacted is None else sorted(impacted)
     figures["max_error_rate"] = _from_metrics(
         ctx,
         measures.max_error_rate.value,
         "ratio",
         f"Highest per-step error ratio of any service over {span}.",
         _series_refs(slis, measures.max_error_rate.series),
+        [measures.max_error_rate.service],
     )
     by_quantile = measures.max_latency_by_quantile
     top = by_quantile[-1] if by_quantile else PeakValue()
@@ -78,6 +84,7 @@ def measure_figures(
         f"Highest {quantile_name(top.quantile)} latency (highest quantile collected) of any "
         f"service over {span}.",
         sorted(measures.latency_refs.get(top.series or "", [])),
+        [top.service],
     )
     for highest in by_quantile:
         name = "max_latency_" + quantile_name(highest.quantile).replace(".", "_")
@@ -87,11 +94,12 @@ def measure_figures(
             "s",
             f"Highest {quantile_name(highest.quantile)} latency of any service over {span}.",
             sorted(measures.latency_refs.get(highest.series or "", [])),
+            [highest.service],
         )
     availability = measures.availability
     refs = measures.availability_refs
     figures["availability"] = _from_metrics(
-        ctx, availability.value, "ratio", availability.definition, refs
+        ctx, availability.value, "ratio", availability.definition, refs, headline
     )
     figures["availability_uptime"] = _from_metrics(
         ctx,
@@ -99,14 +107,20 @@ def measure_figures(
         "ratio",
         f"Mean of the uptime/probe series of every analysed service over {span}.",
         sorted({r for s in slis if s.kind == "uptime" for r in s.query_refs}),
+        [s.service for s in slis if s.kind == "uptime"],
     )
-    scope = IMPACTED_SERVICES if impacted_only else EVERY_SERVICE
+    scope = EVERY_SERVICE if impacted is None else IMPACTED_SERVICES
     figures["failed_requests"] = _from_metrics(
-        ctx, measures.failed_requests, "requests", f"Σ bad requests of {scope} over {span}.", refs
+        ctx,
+        measures.failed_requests,
+        "requests",
+        f"Σ bad requests of {scope} over {span}.",
+        refs,
+        headline,
     )
     every = measures.availability_all
     figures["availability_all_services"] = _from_metrics(
-        ctx, every.value, "ratio", every.definition, measures.availability_all_refs
+        ctx, every.value, "ratio", every.definition, measures.availability_all_refs, every_service
     )
     figures["failed_requests_all_services"] = _from_metrics(
         ctx,
@@ -114,14 +128,27 @@ def measure_figures(
         "requests",
         f"Σ bad requests of {EVERY_SERVICE} over {span}.",
         measures.availability_all_refs,
+        every_service,
     )
 
 
 def _from_metrics(
-    ctx: AnalysisContext, value: Any, unit: str, definition: str, refs: list[str]
+    ctx: AnalysisContext,
+    value: Any,
+    unit: str,
+    definition: str,
+    refs: list[str],
+    services: Iterable[str | None],
 ) -> Figure:
-    """A figure computed from metric series, credited to the sources of its queries."""
-    return Figure(value, unit, definition, ctx.source_of(refs, "metrics"), refs)
+    """A figure computed from the metric series of ``services``, credited to its queries."""
+    return Figure(
+        value,
+        unit,
+        definition,
+        ctx.source_of(refs, "metrics"),
+        refs,
+        query_services=ctx.read_for(refs, services),
+    )
 
 
 def incident_figures(
@@ -136,7 +163,7 @@ def incident_figures(
 ) -> dict[str, Figure]:
     """Every figure of the main incident, in the findings' order."""
     figures = _time_figures(ctx, detected, incident, instants)
-    measure_figures(ctx, figures, measures, slis, "(impact start, resolution]", impacted_only=True)
+    measure_figures(ctx, figures, measures, slis, "(impact start, resolution]", detected.services)
     figures["impacted_users"] = Figure(
         incident.impacted_users,
         "users",
@@ -152,6 +179,7 @@ def incident_figures(
         "period's error budget the incident used (above 1: budget exceeded). The availability "
         "is that of the impacted services.",
         measures.availability_refs,
+        list(detected.services),
     )
     figures["error_logs"] = Figure(
         incident.error_logs,
@@ -183,6 +211,8 @@ def _time_figures(
     first_alert = detected.first_alert_signal
     alert_ref = first_alert.ref if first_alert else None
     metric_source = ctx.source_of([s.ref for s in detected.signals if s.kind == "sli"], "metrics")
+    impact_read = signal_read(ctx, detected.impact_signal)
+    both_read = _merged(impact_read, signal_read(ctx, detected.resolution_signal))
     return {
         "duration": Figure(
             incident.duration_seconds,
@@ -190,6 +220,7 @@ def _time_figures(
             "resolution − impact start.",
             metric_source,
             _refs_of(impact_ref, resolution_ref),
+            query_services=both_read,
         ),
         "mttd": Figure(
             incident.mttd_seconds,
@@ -197,6 +228,7 @@ def _time_figures(
             "MTTD = first alert − impact start (negative when an alert fired before the SLIs breached).",
             ctx.source_of([alert_ref], "alerts"),
             _refs_of(impact_ref, alert_ref),
+            query_services=impact_read,
         ),
         "mtta": Figure(
             incident.mtta_seconds,
@@ -211,8 +243,18 @@ def _time_figures(
             "MTTR = resolution − impact start.",
             metric_source,
             _refs_of(impact_ref, resolution_ref),
+            query_services=both_read,
         ),
     }
+
+
+def _merged(*reads: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The services read of each query, over several findings' reads."""
+    out: dict[str, set[str]] = {}
+    for read in reads:
+        for ref, services in read.items():
+            out.setdefault(ref, set()).update(services)
+    return {ref: sorted(services) for ref, services in sorted(out.items())}
 
 
 def _refs_of(*ids: str | None) -> list[str]:

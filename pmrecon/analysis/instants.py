@@ -179,6 +179,7 @@ def impact_start_instant(ctx: AnalysisContext, detected: DetectedIncident) -> In
         signal_ref(signal),
         definition,
         found_before_window=before is not None,
+        query_services=signal_read(ctx, signal),
     )
 
 
@@ -246,6 +247,7 @@ def resolution_instant(ctx: AnalysisContext, detected: DetectedIncident) -> Inst
         source if signal else None,
         signal_ref(signal),
         definition,
+        query_services=signal_read(ctx, signal),
     )
     if detected.resolution is None and detected.tentative_resolution is not None:
         ctx.warn(
@@ -272,6 +274,14 @@ def end_instant(ctx: AnalysisContext, detected: DetectedIncident) -> Instant:
     return Instant(
         at, uncertainty if at else None, "analysis" if at else None, None, DEFINITIONS["end"]
     )
+
+
+def signal_read(ctx: AnalysisContext, signal: Signal | None) -> dict[str, list[str]]:
+    """The service a finding citing ``signal`` rests on, when its query is a grouped one."""
+    if signal is None:
+        return {}
+    services = [signal.sli.service] if signal.sli is not None else signal.services
+    return ctx.read_for([signal_ref(signal)], services)
 
 
 def evaluation_interval(ctx: AnalysisContext, signal: Signal | None) -> float | None:
@@ -378,4 +388,5 @@ def _improvement(ctx: AnalysisContext, detected: DetectedIncident) -> Instant:
         "series",
         sli.query_refs[0] if sli.query_refs else sli.series_id,
         DEFINITIONS["mitigation_improvement"],
+        query_services=ctx.read_for(sli.query_refs[:1], [sli.service]),
     )

@@ -116,6 +116,7 @@ def rank_suspects(ctx: AnalysisContext, incident: Incident, novelty: Novelty) ->
     for rank, lead in enumerate(leads[:MAX_SUSPECTS], 1):
         lead.rank = rank
         lead.score = round(lead.score, 3)
+        lead.query_services = ctx.read_for(lead.evidence, [lead.service])
     return leads[:MAX_SUSPECTS]
 
 

@@ -181,6 +181,7 @@ def lead_footnotes(findings: Mapping[str, Any], lang: str) -> list[tuple[str, di
                 ),
                 "source": None,
                 "query_refs": list(suspect.get("evidence") or []),
+                "query_services": suspect.get("query_services") or {},
             },
         )
         for suspect in findings.get("suspects", [])

@@ -171,6 +171,7 @@ def footnotes(findings: Mapping[str, Any], lang: str = "en") -> list[dict[str, s
                 "definition": i.get("definition"),
                 "source": i.get("source"),
                 "query_refs": [i["ref"]] if i.get("ref") else [],
+                "query_services": i.get("query_services") or {},
             },
         )
         for name, i in findings.get("instants", {}).items()
@@ -199,10 +200,30 @@ def footnotes(findings: Mapping[str, Any], lang: str = "en") -> list[dict[str, s
                 query = query[:297] + "..."
             # A purpose the catalogue lacks is left out rather than shown in another language.
             purpose = phrase_in_language(str(q.get("purpose", "")), lang, "query.")
-            label = f" ({md_inline(purpose)})" if purpose else ""
+            # A grouped query names every service: say which of them the figure rests on.
+            read = (fig.get("query_services") or {}).get(ref) or []
+            said = [md_inline(purpose)] if purpose else []
+            said += [services_read(read, lang)] if read else []
+            label = f" ({', '.join(said)})" if said else ""
             parts.append(f"{md_code(ref)}{label} {md_code(query)}")
         notes.append({"key": re.sub(r"[^A-Za-z0-9_-]", "_", key), "text": " — ".join(parts)})
     return notes
+
+
+#: Most services a footnote names for one grouped query; the others are counted.
+FOOTNOTE_SERVICES = 5
+
+
+def services_read(services: list[str], lang: str) -> str:
+    """The services of a grouped query a figure rests on, as its footnote says them (Markdown)."""
+    shown = ", ".join(md_inline(s) for s in services[:FOOTNOTE_SERVICES])
+    if len(services) == 1:
+        return text(lang, "report.footnote.service", service=shown)
+    if len(services) <= FOOTNOTE_SERVICES:
+        return text(lang, "report.footnote.services", services=shown)
+    return text(
+        lang, "report.footnote.services_more", services=shown, n=len(services) - FOOTNOTE_SERVICES
+    )
 
 
 def report_context(

@@ -79,6 +79,10 @@ TEXT: dict[str, str] = {
     "report.instant.mitigation_start": "Mitigation start detected",
     "report.instant.resolution": "SLIs back to normal",
     "report.instant.end": "Alerts resolved, stability confirmed",
+    # a footnote's grouped query (one query for several services): the ones a figure rests on
+    "report.footnote.service": "service {service}",
+    "report.footnote.services": "services {services}",
+    "report.footnote.services_more": "services {services} and {n} more",
     "report.source": "source:",
     # The kind of evidence behind an instant (findings.json's "source" of an instant or a
     # timeline row); a configured source's own name is shown as it is.

@@ -79,6 +79,10 @@ TEXT: dict[str, str] = {
     "report.instant.mitigation_start": "Début de mitigation détecté",
     "report.instant.resolution": "SLI rétablis",
     "report.instant.end": "Alertes résolues et stabilité confirmée",
+    # a footnote's grouped query (one query for several services): the ones a figure rests on
+    "report.footnote.service": "service {service}",
+    "report.footnote.services": "services {services}",
+    "report.footnote.services_more": "services {services} et {n} autres",
     "report.source": "source :",
     # The kind of evidence behind an instant (findings.json's "source" of an instant or a
     # timeline row); a configured source's own name is shown as it is.
