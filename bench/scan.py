@@ -37,7 +37,8 @@ from bench.run import (  # noqa: E402
     DEFAULT_SERVICES,
     SCALE_SERVICES,
     dataset_for,
-    pmrecon_argv,
+    pmrecon_command,
+    run_counted,
     say,
     write_config,
 )
@@ -58,26 +59,8 @@ def measure_scan(
     The summary gains ``prom_requests_served``: the API requests Prometheus answered during
     the scan, counted by the server (the scan's JSON counts queries of all sources).
     """
-    start = END - dt.timedelta(days=days)
-    argv = [
-        *pmrecon_argv(),
-        "-q",
-        "scan",
-        "--from",
-        start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "--to",
-        END.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "-c",
-        str(config),
-        "-o",
-        str(out),
-        "--json",
-    ]
-    if not png:
-        argv.append("--no-png")
-    served = measure.prometheus_api_requests(prom_url)
-    run = measure.run_measured(argv, env, timeout=timeout)
-    served = measure.prometheus_api_requests(prom_url) - served
+    argv = pmrecon_command("scan", END - dt.timedelta(days=days), END, config, out, png)
+    run, served = run_counted(argv, env, prom_url, timeout=timeout)
     if run.exit_code not in (0, 7):
         raise RuntimeError(f"scan failed (exit {run.exit_code}): {run.stderr[-2000:]}")
     summary = json.loads(run.stdout or "{}")
