@@ -204,8 +204,11 @@ def one_build(
     concurrency: dict[str, int],
     timeout: float,
     prom_url: str,
+    minimal_first: bool = False,
 ) -> dict[str, Any]:
-    """One measured build, then the floor of exactly the queries it sent, then the minimal floor."""
+    """One measured build, then the floor of exactly the queries it sent and the minimal floor
+    (the minimal one first when ``minimal_first``: repeats alternate, so that neither floor
+    always runs on the caches the other warmed)."""
     out = Path(tempfile.mkdtemp(prefix="build-", dir=work))
     shutil.rmtree(out)
     argv = pmrecon_command("build", window[0], window[1], config, out, png)
@@ -217,9 +220,13 @@ def one_build(
     summary = json.loads(run.stdout or "{}")
     sources = measure.bundle_queries(out / "evidence")
     totals = measure.bundle_totals(sources)
-    fl = measure.floor(sources, concurrency)
     least = minimal.minimal_sources(sources)
-    min_fl = measure.floor(least, concurrency)
+    if minimal_first:
+        min_fl = measure.floor(least, concurrency)
+        fl = measure.floor(sources, concurrency)
+    else:
+        fl = measure.floor(sources, concurrency)
+        min_fl = measure.floor(least, concurrency)
     pngs = len(list((out / "graphs").glob("*.png"))) if (out / "graphs").is_dir() else 0
     # bytes received: what the bundle records; for a source whose records lack sizes, what
     # the floor received for the same requests
@@ -626,6 +633,70 @@ def plan_sizes(args: argparse.Namespace) -> tuple[list[Size], int, int]:
     return sizes, args.repeat or (1 if smoke else 3), 3 if smoke else 7
 
 
+def measure_cells(
+    size: Size,
+    n: int | None,
+    *,
+    cell: Any,
+    work: Path,
+    prom_url: str,
+    es_url: str | None,
+    args: argparse.Namespace,
+    repeat: int,
+    results: list[dict[str, Any]],
+) -> Path | None:
+    """The cells of one log dataset (``n`` docs, None: no logs), appended to ``results``;
+    the config of its first window."""
+    ds = size.ds
+    first = None
+    for k, label in enumerate(size.windows):
+        w = parse_duration(label)
+        window = ds.window(w)
+        config = work / f"pmrecon-{n}-{int(w)}.yaml"
+        first = first or config
+        write_config(
+            config,
+            prom_url,
+            es_url,
+            servers.index_prefix(n) + "-*" if n else None,
+            args.concurrency,
+        )
+        if k == 0:  # one warm-up build per log dataset (caches, JIT)
+            say("warm-up build (not measured)")
+            cell(config=config, window=window, png=False)
+        for png in size.png_modes:
+            runs = []
+            for i in range(repeat):
+                say(
+                    f"build: {size.services} services, {label_docs(n)} docs, "
+                    f"{label} window, PNG {'on' if png else 'off'}, run {i + 1}/{repeat}"
+                )
+                r = cell(config=config, window=window, png=png, minimal_first=i % 2 == 1)
+                say(
+                    f"  wall {r['wall']:.2f} s, cpu {r['cpu']:.2f} s, "
+                    f"rss {r['rss_mb']:.0f} MB, {r['queries']} queries "
+                    f"({r['prom_queries']} Prometheus), {r['bytes'] / 1e6:.1f} MB; "
+                    f"floor {r['floor']['wall']:.2f} s, ratio {r['ratio']}; minimal "
+                    f"floor {r['minimal_floor']['wall']:.2f} s "
+                    f"({r['minimal_floor']['queries']} queries), ratio {r['minimal_ratio']}"
+                )
+                runs.append(r)
+            results.append(
+                {
+                    "services": size.services,
+                    "docs": n,
+                    "window": label,
+                    "window_seconds": w,
+                    "from": window[0].isoformat(),
+                    "to": window[1].isoformat(),
+                    "png": png,
+                    "summary": summarize(runs),
+                    "runs": runs,
+                }
+            )
+    return first
+
+
 def measure_size(
     size: Size,
     *,
@@ -672,51 +743,18 @@ def measure_size(
             datasets: list[int | None] = list(size.docs) if node is not None else [None]
             scan_config = None
             for n in datasets:
-                for k, label in enumerate(size.windows):
-                    w = parse_duration(label)
-                    window = ds.window(w)
-                    config = work / f"pmrecon-{n}-{int(w)}.yaml"
-                    scan_config = scan_config or config  # the first log dataset's
-                    write_config(
-                        config,
-                        prom.url,
-                        node.url if node is not None else None,
-                        servers.index_prefix(n) + "-*" if n else None,
-                        args.concurrency,
-                    )
-                    if k == 0:  # one warm-up build per log dataset (caches, JIT)
-                        say("warm-up build (not measured)")
-                        cell(config=config, window=window, png=False)
-                    for png in size.png_modes:
-                        runs = []
-                        for i in range(repeat):
-                            say(
-                                f"build: {size.services} services, {label_docs(n)} docs, "
-                                f"{label} window, PNG {'on' if png else 'off'}, run {i + 1}/{repeat}"
-                            )
-                            r = cell(config=config, window=window, png=png)
-                            say(
-                                f"  wall {r['wall']:.2f} s, cpu {r['cpu']:.2f} s, "
-                                f"rss {r['rss_mb']:.0f} MB, {r['queries']} queries "
-                                f"({r['prom_queries']} Prometheus), {r['bytes'] / 1e6:.1f} MB; "
-                                f"floor {r['floor']['wall']:.2f} s, ratio {r['ratio']}; minimal "
-                                f"floor {r['minimal_floor']['wall']:.2f} s "
-                                f"({r['minimal_floor']['queries']} queries), ratio {r['minimal_ratio']}"
-                            )
-                            runs.append(r)
-                        results.append(
-                            {
-                                "services": size.services,
-                                "docs": n,
-                                "window": label,
-                                "window_seconds": w,
-                                "from": window[0].isoformat(),
-                                "to": window[1].isoformat(),
-                                "png": png,
-                                "summary": summarize(runs),
-                                "runs": runs,
-                            }
-                        )
+                config = measure_cells(
+                    size,
+                    n,
+                    cell=cell,
+                    work=work,
+                    prom_url=prom.url,
+                    es_url=node.url if node is not None else None,
+                    args=args,
+                    repeat=repeat,
+                    results=results,
+                )
+                scan_config = scan_config or config  # the first log dataset's
             if args.scan_days and scan_config is not None:
                 from bench.scan import measure_scan, scan_facts
 
