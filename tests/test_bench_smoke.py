@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-pytestmark = [pytest.mark.prometheus, pytest.mark.slow]
+
+def servers_test(fn: Callable[..., None]) -> Callable[..., None]:
+    """Marks a test that runs the benchmark (the records-alone ones at the end need no server)."""
+    return pytest.mark.slow(pytest.mark.prometheus(fn))
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +44,7 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, str]:
     return out, report, (out / "latest.md").read_text(encoding="utf-8")
 
 
+@servers_test
 def test_describes_the_machine_and_versions(smoke) -> None:  # noqa: ANN001
     _, report, _ = smoke
     m = report["machine"]
@@ -49,6 +54,7 @@ def test_describes_the_machine_and_versions(smoke) -> None:  # noqa: ANN001
     assert report["dataset"]["prometheus"]["samples"] > 0
 
 
+@servers_test
 def test_every_cell_has_every_figure(smoke) -> None:  # noqa: ANN001
     _, report, _ = smoke
     assert report["results"], "no build measured"
@@ -82,6 +88,7 @@ def test_every_cell_has_every_figure(smoke) -> None:  # noqa: ANN001
             assert least["per_source"]["prometheus"]["mismatched_sizes"] == 0
 
 
+@servers_test
 def test_elasticsearch_is_measured_unless_skipped(smoke) -> None:  # noqa: ANN001
     _, report, _ = smoke
     docs = {cell["docs"] for cell in report["results"]}
@@ -98,6 +105,7 @@ def test_elasticsearch_is_measured_unless_skipped(smoke) -> None:  # noqa: ANN00
             assert cell["runs"][-1]["per_source"]["elasticsearch"]["queries"] > 0
 
 
+@servers_test
 def test_both_sizes_are_measured_with_the_same_prometheus_query_count(smoke) -> None:  # noqa: ANN001
     _, report, _ = smoke
     assert [d["services"] for d in report["datasets"]] == [3, 12]
@@ -109,6 +117,7 @@ def test_both_sizes_are_measured_with_the_same_prometheus_query_count(smoke) -> 
     assert row["ok"] is True, row
 
 
+@servers_test
 def test_targets_and_markdown_table(smoke) -> None:  # noqa: ANN001
     _, report, md = smoke
     names = [t["target"] for t in report["targets"]]
