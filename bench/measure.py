@@ -506,6 +506,32 @@ def floor(sources: list[dict[str, Any]], concurrency: dict[str, int]) -> FloorRe
     )
 
 
+# --------------------------------------------------------------------------- server-side counts
+
+_PROM_REQUESTS = re.compile(r"^prometheus_http_requests_total\{([^}]*)\} (\S+)$", re.M)
+_HANDLER = re.compile(r'handler="(/api/v1/[^"]*)"')
+
+
+def prometheus_api_requests(url: str) -> int:
+    """API requests Prometheus has answered since it started, from its own ``/metrics``.
+
+    A count kept by the server, not by pmrecon: the difference around a run is how many
+    queries the run sent (the benchmark's own ``/metrics`` reads are not API requests).
+    """
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=30)
+    try:
+        conn.request("GET", parts.path.rstrip("/") + "/metrics")
+        text = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    total = 0.0
+    for labels, value in _PROM_REQUESTS.findall(text):
+        if _HANDLER.search(labels):
+            total += float(value)
+    return int(total)
+
+
 # --------------------------------------------------------------------------- the machine
 
 
