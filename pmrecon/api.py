@@ -486,8 +486,12 @@ BUILD_SETTINGS = "build.json"
 RECORDED_KEYS = ("timezone", "language")
 
 
-def build_settings(config: Config, title: str, human: HumanInstants) -> dict[str, Any]:
-    """What a build used that its findings depend on: zone, language, title, analysis, hand times."""
+def build_settings(config: Config, title: str | None, human: HumanInstants) -> dict[str, Any]:
+    """What a build used that its findings depend on: zone, language, title, analysis, hand times.
+
+    ``title`` is the one given (by hand or in the config); None for the default title, which
+    a rebuild writes again in its own language.
+    """
     return {
         "timezone": config["timezone"],
         "language": config["language"],
@@ -616,7 +620,10 @@ def _build(config: Config, request: BuildRequest, progress: ProgressCallback | N
     findings = analyse_evidence(evidence, config, request.human)
     title = request.title or config.get("title") or default_title(findings, lang)
     out = request.out or output_dir_for(config, findings, title)
-    settings = json.dumps(build_settings(config, title, request.human), indent=2, sort_keys=True)
+    given_title = request.title or config.get("title")
+    settings = json.dumps(
+        build_settings(config, given_title, request.human), indent=2, sort_keys=True
+    )
     files = with_files(files, {BUILD_SETTINGS: (settings + "\n").encode("utf-8")})
     png = config["report"]["png"] if request.png is None else request.png
     from .report.markdown import builtin_template_dir

@@ -96,3 +96,28 @@ def test_a_config_value_wins_over_the_recorded_one(original: Path, tmp_path: Pat
     data = _findings(out)
     assert data["settings"]["consecutive_steps"] == 3  # the default, but said in the config
     assert data["window"]["timezone"] == "America/New_York"
+
+
+def test_a_default_title_is_written_again_in_the_rebuilds_language(tmp_path: Path) -> None:
+    """Only a given title is recorded: a French build rebuilt in English gets an English one."""
+    write_bundle(evidence_from_scenario(SCENARIOS["clean_single"]()), tmp_path / "bundle")
+    fr = tmp_path / "fr"
+    r = run_cli(
+        "build", "--source", str(tmp_path / "bundle"), "--out", str(fr), "--no-png",
+        "--lang", "fr", cwd=tmp_path,
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    recorded = json.loads((fr / "evidence" / "build.json").read_text(encoding="utf-8"))
+    assert recorded["language"] == "fr" and recorded["title"] is None
+    assert (
+        (fr / "postmortem.md").read_text(encoding="utf-8").startswith("# Post-Mortem: Incident du ")
+    )
+    en = tmp_path / "en"
+    r = run_cli(
+        "build", "--source", str(fr / "evidence"), "--out", str(en), "--no-png",
+        "--lang", "en", cwd=tmp_path,
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    assert (
+        (en / "postmortem.md").read_text(encoding="utf-8").startswith("# Post-Mortem: Incident of ")
+    )
