@@ -548,7 +548,10 @@ def with_recorded_settings(
     # What the bundle recorded is checked as the config is (a bad value is the bundle's
     # fault: exit 4, not a configuration error nor an internal one).
     try:
-        data.update(validate({k: data[k] for k in (*RECORDED_KEYS, "analysis")}, where=where))
+        # validate() fills every other section with its defaults: take back only these keys
+        keys = (*RECORDED_KEYS, "analysis")
+        checked = validate({k: data[k] for k in keys}, where=where)
+        data.update({k: checked[k] for k in keys})
         title = request.title or config.get("title") or recorded.get("title")
         if not isinstance(title, (str, type(None))):
             raise ValueError(f"{where}: title is a {type(title).__name__}, not text")

@@ -121,3 +121,17 @@ def test_a_default_title_is_written_again_in_the_rebuilds_language(tmp_path: Pat
     assert (
         (en / "postmortem.md").read_text(encoding="utf-8").startswith("# Post-Mortem: Incident of ")
     )
+
+
+def test_the_configs_other_sections_hold_in_a_rebuild(original: Path, tmp_path: Path) -> None:
+    """The recorded settings replace theirs only: the config's report section still counts."""
+    examples = Path(__file__).resolve().parents[2] / "examples" / "templates"
+    (tmp_path / "pmrecon.yaml").write_text(
+        f"report:\n  template_dir: {json.dumps(str(examples))}\n", encoding="utf-8"
+    )
+    out = tmp_path / "custom"
+    r = run_cli(
+        "build", "--source", str(original / "evidence"), "--out", str(out), "--no-png", cwd=tmp_path
+    )
+    assert r.code == 0, r.err
+    assert "#### Key figures (pmrecon" in (out / "postmortem.md").read_text(encoding="utf-8")

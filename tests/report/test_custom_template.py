@@ -59,7 +59,10 @@ def test_the_example_template_renders_the_demo_incident(tmp_path: Path) -> None:
             {"language": "en", "timezone": "UTC", "report": {"template_dir": str(EXAMPLE_DIR)}}
         )
     )
-    result = build(config, BuildRequest(source_dir=demo_bundle_dir(), out=tmp_path, png=False))
+    # the demo bundle records its zone and language: these are said to win over them
+    given = frozenset({"language", "timezone"})
+    request = BuildRequest(source_dir=demo_bundle_dir(), out=tmp_path, png=False, given=given)
+    result = build(config, request)
     md = (tmp_path / "postmortem.md").read_text(encoding="utf-8")
     inc = result.findings["incident"]
     fmt = Formatter("en", "UTC")
