@@ -14,7 +14,6 @@ The answers become :class:`~pmrecon.model.Breakdown` records; the analysis
 
 from __future__ import annotations
 
-import concurrent.futures
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -36,7 +35,7 @@ from pmrecon.model import Breakdown, QueryRecord, Warning, Window, utc
 from .identity import ServiceId, services_selector
 from .selectors import SelectorSyntaxError, tokens
 from .slis import Span, _points
-from .transport import PrometheusApi, fmt_step, fmt_ts
+from .transport import PrometheusApi, fmt_step, fmt_ts, run_each
 
 #: The busiest values kept per service, label and part (bad, total): the cardinality bound.
 TOP_VALUES = 10
@@ -274,14 +273,7 @@ def _run(api: PrometheusApi, jobs: list[_Job], workers: int) -> None:
         except ConnectorError as exc:  # deadline
             job.error = RequestFailed(str(exc), "deadline", True)
 
-    if workers <= 1 or len(jobs) <= 1:
-        for job in jobs:
-            run(job)
-        return
-    with concurrent.futures.ThreadPoolExecutor(
-        max_workers=workers, thread_name_prefix=f"pmrecon-{api.name}-by"
-    ) as pool:
-        list(pool.map(run, jobs))
+    run_each(run, jobs, workers, f"{api.name}-by")
 
 
 def to_breakdowns(data: Any, job: _Job, identity: tuple[str, ...]) -> list[Breakdown]:

@@ -15,7 +15,6 @@ when it was one service's query; a series names its service and its query's reco
 
 from __future__ import annotations
 
-import concurrent.futures
 import math
 import re
 from collections.abc import Mapping
@@ -43,7 +42,7 @@ from .identity import (
     services_selector,
 )
 from .settings import SLI_KINDS, UNITS
-from .transport import PrometheusApi, fmt_step, fmt_ts
+from .transport import PrometheusApi, fmt_step, fmt_ts, run_each
 
 
 @dataclass
@@ -410,15 +409,7 @@ def run_jobs(api: PrometheusApi, jobs: list[SliJob], workers: int) -> None:
         job.series = to_series(api.name, job, api)
         job.result = None
 
-    workers = max(1, workers)
-    if workers == 1 or len(jobs) <= 1:
-        for job in jobs:
-            run(job)
-        return
-    with concurrent.futures.ThreadPoolExecutor(
-        max_workers=workers, thread_name_prefix=f"pmrecon-{api.name}"
-    ) as pool:
-        list(pool.map(run, jobs))
+    run_each(run, jobs, workers, api.name)
 
 
 def to_series(source: str, job: SliJob, api: PrometheusApi | None = None) -> list[Series]:

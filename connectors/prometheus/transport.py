@@ -10,9 +10,10 @@ collect's deadline.
 
 from __future__ import annotations
 
+import concurrent.futures
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from connectors.prometheus.shapes import answer_problem
 from connectors.toolkit.http import Answer, CallSite, HttpClient, server_error
@@ -150,3 +151,18 @@ def fmt_ts(x: float) -> str:
 def fmt_step(step: float) -> str:
     """A step in seconds as the API's ``step`` parameter."""
     return f"{step:g}"
+
+
+_Job = TypeVar("_Job")
+
+
+def run_each(run: Callable[[_Job], None], jobs: Sequence[_Job], workers: int, name: str) -> None:
+    """``run`` on every job, ``workers`` at a time (in order on this thread when one will do)."""
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            run(job)
+        return
+    with concurrent.futures.ThreadPoolExecutor(
+        max_workers=workers, thread_name_prefix=f"pmrecon-{name}"
+    ) as pool:
+        list(pool.map(run, jobs))
