@@ -23,8 +23,14 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import servers  # noqa: E402
-from bench.dataset import Dataset  # noqa: E402
-from bench.run import es_connector_available, parse_duration, say, write_config  # noqa: E402
+from bench.run import (  # noqa: E402
+    DEFAULT_SERVICES,
+    dataset_for,
+    es_connector_available,
+    parse_duration,
+    say,
+    write_config,
+)
 
 
 def main() -> int:
@@ -33,6 +39,7 @@ def main() -> int:
     p.add_argument("--docs", type=int, default=1_000_000, help="log dataset (0: no logs)")
     p.add_argument("--png", action="store_true")
     p.add_argument("--smoke", action="store_true", help="the smoke dataset")
+    p.add_argument("--services", type=int, default=DEFAULT_SERVICES, help="dataset size")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     p.add_argument("--es-heap", default="2g")
     p.add_argument("--interval", default="0.001", help="pyinstrument sampling interval (s)")
@@ -43,7 +50,7 @@ def main() -> int:
         raise SystemExit(
             "pyinstrument is not installed: .venv/bin/pip install pyinstrument"
         ) from None
-    ds = Dataset(days=0.5, services=3, rps_min=5.0, rps_max=20.0) if args.smoke else Dataset()
+    ds = dataset_for(3 if args.smoke else args.services, args.smoke)
     seconds = parse_duration(args.window)
     window = ds.window(seconds)
     tsdb, _ = servers.prometheus_tsdb(ds, say)
@@ -51,7 +58,8 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="pmrecon-profile-"))
     args.out.mkdir(parents=True, exist_ok=True)
     stem = (
-        args.out / f"profile-{args.window}-{args.docs if use_es else 0}{'-png' if args.png else ''}"
+        args.out / f"profile-{ds.services}svc-{args.window}-{args.docs if use_es else 0}"
+        f"{'-png' if args.png else ''}"
     )
     try:
         with contextlib.ExitStack() as stack:
