@@ -5,6 +5,9 @@ Uses the data cached by bench/run.py (generating it if needed) and writes
 
     .venv/bin/pip install pyinstrument
     .venv/bin/python bench/profile.py --window 24h --docs 5000000 [--png]
+
+With ``--threads``, yappi's CPU time per function over every thread instead (the
+collectors run on threads pyinstrument does not see); ``.venv/bin/pip install yappi``.
 """
 
 from __future__ import annotations
@@ -32,6 +35,28 @@ from bench.run import (  # noqa: E402
     write_config,
 )
 
+#: Runs pmrecon's CLI under yappi (CPU clock, every thread) and prints the costliest functions.
+THREADED = """
+import sys, yappi
+from pmrecon.cli import main
+yappi.set_clock_type("cpu")
+yappi.start(builtins=False)
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+finally:
+    yappi.stop()
+    for sort in ("tsub", "ttot"):
+        print(f"== top 60 by {sort} (CPU seconds, every thread)")
+        stats = yappi.get_func_stats().sort(sort)
+        for f in list(stats)[:60]:
+            print(f"{f.tsub:8.3f} {f.ttot:8.3f} {f.ncall:9d}  {f.module}:{f.lineno} {f.name}")
+    print("== threads")
+    for t in yappi.get_thread_stats():
+        print(f"{t.ttot:8.3f}  {t.name}")
+"""
+
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -43,13 +68,18 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     p.add_argument("--es-heap", default="2g")
     p.add_argument("--interval", default="0.001", help="pyinstrument sampling interval (s)")
+    p.add_argument(
+        "--threads",
+        action="store_true",
+        help="yappi's CPU time per function over every thread (the collectors' too), "
+        "instead of pyinstrument's main-thread call tree",
+    )
     args = p.parse_args()
+    tool = "yappi" if args.threads else "pyinstrument"
     try:
-        import pyinstrument  # noqa: F401
+        __import__(tool)
     except ImportError:
-        raise SystemExit(
-            "pyinstrument is not installed: .venv/bin/pip install pyinstrument"
-        ) from None
+        raise SystemExit(f"{tool} is not installed: .venv/bin/pip install {tool}") from None
     ds = dataset_for(3 if args.smoke else args.services, args.smoke)
     seconds = parse_duration(args.window)
     window = ds.window(seconds)
@@ -97,8 +127,19 @@ def main() -> int:
             ]
             if not args.png:
                 build.append("--no-png")
-            pyinstrument = [sys.executable, "-m", "pyinstrument"]
             env = {k: v for k, v in os.environ.items() if k != "PMRECON_CONFIG"}
+            if args.threads:
+                say("profiling every thread: " + " ".join(build[1:]))
+                with open(f"{stem}-threads.txt", "w", encoding="utf-8") as out:
+                    subprocess.run(
+                        [sys.executable, "-c", THREADED, *build[1:]],
+                        check=False,
+                        env=env,
+                        stdout=out,
+                    )
+                say(f"wrote {stem}-threads.txt")
+                return 0
+            pyinstrument = [sys.executable, "-m", "pyinstrument"]
             say("profiling: " + " ".join(build[1:]))
             subprocess.run(
                 [*pyinstrument, "--interval", args.interval, "-r", "pyisession", "-o", session,

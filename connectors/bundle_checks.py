@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 import math
 import os
 import types
@@ -22,7 +21,7 @@ from typing import Any, Union
 
 from pmrecon.errors import EvidenceError
 from pmrecon.fsutil import open_plain
-from pmrecon.model import LogSummary, Series
+from pmrecon.model import LogSummary, Series, field_types
 from pmrecon.timeparse import EARLIEST, LATEST
 
 #: Largest file of a bundle read (a 24 h bundle's series.csv is about 70 MB).
@@ -168,13 +167,9 @@ def _expect(value: Any, kind: type, where: str, tp: Any) -> None:
         raise ShapeError(f"{where}: {type(value).__name__} where {_type_name(tp)} is due")
 
 
-#: A model class's field types, resolved once (its annotations are strings).
-_hints = functools.cache(typing.get_type_hints)
-
-
 def _check_dataclass(value: Any, tp: type, where: str) -> None:
     _expect(value, tp, where, tp)
-    hints = _hints(tp)
+    hints = field_types(tp)
     for f in dataclasses.fields(tp):
         if tp is Series and f.name in ("timestamps", "values"):
             continue  # parsed from series.csv, checked there point by point

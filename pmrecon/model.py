@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import types
 import typing
 from dataclasses import dataclass, field
@@ -419,6 +420,11 @@ def from_jsonable(cls: type[_T], data: Any) -> _T:
     return typing.cast(_T, _convert(cls, data))
 
 
+#: A model class's field types, resolved once: its annotations are strings, and resolving
+#: them cost more than converting the object.
+field_types = functools.cache(typing.get_type_hints)
+
+
 def _convert(tp: Any, data: Any) -> Any:
     if data is None:
         return None
@@ -439,7 +445,7 @@ def _convert(tp: Any, data: Any) -> Any:
         _, arg = typing.get_args(tp)
         return {k: _convert(arg, v) for k, v in data.items()}
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        hints = typing.get_type_hints(tp)
+        hints = field_types(tp)
         kwargs = {}
         for f in dataclasses.fields(tp):
             if f.name in data:
