@@ -11,6 +11,11 @@ A search's aggregations are checked against the request body's ``aggs``, level b
 whatever pmrecon asks for, the answer must hold it in the shape the aggregation's type has.
 Keys the connector reads with a default (``timed_out``, ``pit_id``, a hit's ``sort``) may be
 absent; when present they must have their type.
+
+A search's answer can hold hundreds of thousands of buckets, so it is first checked by a
+fast pass (:func:`_search_ok`: plain dicts and lists, no paths built) that says only "surely
+well formed"; anything it doubts goes through the detailed check, which names what is wrong
+and where. The fast pass may be stricter than the detailed check, never looser.
 """
 
 from __future__ import annotations
@@ -61,7 +66,10 @@ def answer_problem(
     if path.endswith(("/_pit", "/_search/point_in_time")):
         return _object_problem(answer) or _optional(answer, pit_id_key, str, "text")
     if path.endswith("/_search"):
-        return _search_problem(answer, body if isinstance(body, Mapping) else {}, pit_id_key)
+        asked = body if isinstance(body, Mapping) else {}
+        if _search_ok(answer, asked):
+            return None
+        return _search_problem(answer, asked, pit_id_key)
     return None
 
 
@@ -311,3 +319,137 @@ def _bucket_problem(
 
 def _sub_problem(bucket: Mapping[str, Any], sub: Mapping[str, Any], where: str) -> str | None:
     return _aggs_problem(bucket, sub, "", where) if sub else None
+
+
+# --------------------------------------------------------------------------- fast pass
+
+
+def _search_ok(answer: Any, body: Mapping[str, Any]) -> bool:
+    """True when a search's answer surely has its request's shape (False: check in detail)."""
+    if type(answer) is not dict:
+        return False
+    if (
+        _shards_problem(answer.get("_shards"))
+        or _optional(answer, "timed_out", bool, "a boolean")
+        or _optional(answer, "pit_id", str, "text")
+    ):
+        return False
+    if not _hits_ok(answer.get("hits"), timed=bool(body.get("sort"))):
+        return False
+    asked = body.get("aggs") or body.get("aggregations")
+    if not isinstance(asked, Mapping) or not asked:
+        return True
+    return _aggs_ok(answer.get("aggregations"), _plan(asked))
+
+
+#: What one requested aggregation's answer must hold: its name, its type and the plan of
+#: its sub-aggregations (empty: none).
+_Plan = tuple[tuple[str, str, tuple[Any, ...]], ...]
+
+
+def _plan(asked: Mapping[str, Any]) -> _Plan:
+    """The aggregations ``asked``, read once rather than at every bucket of the answer."""
+    out = []
+    for name, spec in asked.items():
+        spec = spec if isinstance(spec, Mapping) else {}
+        kind = next((k for k in spec if k not in ("aggs", "aggregations", "meta")), "")
+        sub = spec.get("aggs") or spec.get("aggregations") or {}
+        out.append((name, kind, _plan(sub) if isinstance(sub, Mapping) and sub else ()))
+    return tuple(out)
+
+
+def _count_ok(value: Any) -> bool:
+    if type(value) is int:
+        return 0 <= value <= MAX_COUNT
+    return type(value) is float and 0 <= value <= MAX_COUNT and value.is_integer()
+
+
+def _number_ok(value: Any) -> bool:
+    return type(value) is int or (type(value) is float and math.isfinite(value))
+
+
+def _time_ok(value: Any) -> bool:
+    """A time in epoch milliseconds as a number (NaN fails the comparison)."""
+    return type(value) in (int, float) and TIME_RANGE[0] <= value < TIME_RANGE[1]
+
+
+def _hits_ok(hits: Any, *, timed: bool) -> bool:
+    if type(hits) is not dict:
+        return False
+    total = hits.get("total")
+    if type(total) is dict:
+        total = total.get("value")
+    elif total is None:
+        total = 0
+    items = hits.get("hits")
+    if not _count_ok(total) or type(items) is not list:
+        return False
+    for hit in items:
+        if type(hit) is not dict:
+            return False
+        source, sort = hit.get("_source"), hit.get("sort")
+        if source is not None and type(source) is not dict:
+            return False
+        if sort is not None:
+            if type(sort) is not list:
+                return False
+            if timed and sort and sort[0] is not None and not _time_ok(sort[0]):
+                return False  # a time as text is fine too: the detailed check reads it
+    return True
+
+
+def _aggs_ok(found: Any, plan: _Plan) -> bool:
+    if type(found) is not dict:
+        return False
+    for name, kind, sub in plan:
+        agg = found.get(name)
+        if type(agg) is not dict:
+            return False
+        if kind in _METRIC_AGGS:
+            value = agg.get("value")
+            if value is None:
+                continue
+            if kind in _TIME_METRICS:
+                ok = _time_ok(value)
+            elif kind in _COUNT_METRICS:
+                ok = _count_ok(value)
+            else:
+                ok = _number_ok(value)
+            if not ok:
+                return False
+        elif kind == "top_hits":
+            if not _hits_ok(agg.get("hits"), timed=False):
+                return False
+        elif kind in _ONE_BUCKET_AGGS:
+            if not _bucket_ok(agg, kind, sub, keyed=False):
+                return False
+        elif kind in _BUCKET_AGGS:
+            after, other = agg.get("after_key"), agg.get("sum_other_doc_count")
+            buckets = agg.get("buckets")
+            if after is not None and type(after) is not dict:
+                return False
+            if (other is not None and not _count_ok(other)) or type(buckets) is not list:
+                return False
+            for bucket in buckets:
+                if not _bucket_ok(bucket, kind, sub, keyed=True):
+                    return False
+    return True
+
+
+def _bucket_ok(bucket: Any, kind: str, sub: _Plan, *, keyed: bool) -> bool:
+    if type(bucket) is not dict or not _count_ok(bucket.get("doc_count")):
+        return False
+    if keyed:
+        key = bucket.get("key")
+        if kind == "composite":
+            if type(key) is not dict:
+                return False
+        elif kind == "date_histogram":
+            if not _time_ok(key):
+                return False
+        elif kind == "histogram":
+            if not _number_ok(key):
+                return False
+        elif key is None or type(key) in (list, dict) or not isinstance(key, (str, int, float)):
+            return False
+    return not sub or _aggs_ok(bucket, sub)
