@@ -1,13 +1,14 @@
 """Profile one ``pmrecon build`` against the benchmark's servers with pyinstrument.
 
 Uses the data cached by bench/run.py (generating it if needed) and writes
-``<out>/profile-<window>-<docs>.txt`` (call tree) and ``.html``::
+``<out>/profile-<services>svc-<window>-<docs>.txt`` (call tree) and ``.html``::
 
     .venv/bin/pip install pyinstrument
     .venv/bin/python bench/profile.py --window 24h --docs 5000000 [--png]
 
 With ``--threads``, yappi's CPU time per function over every thread instead (the
 collectors run on threads pyinstrument does not see); ``.venv/bin/pip install yappi``.
+With ``--memory``, no profiler: each step of the build with its peak RSS and its time.
 """
 
 from __future__ import annotations
@@ -57,6 +58,39 @@ finally:
         print(f"{t.ttot:8.3f}  {t.name}")
 """
 
+#: Runs pmrecon's CLI with a thread sampling RSS, and prints each build step's peak.
+MEMORY = """
+import os, sys, threading, time
+import pmrecon.api as api
+from pmrecon.cli import main
+page = os.sysconf("SC_PAGE_SIZE") / 2**20
+steps = [["start", 0.0, time.perf_counter()]]
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * page
+def sample():
+    while True:
+        steps[-1][1] = max(steps[-1][1], rss())
+        time.sleep(0.01)
+threading.Thread(target=sample, daemon=True).start()
+run = api.build
+def build(config, request, progress=None):
+    def told(p):
+        steps.append([f"{p.stage}: {p.message[:70]}", rss(), time.perf_counter()])
+        if progress:
+            progress(p)
+    return run(config, request, told)
+api.build = build
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+finally:
+    steps.append(["end", rss(), time.perf_counter()])
+    for (name, peak, t), (_, _, t1) in zip(steps, steps[1:]):
+        print(f"{peak:8.0f} MB {t1 - t:7.2f} s  {name}")
+"""
+
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -69,6 +103,11 @@ def main() -> int:
     p.add_argument("--es-heap", default="2g")
     p.add_argument("--interval", default="0.001", help="pyinstrument sampling interval (s)")
     p.add_argument(
+        "--memory",
+        action="store_true",
+        help="peak RSS of each step of the build (sampled every 10 ms), no profiler",
+    )
+    p.add_argument(
         "--threads",
         action="store_true",
         help="yappi's CPU time per function over every thread (the collectors' too), "
@@ -77,7 +116,8 @@ def main() -> int:
     args = p.parse_args()
     tool = "yappi" if args.threads else "pyinstrument"
     try:
-        __import__(tool)
+        if not args.memory:
+            __import__(tool)
     except ImportError:
         raise SystemExit(f"{tool} is not installed: .venv/bin/pip install {tool}") from None
     ds = dataset_for(3 if args.smoke else args.services, args.smoke)
@@ -128,16 +168,17 @@ def main() -> int:
             if not args.png:
                 build.append("--no-png")
             env = {k: v for k, v in os.environ.items() if k != "PMRECON_CONFIG"}
-            if args.threads:
-                say("profiling every thread: " + " ".join(build[1:]))
-                with open(f"{stem}-threads.txt", "w", encoding="utf-8") as out:
+            if args.threads or args.memory:
+                code, suffix = (MEMORY, "memory") if args.memory else (THREADED, "threads")
+                say(f"profiling ({suffix}): " + " ".join(build[1:]))
+                with open(f"{stem}-{suffix}.txt", "w", encoding="utf-8") as out:
                     subprocess.run(
-                        [sys.executable, "-c", THREADED, *build[1:]],
+                        [sys.executable, "-c", code, *build[1:]],
                         check=False,
                         env=env,
                         stdout=out,
                     )
-                say(f"wrote {stem}-threads.txt")
+                say(f"wrote {stem}-{suffix}.txt")
                 return 0
             pyinstrument = [sys.executable, "-m", "pyinstrument"]
             say("profiling: " + " ".join(build[1:]))
