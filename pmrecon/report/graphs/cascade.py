@@ -14,7 +14,7 @@ import datetime as dt
 from typing import Any
 
 from .bars import lane_layout, wrapped
-from .canvas import Drawn, FigureContext
+from .canvas import Drawn, FigureContext, Overlay
 from .data import CascadeRow, cascade_rows, change_leads
 from .instants import label_row, mark_line
 from .style import MAX_LANES, esc
@@ -113,6 +113,7 @@ def mark_changes(ctx: FigureContext, fig: Any) -> None:
     window = ctx.evidence.window
     span = max(1.0, window.seconds)
     rows: list[float] = []
+    overlay = Overlay()
     for rank, at, text in sorted(change_leads(ctx.findings), key=lambda c: (c[1], c[0])):
         if at > window.end:
             continue
@@ -122,7 +123,7 @@ def mark_changes(ctx: FigureContext, fig: Any) -> None:
             label = f"← {label} {_when(ctx, at)}"
         shown = at if inside else window.start
         mark_line(
-            fig,
+            overlay,
             ctx.local(shown),
             name=f"lead_{rank}",
             color=CHANGE_COLOR,
@@ -133,6 +134,7 @@ def mark_changes(ctx: FigureContext, fig: Any) -> None:
             hover=text,
             line=inside,
         )
+    overlay.draw(fig)
 
 
 def _when(ctx: FigureContext, at: dt.datetime) -> str:

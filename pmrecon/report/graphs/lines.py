@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from ...model import Series
-from .canvas import Drawn, FigureContext
+from .canvas import Drawn, FigureContext, Overlay
 from .data import availability_series, derived_throughput, sorted_series, thresholds
 from .style import esc
 from .thinning import as_arrays
@@ -33,9 +33,10 @@ def line_traces(
     ``hover`` is the value as the hover label shows it (a plotly template such as
     ``%{y:.1f} ms``); ``row`` the panel, on a figure of stacked panels.
     """
-    import plotly.graph_objects as go
-
-    count = 0
+    # Plain dicts, added in one call: plotly validates a trace object twice (built, then
+    # copied into the figure), and one add_trace per line copies the figure's trace list.
+    traces: list[dict[str, Any]] = []
+    baseline_shown = ctx.baseline_in_legend(fig)
     for s in series:
         if not s.timestamps:
             continue
@@ -46,35 +47,37 @@ def line_traces(
         if s.baseline:
             key = "graph.legend.baseline_shifted" if shift else "graph.legend.baseline"
             legend = ctx.text(key, shift=ctx.shift_label(shift))
-            trace = go.Scatter(
-                x=xs,
-                y=ys,
-                mode="lines",
-                name=esc(legend),
-                legendgroup="baseline",
-                showlegend=not ctx.baseline_in_legend(fig),
-                line={"color": ctx.color(s.service), "width": 1.2, "dash": "dot"},
-                opacity=0.4,
-                connectgaps=False,
-                hovertemplate=f"{hover}<extra>{esc(name)} ({esc(legend)})</extra>",
-            )
+            trace = {
+                "x": xs,
+                "y": ys,
+                "mode": "lines",
+                "name": esc(legend),
+                "legendgroup": "baseline",
+                "showlegend": not baseline_shown,
+                "line": {"color": ctx.color(s.service), "width": 1.2, "dash": "dot"},
+                "opacity": 0.4,
+                "connectgaps": False,
+                "hovertemplate": f"{hover}<extra>{esc(name)} ({esc(legend)})</extra>",
+            }
+            baseline_shown = True
         else:
-            trace = go.Scatter(
-                x=xs,
-                y=ys,
-                mode="lines",
-                name=esc(name),
-                legendgroup=esc(s.service),
-                line={"color": ctx.color(s.service), "width": width, "dash": dash},
-                connectgaps=False,
-                hovertemplate=hover,
-            )
+            trace = {
+                "x": xs,
+                "y": ys,
+                "mode": "lines",
+                "name": esc(name),
+                "legendgroup": esc(s.service),
+                "line": {"color": ctx.color(s.service), "width": width, "dash": dash},
+                "connectgaps": False,
+                "hovertemplate": hover,
+            }
+        traces.append({"type": "scatter", **trace})
+    if traces:
         if row is None:
-            fig.add_trace(trace)
+            fig.add_traces(traces)
         else:
-            fig.add_trace(trace, row=row, col=1)
-        count += 1
-    return count
+            fig.add_traces(traces, rows=[row] * len(traces), cols=[1] * len(traces))
+    return len(traces)
 
 
 def threshold_lines(
@@ -91,6 +94,7 @@ def threshold_lines(
 
     With ``only``, the thresholds of those services alone (the others' lines are not drawn).
     """
+    overlay = Overlay()
     for value, every, _direction in thresholds(ctx.findings, sli):
         services = every if only is None else [s for s in every if s in only]
         if only is not None and not services:
@@ -99,27 +103,32 @@ def threshold_lines(
         label = ctx.text("graph.threshold", value=fmt(value))
         if services:
             label += f" ({', '.join(services[:3])}{'…' if len(services) > 3 else ''})"
-        fig.add_shape(
-            type="line",
-            xref="paper",
-            x0=0,
-            x1=1,
-            yref=yref,
-            y0=y,
-            y1=y,
-            line={"color": "#7f8c8d", "width": 1.5, "dash": "dash"},
+        overlay.shapes.append(
+            {
+                "type": "line",
+                "xref": "paper",
+                "x0": 0,
+                "x1": 1,
+                "yref": yref,
+                "y0": y,
+                "y1": y,
+                "line": {"color": "#7f8c8d", "width": 1.5, "dash": "dash"},
+            }
         )
-        fig.add_annotation(
-            xref="paper",
-            x=1,
-            yref=yref,
-            y=y,
-            text=esc(label),
-            showarrow=False,
-            xanchor="right",
-            yanchor="bottom",
-            font={"size": 11, "color": "#5d6d7e"},
+        overlay.annotations.append(
+            {
+                "xref": "paper",
+                "x": 1,
+                "yref": yref,
+                "y": y,
+                "text": esc(label),
+                "showarrow": False,
+                "xanchor": "right",
+                "yanchor": "bottom",
+                "font": {"size": 11, "color": "#5d6d7e"},
+            }
         )
+    overlay.draw(fig)
 
 
 def _percent(ctx: FigureContext) -> Callable[[float], str]:
