@@ -16,21 +16,6 @@ from .thinning import points
 
 
 @dataclass
-class Drawn:
-    """One figure before export: its file name, title, plotly figure and PNG size."""
-
-    name: str
-    title: str
-    fig: Any
-    width: int = PNG_WIDTH
-    height: int = PNG_HEIGHT
-    png: bytes | None = None
-    #: Layout changes for the PNG only: it has ``width`` pixels where the page may have a
-    #: phone's, so what the page shortens the PNG can show whole.
-    png_layout: dict[str, Any] | None = None
-
-
-@dataclass
 class Overlay:
     """Shapes and annotations gathered for one figure, then added to it in one step.
 
@@ -49,6 +34,25 @@ class Overlay:
             fig.layout.shapes = (*fig.layout.shapes, *self.shapes)
         if self.annotations:
             fig.layout.annotations = (*fig.layout.annotations, *self.annotations)
+        self.shapes, self.annotations = [], []
+
+
+@dataclass
+class Drawn:
+    """One figure before export: its file name, title, plotly figure and PNG size."""
+
+    name: str
+    title: str
+    fig: Any
+    width: int = PNG_WIDTH
+    height: int = PNG_HEIGHT
+    png: bytes | None = None
+    #: Layout changes for the PNG only: it has ``width`` pixels where the page may have a
+    #: phone's, so what the page shortens the PNG can show whole.
+    png_layout: dict[str, Any] | None = None
+    #: Thresholds and change leads not yet on ``fig``: the key instants join them, then
+    #: all are added at once (``draw_figures``).
+    overlay: Overlay = field(default_factory=Overlay)
 
 
 class FigureContext:

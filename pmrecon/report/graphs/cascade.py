@@ -66,9 +66,11 @@ def cascade(ctx: FigureContext) -> Drawn | None:
     )
     # Side by side in a row: two SLIs breaching over the same minutes both stay visible.
     fig.update_layout(barmode="group", bargap=0.25, bargroupgap=0.05)
-    mark_changes(ctx, fig)
+    overlay = Overlay()
+    mark_changes(ctx, overlay)
     # the PNG is 1,200 px wide: there every row keeps its whole name
-    return Drawn("cascade", title, fig, height=height, png_layout={"yaxis": {"ticktext": labels}})
+    png_layout = {"yaxis": {"ticktext": labels}}
+    return Drawn("cascade", title, fig, height=height, png_layout=png_layout, overlay=overlay)
 
 
 def _sli_rank(sli: str) -> tuple[int, str]:
@@ -104,7 +106,7 @@ def _breach_bars(ctx: FigureContext, rows: list[CascadeRow], sli: str) -> dict[s
     return bars
 
 
-def mark_changes(ctx: FigureContext, fig: Any) -> None:
+def mark_changes(ctx: FigureContext, overlay: Overlay) -> None:
     """A dotted line per change lead, labelled with its rank at the bottom of the plot.
 
     A change before the window (a deploy a rollback undid hours later) is named at the
@@ -113,7 +115,6 @@ def mark_changes(ctx: FigureContext, fig: Any) -> None:
     window = ctx.evidence.window
     span = max(1.0, window.seconds)
     rows: list[float] = []
-    overlay = Overlay()
     for rank, at, text in sorted(change_leads(ctx.findings), key=lambda c: (c[1], c[0])):
         if at > window.end:
             continue
@@ -134,7 +135,6 @@ def mark_changes(ctx: FigureContext, fig: Any) -> None:
             hover=text,
             line=inside,
         )
-    overlay.draw(fig)
 
 
 def _when(ctx: FigureContext, at: dt.datetime) -> str:

@@ -36,9 +36,9 @@ def shade_incident(ctx: FigureContext, overlay: Overlay) -> None:
     )
 
 
-def mark_instants(ctx: FigureContext, fig: Any) -> None:
-    """A labelled vertical line per key instant; labels step down when they would overlap."""
-    overlay = Overlay()
+def mark_instants(ctx: FigureContext, overlay: Overlay) -> None:
+    """The incident shaded, and a labelled vertical line per key instant; labels step down
+    when they would overlap."""
     shade_incident(ctx, overlay)
     span = max(1.0, ctx.evidence.window.seconds)
     rows: list[float] = []  # per row, the time (epoch) of its last label
@@ -51,7 +51,6 @@ def mark_instants(ctx: FigureContext, fig: Any) -> None:
         mark_line(
             overlay, x, name=name, color=INSTANT_COLORS[name], dash="dashdot", label=label, row=row
         )
-    overlay.draw(fig)
 
 
 def label_row(rows: list[float], ts: float, span: float) -> int:

@@ -82,7 +82,7 @@ def line_traces(
 
 def threshold_lines(
     ctx: FigureContext,
-    fig: Any,
+    overlay: Overlay,
     sli: str,
     *,
     scale: float,
@@ -94,7 +94,6 @@ def threshold_lines(
 
     With ``only``, the thresholds of those services alone (the others' lines are not drawn).
     """
-    overlay = Overlay()
     for value, every, _direction in thresholds(ctx.findings, sli):
         services = every if only is None else [s for s in every if s in only]
         if only is not None and not services:
@@ -128,7 +127,6 @@ def threshold_lines(
                 "font": {"size": 11, "color": "#5d6d7e"},
             }
         )
-    overlay.draw(fig)
 
 
 def _percent(ctx: FigureContext) -> Callable[[float], str]:
@@ -160,8 +158,9 @@ def error_ratio(ctx: FigureContext) -> Drawn | None:
     hover = ctx.text("number.percent", value="%{y:.2f}")
     if not line_traces(ctx, fig, series, scale=100.0, hover=hover, name_of=lambda s: s.service):
         return None
-    threshold_lines(ctx, fig, "error_ratio", scale=100.0, fmt=_percent(ctx))
-    return Drawn("error_ratio", title, fig)
+    overlay = Overlay()
+    threshold_lines(ctx, overlay, "error_ratio", scale=100.0, fmt=_percent(ctx))
+    return Drawn("error_ratio", title, fig, overlay=overlay)
 
 
 def latency(ctx: FigureContext) -> Drawn | None:
@@ -188,8 +187,9 @@ def latency(ctx: FigureContext) -> Drawn | None:
         ctx, fig, series, scale=1000.0, hover="%{y:.0f} ms", name_of=name_of, width_of=width_of
     ):
         return None
-    threshold_lines(ctx, fig, "latency", scale=1000.0, fmt=ctx.fmt.ms)
-    return Drawn("latency", title, fig)
+    overlay = Overlay()
+    threshold_lines(ctx, overlay, "latency", scale=1000.0, fmt=ctx.fmt.ms)
+    return Drawn("latency", title, fig, overlay=overlay)
 
 
 #: The availability axis: 0 to 100 %, with headroom so a line at 100 % is not cut in half.
@@ -214,6 +214,7 @@ def throughput(ctx: FigureContext) -> Drawn | None:
     both = bool(rates) and bool(avail_series)
     first_axis = ctx.text("graph.axis.throughput" if rates else "graph.axis.availability")
     fig = ctx.new_figure(title, first_axis, rows=2 if both else 1)
+    overlay = Overlay()
     n = 0
     if rates:
         n += line_traces(
@@ -242,10 +243,10 @@ def throughput(ctx: FigureContext) -> Drawn | None:
         # The uptime thresholds are about ``up``: drawn only for the services shown by it.
         up = {s.service for s, b in avail if b == "up"}
         yref = "y2" if both else "y"
-        threshold_lines(ctx, fig, "uptime", scale=100.0, fmt=_percent(ctx), yref=yref, only=up)
+        threshold_lines(ctx, overlay, "uptime", scale=100.0, fmt=_percent(ctx), yref=yref, only=up)
     if not n:
         return None
     if not both:
-        return Drawn("throughput", title, fig)
+        return Drawn("throughput", title, fig, overlay=overlay)
     fig.update_layout(height=TWO_PANELS_HEIGHT)
-    return Drawn("throughput", title, fig, height=TWO_PANELS_HEIGHT)
+    return Drawn("throughput", title, fig, height=TWO_PANELS_HEIGHT, overlay=overlay)
