@@ -87,7 +87,8 @@ def draw_figures(
     ctx = FigureContext(evidence, findings, tz, lang)
     drawn = [d for d in (figure(ctx) for figure in FIGURES) if d is not None]
     for d in drawn:
-        mark_instants(ctx, d.fig)
+        mark_instants(ctx, d.overlay)
+        d.overlay.draw(d.fig)
     return drawn
 
 

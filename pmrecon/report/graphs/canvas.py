@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ...model import Evidence, Series
@@ -13,6 +13,28 @@ from ...wording import catalogue
 from ..formatting import Formatter
 from .style import PALETTE, PNG_HEIGHT, PNG_WIDTH, esc
 from .thinning import points
+
+
+@dataclass
+class Overlay:
+    """Shapes and annotations gathered for one figure, then added to it in one step.
+
+    ``fig.add_shape`` and ``fig.add_annotation`` copy and revalidate every shape or
+    annotation already on the figure, so one call per threshold or instant costs the square
+    of their number: 200 services' latency thresholds took 19 s (plotly.py issues #3620,
+    #5316). Gathered as dicts, each list is validated once.
+    """
+
+    shapes: list[dict[str, Any]] = field(default_factory=list)
+    annotations: list[dict[str, Any]] = field(default_factory=list)
+
+    def draw(self, fig: Any) -> None:
+        """Add the gathered shapes and annotations after those the figure already has."""
+        if self.shapes:
+            fig.layout.shapes = (*fig.layout.shapes, *self.shapes)
+        if self.annotations:
+            fig.layout.annotations = (*fig.layout.annotations, *self.annotations)
+        self.shapes, self.annotations = [], []
 
 
 @dataclass
@@ -28,6 +50,9 @@ class Drawn:
     #: Layout changes for the PNG only: it has ``width`` pixels where the page may have a
     #: phone's, so what the page shortens the PNG can show whole.
     png_layout: dict[str, Any] | None = None
+    #: Thresholds and change leads not yet on ``fig``: the key instants join them, then
+    #: all are added at once (``draw_figures``).
+    overlay: Overlay = field(default_factory=Overlay)
 
 
 class FigureContext:
@@ -143,6 +168,7 @@ class FigureContext:
         return 0.0
 
     def baseline_in_legend(self, fig: Any) -> bool:
+        """Whether a baseline line of ``fig`` already has the legend entry all baselines share."""
         return any(t.legendgroup == "baseline" and t.showlegend is not False for t in fig.data)
 
     def shift_label(self, seconds: float) -> str:

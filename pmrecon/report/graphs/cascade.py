@@ -14,7 +14,7 @@ import datetime as dt
 from typing import Any
 
 from .bars import lane_layout, wrapped
-from .canvas import Drawn, FigureContext
+from .canvas import Drawn, FigureContext, Overlay
 from .data import CascadeRow, cascade_rows, change_leads
 from .instants import label_row, mark_line
 from .style import MAX_LANES, esc
@@ -66,9 +66,11 @@ def cascade(ctx: FigureContext) -> Drawn | None:
     )
     # Side by side in a row: two SLIs breaching over the same minutes both stay visible.
     fig.update_layout(barmode="group", bargap=0.25, bargroupgap=0.05)
-    mark_changes(ctx, fig)
+    overlay = Overlay()
+    mark_changes(ctx, overlay)
     # the PNG is 1,200 px wide: there every row keeps its whole name
-    return Drawn("cascade", title, fig, height=height, png_layout={"yaxis": {"ticktext": labels}})
+    png_layout = {"yaxis": {"ticktext": labels}}
+    return Drawn("cascade", title, fig, height=height, png_layout=png_layout, overlay=overlay)
 
 
 def _sli_rank(sli: str) -> tuple[int, str]:
@@ -104,7 +106,7 @@ def _breach_bars(ctx: FigureContext, rows: list[CascadeRow], sli: str) -> dict[s
     return bars
 
 
-def mark_changes(ctx: FigureContext, fig: Any) -> None:
+def mark_changes(ctx: FigureContext, overlay: Overlay) -> None:
     """A dotted line per change lead, labelled with its rank at the bottom of the plot.
 
     A change before the window (a deploy a rollback undid hours later) is named at the
@@ -122,7 +124,7 @@ def mark_changes(ctx: FigureContext, fig: Any) -> None:
             label = f"← {label} {_when(ctx, at)}"
         shown = at if inside else window.start
         mark_line(
-            fig,
+            overlay,
             ctx.local(shown),
             name=f"lead_{rank}",
             color=CHANGE_COLOR,

@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from ...model import Series
-from .canvas import Drawn, FigureContext
+from .canvas import Drawn, FigureContext, Overlay
 from .data import availability_series, derived_throughput, sorted_series, thresholds
 from .style import esc
 from .thinning import as_arrays
@@ -33,9 +33,10 @@ def line_traces(
     ``hover`` is the value as the hover label shows it (a plotly template such as
     ``%{y:.1f} ms``); ``row`` the panel, on a figure of stacked panels.
     """
-    import plotly.graph_objects as go
-
-    count = 0
+    # Plain dicts, added in one call: plotly validates a trace object twice (built, then
+    # copied into the figure), and one add_trace per line copies the figure's trace list.
+    traces: list[dict[str, Any]] = []
+    baseline_shown = ctx.baseline_in_legend(fig)
     for s in series:
         if not s.timestamps:
             continue
@@ -46,40 +47,42 @@ def line_traces(
         if s.baseline:
             key = "graph.legend.baseline_shifted" if shift else "graph.legend.baseline"
             legend = ctx.text(key, shift=ctx.shift_label(shift))
-            trace = go.Scatter(
-                x=xs,
-                y=ys,
-                mode="lines",
-                name=esc(legend),
-                legendgroup="baseline",
-                showlegend=not ctx.baseline_in_legend(fig),
-                line={"color": ctx.color(s.service), "width": 1.2, "dash": "dot"},
-                opacity=0.4,
-                connectgaps=False,
-                hovertemplate=f"{hover}<extra>{esc(name)} ({esc(legend)})</extra>",
-            )
+            trace = {
+                "x": xs,
+                "y": ys,
+                "mode": "lines",
+                "name": esc(legend),
+                "legendgroup": "baseline",
+                "showlegend": not baseline_shown,
+                "line": {"color": ctx.color(s.service), "width": 1.2, "dash": "dot"},
+                "opacity": 0.4,
+                "connectgaps": False,
+                "hovertemplate": f"{hover}<extra>{esc(name)} ({esc(legend)})</extra>",
+            }
+            baseline_shown = True
         else:
-            trace = go.Scatter(
-                x=xs,
-                y=ys,
-                mode="lines",
-                name=esc(name),
-                legendgroup=esc(s.service),
-                line={"color": ctx.color(s.service), "width": width, "dash": dash},
-                connectgaps=False,
-                hovertemplate=hover,
-            )
+            trace = {
+                "x": xs,
+                "y": ys,
+                "mode": "lines",
+                "name": esc(name),
+                "legendgroup": esc(s.service),
+                "line": {"color": ctx.color(s.service), "width": width, "dash": dash},
+                "connectgaps": False,
+                "hovertemplate": hover,
+            }
+        traces.append({"type": "scatter", **trace})
+    if traces:
         if row is None:
-            fig.add_trace(trace)
+            fig.add_traces(traces)
         else:
-            fig.add_trace(trace, row=row, col=1)
-        count += 1
-    return count
+            fig.add_traces(traces, rows=[row] * len(traces), cols=[1] * len(traces))
+    return len(traces)
 
 
 def threshold_lines(
     ctx: FigureContext,
-    fig: Any,
+    overlay: Overlay,
     sli: str,
     *,
     scale: float,
@@ -99,26 +102,30 @@ def threshold_lines(
         label = ctx.text("graph.threshold", value=fmt(value))
         if services:
             label += f" ({', '.join(services[:3])}{'…' if len(services) > 3 else ''})"
-        fig.add_shape(
-            type="line",
-            xref="paper",
-            x0=0,
-            x1=1,
-            yref=yref,
-            y0=y,
-            y1=y,
-            line={"color": "#7f8c8d", "width": 1.5, "dash": "dash"},
+        overlay.shapes.append(
+            {
+                "type": "line",
+                "xref": "paper",
+                "x0": 0,
+                "x1": 1,
+                "yref": yref,
+                "y0": y,
+                "y1": y,
+                "line": {"color": "#7f8c8d", "width": 1.5, "dash": "dash"},
+            }
         )
-        fig.add_annotation(
-            xref="paper",
-            x=1,
-            yref=yref,
-            y=y,
-            text=esc(label),
-            showarrow=False,
-            xanchor="right",
-            yanchor="bottom",
-            font={"size": 11, "color": "#5d6d7e"},
+        overlay.annotations.append(
+            {
+                "xref": "paper",
+                "x": 1,
+                "yref": yref,
+                "y": y,
+                "text": esc(label),
+                "showarrow": False,
+                "xanchor": "right",
+                "yanchor": "bottom",
+                "font": {"size": 11, "color": "#5d6d7e"},
+            }
         )
 
 
@@ -151,8 +158,9 @@ def error_ratio(ctx: FigureContext) -> Drawn | None:
     hover = ctx.text("number.percent", value="%{y:.2f}")
     if not line_traces(ctx, fig, series, scale=100.0, hover=hover, name_of=lambda s: s.service):
         return None
-    threshold_lines(ctx, fig, "error_ratio", scale=100.0, fmt=_percent(ctx))
-    return Drawn("error_ratio", title, fig)
+    overlay = Overlay()
+    threshold_lines(ctx, overlay, "error_ratio", scale=100.0, fmt=_percent(ctx))
+    return Drawn("error_ratio", title, fig, overlay=overlay)
 
 
 def latency(ctx: FigureContext) -> Drawn | None:
@@ -179,8 +187,9 @@ def latency(ctx: FigureContext) -> Drawn | None:
         ctx, fig, series, scale=1000.0, hover="%{y:.0f} ms", name_of=name_of, width_of=width_of
     ):
         return None
-    threshold_lines(ctx, fig, "latency", scale=1000.0, fmt=ctx.fmt.ms)
-    return Drawn("latency", title, fig)
+    overlay = Overlay()
+    threshold_lines(ctx, overlay, "latency", scale=1000.0, fmt=ctx.fmt.ms)
+    return Drawn("latency", title, fig, overlay=overlay)
 
 
 #: The availability axis: 0 to 100 %, with headroom so a line at 100 % is not cut in half.
@@ -205,6 +214,7 @@ def throughput(ctx: FigureContext) -> Drawn | None:
     both = bool(rates) and bool(avail_series)
     first_axis = ctx.text("graph.axis.throughput" if rates else "graph.axis.availability")
     fig = ctx.new_figure(title, first_axis, rows=2 if both else 1)
+    overlay = Overlay()
     n = 0
     if rates:
         n += line_traces(
@@ -233,10 +243,10 @@ def throughput(ctx: FigureContext) -> Drawn | None:
         # The uptime thresholds are about ``up``: drawn only for the services shown by it.
         up = {s.service for s, b in avail if b == "up"}
         yref = "y2" if both else "y"
-        threshold_lines(ctx, fig, "uptime", scale=100.0, fmt=_percent(ctx), yref=yref, only=up)
+        threshold_lines(ctx, overlay, "uptime", scale=100.0, fmt=_percent(ctx), yref=yref, only=up)
     if not n:
         return None
     if not both:
-        return Drawn("throughput", title, fig)
+        return Drawn("throughput", title, fig, overlay=overlay)
     fig.update_layout(height=TWO_PANELS_HEIGHT)
-    return Drawn("throughput", title, fig, height=TWO_PANELS_HEIGHT)
+    return Drawn("throughput", title, fig, height=TWO_PANELS_HEIGHT, overlay=overlay)
