@@ -31,6 +31,11 @@ class BaselineSamples:
     def __init__(self, evidence: Evidence) -> None:
         self.evidence = evidence
         self.by_key = {_key(s): s for s in evidence.series if s.baseline}
+        # the first window series of each id, as a scan in order would find it
+        self.window_by_id: dict[str, Series] = {}
+        for s in evidence.series:
+            if not s.baseline:
+                self.window_by_id.setdefault(s.id, s)
         self.counts = {
             (s.service, s.kind): s
             for s in evidence.series
@@ -41,9 +46,7 @@ class BaselineSamples:
 
     def _partner(self, series_id: str) -> tuple[Series | None, Series | None]:
         """The window series ``series_id`` and the baseline series beside it, if any."""
-        window = next(
-            (s for s in self.evidence.series if not s.baseline and s.id == series_id), None
-        )
+        window = self.window_by_id.get(series_id)
         return window, self.by_key.get(_key(window)) if window is not None else None
 
     def samples_of(
