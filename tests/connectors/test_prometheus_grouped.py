@@ -4,7 +4,8 @@ number of services, and each service's series exactly what its own query gives (
 Two incidents are backfilled into one server, hours apart: one among 3 services, one among
 30. Both are collected with the preset; the query count must be the same, and a collect
 with grouping turned off (every template run once per service, as before) must give the
-very same series, point for point.
+very same series, point for point; so must a collect whose grouped queries are split in
+batches of services (a small points budget).
 """
 
 from __future__ import annotations
@@ -102,6 +103,34 @@ def test_grouped_series_are_the_per_service_series(
         record = by_id[s.query_ref]
         assert record.sli == s.name and record.baseline == s.baseline
         assert " by (service" in record.query or " by (job" in record.query
+
+
+def test_batched_series_are_the_grouped_series(
+    prom: BackfilledPrometheus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = collect(prom.url, MANY)
+    # 241 points per 15 s series: 30 services in batches of 7 or 8 (4 queries per template)
+    monkeypatch.setattr(slis_module, "POINTS_BUDGET", 241 * 8)
+    batched = collect(prom.url, MANY)
+    ranged = [q for q in batched.sources[0].queries if q.endpoint == "/api/v1/query_range"]
+    latency = [q for q in ranged if q.sli == "latency_p99" and not q.baseline]
+    assert len(latency) == 4 and len(ranged) > 2 * 7
+    assert all(q.service is None and " by (" in q.query for q in ranged)
+    assert {s.query_ref for s in batched.series if s.name == "latency_p99"} >= {
+        q.id for q in latency
+    }
+
+    def table(ev: Evidence) -> list[tuple[object, ...]]:
+        return [
+            (s.service, s.name, s.kind, s.baseline, s.quantile, s.labels, s.timestamps, s.values)
+            for s in ev.series
+        ]
+
+    # same series, same order, same points, point for point
+    assert table(batched) == table(whole)
+    assert [(w.code, w.message.split(" (query")[0]) for w in batched.warnings] == [
+        (w.code, w.message.split(" (query")[0]) for w in whole.warnings
+    ]
 
 
 def test_a_service_without_data_has_the_same_warning_as_before(
