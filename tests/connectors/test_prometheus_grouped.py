@@ -65,6 +65,21 @@ def collect(url: str, sc: Scenario, **settings: object) -> Evidence:
     return source.collect(request)
 
 
+def assert_same_series(got: Evidence, expected: Evidence) -> None:
+    """Same series, same order, same points, same warnings: the findings cannot differ."""
+
+    def table(ev: Evidence) -> list[tuple[object, ...]]:
+        return [
+            (s.service, s.name, s.kind, s.baseline, s.quantile, s.labels, s.timestamps, s.values)
+            for s in ev.series
+        ]
+
+    assert table(got) == table(expected)
+    assert [(w.code, w.message.split(" (query")[0]) for w in got.warnings] == [
+        (w.code, w.message.split(" (query")[0]) for w in expected.warnings
+    ]
+
+
 def test_query_count_is_the_same_for_3_and_30_services(prom: BackfilledPrometheus) -> None:
     few, many = collect(prom.url, FEW), collect(prom.url, MANY)
     assert len(few.sources[0].settings["services"]) == 3
@@ -87,17 +102,7 @@ def test_grouped_series_are_the_per_service_series(
     single = collect(prom.url, FEW)
     assert len(single.sources[0].queries) > len(grouped.sources[0].queries)
 
-    def table(ev: Evidence) -> list[tuple[object, ...]]:
-        return [
-            (s.service, s.name, s.kind, s.baseline, s.quantile, s.labels, s.timestamps, s.values)
-            for s in ev.series
-        ]
-
-    # same series, same order, same points: the findings cannot differ
-    assert table(grouped) == table(single)
-    assert [(w.code, w.message.split(" (query")[0]) for w in grouped.warnings] == [
-        (w.code, w.message.split(" (query")[0]) for w in single.warnings
-    ]
+    assert_same_series(grouped, single)
     by_id = {q.id: q for q in grouped.sources[0].queries}
     for s in grouped.series:
         record = by_id[s.query_ref]
@@ -120,17 +125,7 @@ def test_batched_series_are_the_grouped_series(
         q.id for q in latency
     }
 
-    def table(ev: Evidence) -> list[tuple[object, ...]]:
-        return [
-            (s.service, s.name, s.kind, s.baseline, s.quantile, s.labels, s.timestamps, s.values)
-            for s in ev.series
-        ]
-
-    # same series, same order, same points, point for point
-    assert table(batched) == table(whole)
-    assert [(w.code, w.message.split(" (query")[0]) for w in batched.warnings] == [
-        (w.code, w.message.split(" (query")[0]) for w in whole.warnings
-    ]
+    assert_same_series(batched, whole)
 
 
 def test_a_service_without_data_has_the_same_warning_as_before(
