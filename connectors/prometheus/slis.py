@@ -7,6 +7,17 @@ template is one query for all the services, grouped by the labels that name them
 split back into one result per service: the number of queries does not grow with the
 number of services. A template that cannot be grouped without changing a service's
 figures (see :func:`connectors.promql.group_by`) is run once per service, as before.
+
+A grouped answer is split into batches of services when it would hold more than
+:data:`POINTS_BUDGET` points (services × points per series), in as few even batches as
+keep each under it, run in parallel like any other query. One series per service is
+assumed: the presets' templates aggregate to the identity labels; one that keeps another
+label (``sum by (pod)``) sends more, which the estimate cannot know before the answer. One query is evaluated on one
+Prometheus thread and must arrive within the timeout: the 200-service, 24 h, 15 s-step
+latency quantile (1.15 M points, 40 MB of JSON) took 13 s alone and did not arrive within
+30 s beside the other SLIs. The budget keeps every 1 h build (a baseline of at most 1,500
+points per series) and a 24 h or 7 d build of 19 services at one query per template, and
+splits that 200-service quantile into 3 of 67 services.
 Request counts (``requests_total``/``requests_bad``) are ``sum(increase(x[step]))`` at
 their own, coarser ``count_step`` (see the package's docstring). Each query's record
 carries the typed ``sli`` and ``baseline`` fields the report's links read, and ``service``
@@ -30,6 +41,7 @@ from connectors.promql import (
     metric_names,
     substitute,
 )
+from connectors.signatures import truncate
 from connectors.toolkit.failures import RequestFailed
 from pmrecon.errors import ConnectorError
 from pmrecon.model import QueryRecord, Series, Warning, Window, utc
@@ -52,6 +64,7 @@ class SliJob:
     purpose: str
     query: str
     kind: str
+    #: The service's name; a grouped job's: how many services and the first few names.
     service: str
     name: str
     start: float
@@ -185,9 +198,16 @@ def _label_sets(
     ]
 
 
-#: Most services one grouped query names (its regex matcher and its answer stay bounded);
-#: more are split into several queries.
+#: Most services one grouped query names (its regex matcher stays bounded); more are
+#: split into several queries.
 MAX_GROUP = 1000
+#: Most points (services × points per series) a grouped query's answer should hold; more
+#: are split into batches of services (see the module's docstring for the measurement).
+POINTS_BUDGET = 400_000
+#: Services a grouped job's texts name before the count.
+NAMED_SERVICES = 3
+#: Characters of a grouped query a warning shows (the whole query is in its record).
+SHOWN_QUERY = 160
 #: ``label=$service`` (or ``label="$service"``): a matcher a grouped query can turn into a regex.
 _SERVICE_MATCHER = re.compile(
     r"(?P<label>[A-Za-z_][A-Za-z0-9_]*)\s*=\s*"
@@ -207,12 +227,12 @@ def span_jobs(
     quantiles: list[float],
     warnings: list[Warning],
 ) -> list[SliJob]:
-    """The jobs of one span: one grouped job per SLI template (and batch of
-    :data:`MAX_GROUP` services), or one job per service where the template cannot be grouped."""
+    """The jobs of one span: one grouped job per SLI template (and batch of services, see
+    :func:`batches`), or one job per service where the template cannot be grouped."""
     jobs = []
     for order, (kind, name, tpl, qt) in enumerate(_each_sli(templates, extra, quantiles)):
-        for at in range(0, len(services), MAX_GROUP):
-            batch = services[at : at + MAX_GROUP]
+        s0, s1, st = _bounds(span, kind)
+        for batch in batches(services, int((s1 - s0) // st) + 1):
             job = _grouped_job(kind, name, tpl, qt, batch, status_label, span)
             if job is not None:
                 job.order = order
@@ -224,6 +244,17 @@ def span_jobs(
                     one.order = order
                     jobs.append(one)
     return jobs
+
+
+def batches(services: list[ServiceId], points: int) -> list[list[ServiceId]]:
+    """``services`` in as few even batches as keep a grouped answer of ``points`` points per
+    service under :data:`POINTS_BUDGET` points and :data:`MAX_GROUP` services."""
+    most = min(MAX_GROUP, max(1, POINTS_BUDGET // max(1, points)))
+    count = math.ceil(len(services) / most)
+    size, more = divmod(len(services), count) if count else (0, 0)
+    # the first ``more`` batches take one service more: sizes differ by one at most
+    edges = [at * size + min(at, more) for at in range(count + 1)]
+    return [services[a:b] for a, b in zip(edges, edges[1:], strict=False)]
 
 
 def _each_sli(
@@ -331,11 +362,17 @@ def _grouped_job(
         q, added = group_by(substitute(text, vals), by)
     except TemplateError:
         return None
-    names = ", ".join(s.name for s in services)
-    job = _job(span, kind, name, q, quantile, names, f"grouped by {'/'.join(by)}")
+    job = _job(span, kind, name, q, quantile, _some(services), f"grouped by {'/'.join(by)}")
     if job is not None:
         job.members, job.by, job.added = members, by, added
     return job
+
+
+def _some(services: list[ServiceId]) -> str:
+    """``200 services (analytics, auth, billing, …)``: a grouped job's services, in short."""
+    shown = ", ".join(s.name for s in services[:NAMED_SERVICES])
+    more = ", …" if len(services) > NAMED_SERVICES else ""
+    return f"{len(services)} service{'s' if len(services) != 1 else ''} ({shown}{more})"
 
 
 def _group_key(svc: ServiceId, by: tuple[str, ...], matched: list[str]) -> tuple[str, ...] | None:
@@ -394,7 +431,7 @@ def run_jobs(api: PrometheusApi, jobs: list[SliJob], workers: int) -> None:
                 method="POST",
                 purpose=job.purpose,
                 record=job.record,
-                context=f"{'baseline ' if job.baseline else ''}SLI {job.name} for service {job.service!r}; query: {job.query}",
+                context=f"{_where(job)}; {_query_text(job)}",
                 capped=not job.members,
             )
             job.result = ans.data
@@ -428,7 +465,7 @@ def to_series(source: str, job: SliJob, api: PrometheusApi | None = None) -> lis
         for svc, part in _split(job, data).items():
             before = len(rec.warnings) if rec else 0
             if api is not None and rec is not None:
-                api.cap(part, rec, f"{_where(job, svc.name)}; query: {job.query}")
+                api.cap(part, rec, f"{_where(job, svc.name)}; {_query_text(job)}")
             notes = rec.warnings[before:] if rec else []
             job.parts[svc.name] = _convert(source, job, part, svc.name, [*server, *notes])
     out: list[Series] = []
@@ -457,8 +494,21 @@ def _split(job: SliJob, data: Mapping[str, Any]) -> dict[ServiceId, dict[str, An
     return parts
 
 
-def _where(job: SliJob, service: str) -> str:
-    return f"{'baseline ' if job.baseline else ''}SLI {job.name} for service {service!r}"
+def _where(job: SliJob, service: str | None = None) -> str:
+    """What a job's texts say it is: ``SLI error_ratio for service 'checkout'``; ``service``
+    names one service of a grouped job, which otherwise is ``for 200 services (…)``."""
+    one = service or job.service
+    whom = job.service if service is None and job.members else f"service {one!r}"
+    return f"{'baseline ' if job.baseline else ''}SLI {job.name} for {whom}"
+
+
+def _query_text(job: SliJob) -> str:
+    """``query: <PromQL>``; a grouped query cut to :data:`SHOWN_QUERY` characters, after its
+    record's id (the whole query is in that record, sources.json)."""
+    if not job.members:
+        return f"query: {job.query}"
+    ref = f" {job.record.id}" if job.record else ""
+    return f"query{ref}: {truncate(job.query, SHOWN_QUERY)}"
 
 
 def _convert(
@@ -482,7 +532,7 @@ def _convert(
         warnings.append(
             Warning(
                 source,
-                f"{where}: expected a range vector, got {data.get('resultType')!r} (query: {job.query})",
+                f"{where}: expected a range vector, got {data.get('resultType')!r} ({_query_text(job)})",
                 code="bad_result",
                 params=about,
             )
@@ -495,7 +545,7 @@ def _convert(
             Warning(
                 source,
                 f"{where}: no data: metric {metrics} has no series for this service in the "
-                f"{'baseline' if job.baseline else 'window'}; run `pmrecon check` (query: {job.query})",
+                f"{'baseline' if job.baseline else 'window'}; run `pmrecon check` ({_query_text(job)})",
                 code="metric_missing",
                 params={**about, "metric": metrics},
             )

@@ -4,7 +4,8 @@ number of services, and each service's series exactly what its own query gives (
 Two incidents are backfilled into one server, hours apart: one among 3 services, one among
 30. Both are collected with the preset; the query count must be the same, and a collect
 with grouping turned off (every template run once per service, as before) must give the
-very same series, point for point.
+very same series, point for point; so must a collect whose grouped queries are split in
+batches of services (a small points budget).
 """
 
 from __future__ import annotations
@@ -64,6 +65,21 @@ def collect(url: str, sc: Scenario, **settings: object) -> Evidence:
     return source.collect(request)
 
 
+def assert_same_series(got: Evidence, expected: Evidence) -> None:
+    """Same series, same order, same points, same warnings: the findings cannot differ."""
+
+    def table(ev: Evidence) -> list[tuple[object, ...]]:
+        return [
+            (s.service, s.name, s.kind, s.baseline, s.quantile, s.labels, s.timestamps, s.values)
+            for s in ev.series
+        ]
+
+    assert table(got) == table(expected)
+    assert [(w.code, w.message.split(" (query")[0]) for w in got.warnings] == [
+        (w.code, w.message.split(" (query")[0]) for w in expected.warnings
+    ]
+
+
 def test_query_count_is_the_same_for_3_and_30_services(prom: BackfilledPrometheus) -> None:
     few, many = collect(prom.url, FEW), collect(prom.url, MANY)
     assert len(few.sources[0].settings["services"]) == 3
@@ -86,22 +102,30 @@ def test_grouped_series_are_the_per_service_series(
     single = collect(prom.url, FEW)
     assert len(single.sources[0].queries) > len(grouped.sources[0].queries)
 
-    def table(ev: Evidence) -> list[tuple[object, ...]]:
-        return [
-            (s.service, s.name, s.kind, s.baseline, s.quantile, s.labels, s.timestamps, s.values)
-            for s in ev.series
-        ]
-
-    # same series, same order, same points: the findings cannot differ
-    assert table(grouped) == table(single)
-    assert [(w.code, w.message.split(" (query")[0]) for w in grouped.warnings] == [
-        (w.code, w.message.split(" (query")[0]) for w in single.warnings
-    ]
+    assert_same_series(grouped, single)
     by_id = {q.id: q for q in grouped.sources[0].queries}
     for s in grouped.series:
         record = by_id[s.query_ref]
         assert record.sli == s.name and record.baseline == s.baseline
         assert " by (service" in record.query or " by (job" in record.query
+
+
+def test_batched_series_are_the_grouped_series(
+    prom: BackfilledPrometheus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = collect(prom.url, MANY)
+    # 241 points per 15 s series: 30 services in batches of 7 or 8 (4 queries per template)
+    monkeypatch.setattr(slis_module, "POINTS_BUDGET", 241 * 8)
+    batched = collect(prom.url, MANY)
+    ranged = [q for q in batched.sources[0].queries if q.endpoint == "/api/v1/query_range"]
+    latency = [q for q in ranged if q.sli == "latency_p99" and not q.baseline]
+    assert len(latency) == 4 and len(ranged) > 2 * 7
+    assert all(q.service is None and " by (" in q.query for q in ranged)
+    assert {s.query_ref for s in batched.series if s.name == "latency_p99"} >= {
+        q.id for q in latency
+    }
+
+    assert_same_series(batched, whole)
 
 
 def test_a_service_without_data_has_the_same_warning_as_before(

@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 
+from connectors.base import SourceContext
+from connectors.prometheus import PrometheusSource
+from connectors.prometheus import slis as slis_module
 from connectors.prometheus.identity import ServiceId
 from connectors.prometheus.settings import SLI_KINDS, load_preset
-from connectors.prometheus.slis import SliJob, Span, span_jobs, to_series
+from connectors.prometheus.slis import SliJob, Span, run_jobs, span_jobs, to_series
 from connectors.prometheus.transport import PrometheusApi
 from connectors.promql import TemplateError, group_by
 from pmrecon.model import Warning
@@ -111,7 +114,7 @@ def test_templates_that_cannot_be_grouped_run_once_per_service() -> None:
         ("error_ratio", "b", False),
         ("throughput", "a", False),
         ("throughput", "b", False),
-        ("uptime", "a, b", True),
+        ("uptime", "2 services (a, b)", True),
     ]
     uptime = jobs[-1]
     assert uptime.query == 'avg by (job) (up{job=~"a|b"})' and uptime.by == ("job",)
@@ -189,3 +192,73 @@ def test_a_grouped_answer_is_split_by_service_and_cut_service_by_service() -> No
     codes = [(w.code, w.params.get("service")) for w in job.warnings]
     assert ("metric_missing", "prod/gone") in codes
     assert ("server_warning", "prod/web") in codes and ("server_warning", "api") not in codes
+
+
+def _named(count: int) -> list[ServiceId]:
+    return [svc(("service", f"svc{i:03d}")) for i in range(count)]
+
+
+def test_a_grouped_query_is_split_in_even_batches_only_over_the_points_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    templates = {
+        "latency": "histogram_quantile($quantile, sum by (le) (rate(h_bucket{$selector}[$window])))",
+        "requests_total": "sum(increase(x{$selector}[$step]))",
+    }
+    services = _named(10)
+    # SPAN: 241 points per latency series (15 s step), 120 per count (30 s step)
+    monkeypatch.setattr(slis_module, "POINTS_BUDGET", 2410)
+    jobs, _ = jobs_of(templates, services)
+    assert [(j.name, len(j.members)) for j in jobs] == [("latency_p99", 10), ("requests_total", 10)]
+    monkeypatch.setattr(slis_module, "POINTS_BUDGET", 2409)
+    jobs, _ = jobs_of(templates, services[:9])
+    assert [(j.name, len(j.members)) for j in jobs] == [("latency_p99", 9), ("requests_total", 9)]
+    jobs, _ = jobs_of(templates, services)
+    assert [(j.name, len(j.members)) for j in jobs] == [
+        ("latency_p99", 5),
+        ("latency_p99", 5),
+        ("requests_total", 10),
+    ]
+    monkeypatch.setattr(slis_module, "POINTS_BUDGET", 700)  # 2 latency or 5 count series
+    jobs, _ = jobs_of(templates, services)
+    sizes = [(j.name, len(j.members)) for j in jobs]
+    assert sizes == [("latency_p99", 2)] * 5 + [("requests_total", 5)] * 2
+    # every service in exactly one batch, each batch's query naming only its own services
+    latency = [j for j in jobs if j.name == "latency_p99"]
+    assert [s for j in latency for s in j.members.values()] == services
+    assert 'service=~"svc000|svc001"' in latency[0].query and "svc002" not in latency[0].query
+
+
+def test_the_default_budget_keeps_1h_and_19_services_over_24h_at_one_query() -> None:
+    day = Span(0.0, 86400.0, False, 15.0, 30.0, 60.0)
+    week = Span(0.0, 7 * 86400.0, False, 60.0, 60.0, 60.0)
+    hour_baseline = Span(0.0, 86400.0 * 7, True, 86400.0 * 7 / 1500, 420.0, 420.0)
+    for span, count in ((SPAN, 200), (hour_baseline, 200), (day, 19), (week, 19)):
+        s0, s1, st = slis_module._bounds(span, "latency")
+        assert len(slis_module.batches(_named(count), int((s1 - s0) // st) + 1)) == 1
+    s0, s1, st = slis_module._bounds(day, "latency")
+    assert [len(b) for b in slis_module.batches(_named(200), int((s1 - s0) // st) + 1)] == [
+        67,
+        67,
+        66,
+    ]
+
+
+def test_a_failed_grouped_query_says_how_many_services_in_short() -> None:
+    services = _named(200)
+    (job,), _ = jobs_of({"throughput": "sum(rate(x{$selector}[$window]))"}, services)
+    source = PrometheusSource("prom", {"url": "http://127.0.0.1:9"}, SourceContext())
+    run_jobs(source.api, [job], 1)
+    assert job.error is not None
+    text = str(job.error)
+    assert "SLI throughput for 200 services (svc000, svc001, svc002, …)" in text
+    assert "svc199" not in text  # neither in the services named nor in the query shown
+    assert f"query {job.record.id}: sum by (service) (rate(x{{service=~" in text  # type: ignore[union-attr]
+    assert len(text) < 500, text
+    assert job.record is not None and "svc199" in job.record.query  # the record keeps it whole
+
+
+def test_batches_differ_by_one_service_at_most() -> None:
+    sizes = [len(b) for b in slis_module.batches(_named(10), slis_module.POINTS_BUDGET // 3)]
+    assert sizes == [3, 3, 2, 2]
+    assert slis_module.batches([], 100) == []
