@@ -58,6 +58,7 @@ from pmrecon.model import (
     to_jsonable,
     utc,
 )
+from pmrecon.model import points as as_points
 
 _T = TypeVar("_T")
 
@@ -433,7 +434,7 @@ def _series(
         if s.id in seen:
             raise ShapeError(f"series {s.id!r} appears twice (two sources' series merged?)")
         seen.add(s.id)
-        s.timestamps, s.values = ts_list, v_list  # floats already: no per-point conversion
+        s.timestamps, s.values = as_points(ts_list), as_points(v_list)
         series.append(s)
     return series
 

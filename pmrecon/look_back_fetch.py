@@ -20,6 +20,7 @@ from connectors.base import CollectRequest
 
 from .config import Config
 from .model import Evidence, Series, Window
+from .model import points as as_points
 
 #: Added to the id of each look-back query: the sources number each collect's queries from
 #: ``q1``, so the look-back's would take the ids of the first collect's.
@@ -84,12 +85,13 @@ def add_look_back(evidence: Evidence, extra: Evidence) -> None:
             continue
         timestamps, values = (list(x) for x in zip(*points))
         if own is None:
-            s.timestamps, s.values = timestamps, values
+            s.timestamps, s.values = as_points(timestamps), as_points(values)
             s.query_ref = renamed.get(s.query_ref or "", s.query_ref)
             evidence.series.append(s)
             beside[_key(s)] = s
         else:
-            own.timestamps, own.values = timestamps + own.timestamps, values + own.values
+            own.timestamps = as_points([*timestamps, *own.timestamps])
+            own.values = as_points([*values, *own.values])
     infos = {info.name: info for info in evidence.sources}
     for info in extra.sources:
         for q in info.queries:

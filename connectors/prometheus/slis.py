@@ -44,7 +44,7 @@ from connectors.promql import (
 from connectors.signatures import truncate
 from connectors.toolkit.failures import RequestFailed
 from pmrecon.errors import ConnectorError
-from pmrecon.model import QueryRecord, Series, Warning, Window, utc
+from pmrecon.model import Points, QueryRecord, Series, Warning, Window, points, utc
 
 from .identity import (
     FALLBACK_SERVICE_LABEL,
@@ -589,7 +589,7 @@ def _convert(
     return out, warnings
 
 
-def _points(values: list[Any]) -> tuple[list[float], list[float], int]:
+def _points(values: list[Any]) -> tuple[Points, Points, int]:
     """``[[t, "v"], ...]`` as (timestamps, values, dropped): NaN, ±Inf and non-numbers dropped.
 
     The common case (every value finite) converts whole columns with ``map``, twice as fast
@@ -599,8 +599,8 @@ def _points(values: list[Any]) -> tuple[list[float], list[float], int]:
         return [], [], 0
     try:
         ts_col, v_col = zip(*values)
-        ys = list(map(float, v_col))
-        xs = list(map(float, ts_col))
+        ys = points(map(float, v_col))
+        xs = points(map(float, ts_col))
     except (TypeError, ValueError):
         return _points_slow(values)
     if all(map(math.isfinite, ys)):
@@ -608,7 +608,7 @@ def _points(values: list[Any]) -> tuple[list[float], list[float], int]:
     return _points_slow(values)
 
 
-def _points_slow(values: list[Any]) -> tuple[list[float], list[float], int]:
+def _points_slow(values: list[Any]) -> tuple[Points, Points, int]:
     xs: list[float] = []
     ys: list[float] = []
     dropped = 0

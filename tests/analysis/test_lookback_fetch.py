@@ -130,7 +130,7 @@ def test_an_impact_before_the_baseline_is_fetched_and_found() -> None:
     # the stretch lies in front of the baseline series, the window's series untouched
     (ratio,) = [s for s in evidence.series if s.id == "error_ratio.api-baseline"]
     assert ratio.timestamps[0] == (W0 - 6 * HOUR).timestamp()
-    assert ratio.timestamps == sorted(set(ratio.timestamps))
+    assert list(ratio.timestamps) == sorted(set(ratio.timestamps))
     assert not any(
         s.service == "web" and s.timestamps[0] < (W0 - HOUR).timestamp() for s in evidence.series
     )

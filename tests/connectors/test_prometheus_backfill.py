@@ -172,7 +172,7 @@ def test_series_shape_and_query_records(collected, name: str) -> None:
         assert s.query_ref in refs
         assert len(s.timestamps) == len(s.values) <= 11_000
         assert all(math.isfinite(v) for v in s.values)
-        assert s.timestamps == sorted(s.timestamps)
+        assert list(s.timestamps) == sorted(s.timestamps)
     for q in src.queries:
         assert q.query or q.endpoint
         assert q.duration_seconds is not None and q.bytes_received

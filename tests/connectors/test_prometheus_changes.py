@@ -74,7 +74,7 @@ def test_a_series_is_a_service_s_only_when_every_identity_label_matches() -> Non
     (one,) = series
     assert one.service == "prod/api" and one.kind == "change_metric"
     assert one.name == 'myapp_build_info{version="1.0"}' and one.query_ref == "q9"
-    assert one.timestamps == [0.0, 60.0] and one.values == [1.0, 1.0]  # NaN left out
+    assert list(one.timestamps) == [0.0, 60.0] and list(one.values) == [1.0, 1.0]  # NaN left out
 
 
 def test_the_queries_follow_what_the_server_has() -> None:
