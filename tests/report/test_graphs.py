@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import math
 import re
 import subprocess
 import sys
@@ -349,3 +350,79 @@ def test_cascade_rows_are_cut_on_the_page_and_whole_in_the_png():
     labels = ["payments", "checkout (+3 minutes)", "search (+10 minutes)"]
     assert list(d.fig.layout.yaxis.ticktext) == [wrapped(label) for label in labels]
     assert list(go.Figure(d.fig).update_layout(d.png_layout).layout.yaxis.ticktext) == labels
+
+
+def _points_one_by_one(s, local, *, scale=1.0, shift=0.0):
+    """The rule of a line's points written sample by sample: the reference ``points`` keeps."""
+    from pmrecon.report.graphs.thinning import kept, segments
+
+    segment = segments(s)
+    seg = segment.tolist()
+    xs, ys, previous = [], [], None
+    for i in kept(s, segment):
+        value = s.values[i]
+        if previous is not None and seg[i] != seg[previous]:
+            xs.append(local(s.timestamps[previous] + s.step_seconds + shift))
+            ys.append(None)
+        xs.append(local(s.timestamps[i] + shift))
+        ys.append(None if not math.isfinite(value) else value * scale)
+        previous = i
+    return xs, ys
+
+
+@pytest.mark.parametrize("n", [1, 7, 1200, 1201, 5760, 20160])
+def test_a_lines_points_follow_the_sample_by_sample_rule(n):
+    """Breaks, NaN and infinities, thinning, shift and scale: what the arrays give is what a
+    walk over the samples gives, point for point."""
+    import random
+
+    from pmrecon.model import Series
+    from pmrecon.report.graphs.thinning import points
+
+    rng = random.Random(n)
+    ts, t = [], 1_780_000_000.0
+    for _ in range(n):
+        t += 15.0 if rng.random() > 0.01 else 15.0 * rng.randint(2, 40)  # gaps now and then
+        ts.append(t)
+    values = [rng.choice([rng.random(), rng.random() * 1e3, -0.5, 0.0]) for _ in ts]
+    for i in rng.sample(range(n), min(n, 5)):
+        values[i] = rng.choice([math.nan, math.inf, -math.inf, 1e306])
+    s = Series("latency", "latency", "api", "s", ts, values, 15.0)
+
+    def local(x):
+        return repr(x)  # every bit of the instant shows
+
+    for scale, shift in ((1.0, 0.0), (1000.0, 0.0), (100.0, 86400.0), (1.0, 7.5)):
+        assert points(s, local, scale=scale, shift=shift) == _points_one_by_one(
+            s, local, scale=scale, shift=shift
+        )
+
+
+def test_availability_points_follow_the_step_by_step_rule():
+    """1 − bad/total where both counts are usable at one instant, as a walk over them gives."""
+    import random
+
+    from pmrecon.model import Series
+    from pmrecon.report.graphs.data import _availability_points
+
+    def walk(bad, total):
+        by_ts = dict(zip(total.timestamps, total.values))
+        ts, values = [], []
+        for t, count in zip(bad.timestamps, bad.values):
+            tot = by_ts.get(t)
+            if tot is None or not math.isfinite(tot) or tot <= 0 or not math.isfinite(count):
+                continue
+            ts.append(t)
+            values.append(max(0.0, 1.0 - count / tot))
+        return ts, values
+
+    rng = random.Random(7)
+    for _ in range(50):
+        grid = [1_780_000_000.0 + 60 * i for i in range(rng.randint(0, 300))]
+        bad_ts, total_ts = (sorted(rng.sample(grid, rng.randint(0, len(grid)))) for _ in "bt")
+        odd = [0.0, -1.0, math.nan, math.inf]
+        bad_v = [rng.choice([rng.random() * 50, *odd]) for _ in bad_ts]
+        total_v = [rng.choice([rng.random() * 40, *odd]) for _ in total_ts]
+        bad = Series("b", "requests_bad", "api", "", bad_ts, bad_v, 60.0)
+        total = Series("t", "requests_total", "api", "", total_ts, total_v, 60.0)
+        assert _availability_points(bad, total) == walk(bad, total)

@@ -7,7 +7,6 @@ evidence has no such series, the thresholds per SLI, the key instants, the alert
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -45,15 +44,19 @@ def derived_throughput(evidence: Evidence) -> list[Series]:
 
 def _availability_points(bad: Series, total: Series) -> tuple[list[float], list[float]]:
     """(timestamps, 1 − bad/total) at the steps where both counts are usable."""
-    by_ts = dict(zip(total.timestamps, total.values))
-    ts, values = [], []
-    for t, count in zip(bad.timestamps, bad.values):
-        tot = by_ts.get(t)
-        if tot is None or not math.isfinite(tot) or tot <= 0 or not math.isfinite(count):
-            continue
-        ts.append(t)
-        values.append(max(0.0, 1.0 - count / tot))
-    return ts, values
+    import numpy as np
+
+    bt, bv = np.asarray(bad.timestamps, dtype=float), np.asarray(bad.values, dtype=float)
+    tt, tv = np.asarray(total.timestamps, dtype=float), np.asarray(total.values, dtype=float)
+    if not len(bt) or not len(tt):
+        return [], []
+    # each bad count's total at the same instant (a series' instants rise strictly)
+    at = np.minimum(np.searchsorted(tt, bt), len(tt) - 1)
+    tot = np.where(tt[at] == bt, tv[at], np.nan)
+    with np.errstate(invalid="ignore"):
+        usable = np.isfinite(tot) & (tot > 0) & np.isfinite(bv)
+    ratio = np.maximum(0.0, 1.0 - bv[usable] / tot[usable])
+    return bt[usable].tolist(), ratio.tolist()
 
 
 def availability_series(evidence: Evidence) -> list[tuple[Series, str]]:

@@ -55,21 +55,23 @@ def points(
     s: Series, local: Callable[[float], str], *, scale: float = 1.0, shift: float = 0.0
 ) -> tuple[list[str], list[Any]]:
     """(x, y) of a series: ``local`` times, values × ``scale``, None where a gap breaks it."""
+    import numpy as np
+
     if not s.timestamps:
         return [], []
     segment = segments(s)
-    xs: list[str] = []
-    ys: list[Any] = []
-    previous: int | None = None
-    seg = segment.tolist()
-    for i in kept(s, segment):
-        value = s.values[i]
-        if previous is not None and seg[i] != seg[previous]:
-            xs.append(local(s.timestamps[previous] + s.step_seconds + shift))
-            ys.append(None)  # plotly draws no line across a None
-        xs.append(local(s.timestamps[i] + shift))
-        ys.append(None if value is None or not math.isfinite(value) else value * scale)
-        previous = i
+    idx = np.fromiter(kept(s, segment), dtype=np.intp)
+    raw_t = np.asarray(s.timestamps, dtype=float)[idx]
+    raw_v = np.asarray(s.values, dtype=float)[idx]
+    # where a new run starts among the kept samples: a break (None) goes before it, at one
+    # step after the last sample of the run before
+    cut = np.nonzero(np.diff(segment[idx]))[0] + 1
+    times = np.insert(raw_t + shift, cut, raw_t[cut - 1] + s.step_seconds + shift)
+    with np.errstate(over="ignore", invalid="ignore"):  # a huge value × scale: inf, drawn
+        scaled = np.where(np.isfinite(raw_v), raw_v * scale, np.nan)
+    values = np.insert(scaled, cut, np.nan)
+    xs = [local(t) for t in times.tolist()]
+    ys = [None if v != v else v for v in values.tolist()]  # NaN: not drawn
     return xs, ys
 
 
