@@ -1,0 +1,272 @@
+"""The points of series.csv as analysis reads them: from the file, or from the series written.
+
+A build analyses exactly what a rebuild from its bundle reads (findings are byte-identical
+between the two), but without parsing back the series.csv it has just written: both paths
+turn their rows into the same columns (:class:`Rows`) and go through one set of rules,
+:func:`usable_points`. Floats are written with ``repr``, so a number read back is the
+number written; what the rules change is the same whichever way the rows came.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from connectors.bundle_checks import EPOCH_RANGE, MAX_MAGNITUDE, ShapeError
+from pmrecon.model import Series, Warning
+
+#: Each series' (timestamps, values), by series id.
+Points = dict[str, tuple[list[float], list[float]]]
+
+#: Bytes of series.csv parsed at a time: the whole file is never split into strings at once.
+CHUNK_BYTES = 4 << 20
+
+
+@dataclass
+class Rows:
+    """series.csv's rows in file order, as runs of rows of one series."""
+
+    ids: list[str]  # the series of each run
+    bounds: list[int]  # run k is rows bounds[k]:bounds[k + 1]
+    epochs: np.ndarray
+    values: np.ndarray
+    line: Callable[[int], int]  # the line of the file that ends row i
+    epoch_text: Callable[[int], str]  # row i's epoch as the file writes it
+    #: what stopped the reading after the last row (raised once the rows pass the rules)
+    failure: Exception | None = None
+
+
+def usable_points(rows: Rows, warnings: list[Warning]) -> Points:
+    """Each series' points, refused as a rebuild refuses them; values no figure can be are left out.
+
+    Row by row, in file order: an epoch outside 1970–9000, or an instant not after the
+    series' last usable one, is refused (the first such row is named); a value infinite,
+    NaN or beyond ±MAX_MAGNITUDE is unknown, as a sample never taken (one warning).
+    """
+    epochs, values = rows.epochs, rows.values
+    outside = ~((epochs >= EPOCH_RANGE[0]) & (epochs <= EPOCH_RANGE[1]))  # NaN too
+    usable = (values >= -MAX_MAGNITUDE) & (values <= MAX_MAGNITUDE)
+    points: Points = {}
+    latest: dict[str, float] = {}  # each series' last usable instant, across its runs
+    unusable: dict[str, int] = {}
+    grid: tuple[np.ndarray, list[float]] = (np.empty(0), [])
+    for k, sid in enumerate(rows.ids):
+        a, b = rows.bounds[k], rows.bounds[k + 1]
+        if a == b:
+            continue
+        keep = usable[a:b]
+        _check_run(rows, sid, a, keep, outside[a:b], latest.get(sid, -np.inf))
+        instants = epochs[a:b][keep]
+        ts_list, v_list = points.setdefault(sid, ([], []))
+        # Series share their time grid: one float per instant, shared by all of them.
+        if not np.array_equal(instants, grid[0]):
+            grid = (instants, instants.tolist())
+        ts_list.extend(grid[1])
+        v_list.extend(values[a:b][keep].tolist())
+        if len(instants) < b - a:
+            unusable[sid] = unusable.get(sid, 0) + (b - a - len(instants))
+        if len(instants):
+            latest[sid] = float(instants[-1])
+    if rows.failure is not None:
+        raise rows.failure
+    if unusable:
+        warnings.append(unusable_warning(unusable))
+    return points
+
+
+def _check_run(
+    rows: Rows, sid: str, start: int, keep: np.ndarray, outside: np.ndarray, before: float
+) -> None:
+    """Raise the first refused row of one run: a wrong epoch, or a step back in time."""
+    t = rows.epochs[start : start + len(keep)]
+    # The last usable instant before each row: an earlier usable row of the run, or `before`.
+    last = np.where(keep, np.arange(len(t)), -1)
+    np.maximum.accumulate(last, out=last)
+    previous = np.full(len(t), before)
+    previous[1:] = np.where(last[:-1] >= 0, t[np.maximum(last[:-1], 0)], before)
+    wrong = np.flatnonzero(outside)
+    back = np.flatnonzero(t <= previous)
+    first_wrong = int(wrong[0]) if len(wrong) else len(t)
+    first_back = int(back[0]) if len(back) else len(t)
+    if first_wrong < len(t) and first_wrong <= first_back:  # a row's epoch is read first
+        i = start + first_wrong
+        raise ShapeError(
+            f"line {rows.line(i)}: epoch {rows.epoch_text(i)} is not between 1970 and 9000"
+        )
+    if first_back < len(t):
+        raise ShapeError(
+            f"line {rows.line(start + first_back)}: series {sid!r} goes back in time or "
+            "repeats an instant"
+        )
+
+
+def unusable_warning(unusable: dict[str, int]) -> Warning:
+    """One warning for the values read as unknown, naming the first series that held them."""
+    named = ", ".join(sorted(unusable)[:3]) + (", …" if len(unusable) > 3 else "")
+    return Warning(
+        source="evidence",
+        message=f"{sum(unusable.values())} value(s) of {len(unusable)} series infinite, NaN or "
+        f"beyond ±{MAX_MAGNITUDE:g} read as unknown, as if never sampled ({named})",
+        code="unusable_values",
+        params={"count": sum(unusable.values()), "series": named},
+    )
+
+
+# --------------------------------------------------------------------------- the rows
+
+
+def written_rows(series: Sequence[Series]) -> Rows:
+    """The rows series.csv holds for ``series``, as a rebuild reads them (serialize's floats)."""
+    ids: list[str] = []
+    bounds: list[int] = []
+    epochs: list[np.ndarray] = []
+    values: list[np.ndarray] = []
+    total = 0
+    for s in series:
+        n = min(len(s.timestamps), len(s.values))  # what serialize's zip() writes
+        if n:
+            ids.append(s.id)
+            bounds.append(total)
+            epochs.append(np.array(s.timestamps[:n], dtype=float))
+            values.append(np.array(s.values[:n], dtype=float))
+            total += n
+    bounds.append(total)
+    t = np.concatenate(epochs) if epochs else np.empty(0)
+    v = np.concatenate(values) if values else np.empty(0)
+    return Rows(ids, bounds, t, v, _lines_of(ids, bounds), lambda i: repr(float(t[i])))
+
+
+def _lines_of(ids: list[str], bounds: list[int]) -> Callable[[int], int]:
+    """The line that ends each row as the csv module counts them (an id may hold line breaks)."""
+    breaks = [len(re.findall(r"\r\n|\r|\n", sid)) for sid in ids]
+    if not any(breaks):
+        return lambda i: i + 2  # the header is line 1
+
+    def line(i: int) -> int:
+        extra = 0
+        for k, n in enumerate(breaks):
+            a, b = bounds[k], bounds[k + 1]
+            extra += n * (min(i + 1, b) - a) if i >= a else 0
+        return i + 2 + extra
+
+    return line
+
+
+def read_rows(data: bytes) -> Rows:
+    """series.csv's rows (the header skipped), as Python's csv module reads them."""
+    return _plain_rows(data) or _csv_rows(data)
+
+
+def _plain_rows(data: bytes) -> Rows | None:
+    """The rows of a file as pmrecon writes them, parsed a chunk at a time in C; None for any
+    other file (quotes, carriage returns, a line of other than 4 columns, a number float()
+    refuses, ...), which the csv module then reads, naming the first wrong line."""
+    start = data.find(b"\n") + 1
+    if not start or not data.endswith(b"\n") or any(c in data for c in (b'"', b"\r", b"\0")):
+        return None
+    ids: list[str] = []
+    bounds: list[int] = []
+    epochs: list[np.ndarray] = []
+    values: list[np.ndarray] = []
+    total = 0
+    while start < len(data):
+        end = data.rfind(b"\n", start, start + CHUNK_BYTES) + 1 or data.find(b"\n", start) + 1
+        chunk = _plain_chunk(data[start:end])
+        if chunk is None:
+            return None
+        runs, t, v = chunk
+        for sid, offset in runs:
+            if not ids or sid != ids[-1]:
+                ids.append(sid)
+                bounds.append(total + offset)
+        epochs.append(t)
+        values.append(v)
+        total += len(t)
+        start = end
+    bounds.append(total)
+    t_all = np.concatenate(epochs) if epochs else np.empty(0)
+    v_all = np.concatenate(values) if values else np.empty(0)
+
+    def epoch_text(i: int) -> str:
+        return data.split(b"\n", i + 2)[i + 1].split(b",")[2].decode("utf-8")
+
+    return Rows(ids, bounds, t_all, v_all, lambda i: i + 2, epoch_text)
+
+
+def _plain_chunk(chunk: bytes) -> tuple[list[tuple[str, int]], np.ndarray, np.ndarray] | None:
+    """(each run's id and first row, epochs, values) of whole lines of plain cells."""
+    u8 = np.frombuffer(chunk, np.uint8)
+    ends = np.flatnonzero(u8 == ord("\n"))
+    commas = np.searchsorted(np.flatnonzero(u8 == ord(",")), ends)
+    widths = np.diff(ends, prepend=-1)
+    if (np.diff(commas, prepend=0) != 3).any() or widths.max() > csv.field_size_limit():
+        return None
+    try:
+        cells = chunk.decode("utf-8").replace("\n", ",").split(",")
+        n = len(ends)
+        t = _instants(cells[2 : 4 * n : 4])
+        v = np.fromiter(map(float, cells[3 : 4 * n : 4]), float, n)
+    except ValueError:
+        return None
+    sids = cells[0 : 4 * n : 4]
+    # Runs by hash, then checked string by string: a collision cannot merge two series.
+    hashes = np.fromiter(map(hash, sids), np.int64, n)
+    starts = [0, *(np.flatnonzero(hashes[1:] != hashes[:-1]) + 1).tolist(), n]
+    if any(sids[a:b].count(sids[a]) != b - a for a, b in zip(starts, starts[1:])):
+        return None
+    return [(sids[a], a) for a in starts[:-1]], t, v
+
+
+def _instants(cells: list[str]) -> np.ndarray:
+    """``float()`` of each cell, each distinct cell converted once (series share instants)."""
+    numbers = {cell: float(cell) for cell in dict.fromkeys(cells)}
+    return np.fromiter(map(numbers.__getitem__, cells), float, len(cells))
+
+
+def _csv_rows(data: bytes) -> Rows:
+    """The rows as the csv module reads them, up to the first it cannot make numbers of."""
+    # Read line by line from the bytes (no decoded copy of the whole file).
+    reader = csv.reader(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline=""))
+    ids: list[str] = []
+    bounds: list[int] = []
+    epochs: list[float] = []
+    values: list[float] = []
+    lines: list[int] = []
+    texts: list[str] = []
+    failure: Exception | None = None
+    try:
+        next(reader, None)
+        for row in reader:
+            if len(row) != 4:
+                raise ShapeError(f"line {reader.line_num}: {len(row)} columns, not 4")
+            sid, _ts, epoch, value = row
+            t = float(epoch)
+            if not ids or sid != ids[-1]:
+                ids.append(sid)
+                bounds.append(len(epochs))
+            epochs.append(t)
+            texts.append(epoch)
+            lines.append(reader.line_num)
+            try:
+                values.append(float(value))
+            except ValueError as exc:  # after this row's instant is checked, as it was read first
+                values.append(float("nan"))
+                failure = exc
+                break
+    except (ValueError, csv.Error) as exc:
+        failure = exc
+    bounds.append(len(epochs))
+    return Rows(
+        ids,
+        bounds,
+        np.array(epochs, dtype=float),
+        np.array(values, dtype=float),
+        lines.__getitem__,
+        texts.__getitem__,
+        failure,
+    )
