@@ -27,6 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
+
 from connectors.bundle_checks import (
     MAX_MANIFEST_BYTES,
     ShapeError,
@@ -143,8 +145,29 @@ def _csv_rows(s: Series, stamps: dict[float, str]) -> str:
     one = io.StringIO()
     csv.writer(one, lineterminator="").writerow([s.id])
     sid = one.getvalue()  # quoted once, as csv.writer would
-    cells = zip(map(stamps.__getitem__, timestamps), map(float, values))
-    return "".join([f"{sid},{stamp}{v!r}\n" for stamp, v in cells])
+    text = _value_texts(values)
+    if text is None:
+        return "".join([f"{sid},{stamps[t]}{float(v)!r}\n" for t, v in zip(timestamps, values)])
+    return "".join([f"{sid},{stamps[t]}{text[v]}\n" for t, v in zip(timestamps, values)])
+
+
+def _value_texts(values: list[float]) -> dict[float, str] | None:
+    """``repr(float(v))`` of each distinct value when values repeat; None when they do not."""
+    # repr is most of the cost of series.csv, and an uptime, a count or a quiet error
+    # ratio takes few values (its first points tell). Not when a zero is negative: -0.0
+    # == 0.0 as a key.
+    first = values[:256]
+    if 2 * len(set(first)) > len(first):
+        return None
+    distinct = set(values)
+    if 2 * len(distinct) > len(values) or (0.0 in distinct and _negative_zero(values)):
+        return None
+    return {v: repr(float(v)) for v in distinct}
+
+
+def _negative_zero(values: list[float]) -> bool:
+    a = np.asarray(values, dtype=float)
+    return bool(np.signbit(a[a == 0]).any())
 
 
 def bundle_files(evidence: Evidence) -> dict[str, bytes]:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,15 +29,25 @@ CHUNK_BYTES = 4 << 20
 
 
 @dataclass
+class Run:
+    """Consecutive rows of one series."""
+
+    sid: str
+    start: int  # its first row
+    epochs: np.ndarray
+    values: np.ndarray
+    #: the series' own lists, when they already hold just these floats: their floats are
+    #: shared rather than made again (a build holds its evidence twice for a moment)
+    lists: tuple[list[float], list[float]] | None = None
+
+
+@dataclass
 class Rows:
     """series.csv's rows in file order, as runs of rows of one series."""
 
-    ids: list[str]  # the series of each run
-    bounds: list[int]  # run k is rows bounds[k]:bounds[k + 1]
-    epochs: np.ndarray
-    values: np.ndarray
+    runs: Iterable[Run]
     line: Callable[[int], int]  # the line of the file that ends row i
-    epoch_text: Callable[[int], str]  # row i's epoch as the file writes it
+    epoch_text: Callable[[int, float], str]  # row i's epoch as the file writes it
     #: what stopped the reading after the last row (raised once the rows pass the rules)
     failure: Exception | None = None
 
@@ -48,30 +59,29 @@ def usable_points(rows: Rows, warnings: list[Warning]) -> Points:
     series' last usable one, is refused (the first such row is named); a value infinite,
     NaN or beyond ±MAX_MAGNITUDE is unknown, as a sample never taken (one warning).
     """
-    epochs, values = rows.epochs, rows.values
-    outside = ~((epochs >= EPOCH_RANGE[0]) & (epochs <= EPOCH_RANGE[1]))  # NaN too
-    usable = (values >= -MAX_MAGNITUDE) & (values <= MAX_MAGNITUDE)
     points: Points = {}
     latest: dict[str, float] = {}  # each series' last usable instant, across its runs
     unusable: dict[str, int] = {}
     grid: tuple[np.ndarray, list[float]] = (np.empty(0), [])
-    for k, sid in enumerate(rows.ids):
-        a, b = rows.bounds[k], rows.bounds[k + 1]
-        if a == b:
-            continue
-        keep = usable[a:b]
-        _check_run(rows, sid, a, keep, outside[a:b], latest.get(sid, -np.inf))
-        instants = epochs[a:b][keep]
-        ts_list, v_list = points.setdefault(sid, ([], []))
-        # Series share their time grid: one float per instant, shared by all of them.
-        if not np.array_equal(instants, grid[0]):
-            grid = (instants, instants.tolist())
-        ts_list.extend(grid[1])
-        v_list.extend(values[a:b][keep].tolist())
-        if len(instants) < b - a:
-            unusable[sid] = unusable.get(sid, 0) + (b - a - len(instants))
-        if len(instants):
-            latest[sid] = float(instants[-1])
+    for run in rows.runs:
+        keep = (run.values >= -MAX_MAGNITUDE) & (run.values <= MAX_MAGNITUDE)  # NaN fails it
+        _check_run(rows, run, keep, latest.get(run.sid, -np.inf))
+        ts_list, v_list = points.setdefault(run.sid, ([], []))
+        dropped = len(keep) - int(np.count_nonzero(keep))
+        if run.lists is not None and not dropped:
+            ts_list.extend(run.lists[0])
+            v_list.extend(run.lists[1])
+        else:
+            instants = run.epochs[keep]
+            # Series share their time grid: one float per instant, shared by all of them.
+            if not np.array_equal(instants, grid[0]):
+                grid = (instants, instants.tolist())
+            ts_list.extend(grid[1])
+            v_list.extend(run.values[keep].tolist())
+        if dropped:
+            unusable[run.sid] = unusable.get(run.sid, 0) + dropped
+        if ts_list:
+            latest[run.sid] = ts_list[-1]
     if rows.failure is not None:
         raise rows.failure
     if unusable:
@@ -79,11 +89,10 @@ def usable_points(rows: Rows, warnings: list[Warning]) -> Points:
     return points
 
 
-def _check_run(
-    rows: Rows, sid: str, start: int, keep: np.ndarray, outside: np.ndarray, before: float
-) -> None:
+def _check_run(rows: Rows, run: Run, keep: np.ndarray, before: float) -> None:
     """Raise the first refused row of one run: a wrong epoch, or a step back in time."""
-    t = rows.epochs[start : start + len(keep)]
+    t = run.epochs
+    outside = ~((t >= EPOCH_RANGE[0]) & (t <= EPOCH_RANGE[1]))  # NaN too
     # The last usable instant before each row: an earlier usable row of the run, or `before`.
     last = np.where(keep, np.arange(len(t)), -1)
     np.maximum.accumulate(last, out=last)
@@ -94,13 +103,14 @@ def _check_run(
     first_wrong = int(wrong[0]) if len(wrong) else len(t)
     first_back = int(back[0]) if len(back) else len(t)
     if first_wrong < len(t) and first_wrong <= first_back:  # a row's epoch is read first
-        i = start + first_wrong
+        i = run.start + first_wrong
         raise ShapeError(
-            f"line {rows.line(i)}: epoch {rows.epoch_text(i)} is not between 1970 and 9000"
+            f"line {rows.line(i)}: epoch {rows.epoch_text(i, float(t[first_wrong]))} is not "
+            "between 1970 and 9000"
         )
     if first_back < len(t):
         raise ShapeError(
-            f"line {rows.line(start + first_back)}: series {sid!r} goes back in time or "
+            f"line {rows.line(run.start + first_back)}: series {run.sid!r} goes back in time or "
             "repeats an instant"
         )
 
@@ -122,23 +132,21 @@ def unusable_warning(unusable: dict[str, int]) -> Warning:
 
 def written_rows(series: Sequence[Series]) -> Rows:
     """The rows series.csv holds for ``series``, as a rebuild reads them (serialize's floats)."""
-    ids: list[str] = []
-    bounds: list[int] = []
-    epochs: list[np.ndarray] = []
-    values: list[np.ndarray] = []
-    total = 0
-    for s in series:
-        n = min(len(s.timestamps), len(s.values))  # what serialize's zip() writes
-        if n:
-            ids.append(s.id)
-            bounds.append(total)
-            epochs.append(np.array(s.timestamps[:n], dtype=float))
-            values.append(np.array(s.values[:n], dtype=float))
-            total += n
-    bounds.append(total)
-    t = np.concatenate(epochs) if epochs else np.empty(0)
-    v = np.concatenate(values) if values else np.empty(0)
-    return Rows(ids, bounds, t, v, _lines_of(ids, bounds), lambda i: repr(float(t[i])))
+    sizes = [min(len(s.timestamps), len(s.values)) for s in series]  # what zip() writes
+    ids = [s.id for s, n in zip(series, sizes) if n]
+    bounds = list(itertools.accumulate((n for n in sizes if n), initial=0))
+
+    def runs() -> Iterator[Run]:  # a series at a time: no second copy of all the points
+        start = 0
+        for s, n in zip(series, sizes):
+            if n:
+                ts, vs = s.timestamps[:n], s.values[:n]
+                plain = set(map(type, ts)) == set(map(type, vs)) == {float}
+                epochs, values = np.array(ts, dtype=float), np.array(vs, dtype=float)
+                yield Run(s.id, start, epochs, values, (ts, vs) if plain else None)
+                start += n
+
+    return Rows(runs(), _lines_of(ids, bounds), lambda _i, t: repr(t))
 
 
 def _lines_of(ids: list[str], bounds: list[int]) -> Callable[[int], int]:
@@ -179,8 +187,8 @@ def _plain_rows(data: bytes) -> Rows | None:
         chunk = _plain_chunk(data[start:end])
         if chunk is None:
             return None
-        runs, t, v = chunk
-        for sid, offset in runs:
+        heads, t, v = chunk
+        for sid, offset in heads:
             if not ids or sid != ids[-1]:
                 ids.append(sid)
                 bounds.append(total + offset)
@@ -189,13 +197,19 @@ def _plain_rows(data: bytes) -> Rows | None:
         total += len(t)
         start = end
     bounds.append(total)
-    t_all = np.concatenate(epochs) if epochs else np.empty(0)
-    v_all = np.concatenate(values) if values else np.empty(0)
+    runs = _runs(
+        ids, bounds, np.concatenate([np.empty(0), *epochs]), np.concatenate([np.empty(0), *values])
+    )
 
-    def epoch_text(i: int) -> str:
+    def epoch_text(i: int, _t: float) -> str:
         return data.split(b"\n", i + 2)[i + 1].split(b",")[2].decode("utf-8")
 
-    return Rows(ids, bounds, t_all, v_all, lambda i: i + 2, epoch_text)
+    return Rows(runs, lambda i: i + 2, epoch_text)
+
+
+def _runs(ids: list[str], bounds: list[int], epochs: np.ndarray, values: np.ndarray) -> list[Run]:
+    """Run k is rows bounds[k]:bounds[k + 1], of series ids[k]."""
+    return [Run(sid, a, epochs[a:b], values[a:b]) for sid, a, b in zip(ids, bounds, bounds[1:])]
 
 
 def _plain_chunk(chunk: bytes) -> tuple[list[tuple[str, int]], np.ndarray, np.ndarray] | None:
@@ -261,12 +275,5 @@ def _csv_rows(data: bytes) -> Rows:
     except (ValueError, csv.Error) as exc:
         failure = exc
     bounds.append(len(epochs))
-    return Rows(
-        ids,
-        bounds,
-        np.array(epochs, dtype=float),
-        np.array(values, dtype=float),
-        lines.__getitem__,
-        texts.__getitem__,
-        failure,
-    )
+    runs = _runs(ids, bounds, np.array(epochs, dtype=float), np.array(values, dtype=float))
+    return Rows(runs, lines.__getitem__, lambda i, _t: texts[i], failure)

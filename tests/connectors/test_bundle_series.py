@@ -206,3 +206,23 @@ def test_series_split_across_chunks_are_read_whole(monkeypatch) -> None:  # noqa
     assert usable_points(read_rows(data), []) == whole
     assert whole == {s.id: (s.timestamps, s.values) for s in evidence.series}
     assert dataclasses.replace(evidence.series[0]).values == whole["error_ratio.checkout"][1]
+
+
+def test_series_csv_writes_each_value_by_repr_even_when_values_repeat() -> None:
+    """Repeated values are formatted once; a negative zero among zeros stays negative."""
+    evidence = awkward()
+    grid = [E0 + 15 * i for i in range(600)]
+    evidence.series += [
+        series("zeros", grid, [0.0] * 299 + [-0.0] + [0] * 300),
+        series("uptime", grid, [1, 1.0, True] * 200),
+        series("nan", grid, [math.nan, 0.5] * 300),
+    ]
+    expected = ["series_id,timestamp,epoch,value\n"]
+    for s in evidence.series:
+        sid = f'"{s.id}"'.replace('"b"', '""b""') if '"' in s.id else s.id
+        for t, v in zip(s.timestamps, s.values):
+            stamp = dt.datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            expected.append(f"{sid},{stamp},{float(t)!r},{float(v)!r}\n")
+    written = serialize(evidence)["series.csv"].decode("utf-8")
+    assert written == "".join(expected)
+    assert written.count(",-0.0\n") == 3  # two in signed_zero, one among the zeros
