@@ -216,30 +216,47 @@ def _plain_chunk(chunk: bytes) -> tuple[list[tuple[str, int]], np.ndarray, np.nd
     """(each run's id and first row, epochs, values) of whole lines of plain cells."""
     u8 = np.frombuffer(chunk, np.uint8)
     ends = np.flatnonzero(u8 == ord("\n"))
-    commas = np.searchsorted(np.flatnonzero(u8 == ord(",")), ends)
-    widths = np.diff(ends, prepend=-1)
-    if (np.diff(commas, prepend=0) != 3).any() or widths.max() > csv.field_size_limit():
+    commas = np.flatnonzero(u8 == ord(","))
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    if (
+        len(commas) != 3 * len(ends)
+        or (np.searchsorted(commas, ends) != 3 * np.arange(1, len(ends) + 1)).any()
+        or (ends - starts).max() > csv.field_size_limit()
+    ):
         return None
     try:
-        cells = chunk.decode("utf-8").replace("\n", ",").split(",")
-        n = len(ends)
-        t = _instants(cells[2 : 4 * n : 4])
-        v = np.fromiter(map(float, cells[3 : 4 * n : 4]), float, n)
+        # numpy's parser: C, no Python object per cell, and what it reads it reads as
+        # float() does (correctly rounded); what it refuses, the csv module reads.
+        numbers = np.loadtxt(
+            io.BytesIO(chunk),
+            delimiter=",",
+            usecols=(2, 3),
+            comments=None,
+            quotechar=None,
+            dtype=float,
+            encoding="utf-8",
+            ndmin=2,
+        )
     except ValueError:
         return None
-    sids = cells[0 : 4 * n : 4]
-    # Runs by hash, then checked string by string: a collision cannot merge two series.
-    hashes = np.fromiter(map(hash, sids), np.int64, n)
-    starts = [0, *(np.flatnonzero(hashes[1:] != hashes[:-1]) + 1).tolist(), n]
-    if any(sids[a:b].count(sids[a]) != b - a for a, b in zip(starts, starts[1:])):
+    if len(numbers) != len(ends):
         return None
-    return [(sids[a], a) for a in starts[:-1]], t, v
+    heads = _runs_of(u8, starts, commas[0::3])
+    try:
+        return [(chunk[a:b].decode("utf-8"), int(k)) for k, a, b in heads], *numbers.T
+    except UnicodeDecodeError:
+        return None
 
 
-def _instants(cells: list[str]) -> np.ndarray:
-    """``float()`` of each cell, each distinct cell converted once (series share instants)."""
-    numbers = {cell: float(cell) for cell in dict.fromkeys(cells)}
-    return np.fromiter(map(numbers.__getitem__, cells), float, len(cells))
+def _runs_of(u8: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> list[tuple[int, int, int]]:
+    """(first line, id start, id stop) of each run of lines whose ids (u8[start:stop]) are equal."""
+    widths = stops - starts
+    same = widths[1:] == widths[:-1]  # each line's id against the line before's, byte by byte
+    before, here, last = starts[:-1], starts[1:], len(u8) - 1
+    for j in range(int(widths.max(initial=0))):
+        same &= (j >= widths[1:]) | (u8[before + j] == u8[np.minimum(here + j, last)])
+    firsts = np.concatenate(([0], np.flatnonzero(~same) + 1))
+    return list(zip(firsts.tolist(), starts[firsts].tolist(), stops[firsts].tolist()))
 
 
 def _csv_rows(data: bytes) -> Rows:
