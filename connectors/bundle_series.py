@@ -24,7 +24,7 @@ from pmrecon.model import Series, Warning
 #: Each series' (timestamps, values), by series id.
 Points = dict[str, tuple[list[float], list[float]]]
 
-#: Bytes of series.csv parsed at a time: the whole file is never split into strings at once.
+#: Bytes of series.csv parsed at a time: the reader's work arrays stay a few MB whatever the file.
 CHUNK_BYTES = 4 << 20
 
 
