@@ -27,9 +27,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
+
 from connectors.bundle_checks import (
-    EPOCH_RANGE,
-    MAX_MAGNITUDE,
     MAX_MANIFEST_BYTES,
     ShapeError,
     check_logs,
@@ -38,6 +38,7 @@ from connectors.bundle_checks import (
     plain_name,
     read_member,
 )
+from connectors.bundle_series import Points, Rows, read_rows, usable_points, written_rows
 from pmrecon import __version__
 from pmrecon.errors import EvidenceError
 from pmrecon.fsutil import public_dir
@@ -108,7 +109,8 @@ def serialize(evidence: Evidence) -> dict[str, bytes]:
     writer.writerow(["series_id", "timestamp", "epoch", "value"])
     # Encoded series by series: the whole file never exists as a million small strings.
     chunks: list[bytes] = [head.getvalue().encode("utf-8")]
-    stamps: dict[float, str] = {}  # series share their time grid: format each instant once
+    # Series share their time grid: each instant's "timestamp,epoch," is formatted once.
+    stamps: dict[float, str] = {}
     for s in evidence.series:
         m = {
             f.name: to_jsonable(getattr(s, f.name))
@@ -117,16 +119,7 @@ def serialize(evidence: Evidence) -> dict[str, bytes]:
         }
         m["id"] = s.id
         meta.append(m)
-        one = io.StringIO()
-        csv.writer(one, lineterminator="").writerow([s.id])
-        sid = one.getvalue()  # quoted once, as csv.writer would
-        rows = []
-        for ts, v in zip(s.timestamps, s.values):
-            stamp = stamps.get(ts)
-            if stamp is None:
-                stamp = stamps[ts] = f"{rfc3339(utc(ts))},{float(ts)!r}"
-            rows.append(f"{sid},{stamp},{float(v)!r}\n")
-        chunks.append("".join(rows).encode("utf-8"))
+        chunks.append(_csv_rows(s, stamps).encode("utf-8"))
     files["series.json"] = _dumps(meta)
     if evidence.breakdowns:
         files["breakdowns.json"] = _dumps(to_jsonable(evidence.breakdowns))
@@ -140,6 +133,42 @@ def serialize(evidence: Evidence) -> dict[str, bytes]:
     out = {name: text.encode("utf-8") for name, text in files.items()}
     out["series.csv"] = b"".join(chunks)
     return out
+
+
+def _csv_rows(s: Series, stamps: dict[float, str]) -> str:
+    """The series.csv lines of one series: ``id,timestamp,epoch,value`` per point, floats by repr."""
+    timestamps, values = s.timestamps, s.values
+    n = min(len(timestamps), len(values))  # as zip() pairs them
+    if len(timestamps) != len(values):
+        timestamps, values = timestamps[:n], values[:n]
+    for ts in set(timestamps).difference(stamps):
+        stamps[ts] = f"{rfc3339(utc(ts))},{float(ts)!r},"
+    one = io.StringIO()
+    csv.writer(one, lineterminator="").writerow([s.id])
+    sid = one.getvalue()  # quoted once, as csv.writer would
+    text = _value_texts(values)
+    if text is None:
+        return "".join([f"{sid},{stamps[t]}{float(v)!r}\n" for t, v in zip(timestamps, values)])
+    return "".join([f"{sid},{stamps[t]}{text[v]}\n" for t, v in zip(timestamps, values)])
+
+
+def _value_texts(values: list[float]) -> dict[float, str] | None:
+    """``repr(float(v))`` of each distinct value when values repeat; None when they do not."""
+    # repr is most of the cost of series.csv, and an uptime, a count or a quiet error
+    # ratio takes few values (its first points tell). Not when a zero is negative: -0.0
+    # == 0.0 as a key.
+    first = values[:256]
+    if 2 * len(set(first)) > len(first):
+        return None
+    distinct = set(values)
+    if 2 * len(distinct) > len(values) or (0.0 in distinct and _negative_zero(values)):
+        return None
+    return {v: repr(float(v)) for v in distinct}
+
+
+def _negative_zero(values: list[float]) -> bool:
+    a = np.asarray(values, dtype=float)
+    return bool(np.signbit(a[a == 0]).any())
 
 
 def bundle_files(evidence: Evidence) -> dict[str, bytes]:
@@ -279,27 +308,28 @@ def evidence_from_files(files: dict[str, bytes], where: str = "evidence") -> Evi
     for name, digest in hashes.items():
         _verify(name, files.get(name), digest, where)
         raw[name] = files[name]
+    return _evidence(manifest, raw, where, lambda: read_rows(raw["series.csv"]))
+
+
+def evidence_as_read(evidence: Evidence, files: dict[str, bytes]) -> Evidence:
+    """What :func:`evidence_from_files` reads from ``files``, ``bundle_files(evidence)``, without
+    parsing series.csv back: its points come from ``evidence``'s series, through the same rules."""
+    manifest, hashes = _manifest(files[MANIFEST], "evidence")
+    raw = {name: files[name] for name in hashes}
+    return _evidence(manifest, raw, "evidence", lambda: written_rows(evidence.series))
+
+
+def _evidence(
+    manifest: dict[str, Any], raw: dict[str, bytes], where: str, rows: Callable[[], Rows]
+) -> Evidence:
     try:
-        evidence = _deserialize(manifest, raw)
+        return _deserialize(manifest, raw, rows)
     except _CONTENT_ERRORS as exc:
         what = str(exc) if isinstance(exc, ShapeError) else f"{type(exc).__name__}: {exc}"
         raise EvidenceError(
             f"evidence bundle {where} is malformed: {what[:300]}; restore the original bundle "
             "(or rebuild it from the sources)"
         ) from None
-    return evidence
-
-
-def _unusable_warning(unusable: dict[str, int]) -> Warning:
-    """One warning for the values read as unknown, naming the first series that held them."""
-    named = ", ".join(sorted(unusable)[:3]) + (", …" if len(unusable) > 3 else "")
-    return Warning(
-        source="evidence",
-        message=f"{sum(unusable.values())} value(s) of {len(unusable)} series infinite, NaN or "
-        f"beyond ±{MAX_MAGNITUDE:g} read as unknown, as if never sampled ({named})",
-        code="unusable_values",
-        params={"count": sum(unusable.values()), "series": named},
-    )
 
 
 #: What a file of a bundle may fail with when its content is not what it should be.
@@ -342,9 +372,13 @@ def _objects(raw: dict[str, bytes], name: str, cls: type[_T]) -> list[_T]:
     return _part(name, read)
 
 
-def _deserialize(manifest: dict[str, Any], raw: dict[str, bytes]) -> Evidence:
+def _deserialize(
+    manifest: dict[str, Any], raw: dict[str, bytes], rows: Callable[[], Rows]
+) -> Evidence:
     warnings: list[Warning] = []
-    points = _part("series.csv", lambda: _points(raw, warnings))
+    points: Points = {}
+    if "series.csv" in raw:
+        points = _part("series.csv", lambda: usable_points(rows(), warnings))
     logs = _part("logs.json", lambda: _logs(raw)) if "logs.json" in raw else None
     window, baseline = _part(MANIFEST, lambda: _windows(manifest))
     evidence = Evidence(
@@ -374,56 +408,7 @@ def _windows(manifest: dict[str, Any]) -> tuple[Window, Window | None]:
     return window, baseline
 
 
-def _points(
-    raw: dict[str, bytes], warnings: list[Warning]
-) -> dict[str, tuple[list[float], list[float]]]:
-    """Each series' (timestamps, values) from series.csv; values no figure can be are left out."""
-    points: dict[str, tuple[list[float], list[float]]] = {}
-    if "series.csv" not in raw:
-        return points
-    # Read line by line from the bytes (no decoded copy of the whole file); series
-    # share their time grid, so each instant becomes one float shared by all of them.
-    text = io.TextIOWrapper(io.BytesIO(raw["series.csv"]), encoding="utf-8", newline="")
-    reader = csv.reader(text)
-    next(reader, None)
-    current = None
-    ts_list: list[float] = []
-    v_list: list[float] = []
-    instants: dict[str, float] = {}
-    unusable: dict[str, int] = {}
-    for row in reader:
-        if len(row) != 4:
-            raise ShapeError(f"line {reader.line_num}: {len(row)} columns, not 4")
-        sid, _ts, epoch, value = row
-        if sid != current:
-            ts_list, v_list = points.setdefault(sid, ([], []))
-            current = sid
-        t = instants.get(epoch)
-        if t is None:
-            t = float(epoch)
-            if not EPOCH_RANGE[0] <= t <= EPOCH_RANGE[1]:
-                raise ShapeError(
-                    f"line {reader.line_num}: epoch {epoch} is not between 1970 and 9000"
-                )
-            instants[epoch] = t
-        if ts_list and t <= ts_list[-1]:
-            raise ShapeError(
-                f"line {reader.line_num}: series {sid!r} goes back in time or repeats an instant"
-            )
-        v = float(value)
-        if not -MAX_MAGNITUDE <= v <= MAX_MAGNITUDE:  # NaN fails it too
-            unusable[sid] = unusable.get(sid, 0) + 1  # unknown, as a sample never taken
-            continue
-        ts_list.append(t)
-        v_list.append(v)
-    if unusable:
-        warnings.append(_unusable_warning(unusable))
-    return points
-
-
-def _series(
-    raw: dict[str, bytes], points: dict[str, tuple[list[float], list[float]]]
-) -> list[Series]:
+def _series(raw: dict[str, bytes], points: Points) -> list[Series]:
     series = []
     seen: set[str] = set()
     for i, m in enumerate(_load(raw, "series.json", [])):

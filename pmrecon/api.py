@@ -26,7 +26,7 @@ import connectors
 from connectors.base import CheckResult, CollectRequest, MetricsSource, Source, SourceContext
 from connectors.bundle import (
     bundle_files,
-    evidence_from_files,
+    evidence_as_read,
     read_bundle,
     read_listed,
     with_files,
@@ -614,11 +614,10 @@ def _build(config: Config, request: BuildRequest, progress: ProgressCallback | N
         if recorded is not None:
             config, request = with_recorded_settings(config, request, recorded)
     lang = config["language"]
-    # Analyse what the bundle holds, read back from its bytes, so a rebuild from the
-    # bundle gives byte-identical findings.
+    # Analyse what the bundle holds, as a rebuild from it reads it (byte-identical
+    # findings), without parsing back the series.csv just written.
     files = bundle_files(evidence)
-    del evidence  # not held while its copy is parsed back: that is the peak of memory
-    evidence = evidence_from_files(files)
+    evidence = evidence_as_read(evidence, files)
     say("analysing", "analyse")
     findings = analyse_evidence(evidence, config, request.human)
     title = request.title or config.get("title") or default_title(findings, lang)
