@@ -23,7 +23,7 @@ import io
 import json
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -152,7 +152,7 @@ def _csv_rows(s: Series, stamps: dict[float, str]) -> str:
     return "".join([f"{sid},{stamps[t]}{text[v]}\n" for t, v in zip(timestamps, values)])
 
 
-def _value_texts(values: list[float]) -> dict[float, str] | None:
+def _value_texts(values: Sequence[float]) -> dict[float, str] | None:
     """``repr(float(v))`` of each distinct value when values repeat; None when they do not."""
     # repr is most of the cost of series.csv, and an uptime, a count or a quiet error
     # ratio takes few values (its first points tell). Not when a zero is negative: -0.0
@@ -166,7 +166,7 @@ def _value_texts(values: list[float]) -> dict[float, str] | None:
     return {v: repr(float(v)) for v in distinct}
 
 
-def _negative_zero(values: list[float]) -> bool:
+def _negative_zero(values: Sequence[float]) -> bool:
     a = np.asarray(values, dtype=float)
     return bool(np.signbit(a[a == 0]).any())
 

@@ -13,6 +13,7 @@ import csv
 import io
 import itertools
 import re
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -22,7 +23,7 @@ from connectors.bundle_checks import EPOCH_RANGE, MAX_MAGNITUDE, ShapeError
 from pmrecon.model import Series, Warning
 
 #: Each series' (timestamps, values), by series id.
-Points = dict[str, tuple[list[float], list[float]]]
+Points = dict[str, tuple["array[float]", "array[float]"]]
 
 #: Bytes of series.csv parsed at a time: the reader's work arrays stay a few MB whatever the file.
 CHUNK_BYTES = 4 << 20
@@ -36,9 +37,6 @@ class Run:
     start: int  # its first row
     epochs: np.ndarray
     values: np.ndarray
-    #: the series' own lists, when they already hold just these floats: their floats are
-    #: shared rather than made again (a build holds its evidence twice for a moment)
-    lists: tuple[list[float], list[float]] | None = None
 
 
 @dataclass
@@ -62,26 +60,18 @@ def usable_points(rows: Rows, warnings: list[Warning]) -> Points:
     points: Points = {}
     latest: dict[str, float] = {}  # each series' last usable instant, across its runs
     unusable: dict[str, int] = {}
-    grid: tuple[np.ndarray, list[float]] = (np.empty(0), [])
     for run in rows.runs:
         keep = (run.values >= -MAX_MAGNITUDE) & (run.values <= MAX_MAGNITUDE)  # NaN fails it
         _check_run(rows, run, keep, latest.get(run.sid, -np.inf))
-        ts_list, v_list = points.setdefault(run.sid, ([], []))
+        ts_col, v_col = points.setdefault(run.sid, (array("d"), array("d")))
         dropped = len(keep) - int(np.count_nonzero(keep))
-        if run.lists is not None and not dropped:
-            ts_list.extend(run.lists[0])
-            v_list.extend(run.lists[1])
-        else:
-            instants = run.epochs[keep]
-            # Series share their time grid: one float per instant, shared by all of them.
-            if not np.array_equal(instants, grid[0]):
-                grid = (instants, instants.tolist())
-            ts_list.extend(grid[1])
-            v_list.extend(run.values[keep].tolist())
+        # machine floats copied as bytes: no Python object per point
+        ts_col.frombytes(run.epochs[keep].astype(float).tobytes())
+        v_col.frombytes(run.values[keep].astype(float).tobytes())
         if dropped:
             unusable[run.sid] = unusable.get(run.sid, 0) + dropped
-        if ts_list:
-            latest[run.sid] = ts_list[-1]
+        if ts_col:
+            latest[run.sid] = ts_col[-1]
     if rows.failure is not None:
         raise rows.failure
     if unusable:
@@ -140,10 +130,9 @@ def written_rows(series: Sequence[Series]) -> Rows:
         start = 0
         for s, n in zip(series, sizes):
             if n:
-                ts, vs = s.timestamps[:n], s.values[:n]
-                plain = set(map(type, ts)) == set(map(type, vs)) == {float}
-                epochs, values = np.array(ts, dtype=float), np.array(vs, dtype=float)
-                yield Run(s.id, start, epochs, values, (ts, vs) if plain else None)
+                epochs = np.array(s.timestamps[:n], dtype=float)
+                values = np.array(s.values[:n], dtype=float)
+                yield Run(s.id, start, epochs, values)
                 start += n
 
     return Rows(runs(), _lines_of(ids, bounds), lambda _i, t: repr(t))

@@ -87,7 +87,7 @@ def test_awkward_numbers_are_read_as_a_rebuild_reads_them() -> None:
     files = bundle_files(evidence)
     built = evidence_as_read(evidence, files)
     assert built == evidence_from_files(files)
-    points = {s.id: (s.timestamps, s.values) for s in built.series}
+    points = {s.id: (list(s.timestamps), list(s.values)) for s in built.series}
     ints = [float(E0 + 15 * i) for i in range(6)]
     # The rules spelled out: every number a float; NaN, ±inf and beyond ±1e100 left out.
     assert points["ints.checkout"] == (ints, [0.0, 1.0, 2.0, 3.0, 4.0, 5.0])
@@ -240,6 +240,6 @@ def test_the_fast_reader_tells_apart_ids_of_one_width() -> None:
     assert rows is not None
     points = usable_points(rows, [])
     assert points == usable_points(_csv_rows(data), [])
-    assert points == {
+    assert {k: (list(t), list(v)) for k, (t, v) in points.items()} == {
         f"{n}.checkout": ([float(t) for t in grid], [i + 0.5] * 4) for i, n in enumerate(names)
     }
