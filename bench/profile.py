@@ -100,6 +100,7 @@ def main() -> int:
     p.add_argument("--smoke", action="store_true", help="the smoke dataset")
     p.add_argument("--services", type=int, default=DEFAULT_SERVICES, help="dataset size")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    p.add_argument("--keep", type=Path, help="build the report into DIR and keep it")
     p.add_argument("--es-heap", default="2g")
     p.add_argument("--interval", default="0.001", help="pyinstrument sampling interval (s)")
     p.add_argument(
@@ -163,7 +164,7 @@ def main() -> int:
                 "-c",
                 str(config),
                 "-o",
-                str(work / "out"),
+                str(args.keep or work / "out"),
             ]
             if not args.png:
                 build.append("--no-png")

@@ -39,6 +39,7 @@ from connectors.bundle_checks import (
     read_member,
 )
 from connectors.bundle_series import Points, Rows, read_rows, usable_points, written_rows
+from connectors.bundle_spool import Data, Files, SpooledFile, chunks_of, sha256_of
 from pmrecon import __version__
 from pmrecon.errors import EvidenceError
 from pmrecon.fsutil import public_dir
@@ -94,8 +95,9 @@ def _dumps(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, indent=1, sort_keys=False) + "\n"
 
 
-def serialize(evidence: Evidence) -> dict[str, bytes]:
-    """The bundle's files (name → bytes), manifest excluded."""
+def serialize(evidence: Evidence, *, spool: bool = False) -> dict[str, Data]:
+    """The bundle's files (name → bytes), manifest excluded; with ``spool``, series.csv is
+    written to a :class:`SpooledFile` as it is formatted instead of being held as bytes."""
     files: dict[str, str] = {
         "README.txt": FORMAT_README,
         "sources.json": _dumps(to_jsonable(evidence.sources)),
@@ -108,7 +110,10 @@ def serialize(evidence: Evidence) -> dict[str, bytes]:
     writer = csv.writer(head, lineterminator="\n")
     writer.writerow(["series_id", "timestamp", "epoch", "value"])
     # Encoded series by series: the whole file never exists as a million small strings.
-    chunks: list[bytes] = [head.getvalue().encode("utf-8")]
+    chunks: list[bytes] = []
+    spooled = SpooledFile() if spool else None
+    write = spooled.write if spooled is not None else chunks.append
+    write(head.getvalue().encode("utf-8"))
     # Series share their time grid: each instant's "timestamp,epoch," is formatted once.
     stamps: dict[float, str] = {}
     for s in evidence.series:
@@ -119,7 +124,7 @@ def serialize(evidence: Evidence) -> dict[str, bytes]:
         }
         m["id"] = s.id
         meta.append(m)
-        chunks.append(_csv_rows(s, stamps).encode("utf-8"))
+        write(_csv_rows(s, stamps).encode("utf-8"))
     files["series.json"] = _dumps(meta)
     if evidence.breakdowns:
         files["breakdowns.json"] = _dumps(to_jsonable(evidence.breakdowns))
@@ -130,8 +135,8 @@ def serialize(evidence: Evidence) -> dict[str, bytes]:
         files["samples.ndjson"] = "".join(
             json.dumps(x, ensure_ascii=False, sort_keys=True) + "\n" for x in samples
         )
-    out = {name: text.encode("utf-8") for name, text in files.items()}
-    out["series.csv"] = b"".join(chunks)
+    out: dict[str, Data] = {name: text.encode("utf-8") for name, text in files.items()}
+    out["series.csv"] = spooled if spooled is not None else b"".join(chunks)
     return out
 
 
@@ -171,41 +176,42 @@ def _negative_zero(values: Sequence[float]) -> bool:
     return bool(np.signbit(a[a == 0]).any())
 
 
-def bundle_files(evidence: Evidence) -> dict[str, bytes]:
-    """Every file of the bundle, manifest included, as bytes."""
-    files = serialize(evidence)
+def bundle_files(evidence: Evidence, *, spool: bool = False) -> dict[str, Data]:
+    """Every file of the bundle, manifest included, as bytes (series.csv spooled to a
+    temporary file with ``spool``: a build's largest file is not held in memory)."""
+    files = serialize(evidence, spool=spool)
     manifest = {
         "schema_version": SCHEMA_VERSION,
         "pmrecon_version": evidence.pmrecon_version or __version__,
         "window": to_jsonable(evidence.window),
         "baseline": to_jsonable(evidence.baseline),
-        "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},
+        "files": {name: sha256_of(data) for name, data in sorted(files.items())},
     }
     files[MANIFEST] = _dumps(manifest).encode("utf-8")
     return files
 
 
-def with_files(files: dict[str, bytes], extra: dict[str, bytes]) -> dict[str, bytes]:
+def with_files(files: Files, extra: dict[str, bytes]) -> dict[str, Data]:
     """The bundle's files plus ``extra`` (e.g. the build's settings), listed and hashed in the manifest."""
-    manifest = json.loads(files[MANIFEST].decode("utf-8"))
+    manifest = json.loads(bytes(files[MANIFEST]).decode("utf-8"))
     out = {**files, **extra}
     manifest["files"] = {
-        name: hashlib.sha256(data).hexdigest()
-        for name, data in sorted(out.items())
-        if name != MANIFEST
+        name: sha256_of(data) for name, data in sorted(out.items()) if name != MANIFEST
     }
     out[MANIFEST] = _dumps(manifest).encode("utf-8")
     return out
 
 
-def write_files(files: dict[str, bytes], target: Path) -> None:
+def write_files(files: Files, target: Path) -> None:
     """Write bundle files into ``target`` atomically: a new folder renamed over the old one."""
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".evidence-", dir=target.parent))
     try:
         public_dir(staging)
         for name, data in files.items():
-            (staging / name).write_bytes(data)
+            with open(staging / name, "wb") as fh:
+                for chunk in chunks_of(data):
+                    fh.write(chunk)
         old = None
         if target.exists() or target.is_symlink():
             if target.is_symlink() or not target.is_dir():
@@ -311,11 +317,16 @@ def evidence_from_files(files: dict[str, bytes], where: str = "evidence") -> Evi
     return _evidence(manifest, raw, where, lambda: read_rows(raw["series.csv"]))
 
 
-def evidence_as_read(evidence: Evidence, files: dict[str, bytes]) -> Evidence:
+def evidence_as_read(evidence: Evidence, files: Files) -> Evidence:
     """What :func:`evidence_from_files` reads from ``files``, ``bundle_files(evidence)``, without
     parsing series.csv back: its points come from ``evidence``'s series, through the same rules."""
-    manifest, hashes = _manifest(files[MANIFEST], "evidence")
-    raw = {name: files[name] for name in hashes}
+    manifest, hashes = _manifest(bytes(files[MANIFEST]), "evidence")
+    # series.csv is not read (its points come from memory): a spooled one stays on disk
+    raw = {
+        name: b"" if isinstance(data, SpooledFile) else data
+        for name in hashes
+        for data in [files[name]]
+    }
     return _evidence(manifest, raw, "evidence", lambda: written_rows(evidence.series))
 
 

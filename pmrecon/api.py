@@ -616,7 +616,7 @@ def _build(config: Config, request: BuildRequest, progress: ProgressCallback | N
     lang = config["language"]
     # Analyse what the bundle holds, as a rebuild from it reads it (byte-identical
     # findings), without parsing back the series.csv just written.
-    files = bundle_files(evidence)
+    files = bundle_files(evidence, spool=True)
     evidence = evidence_as_read(evidence, files)
     say("analysing", "analyse")
     findings = analyse_evidence(evidence, config, request.human)

@@ -24,6 +24,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from connectors.bundle_spool import Data, Files, chunks_of, size_of
+
 from . import __version__
 from .config import Config
 from .fsutil import atomic_write
@@ -36,9 +38,10 @@ INPUTS_FILE = ".pmrecon/inputs.json"
 NOT_REPORT = (INPUTS_FILE, ".pmrecon/scan.json")
 
 
-def _feed(h: Any, label: str, data: bytes) -> None:
-    h.update(f"{label}\0{len(data)}\0".encode())
-    h.update(data)
+def _feed(h: Any, label: str, data: Data) -> None:
+    h.update(f"{label}\0{size_of(data)}\0".encode())
+    for chunk in chunks_of(data):  # a spooled series.csv is read back a chunk at a time
+        h.update(chunk)
 
 
 def _tree(root: Path) -> Iterable[tuple[str, Path]]:
@@ -50,7 +53,7 @@ def _tree(root: Path) -> Iterable[tuple[str, Path]]:
 def inputs_digest(
     *,
     config: Config,
-    bundle: Mapping[str, bytes],
+    bundle: Files,
     findings: Mapping[str, Any],
     title: str,
     png: bool,

@@ -380,7 +380,7 @@ def _detail(
         duration_seconds=inc.get("duration_seconds") or inc.get("elapsed_seconds"),
         impact=inc.get("impact_level_suggested"),
     )
-    files = bundle_files(evidence)
+    files = bundle_files(evidence, spool=True)
     with tempfile.TemporaryDirectory(prefix="pmrecon-scan-") as tmp:
         bundle = Path(tmp) / "evidence"
         write_files(files, bundle)

@@ -158,8 +158,8 @@ def watch_writes() -> Iterator[None]:
         _check_produced("findings", "findings.json (bytes as produced)", raw)
         return raw
 
-    def bundle_files(evidence: Any) -> dict[str, bytes]:
-        files = real_bundle(evidence)
+    def bundle_files(evidence: Any, **kw: Any) -> dict[str, Any]:
+        files = real_bundle(evidence, **kw)
         _check_produced("manifest", "manifest.json (bytes as produced)", files["manifest.json"])
         return files
 
