@@ -8,7 +8,6 @@ know, with one node anywhere in it replaced by arbitrary JSON.
 
 from __future__ import annotations
 
-import copy
 import math
 from typing import Any
 
@@ -16,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors.elasticsearch.shapes import _search_ok, _search_problem, answer_problem
+from tests.connectors.elasticsearch.es_answers import put
 
 T0 = 1_780_000_000_000  # epoch milliseconds, 2026
 
@@ -94,17 +94,6 @@ def _paths(node: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return out
 
 
-def _replaced(doc: Any, path: tuple[Any, ...], value: Any) -> Any:
-    if not path:
-        return value
-    doc = copy.deepcopy(doc)
-    node = doc
-    for step in path[:-1]:
-        node = node[step]
-    node[path[-1]] = value
-    return doc
-
-
 GOOD = _good()
 PATHS = _paths(GOOD)
 SCALARS = st.one_of(
@@ -135,7 +124,7 @@ def test_the_fast_pass_lets_a_well_formed_answer_through() -> None:
 def test_what_the_fast_pass_lets_through_the_detailed_check_finds_well_formed(
     path: tuple[Any, ...], value: Any
 ) -> None:
-    answer = _replaced(GOOD, path, value)
+    answer = put(GOOD, path, value)
     if _search_ok(answer, REQUEST):
         assert _search_problem(answer, REQUEST, "id") is None, (path, value)
 
@@ -148,6 +137,6 @@ def test_the_fast_pass_doubts_a_number_that_is_not_finite() -> None:
         ("aggregations", "services", "buckets", 0, "doc_count"),
         ("aggregations", "sizes", "buckets", 0, "key"),
     ):
-        answer = _replaced(GOOD, path, math.inf)
+        answer = put(GOOD, path, math.inf)
         assert not _search_ok(answer, REQUEST), path
         assert _search_problem(answer, REQUEST, "id") is not None, path
