@@ -53,6 +53,7 @@ TEXT: dict[str, str] = {
     "graph.legend.baseline": "baseline",
     "graph.legend.baseline_shifted": "baseline (shifted by {shift})",
     "graph.threshold": "threshold {value}",
+    "graph.services_drawn": "{shown} of {total} services drawn: the incident's, then the highest",
     "graph.availability.requests": "{service} availability (requests)",
     "graph.availability.up": "{service} availability (up)",
     "graph.alert.pending": "pending",

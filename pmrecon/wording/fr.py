@@ -53,6 +53,7 @@ TEXT: dict[str, str] = {
     "graph.legend.baseline": "référence",
     "graph.legend.baseline_shifted": "référence (décalée de {shift})",
     "graph.threshold": "seuil {value}",
+    "graph.services_drawn": "{shown} services tracés sur {total} : ceux de l'incident, puis les plus hauts",
     "graph.availability.requests": "{service} disponibilité (requêtes)",
     "graph.availability.up": "{service} disponibilité (up)",
     "graph.alert.pending": "en attente",

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from pmrecon.report.graphs import data as graph_data
 from pmrecon.report.graphs import draw_figures
 from pmrecon.report.graphs.data import availability_series, key_instants, thresholds
 from pmrecon.report.graphs.style import PALETTE
@@ -28,6 +29,14 @@ UP_ONLY = SERVICES[::3]
 
 @pytest.fixture(scope="module")
 def case():
+    # every service drawn, as a figure of few services is: what these tests check is how a
+    # figure of many lines is built (the cap on the services drawn is tested below)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(graph_data, "MAX_SERVICES_DRAWN", len(SERVICES))
+        return _case()
+
+
+def _case():
     degraded = Deg(T("2026-03-01 09:40"), T("2026-03-01 10:10"), error_ratio=0.2, latency=2.0)
     services = [
         Svc(
@@ -147,3 +156,46 @@ def test_the_incident_and_key_instants_are_marked_after_the_thresholds(case, nam
     notes = [a for a in fig.layout.annotations if a not in labels and a.xref == "x"]
     assert [a.x for a in notes if a.y == 1] == [s.x0 for s in marks]
     assert all(html.unescape(a.text).split()[-1] == a.x[11:16] for a in notes if a.y == 1)
+
+
+def test_a_figure_of_many_services_draws_the_incidents_then_the_highest(case):
+    """Past MAX_SERVICES_DRAWN, a line figure draws the incident's services first, then the
+    others by the highest value their window reaches, and says how many it draws."""
+    ev, f, _ = case
+    cap = graph_data.MAX_SERVICES_DRAWN
+    assert cap < len(SERVICES)
+    figs = {d.name: d for d in draw_figures(ev, f, tz=TZ, lang="en")}
+    impacted = [s["name"] for s in f["incident"]["services"]]
+    assert impacted and set(impacted) <= set(SERVICES[:4])  # the degraded ones
+    for name in ("error_ratio", "latency", "throughput"):
+        fig = figs[name].fig
+        drawn = {t.legendgroup for t in fig.data if not _is_baseline(t)}
+        assert len(drawn) == cap, name
+        assert set(impacted) <= drawn, name
+        notes = [a.text for a in fig.layout.annotations if "services drawn" in (a.text or "")]
+        assert notes == [
+            f"{cap} of {len(SERVICES)} services drawn: the incident's, then the highest"
+        ]
+    # latency: p99 grows with the service's index, so the highest of the rest are the last ones
+    lat = {t.legendgroup for t in figs["latency"].fig.data if not _is_baseline(t)}
+    rest = [s for s in SERVICES if s not in impacted]
+    assert lat - set(impacted) == set(rest[-(cap - len(impacted)) :])
+    # thresholds drawn for the services drawn only
+    labels = [
+        a.text for a in figs["latency"].fig.layout.annotations if "threshold" in (a.text or "")
+    ]
+    assert labels and all(
+        all(svc in lat for svc in html.unescape(t).split("(")[1].rstrip(")…").split(", ") if svc)
+        for t in labels
+        if "(" in t
+    )
+
+
+def test_a_figure_of_few_services_draws_them_all_and_says_nothing():
+    from pmrecon.model import Series
+    from pmrecon.report.graphs.data import drawn_services
+
+    few = [Series("e", "error_ratio", f"s{i}", "", [1.0], [0.1], 15.0) for i in range(12)]
+    assert drawn_services({}, few) is None
+    many = few + [Series("e", "error_ratio", "s12", "", [1.0], [0.9], 15.0)]
+    assert drawn_services({"incident": {"services": [{"name": "s3"}]}}, many)[:2] == ["s3", "s12"]

@@ -23,6 +23,7 @@ SAMPLES = {
     "value": "5 %",
     "service": "checkout",
     "n": 3,
+    "shown": 12,
     "span": "(impact start, resolution]",
     "q": "p99",
     "sli": "latency_p99",

@@ -11,7 +11,13 @@ from typing import Any
 
 from ...model import Series
 from .canvas import Drawn, FigureContext, Overlay
-from .data import availability_series, derived_throughput, sorted_series, thresholds
+from .data import (
+    availability_series,
+    derived_throughput,
+    drawn_services,
+    sorted_series,
+    thresholds,
+)
 from .style import esc
 from .thinning import as_arrays
 
@@ -139,13 +145,43 @@ def _percent(ctx: FigureContext) -> Callable[[float], str]:
     return fmt
 
 
-def _sli_figure(ctx: FigureContext, kind: str) -> tuple[list[Series], str, Any] | None:
-    """The series of one SLI kind, the figure's title and the empty figure; None if no series."""
+def _sli_figure(
+    ctx: FigureContext, kind: str
+) -> tuple[list[Series], str, Any, list[str] | None] | None:
+    """The series of one SLI kind it draws, the figure's title, the empty figure and the
+    services it draws when not every one (:func:`drawn_services`); None if no series."""
     series = sorted_series(s for s in ctx.evidence.series if s.kind == kind)
     if not series:
         return None
+    shown = drawn_services(ctx.findings, series)
+    if shown is not None:
+        series = [s for s in series if s.service in shown]
     title = ctx.text(f"graph.title.{kind}")
-    return series, title, ctx.new_figure(title, ctx.text(f"graph.axis.{kind}"))
+    return series, title, ctx.new_figure(title, ctx.text(f"graph.axis.{kind}")), shown
+
+
+def services_note(ctx: FigureContext, drawn: Drawn, shown: list[str] | None, total: int) -> None:
+    """Say on the figure how many of its services it draws, when not every one."""
+    if shown is None:
+        return
+    text = ctx.text("graph.services_drawn", shown=len(shown), total=total)
+    drawn.overlay.annotations.append(
+        {
+            "xref": "paper",
+            "x": 1,
+            "yref": "paper",
+            "y": 1.0,
+            "text": esc(text),
+            "showarrow": False,
+            "xanchor": "right",
+            "yanchor": "bottom",
+            "font": {"size": 11, "color": "#5d6d7e"},
+        }
+    )
+
+
+def _services_of(ctx: FigureContext, kind: str) -> int:
+    return len({s.service for s in ctx.evidence.series if s.kind == kind})
 
 
 def error_ratio(ctx: FigureContext) -> Drawn | None:
@@ -153,14 +189,16 @@ def error_ratio(ctx: FigureContext) -> Drawn | None:
     start = _sli_figure(ctx, "error_ratio")
     if start is None:
         return None
-    series, title, fig = start
+    series, title, fig, shown = start
     # Percent values on a plain axis: plotly's "%" format cannot write "31,0 %".
     hover = ctx.text("number.percent", value="%{y:.2f}")
     if not line_traces(ctx, fig, series, scale=100.0, hover=hover, name_of=lambda s: s.service):
         return None
     overlay = Overlay()
-    threshold_lines(ctx, overlay, "error_ratio", scale=100.0, fmt=_percent(ctx))
-    return Drawn("error_ratio", title, fig, overlay=overlay)
+    threshold_lines(ctx, overlay, "error_ratio", scale=100.0, fmt=_percent(ctx), only=shown)
+    drawn = Drawn("error_ratio", title, fig, overlay=overlay)
+    services_note(ctx, drawn, shown, _services_of(ctx, "error_ratio"))
+    return drawn
 
 
 def latency(ctx: FigureContext) -> Drawn | None:
@@ -168,7 +206,7 @@ def latency(ctx: FigureContext) -> Drawn | None:
     start = _sli_figure(ctx, "latency")
     if start is None:
         return None
-    series, title, fig = start
+    series, title, fig, shown = start
 
     def name_of(s: Series) -> str:
         q = f"p{s.quantile * 100:g}" if s.quantile is not None else s.name
@@ -188,8 +226,10 @@ def latency(ctx: FigureContext) -> Drawn | None:
     ):
         return None
     overlay = Overlay()
-    threshold_lines(ctx, overlay, "latency", scale=1000.0, fmt=ctx.fmt.ms)
-    return Drawn("latency", title, fig, overlay=overlay)
+    threshold_lines(ctx, overlay, "latency", scale=1000.0, fmt=ctx.fmt.ms, only=shown)
+    drawn = Drawn("latency", title, fig, overlay=overlay)
+    services_note(ctx, drawn, shown, _services_of(ctx, "latency"))
+    return drawn
 
 
 #: The availability axis: 0 to 100 %, with headroom so a line at 100 % is not cut in half.
@@ -210,6 +250,12 @@ def throughput(ctx: FigureContext) -> Drawn | None:
     avail_series = sorted_series(s for s, _ in avail)
     if not rates and not avail_series:
         return None
+    # one choice of services for both panels: the impacted ones, then the busiest
+    shown = drawn_services(ctx.findings, rates or avail_series)
+    total = len({s.service for s in [*rates, *avail_series]})
+    if shown is not None:
+        rates = [s for s in rates if s.service in shown]
+        avail_series = [s for s in avail_series if s.service in shown]
     title = ctx.text("graph.title.throughput")
     both = bool(rates) and bool(avail_series)
     first_axis = ctx.text("graph.axis.throughput" if rates else "graph.axis.availability")
@@ -241,12 +287,15 @@ def throughput(ctx: FigureContext) -> Drawn | None:
             title_text=esc(ctx.text("graph.axis.availability")), **AVAILABILITY_AXIS, **panel
         )
         # The uptime thresholds are about ``up``: drawn only for the services shown by it.
-        up = {s.service for s, b in avail if b == "up"}
+        up = {s.service for s, b in avail if b == "up" and (shown is None or s.service in shown)}
         yref = "y2" if both else "y"
         threshold_lines(ctx, overlay, "uptime", scale=100.0, fmt=_percent(ctx), yref=yref, only=up)
     if not n:
         return None
     if not both:
-        return Drawn("throughput", title, fig, overlay=overlay)
-    fig.update_layout(height=TWO_PANELS_HEIGHT)
-    return Drawn("throughput", title, fig, height=TWO_PANELS_HEIGHT, overlay=overlay)
+        drawn = Drawn("throughput", title, fig, overlay=overlay)
+    else:
+        fig.update_layout(height=TWO_PANELS_HEIGHT)
+        drawn = Drawn("throughput", title, fig, height=TWO_PANELS_HEIGHT, overlay=overlay)
+    services_note(ctx, drawn, shown, total)
+    return drawn
