@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -86,8 +87,17 @@ def outputs_digest(out: Path) -> str:
             continue
         if rel.startswith(".pmrecon/") and rel != ".pmrecon/last-generated.md":
             continue  # pmrecon's own bookkeeping (lock, journal, the record of file times)
-        _feed(h, rel, path.read_bytes())
+        _feed_file(h, rel, path)
     return h.hexdigest()
+
+
+def _feed_file(h: Any, label: str, path: Path) -> None:
+    """:func:`_feed` of a file's bytes, read a chunk at a time (series.csv can be a gigabyte)."""
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        h.update(f"{label}\0{size}\0".encode())
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
 
 
 def read_fingerprint(out: Path) -> dict[str, Any]:

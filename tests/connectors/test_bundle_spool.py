@@ -69,3 +69,24 @@ def test_a_spooled_file_reads_back_across_chunks_and_leaves_nothing_behind() -> 
     assert os.readlink(f"/proc/self/fd/{fd}").endswith("(deleted)")  # no name on disk
     spooled.close()
     assert spooled._file.closed
+
+
+def test_the_outputs_digest_reads_files_in_chunks_as_it_read_them_whole(tmp_path: Path) -> None:
+    """The report folder's digest is the same whether a file is read whole or by chunks (a
+    bundle's series.csv can be a gigabyte); it still changes with a file's bytes."""
+    import hashlib
+
+    from pmrecon.freshness import outputs_digest
+
+    (tmp_path / "evidence").mkdir()
+    (tmp_path / "evidence" / "series.csv").write_bytes(os.urandom(CHUNK * 3 + 7))
+    (tmp_path / "report.html").write_text("<p>é</p>", encoding="utf-8")
+    (tmp_path / "empty.md").write_bytes(b"")
+    h = hashlib.sha256()
+    for rel in ("empty.md", "evidence/series.csv", "report.html"):
+        data = (tmp_path / rel).read_bytes()
+        h.update(f"{rel}\0{len(data)}\0".encode())
+        h.update(data)
+    assert outputs_digest(tmp_path) == h.hexdigest()
+    (tmp_path / "empty.md").write_bytes(b"x")
+    assert outputs_digest(tmp_path) != h.hexdigest()
