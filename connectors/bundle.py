@@ -322,11 +322,10 @@ def evidence_as_read(evidence: Evidence, files: Files) -> Evidence:
     parsing series.csv back: its points come from ``evidence``'s series, through the same rules."""
     manifest, hashes = _manifest(bytes(files[MANIFEST]), "evidence")
     # series.csv is not read (its points come from memory): a spooled one stays on disk
-    raw = {
-        name: b"" if isinstance(data, SpooledFile) else data
-        for name in hashes
-        for data in [files[name]]
-    }
+    raw = {}
+    for name in hashes:
+        data = files[name]
+        raw[name] = b"" if isinstance(data, SpooledFile) else data
     return _evidence(manifest, raw, "evidence", lambda: written_rows(evidence.series))
 
 
