@@ -12,12 +12,14 @@ small fraction of decoding them.
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 from connectors.toolkit.failures import json_kind
 
 #: What a point's timestamp may be in the JSON, and its value (a string: "1.5", "NaN").
 _TIME_TYPES = frozenset({int, float})
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
 _RESULT_TYPES = ("matrix", "vector", "scalar", "string")
 
 
@@ -66,8 +68,10 @@ def _are_points(values: Any) -> bool:
         return True
     if set(map(type, values)) != {list} or set(map(len, values)) != {2}:
         return False
-    times, texts = zip(*values)
-    return set(map(type, times)) <= _TIME_TYPES and set(map(type, texts)) == {str}
+    # columns through itemgetter: zip(*values) builds a tuple per point, a third of the cost
+    return set(map(type, map(_FIRST, values))) <= _TIME_TYPES and set(
+        map(type, map(_SECOND, values))
+    ) == {str}
 
 
 def _rules_problem(data: Any) -> str | None:

@@ -30,7 +30,10 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
+
+import numpy as np
 
 from connectors.promql import (
     Raw,
@@ -589,21 +592,24 @@ def _convert(
     return out, warnings
 
 
+_TIME, _VALUE = itemgetter(0), itemgetter(1)
+
+
 def _points(values: list[Any]) -> tuple[Points, Points, int]:
     """``[[t, "v"], ...]`` as (timestamps, values, dropped): NaN, ±Inf and non-numbers dropped.
 
     The common case (every value finite) converts whole columns with ``map``, twice as fast
-    as a loop per point; anything else goes through the per-point path.
+    as a loop per point, and checks them with numpy; anything else goes through the
+    per-point path.
     """
     if not values:
         return [], [], 0
     try:
-        ts_col, v_col = zip(*values)
-        ys = points(map(float, v_col))
-        xs = points(map(float, ts_col))
-    except (TypeError, ValueError):
+        ys = points(map(float, map(_VALUE, values)))
+        xs = points(map(float, map(_TIME, values)))
+    except (TypeError, ValueError, IndexError, KeyError):
         return _points_slow(values)
-    if all(map(math.isfinite, ys)):
+    if np.isfinite(np.frombuffer(ys)).all():
         return xs, ys, 0
     return _points_slow(values)
 
