@@ -146,3 +146,21 @@ def test_a_png_is_drawn_with_the_templates_grid(data, other_default_template):
     )
     # ggplot2's grey plot area would fill much of the image; plotly_white's grid is there.
     assert pixels[GRID] > 200, pixels.most_common(5)
+
+
+def test_the_template_read_from_plotlys_file_is_the_one_plotly_validates(monkeypatch):
+    import pkgutil
+
+    import plotly.graph_objects as go
+
+    from pmrecon.report.graphs.canvas import template_json
+
+    validated = go.Layout(template="plotly_white").to_plotly_json()["template"]
+    assert template_json() == validated == plotly_white()
+    # plotly without that file (another layout of its package): the same, through plotly
+    template_json.cache_clear()
+    monkeypatch.setattr(pkgutil, "get_data", lambda *_a: None)
+    try:
+        assert template_json() == validated
+    finally:
+        template_json.cache_clear()
