@@ -29,7 +29,16 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from .errors import MergeConflict, OutputError
-from .fsutil import STATE_DIR, atomic_write, ensure_writable_dir, file_kind, read_plain, safe_child
+from .fsutil import (
+    STATE_DIR,
+    atomic_write,
+    ensure_writable_dir,
+    file_kind,
+    read_plain,
+    safe_child,
+    sync_all,
+    sync_folder,
+)
 
 log = logging.getLogger("pmrecon")
 P = ParamSpec("P")
@@ -44,12 +53,14 @@ JOURNAL = "journal.json"
 
 
 def file_record(path: Path) -> dict[str, Any]:
-    """What pmrecon knows of a file it wrote: SHA-256, size and modification time."""
+    """What pmrecon knows of a file it wrote: SHA-256, size and modification time.
+
+    Not synced here: :func:`commit_moves` syncs every staged file before its journal.
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
-        os.fsync(fh.fileno())
         st = os.fstat(fh.fileno())
     return {"sha256": digest.hexdigest(), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
@@ -103,7 +114,7 @@ def save_backup(state_dir: Path, name: str, data: bytes | str) -> Path:
             fh.write(payload)
             fh.flush()
             os.fsync(fh.fileno())
-        _fsync_dir(state_dir)
+        sync_folder(state_dir)
         return path
     raise AssertionError("unreachable")
 
@@ -127,15 +138,6 @@ def keep_file(path: Path, state_dir: Path, name: str) -> Path:
 
 #: What ``link`` fails with on a file system without hard links (then a rename does).
 NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS}
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 # --------------------------------------------------------------------------- the lock
@@ -284,12 +286,22 @@ def commit_moves(out: Path, moves: list[Move]) -> tuple[list[Path], list[int]]:
     """Carry out ``moves`` all or none, crash included; return the files kept as backups
     and the signals (SIGINT, SIGTERM) that arrived meanwhile, held until the end.
 
-    The journal is written (and synced) before the first move: from then on the build is
-    committed, and a process killed half-way is completed by the next build. A failure
-    (permissions, a full disk) puts every old file back instead.
+    Every staged file, and its name in its folder, is synced first, all at once (the
+    files were written without an fsync each). Then the journal is written (and synced)
+    before the first move: from then on the build is committed, and a process killed
+    half-way is completed by the next build. A failure (permissions, a full disk) puts
+    every old file back instead.
     """
     area = out / COMMIT
     journal = {"version": 1, "moves": [asdict(m) for m in moves]}
+    staged = [area / m.staged for m in moves if m.staged is not None]
+    try:
+        sync_all(staged, {p.parent for p in staged})
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write into {area}: {exc.strerror or exc}; "
+            "the previous report is intact, fix the folder and rebuild"
+        ) from None
     with signals_held() as received:
         try:
             atomic_write(area / JOURNAL, json.dumps(journal, indent=1) + "\n")
@@ -298,7 +310,7 @@ def commit_moves(out: Path, moves: list[Move]) -> tuple[list[Path], list[int]]:
                 f"cannot write into {area}: {exc.strerror or exc}; "
                 "the previous report is intact, fix the folder and rebuild"
             ) from None
-        _fsync_dir(area)
+        sync_folder(area)
         try:
             kept = _forward(out, area, moves)
         except BaseException as exc:
@@ -435,15 +447,14 @@ def _backward(out: Path, area: Path, moves: list[Move]) -> None:
 def _finish(out: Path, area: Path, moves: list[Move]) -> list[Path]:
     """Make the moves durable, keep every replaced file pmrecon cannot vouch for, and end
     the commit (journal removed, then the commit folder)."""
-    for folder in {safe_child(out, m.path).parent for m in moves} | {area / "old"}:
-        _fsync_dir(folder)
+    sync_all((), {safe_child(out, m.path).parent for m in moves} | {area / "old"})
     kept = []
     for i, move in enumerate(moves):
         _target, _staged, aside = _paths(out, area, i, move)
         if os.path.lexists(aside) and not matches(aside, move.expect):
             kept.append(keep_file(aside, out / STATE_DIR, _flat(move.path)))
     os.unlink(area / JOURNAL)
-    _fsync_dir(area)
+    sync_folder(area)
     shutil.rmtree(area, ignore_errors=True)
     return kept
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import re
 import stat
 import tempfile
 import unicodedata
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +22,13 @@ from .errors import OutputError, PmreconError
 STATE_DIR = ".pmrecon"
 
 
-def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write ``data`` to a temporary file beside ``path``, fsync it, then rename it over ``path``."""
+def atomic_write(path: Path, data: bytes | str, *, sync: bool = True) -> None:
+    """Write ``data`` to a temporary file beside ``path``, fsync it, then rename it over ``path``.
+
+    ``sync=False`` leaves the fsync to the caller, who must sync the file before anything
+    publishes it: a build's staged files are synced together before its commit
+    (:func:`pmrecon.commit.commit_moves`).
+    """
     payload = data.encode("utf-8") if isinstance(data, str) else data
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.is_symlink():
@@ -31,13 +38,57 @@ def atomic_write(path: Path, data: bytes | str) -> None:
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()
-            os.fsync(fh.fileno())
+            if sync:
+                os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+#: Files synced at once: fsync waits for the disk with the GIL released, and the file
+#: system can write the files of concurrent fsyncs in one journal commit.
+SYNC_THREADS = 8
+
+
+def sync_all(files: Iterable[Path], folders: Iterable[Path] = ()) -> None:
+    """fsync ``files`` and ``folders`` concurrently; return once every one is on disk.
+
+    A file that cannot be synced raises (it would not be durable); a folder is passed over
+    when the file system refuses to sync one (:func:`sync_folder`).
+    """
+    jobs = [functools.partial(_sync_file, p) for p in dict.fromkeys(files)]
+    jobs += [functools.partial(sync_folder, p) for p in dict.fromkeys(folders)]
+    if len(jobs) < 2:
+        for job in jobs:
+            job()
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = min(SYNC_THREADS, len(jobs))
+    with ThreadPoolExecutor(workers, thread_name_prefix="pmrecon-fsync") as pool:
+        for done in [pool.submit(job) for job in jobs]:
+            done.result()
+
+
+def _sync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sync_folder(path: Path) -> None:
+    """fsync a folder, making the names in it durable (skipped where the file system refuses)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _umask() -> int:

@@ -218,7 +218,7 @@ def write_outputs(
     findings_out = findings_document(findings, title=title, generated_at=generated_at)
     progress("writing files")
     # Everything is staged inside .pmrecon/commit/ first (same file system: renames are
-    # atomic), then moved into place under a journal.
+    # atomic), unsynced, then synced all at once and moved into place under a journal.
     with staging_area(out) as area:
         write_evidence(area / "evidence")
         staged = _stage_derived(area, graph_files, findings_json_bytes(findings_out))
@@ -245,9 +245,9 @@ def _stage_derived(area: Path, graph_files: dict[str, bytes], findings: bytes) -
     report (relative to the output folder) is staged (relative to ``area``)."""
     staged = {f"evidence/{p.name}": f"evidence/{p.name}" for p in _files(area / "evidence")}
     for name, data in graph_files.items():
-        atomic_write(safe_child(area / GRAPHS, name), data)
+        atomic_write(safe_child(area / GRAPHS, name), data, sync=False)
         staged[f"{GRAPHS}/{name}"] = f"{GRAPHS}/{name}"
-    atomic_write(area / "files" / "findings.json", findings)
+    atomic_write(area / "files" / "findings.json", findings, sync=False)
     staged["findings.json"] = "files/findings.json"
     return staged
 
@@ -322,7 +322,7 @@ def _settle(
             ("report.html", html),
             (BASE, text["generated"]),
         ]:
-            atomic_write(area / "files" / Path(rel).name, content)
+            atomic_write(area / "files" / Path(rel).name, content, sync=False)
             files[rel] = f"files/{Path(rel).name}"
         records = {**records, "report.html": file_record(area / "files" / "report.html")}
         state_bytes = json.dumps(
@@ -330,7 +330,7 @@ def _settle(
             indent=1,
             sort_keys=True,
         )
-        atomic_write(area / "files" / "state.json", state_bytes + "\n")
+        atomic_write(area / "files" / "state.json", state_bytes + "\n", sync=False)
         files[STATE] = "files/state.json"
         moves = plan_moves(out, files, state, {**read, MARKDOWN: previous})
         # The last look at the human file before it is replaced: an edit saved while this

@@ -633,10 +633,10 @@ def _interrupt_at(monkeypatch, name: str) -> None:  # noqa: ANN001
 
     real = pmrecon.output.atomic_write
 
-    def write(path: Path, data: bytes | str) -> None:
+    def write(path: Path, data: bytes | str, **options: Any) -> None:
         if path.name == name:
             raise KeyboardInterrupt
-        real(path, data)
+        real(path, data, **options)
 
     monkeypatch.setattr(pmrecon.output, "atomic_write", write)
 

@@ -249,10 +249,10 @@ def test_failure_while_writing_keeps_the_merge_base_consistent(workdir, monkeypa
     md_before = (out / "postmortem.md").read_bytes()
     real = output.atomic_write
 
-    def failing(path, data):
+    def failing(path, data, **options):
         if Path(path).name == "postmortem.md":
             raise OSError(28, "No space left on device")
-        real(path, data)
+        real(path, data, **options)
 
     monkeypatch.setattr(output, "atomic_write", failing)
     assert build(workdir, error_ratio=0.5) != 0
@@ -644,3 +644,60 @@ def snapshot_names(folder: Path) -> dict[str, bytes | None]:
         str(p.relative_to(folder)): p.read_bytes() if stat.S_ISREG(p.lstat().st_mode) else None
         for p in sorted(folder.rglob("*"))
     }
+
+
+def test_every_staged_file_is_on_disk_before_the_commit_publishes_it(
+    workdir, fast_graphs, monkeypatch
+):
+    """Staged files are written without an fsync each and synced together: every one, and
+    the folders naming them, before the journal (the commit point) and before its move."""
+    import os
+
+    assert build(workdir) == 0  # a rebuild: the old files are moved aside as well
+    out = workdir / "out"
+    area = out / ".pmrecon" / "commit"
+    synced: set[tuple[int, int]] = set()
+    checked = {"journal": 0, "published": 0}
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        real_fsync(fd)
+        st = os.fstat(fd)
+        synced.add((st.st_dev, st.st_ino))
+
+    def on_disk(path: Path) -> bool:
+        st = os.lstat(path)
+        return (st.st_dev, st.st_ino) in synced
+
+    def watched(real):
+        def operation(src, dst, *args, **kwargs):
+            src, dst = Path(src), Path(dst)
+            if dst == area / "journal.json":
+                staged = [p for p in area.rglob("*") if "old" not in p.relative_to(area).parts]
+                # every staged file and folder, and the journal itself
+                assert src in staged and [p for p in staged if not on_disk(p)] == []
+                checked["journal"] += 1
+            elif out in dst.parents and ".pmrecon" not in dst.relative_to(out).parts:
+                assert on_disk(src), f"{src} published as {dst} before it was synced"
+                checked["published"] += 1
+            return real(src, dst, *args, **kwargs)
+
+        return operation
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    for name in ("replace", "rename", "link"):
+        monkeypatch.setattr(os, name, watched(getattr(os, name)))
+    assert build(workdir, error_ratio=0.5) == 0
+    assert checked["journal"] == 1 and checked["published"] >= 10, checked
+
+
+def test_a_file_that_cannot_be_synced_fails_a_folder_is_passed_over(tmp_path):
+    from pmrecon.fsutil import sync_all
+
+    files = [tmp_path / f"f{i}" for i in range(5)]
+    for f in files:
+        f.write_bytes(b"x")
+    # some file systems refuse to sync a folder: its names are then as durable as they get
+    sync_all(files, [tmp_path, tmp_path / "no-such-folder"])
+    with pytest.raises(FileNotFoundError):
+        sync_all([*files, tmp_path / "gone"], [tmp_path])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 
 from ..offline import PLOTLY_FILE, content_security_policy
-from .canvas import Drawn
+from .canvas import Drawn, written
 
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 
@@ -21,7 +21,9 @@ def figure_div(d: Drawn) -> str:
 
     return str(
         pio.to_html(
-            d.fig,
+            # Not validated again: plotly would copy the template into a new figure.
+            written(d.fig),
+            validate=False,
             full_html=False,
             include_plotlyjs=False,
             div_id=f"pm-fig-{d.name}",

@@ -16,7 +16,7 @@ from typing import Any
 
 from ...model import Warning
 from ...wording import FINDINGS_LANGUAGE, text
-from .canvas import Drawn
+from .canvas import Drawn, written
 
 #: Seconds allowed to render one figure, and to export all of them.
 FIGURE_TIMEOUT = 60.0
@@ -94,13 +94,8 @@ async def _export(drawn: Sequence[Drawn], browser: str) -> dict[str, bytes]:
     # from the installed plotly package, so the export works offline.
     async with kaleido.Kaleido(n=1, timeout=FIGURE_TIMEOUT, mathjax=False, path=browser) as k:
         for d in drawn:
-            fig = d.fig
-            if d.png_layout:
-                import plotly.graph_objects as go
-
-                fig = go.Figure(d.fig).update_layout(d.png_layout)
             out[d.name] = await k.calc_fig(
-                fig,
+                written(d.fig, d.png_layout),
                 opts={"format": "png", "width": d.width, "height": d.height, "scale": 1},
             )
     return out

@@ -5,6 +5,9 @@ from __future__ import annotations
 import html
 from typing import Any
 
+#: The plotly template every figure is written with (its colorway, grid and backgrounds).
+TEMPLATE = "plotly_white"
+
 #: Size of every PNG, in pixels (the swimlane's height grows with its lanes).
 PNG_WIDTH = 1200
 PNG_HEIGHT = 500
