@@ -203,3 +203,13 @@ def test_the_keyword_lookahead_takes_every_first_letter() -> None:
     may_start = re.findall("(?i)" + first_letters, every)
     assert re.findall("(?i)" + lookahead.group(1), every) == may_start
     assert LONG_S in may_start and len(first_letters) == len("a|s|p|c")
+
+
+def test_whitespace_is_collapsed_as_before() -> None:
+    # normalise joins str.split(), the reference collapses r"\s+": the same characters?
+    every = "".join(map(chr, range(sys.maxunicode + 1)))
+    spaces = re.findall(r"\s", every)
+    assert spaces == [c for c in every if c.isspace()] and "\xa0" in spaces
+    for space in spaces:
+        text = f" {space}a{space}{space}b {space}"
+        assert normalise(text) == reference_normalise(text), repr(space)
