@@ -46,11 +46,17 @@ _IPV4 = re.compile(
     _NOT_ALNUM_BEFORE + r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?::[0-9]{1,5})?" + _NOT_ALNUM_AFTER
 )
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_HEX0X = re.compile(_NOT_ALNUM_BEFORE + r"0[xX][0-9a-fA-F]+" + _NOT_ALNUM_AFTER)
-_HEXRUN = re.compile(_NOT_ALNUM_BEFORE + r"(?=[0-9a-fA-F]*[0-9])[0-9a-fA-F]{8,}" + _NOT_ALNUM_AFTER)
+# The leading lookaheads repeat what the match starts with: the engine then skips the
+# positions where it cannot start, instead of trying the lookbehind at each (a third of the cost).
+_HEX0X = re.compile(r"(?=0)" + _NOT_ALNUM_BEFORE + r"0[xX][0-9a-fA-F]+" + _NOT_ALNUM_AFTER)
+_HEXRUN = re.compile(
+    r"(?=[0-9a-fA-F]{8})"
+    + _NOT_ALNUM_BEFORE
+    + r"(?=[0-9a-fA-F]*[0-9])[0-9a-fA-F]{8,}"
+    + _NOT_ALNUM_AFTER
+)
 _TOKEN = re.compile(r"[A-Za-z0-9_+/-]{16,}={0,2}")
-_NUMBER = re.compile(r"(?<![A-Za-z0-9])[0-9]+(?:[.,][0-9]+)*|[0-9]{4,}")
-_SPACE = re.compile(r"\s+")
+_NUMBER = re.compile(r"(?=[0-9])(?:(?<![A-Za-z0-9])[0-9]+(?:[.,][0-9]+)*|[0-9]{4,})")
 _PLACEHOLDER_RUN = re.compile(r"<n>(?:[.,:]<n>)+")
 
 
@@ -59,6 +65,27 @@ def _fold_token(m: re.Match[str]) -> str:
     digits = sum(c.isdigit() for c in text)
     letters = sum(c.isalpha() for c in text)
     return "<id>" if digits >= 2 and letters >= 1 else text
+
+
+#: The folds in order, each with a cheap test that is False only when its pattern cannot
+#: match (a literal every match holds), or None when no test is cheaper than the search.
+#: Tens of thousands of messages are folded on a 24 h build's critical path.
+_FOLDS: tuple[
+    tuple[Callable[[str], bool] | None, re.Pattern[str], str | Callable[[re.Match[str]], str]],
+    ...,
+] = (
+    (lambda text: text.count("-") >= 4, _UUID, "<uuid>"),
+    (lambda text: text.count("-") >= 2, _ISO_TIME, "<time>"),
+    (lambda text: text.count(":") >= 2, _CLOCK, "<time>"),
+    (lambda text: text.count(".") >= 3, _IPV4, "<ip>"),
+    (lambda text: "@" in text, _EMAIL, "<email>"),
+    (lambda text: "0x" in text or "0X" in text, _HEX0X, "<hex>"),
+    (None, _HEXRUN, "<hex>"),
+    (None, _TOKEN, _fold_token),
+    (None, _NUMBER, "<n>"),
+    # its leading literal "<n>" is found by the engine faster than by a test
+    (None, _PLACEHOLDER_RUN, "<n>"),
+)
 
 
 def first_line(message: str) -> str:
@@ -72,17 +99,11 @@ def first_line(message: str) -> str:
 def normalise(message: object, max_length: int = MAX_LENGTH) -> str:
     """The signature of one log message: variable parts folded, whitespace collapsed, bounded."""
     text = first_line(message if isinstance(message, str) else str(message or ""))
-    text = _UUID.sub("<uuid>", text)
-    text = _ISO_TIME.sub("<time>", text)
-    text = _CLOCK.sub("<time>", text)
-    text = _IPV4.sub("<ip>", text)
-    text = _EMAIL.sub("<email>", text)
-    text = _HEX0X.sub("<hex>", text)
-    text = _HEXRUN.sub("<hex>", text)
-    text = _TOKEN.sub(_fold_token, text)
-    text = _NUMBER.sub("<n>", text)
-    text = _PLACEHOLDER_RUN.sub("<n>", text)
-    text = _SPACE.sub(" ", text).strip()
+    for may_match, pattern, placeholder in _FOLDS:
+        if may_match is None or may_match(text):
+            text = pattern.sub(placeholder, text)
+    # str.split() splits where r"\s+" would (both use Unicode whitespace), at a third the cost
+    text = " ".join(text.split())
     if not text:
         return EMPTY
     return truncate(text, max_length)
