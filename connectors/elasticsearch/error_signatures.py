@@ -4,9 +4,9 @@ the few messages they really are, counted by the server.
 A ``composite`` aggregation paged with ``after_key`` (``page_size`` buckets a page) runs over
 ``error.type`` for documents that carry one, then over the keyword form of the message for
 those that do not; the server computes the next page while this one is folded (the requests
-are still a sequential run's, one at a time). Messages are folded client-side by :func:`connectors.signatures.normalise`
-(no painless needed) and merged per signature: count, first and last seen, services, and the
-same over the baseline (count, first and last seen: a signature seen in the baseline only
+are still a sequential run's, one at a time). Messages are folded client-side by
+:func:`connectors.signatures.normalise` (no painless needed) and merged per signature:
+count, first and last seen, services, and the same over the baseline (count, first and last seen: a signature seen in the baseline only
 once the incident had begun there is still the incident's own). The bounds: at most ``signatures.max_distinct_messages`` distinct raw
 messages are read (the rest is reported as a warning with its document count), and at most
 ``signatures.max_tracked`` signatures are held in memory. Messages too long for the keyword
