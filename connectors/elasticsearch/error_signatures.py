@@ -3,9 +3,10 @@ the few messages they really are, counted by the server.
 
 A ``composite`` aggregation paged with ``after_key`` (``page_size`` buckets a page) runs over
 ``error.type`` for documents that carry one, then over the keyword form of the message for
-those that do not. Messages are folded client-side by :func:`connectors.signatures.normalise`
-(no painless needed) and merged per signature: count, first and last seen, services, and the
-same over the baseline (count, first and last seen: a signature seen in the baseline only
+those that do not; the server computes the next page while this one is folded (the requests
+are still a sequential run's, one at a time). Messages are folded client-side by
+:func:`connectors.signatures.normalise` (no painless needed) and merged per signature:
+count, first and last seen, services, and the same over the baseline (count, first and last seen: a signature seen in the baseline only
 once the incident had begun there is still the incident's own). The bounds: at most ``signatures.max_distinct_messages`` distinct raw
 messages are read (the rest is reported as a warning with its document count), and at most
 ``signatures.max_tracked`` signatures are held in memory. Messages too long for the keyword
@@ -15,6 +16,7 @@ sub-field (``ignore_above``), or a message field without one, are read as docume
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ from .answers import as_int, get_path, ms_to_dt, sort_ms, total
 from .documents import iter_hits
 from .dsl import count_body
 from .identity import document_service, identity_fields, service_names, services_agg
+from .queries import Queries
 from .session import CollectSession
 
 
@@ -287,27 +290,38 @@ class _CompositeScan:
         rec = s.queries.record(
             self.purpose, body, endpoint=f"/{s.index}/_search", window=s.scan_window, index=s.index
         )
-        after: Any = None
-        while True:
-            if after is not None:
-                composite["after"] = after
-            ans = s.queries.search(
+
+        def ask() -> dict[str, Any]:
+            return s.queries.search(
                 body, purpose=self.purpose, window=None, warnings=self.warnings, record=rec
             )
-            self.pages += 1
-            agg = (ans.get("aggregations") or {}).get("sig") or {}
-            buckets = agg.get("buckets") or []
-            for b in buckets:
-                self._take(b, rec.id)
-            after = agg.get("after_key")
-            if not buckets or after is None or len(buckets) < self.page:
-                break
-            if self.budget.left <= 0:
-                # count what the bound leaves out without reading it bucket by bucket
-                self.stopped_docs += _count_after(
-                    s, self.query, self.agg_field, after, self.warnings
-                )
-                break
+
+        # The server computes page N+1 while page N is folded: its after_key and whether a
+        # sequential run would ask for it at all are known before the fold. The requests, their
+        # order and bodies stay a sequential run's: one in flight, the body left alone meanwhile.
+        with _NextPage(s.queries) as next_page:
+            ans = ask()
+            while True:
+                self.pages += 1
+                agg = (ans.get("aggregations") or {}).get("sig") or {}
+                buckets = agg.get("buckets") or []
+                after: Any = agg.get("after_key")
+                last = not buckets or after is None or len(buckets) < self.page
+                spent = not last and self.budget.left <= _keyed(buckets)  # none left once folded
+                if not last and not spent:
+                    composite["after"] = after
+                    next_page.ask(ask)
+                for b in buckets:
+                    self._take(b, rec.id)
+                if last:
+                    break
+                if spent:
+                    # count what the bound leaves out without reading it bucket by bucket
+                    self.stopped_docs += _count_after(
+                        s, self.query, self.agg_field, after, self.warnings
+                    )
+                    break
+                ans = next_page.answer()  # its failure is raised here, as a sequential run's
         composite.pop("after", None)
         self._finish(rec, body)
         return self.missing
@@ -422,6 +436,57 @@ class _CompositeScan:
                     setting="signatures.max_distinct_messages",
                 )
             )
+
+
+def _keyed(buckets: list[Any]) -> int:
+    """The buckets of a page that :meth:`_CompositeScan._take` counts against the budget (a
+    value, not the missing bucket)."""
+    return sum(1 for b in buckets if (b.get("key") or {}).get("k") is not None)
+
+
+class _NextPage:
+    """A scan's next page, asked on a worker thread while the caller folds the current one.
+
+    At most one request is in flight; it runs as the caller's part (:mod:`.parallel`: the
+    same records, and it stops when an earlier part failed). Meanwhile the caller only folds:
+    it leaves the body, the record (the request adds its time and size) and the warnings
+    (shard failures) to the request. Leaving the ``with`` block waits for a request still in
+    flight (its answer unread) and ends the thread, so nothing runs on once the scan is over."""
+
+    def __init__(self, queries: Queries) -> None:
+        self.queries = queries
+        self.task = queries.task()
+        self.pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self.pending: concurrent.futures.Future[dict[str, Any]] | None = None
+
+    def __enter__(self) -> _NextPage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+
+    def ask(self, search: Callable[[], dict[str, Any]]) -> None:
+        """Send ``search()`` on the worker thread."""
+        assert self.pending is None, "one page in flight at most"
+        if self.pool is None:
+            self.pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix=f"pmrecon-{self.queries.name}-pages"
+            )
+        self.pending = self.pool.submit(self._as_caller, search)
+
+    def _as_caller(self, search: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        self.queries.set_task(self.task)
+        try:
+            return search()
+        finally:
+            self.queries.set_task(None)
+
+    def answer(self) -> dict[str, Any]:
+        """The answer to the page asked for; its :class:`RequestFailed` is raised here."""
+        pending, self.pending = self.pending, None
+        assert pending is not None, "no page asked for"
+        return pending.result()
 
 
 def _count_after(
