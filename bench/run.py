@@ -306,6 +306,9 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "min_floor_max": round(max(least), 3),
         "min_ratio": round(statistics.median(walls) / statistics.median(least), 3),
         "others_cpu": round(statistics.median([r["others_cpu"] or 0.0 for r in runs]), 2),
+        "servers_cpu": round(
+            statistics.median([sum((r.get("servers_cpu") or {}).values()) for r in runs]), 2
+        ),
         "incident_found": all(r["incident_found"] for r in runs),
         "degraded": any(r["degraded"] for r in runs),
         "pngs": runs[-1]["pngs"],
@@ -532,15 +535,19 @@ def markdown(report: dict[str, Any]) -> str:
         f"Each cell is the median of {report['repeat']} build(s); both floors are replayed right "
         "after each build from that build's own evidence bundle: the floor replays every query "
         "the build sent, the minimal floor the fewest that return the report's data "
-        "(docs/benchmark.md).",
+        "(docs/benchmark.md). *servers CPU* is the CPU time Prometheus and Elasticsearch spent "
+        "during the build; *CPU bound* is pmrecon's CPU plus theirs over the machine's cores: "
+        "the wall time no build could go under on this machine, however well it overlapped.",
         "",
         "| services | logs | window | PNG | wall s | CPU s | peak RSS MB | queries | Prometheus queries "
         "| received MB | floor s | ÷ floor | minimal queries | minimal floor s | ÷ minimal floor "
-        "| others CPU s |",
-        "|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| servers CPU s | CPU bound s | others CPU s |",
+        "|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    cores = max(1, int(report["machine"].get("nproc") or 1))
     for r in report["results"]:
         s = r["summary"]
+        servers = s.get("servers_cpu", 0.0)
         flag = "" if s["incident_found"] and not s["degraded"] else " ⚠"
         lines.append(
             f"| {r['services']} | {label_docs(r['docs'])} | {r['window']} | "
@@ -548,7 +555,7 @@ def markdown(report: dict[str, Any]) -> str:
             f"{s['rss_mb']:.0f} | {s['queries']} | {s['prom_queries']} | "
             f"{s['bytes'] / 1e6:.1f} | {s['floor_wall']:.2f} | {s['ratio']:.2f} | "
             f"{s['min_queries']} | {s['min_floor_wall']:.2f} | {s['min_ratio']:.2f} | "
-            f"{s['others_cpu']:.1f} |"
+            f"{servers:.2f} | {(s['cpu'] + servers) / cores:.2f} | {s['others_cpu']:.1f} |"
         )
     lines += [
         "",

@@ -67,6 +67,8 @@ def test_every_cell_has_every_figure(smoke) -> None:  # noqa: ANN001
         # fewer queries than the build sent, never none
         assert 0 < s["min_queries"] < s["queries"], s
         assert 0 < s["prom_queries"] <= s["queries"], s
+        # the servers' CPU is read from /proc in clock ticks: a tiny build may round to 0
+        assert isinstance(s["servers_cpu"], (int, float)) and s["servers_cpu"] >= 0, s
         # the server's own count of API requests matches the bundle's records
         assert s["prom_requests_served"] == s["prom_queries"], s
         assert s["incident_found"] is True, "the generated incident was not found"
@@ -129,14 +131,25 @@ def test_targets_and_markdown_table(smoke) -> None:  # noqa: ANN001
     assert help_target["value"] is not None
     header = next(line for line in md.splitlines() if line.startswith("| services | logs |"))
     columns = [c.strip() for c in header.strip("|").split("|")]
-    for name in ("Prometheus queries", "minimal queries", "minimal floor s", "÷ minimal floor"):
+    figures = ("Prometheus queries", "minimal queries", "minimal floor s", "÷ minimal floor")
+    figures += ("servers CPU s", "CPU bound s")
+    for name in figures:
         assert name in columns, columns
     rows = [line for line in md.splitlines() if line.startswith("| ") and " | off |" in line]
     assert len(rows) == len(report["results"])
     for row in rows:  # every figure of a cell is a number
         cells = [c.strip() for c in row.strip("|").split("|")]
-        for name in ("Prometheus queries", "minimal queries", "minimal floor s", "÷ minimal floor"):
+        for name in figures:
             float(cells[columns.index(name)])
+        # the bound is pmrecon's CPU and the servers' over the cores
+        cpu, servers = (
+            float(cells[columns.index("CPU s")]),
+            float(cells[columns.index("servers CPU s")]),
+        )
+        cores = report["machine"]["nproc"]
+        assert float(cells[columns.index("CPU bound s")]) == pytest.approx(
+            (cpu + servers) / cores, abs=0.011
+        )
     assert "## Targets (issue 19)" in md and "## Earlier targets (issue 9)" in md
     assert "| case | now | target | met |" in md
 
