@@ -16,6 +16,7 @@ import re
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeGuard
 
 import numpy as np
 
@@ -37,6 +38,9 @@ class Run:
     start: int  # its first row
     epochs: np.ndarray
     values: np.ndarray
+    #: the columns the rows were read from, when they are already the points a rebuild
+    #: reads (machine floats): kept rather than copied when every row is usable
+    columns: tuple[array[float], array[float]] | None = None
 
 
 @dataclass
@@ -60,9 +64,19 @@ def usable_points(rows: Rows, warnings: list[Warning]) -> Points:
     points: Points = {}
     latest: dict[str, float] = {}  # each series' last usable instant, across its runs
     unusable: dict[str, int] = {}
+    shared: set[str] = set()  # series whose columns are a run's own (never appended to)
     for run in rows.runs:
         keep = (run.values >= -MAX_MAGNITUDE) & (run.values <= MAX_MAGNITUDE)  # NaN fails it
         _check_run(rows, run, keep, latest.get(run.sid, -np.inf))
+        if run.columns is not None and run.sid not in points and bool(keep.all()):
+            # a build's own points, all usable: the same numbers, without a second copy
+            points[run.sid] = run.columns
+            shared.add(run.sid)
+            latest[run.sid] = run.columns[0][-1]
+            continue
+        if run.sid in shared:  # a second run of the series: its points are copied first
+            shared.discard(run.sid)
+            points[run.sid] = (array("d", points[run.sid][0]), array("d", points[run.sid][1]))
         ts_col, v_col = points.setdefault(run.sid, (array("d"), array("d")))
         dropped = len(keep) - int(np.count_nonzero(keep))
         # machine floats copied as bytes: no Python object per point
@@ -129,13 +143,22 @@ def written_rows(series: Sequence[Series]) -> Rows:
     def runs() -> Iterator[Run]:  # a series at a time: no second copy of all the points
         start = 0
         for s, n in zip(series, sizes):
-            if n:
-                epochs = np.array(s.timestamps[:n], dtype=float)
-                values = np.array(s.values[:n], dtype=float)
-                yield Run(s.id, start, epochs, values)
-                start += n
+            if not n:
+                continue
+            ts, vs = s.timestamps, s.values
+            if _whole_floats(ts, n) and _whole_floats(vs, n):
+                # numpy reads machine floats in place; the columns are the points themselves
+                yield Run(s.id, start, np.frombuffer(ts), np.frombuffer(vs), (ts, vs))
+            else:
+                yield Run(s.id, start, np.array(ts[:n], dtype=float), np.array(vs[:n], dtype=float))
+            start += n
 
     return Rows(runs(), _lines_of(ids, bounds), lambda _i, t: repr(t))
+
+
+def _whole_floats(column: Sequence[float], n: int) -> TypeGuard[array[float]]:
+    """Whether ``column`` is an array of machine floats of exactly ``n`` points."""
+    return type(column) is array and column.typecode == "d" and len(column) == n
 
 
 def _lines_of(ids: list[str], bounds: list[int]) -> Callable[[int], int]:

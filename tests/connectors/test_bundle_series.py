@@ -243,3 +243,43 @@ def test_the_fast_reader_tells_apart_ids_of_one_width() -> None:
     assert {k: (list(t), list(v)) for k, (t, v) in points.items()} == {
         f"{n}.checkout": ([float(t) for t in grid], [i + 0.5] * 4) for i, n in enumerate(names)
     }
+
+
+def test_a_build_keeps_its_own_points_when_every_one_is_usable() -> None:
+    """No second copy of a build's points: the series read are the series collected, unless
+    a rule changes them (a value dropped, instants cut), and the collected are never changed."""
+    from connectors.bundle_checks import MAX_MAGNITUDE
+
+    ev = awkward()
+    before = {s.id: (list(s.timestamps), list(s.values)) for s in ev.series}
+    read = evidence_as_read(ev, bundle_files(ev))
+    assert read == evidence_from_files(bundle_files(ev))
+    collected = {s.id: s for s in ev.series}
+    kept = set()
+    for s in read.series:
+        c = collected[s.id]
+        if s.timestamps is c.timestamps and s.values is c.values:
+            kept.add(s.id)
+        whole = len(c.values) == len(c.timestamps) > 0 and all(
+            abs(v) <= MAX_MAGNITUDE for v in c.values
+        )
+        assert (s.id in kept) == whole, s.id
+    assert len(kept) >= 3  # ints, signed_zero, baseline
+    assert {s.id: (list(s.timestamps), list(s.values)) for s in ev.series}.keys() == before.keys()
+    for s in ev.series:  # untouched, NaN included
+        assert [repr(v) for v in s.values] == [repr(v) for v in before[s.id][1]], s.id
+        assert list(s.timestamps) == before[s.id][0], s.id
+
+
+def test_two_runs_of_one_series_never_grow_the_collected_points() -> None:
+    """A series id met twice: its first run's columns are copied before the second is added."""
+    first = series("twice", [E0, E0 + 15], [0.5, 0.25])
+    second = series("twice", [E0 + 30, E0 + 45], [0.125, 1.0])
+    from connectors.bundle_series import written_rows
+
+    warnings: list[Warning] = []
+    points = usable_points(written_rows([first, second]), warnings)
+    ts, vs = points[first.id]
+    assert list(ts) == [E0, E0 + 15, E0 + 30, E0 + 45] and list(vs) == [0.5, 0.25, 0.125, 1.0]
+    assert list(first.timestamps) == [E0, E0 + 15] and list(first.values) == [0.5, 0.25]
+    assert ts is not first.timestamps
