@@ -476,11 +476,8 @@ class _NextPage:
         self.pending = self.pool.submit(self._as_caller, search)
 
     def _as_caller(self, search: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        self.queries.set_task(self.task)
-        try:
+        with self.queries.running_as(self.task):
             return search()
-        finally:
-            self.queries.set_task(None)
 
     def answer(self) -> dict[str, Any]:
         """The answer to the page asked for; its :class:`RequestFailed` is raised here."""

@@ -108,17 +108,15 @@ def _run_on_workers(
     queries.abort_after = len(parts)
 
     def run(i: int) -> Any:
-        queries.set_task(tasks[i])
-        try:
-            if i > queries.abort_after:
-                raise Aborted()
-            return parts[i].run(tasks[i].warnings, done)
-        except BaseException:
-            with queries.lock:
-                queries.abort_after = min(queries.abort_after, i)
-            raise
-        finally:
-            queries.set_task(None)
+        with queries.running_as(tasks[i]):
+            try:
+                if i > queries.abort_after:
+                    raise Aborted()
+                return parts[i].run(tasks[i].warnings, done)
+            except BaseException:
+                with queries.lock:
+                    queries.abort_after = min(queries.abort_after, i)
+                raise
 
     with concurrent.futures.ThreadPoolExecutor(
         max_workers=workers, thread_name_prefix=f"pmrecon-{queries.name}"

@@ -10,9 +10,10 @@ it are done.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -89,6 +90,15 @@ class Queries:
     def set_task(self, task: Task | None) -> None:
         """Record this thread's requests in ``task`` (None: in :attr:`records`)."""
         self._local.task = task
+
+    @contextlib.contextmanager
+    def running_as(self, task: Task | None) -> Iterator[None]:
+        """This thread's requests recorded in ``task`` for the block, then the caller's again."""
+        self.set_task(task)
+        try:
+            yield
+        finally:
+            self.set_task(None)
 
     @property
     def records(self) -> list[QueryRecord]:
