@@ -373,7 +373,7 @@ class _CompositeScan:
 
     def _take(self, bucket: Mapping[str, Any], ref: str) -> None:
         """Fold one bucket (one distinct value) into the tally, within the budget."""
-        key = (bucket.get("key") or {}).get("k")
+        key = _value(bucket)
         wb = bucket.get("w") or {}
         bb = bucket.get("b") or {}
         if key is None:
@@ -438,10 +438,15 @@ class _CompositeScan:
             )
 
 
+def _value(bucket: Mapping[str, Any]) -> Any:
+    """A composite bucket's value (None: the bucket of documents without one)."""
+    return (bucket.get("key") or {}).get("k")
+
+
 def _keyed(buckets: list[Any]) -> int:
     """The buckets of a page that :meth:`_CompositeScan._take` counts against the budget (a
     value, not the missing bucket)."""
-    return sum(1 for b in buckets if (b.get("key") or {}).get("k") is not None)
+    return sum(1 for b in buckets if _value(b) is not None)
 
 
 class _NextPage:
