@@ -34,6 +34,7 @@ from pmrecon.errors import ConnectorError
 from pmrecon.model import BUILD_VERSION_LABELS, Series, Warning, utc
 
 from .identity import ServiceId, service_name
+from .matrix import Columns
 from .transport import PrometheusApi, fmt_step, fmt_ts
 
 #: The labels of a ``*_build_info`` series whose new value is a deploy.
@@ -343,8 +344,11 @@ def _kube_owners(
     }
 
 
-def _points(values: list[Any]) -> tuple[list[float], list[float]]:
-    """``[[t, "v"], ...]`` as columns, NaN, ±Inf and malformed points left out."""
+def _points(values: list[Any] | Columns) -> tuple[list[float], list[float]]:
+    """``[[t, "v"], ...]`` (or :class:`Columns`) as columns, NaN, ±Inf and malformed points left out."""
+    if isinstance(values, Columns):
+        times, finite, _ = values.finite()
+        return list(times), list(finite)
     xs: list[float] = []
     ys: list[float] = []
     for pair in values:

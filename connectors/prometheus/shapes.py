@@ -15,6 +15,7 @@ from __future__ import annotations
 from operator import itemgetter
 from typing import Any
 
+from connectors.prometheus.matrix import Columns
 from connectors.toolkit.failures import json_kind
 
 #: What a point's timestamp may be in the JSON, and its value (a string: "1.5", "NaN").
@@ -62,6 +63,8 @@ def _is_point(value: Any) -> bool:
 
 
 def _are_points(values: Any) -> bool:
+    if isinstance(values, Columns):
+        return True  # read from the API's own shape (see .matrix)
     if not isinstance(values, list):
         return False
     if not values:

@@ -56,6 +56,7 @@ from .identity import (
     group_services,
     services_selector,
 )
+from .matrix import Columns
 from .settings import SLI_KINDS, UNITS
 from .transport import PrometheusApi, fmt_step, fmt_ts, run_each
 
@@ -595,13 +596,16 @@ def _convert(
 _TIME, _VALUE = itemgetter(0), itemgetter(1)
 
 
-def _points(values: list[Any]) -> tuple[Points, Points, int]:
-    """``[[t, "v"], ...]`` as (timestamps, values, dropped): NaN, ±Inf and non-numbers dropped.
+def _points(values: list[Any] | Columns) -> tuple[Points, Points, int]:
+    """``[[t, "v"], ...]`` (or :class:`Columns`) as (timestamps, values, dropped): NaN, ±Inf
+    and non-numbers dropped.
 
     The common case (every value finite) converts whole columns with ``map``, twice as fast
     as a loop per point, and checks them with numpy; anything else goes through the
     per-point path.
     """
+    if isinstance(values, Columns):
+        return values.finite()
     if not values:
         return [], [], 0
     try:

@@ -11,10 +11,12 @@ collect's deadline.
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from connectors.prometheus.matrix import decode_range
 from connectors.prometheus.shapes import answer_problem
 from connectors.toolkit.http import Answer, CallSite, HttpClient, server_error
 from connectors.toolkit.recording import QueryRecorder, cap_results
@@ -26,6 +28,14 @@ class PrometheusHttp(HttpClient):
     """The HTTP client of the Prometheus HTTP API (and of Thanos, Mimir, VictoriaMetrics)."""
 
     foreign_kind = "not_prometheus"
+
+    def decode(self, body: bytes, at: CallSite) -> Any:
+        """A range query's answer with its points as columns (:mod:`.matrix`), any other whole."""
+        if at.path.endswith("/query_range"):
+            payload = decode_range(body)
+            if payload is not None:
+                return payload
+        return json.loads(body)
 
     def unwrap(
         self, payload: Any, body: bytes, status: int, duration: float, at: CallSite

@@ -155,6 +155,11 @@ class HttpClient:
         body = self._read_body(resp, deadline, limit, at)
         return self._answer(resp, body, started, at)
 
+    def decode(self, body: bytes, at: CallSite) -> Any:
+        """The JSON of an answer's body (a subclass may read some answers its own way);
+        ValueError if it does not parse."""
+        return json.loads(body)
+
     def unwrap(
         self, payload: Any, body: bytes, status: int, duration: float, at: CallSite
     ) -> Answer:
@@ -331,7 +336,7 @@ class HttpClient:
         payload: Any = None
         malformed = False
         try:
-            payload = json.loads(body) if body else None
+            payload = self.decode(body, at) if body else None
         except ValueError:
             payload = None
             # JSON that does not parse (cut short, corrupted) is not the same failure as
