@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import shutil
 import subprocess
 import sys
@@ -26,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import servers  # noqa: E402
+from bench import measure, servers  # noqa: E402
 from bench.run import (  # noqa: E402
     DEFAULT_SERVICES,
     dataset_for,
@@ -168,7 +167,7 @@ def main() -> int:
             ]
             if not args.png:
                 build.append("--no-png")
-            env = {k: v for k, v in os.environ.items() if k != "PMRECON_CONFIG"}
+            env = measure.pmrecon_env(servers.cache_root() / "pycache")
             if args.threads or args.memory:
                 code, suffix = (MEMORY, "memory") if args.memory else (THREADED, "threads")
                 say(f"profiling ({suffix}): " + " ".join(build[1:]))

@@ -892,8 +892,7 @@ def main(argv: list[str] | None = None) -> int:
                 size.ds, size.docs, es_version, say, args.es_heap
             )
 
-    env = dict(os.environ)
-    env.pop("PMRECON_CONFIG", None)
+    env = measure.pmrecon_env(servers.cache_root() / "pycache")
     if args.pmrecon_root is not None:
         root = args.pmrecon_root.resolve()
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))

@@ -20,7 +20,6 @@ import argparse
 import contextlib
 import datetime as dt
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -180,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         sizes = [int(x) for x in args.services.split(",")]
     except ValueError:
         p.error(f"--services {args.services!r}: expected numbers, e.g. 19,200")
-    env = {k: v for k, v in os.environ.items() if k != "PMRECON_CONFIG"}
+    env = measure.pmrecon_env(servers.cache_root() / "pycache")
     results = [one_size(n, args.docs, args.days, args.png, args.es_heap, env) for n in sizes]
     m = measure.machine()
     report: dict[str, Any] = {
