@@ -587,28 +587,42 @@ def build(
     config: Config,
     request: BuildRequest,
     progress: ProgressCallback | None = None,
+    *,
+    evidence: Evidence | None = None,
 ) -> BuildResult:
     """Collect (or load) evidence, analyse it and write the post-mortem folder.
 
     From a bundle (``request.source_dir``), the settings it recorded are reused unless the
     config or the request says otherwise, so a rebuild gives the same findings.
-    ``progress`` is told each step (:class:`BuildProgress`); the library prints nothing.
+    ``evidence`` already collected (by :func:`gather_evidence` for ``request.window``) is
+    used as it is, not collected again; the draft is the one a build from its bundle
+    writes. ``progress`` is told each step (:class:`BuildProgress`); the library prints nothing.
     """
+    if evidence is not None and request.source_dir is not None:
+        raise UsageError("build from collected evidence or from a bundle (source_dir), not both")
     # A known --out folder is locked for the whole build: a second build into it fails at
     # once, and a commit a crash interrupted is finished before its evidence is read.
     with output_lock(request.out):
-        return _build(config, request, progress)
+        return _build(config, request, progress, evidence)
 
 
-def _build(config: Config, request: BuildRequest, progress: ProgressCallback | None) -> BuildResult:
+def _build(
+    config: Config,
+    request: BuildRequest,
+    progress: ProgressCallback | None,
+    collected: Evidence | None = None,
+) -> BuildResult:
     tell = progress or (lambda _p: None)
 
     def say(message: str, stage: str = "write") -> None:
         tell(BuildProgress(stage, message))
 
-    if request.source_dir is None:
-        _preload_in_background()
-    evidence = gather_evidence(config, request, progress)
+    if collected is not None:
+        evidence = collected
+    else:
+        if request.source_dir is None:
+            _preload_in_background()
+        evidence = gather_evidence(config, request, progress)
     if request.source_dir is not None:
         recorded = recorded_settings(request.source_dir)
         if recorded is not None:

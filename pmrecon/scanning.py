@@ -25,7 +25,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import tempfile
 import time
 import zoneinfo
 from collections.abc import Callable
@@ -34,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import CollectRequest
-from connectors.bundle import bundle_files, write_files
 
 from .api import (
     BuildRequest,
@@ -380,22 +378,21 @@ def _detail(
         duration_seconds=inc.get("duration_seconds") or inc.get("elapsed_seconds"),
         impact=inc.get("impact_level_suggested"),
     )
-    files = bundle_files(evidence, spool=True)
-    with tempfile.TemporaryDirectory(prefix="pmrecon-scan-") as tmp:
-        bundle = Path(tmp) / "evidence"
-        write_files(files, bundle)
-        request = BuildRequest(source_dir=bundle, out=path, png=png, now=now)
-        built: Any
-        try:
-            built = build(config, request)
-        except MergeConflict as exc:
-            # The draft was written, conflict markers included: say so and go on.
-            built = getattr(exc, "result", None)
-            if built is None:
-                raise
-            scan_inc.conflicts = built.conflicts or 1
-            scan_inc.error = exc.format_message()
-            scan_inc.exit_code = exc.exit_code
+    # Built from the evidence just collected, as a build from its bundle would be (the
+    # analysis reads what the bundle holds): not written to a bundle and parsed back, which
+    # held a second copy of every point beside the file's bytes.
+    request = BuildRequest(window=dwin, out=path, png=png, now=now)
+    built: Any
+    try:
+        built = build(config, request, evidence=evidence)
+    except MergeConflict as exc:
+        # The draft was written, conflict markers included: say so and go on.
+        built = getattr(exc, "result", None)
+        if built is None:
+            raise
+        scan_inc.conflicts = built.conflicts or 1
+        scan_inc.error = exc.format_message()
+        scan_inc.exit_code = exc.exit_code
     scan_inc.title = str(built.findings.get("title") or "")
     scan_inc.degraded = bool(built.degraded)
     scan_now = rfc3339(now or dt.datetime.now(dt.timezone.utc))

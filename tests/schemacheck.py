@@ -148,7 +148,6 @@ def watch_writes() -> Iterator[None]:
     import connectors.bundle
     import pmrecon.api
     import pmrecon.result
-    import pmrecon.scanning
 
     real_findings = pmrecon.result.findings_json_bytes
     real_bundle = connectors.bundle.bundle_files
@@ -168,7 +167,7 @@ def watch_writes() -> Iterator[None]:
         (pmrecon.result, "findings_json_bytes", findings_json_bytes),
         *(
             (m, "bundle_files", bundle_files)
-            for m in (connectors.bundle, pmrecon.api, pmrecon.scanning)
+            for m in (connectors.bundle, pmrecon.api)
         ),
     ]
     saved = [(module, attr, getattr(module, attr)) for module, attr, _ in patches]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import pmrecon
-from connectors.bundle import read_bundle
+from connectors.bundle import read_bundle, write_bundle
 from pmrecon import BuildRequest, Config, HumanInstants, Window, build, scan
 from pmrecon.api import analyse_evidence
 from pmrecon.demo import demo_bundle_dir
@@ -157,6 +157,42 @@ def test_a_naive_or_reversed_window_is_a_usage_error(
     for exc in (built.value, scanned.value):
         assert exc.exit_code == EXIT_USAGE and "\n" not in exc.format_message()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_build_from_collected_evidence_writes_what_a_build_from_its_bundle_writes(
+    tmp_path: Path,
+) -> None:
+    """``build(..., evidence=...)`` (how ``scan`` drafts an incident) is a rebuild from the
+    bundle of that evidence, file for file."""
+    config = Config.from_dict({"timezone": "UTC", "language": "en"})
+    now = dt.datetime(2026, 3, 1, 12, tzinfo=UTC)
+    collected = read_bundle(demo_bundle_dir())
+    bundle = tmp_path / "bundle"
+    write_bundle(collected, bundle)  # its evidence alone, no recorded settings: as scan had it
+    build(config, BuildRequest(source_dir=bundle, out=tmp_path / "a", png=False, now=now))
+    build(
+        config,
+        BuildRequest(window=collected.window, out=tmp_path / "b", png=False, now=now),
+        evidence=collected,
+    )
+    written = sorted(
+        p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file()
+    )
+    assert written == sorted(
+        p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file()
+    )
+    for name in written:
+        a, b = ((tmp_path / side / name).read_bytes() for side in "ab")
+        if name.name == "state.json":  # what pmrecon wrote, with each file's modification time
+            a, b = (re.sub(rb'"mtime_ns": \d+', b"", text) for text in (a, b))
+        assert a == b, name
+    with pytest.raises(UsageError, match="not both"):
+        build(
+            config,
+            BuildRequest(source_dir=demo_bundle_dir(), out=tmp_path / "c"),
+            evidence=collected,
+        )
+    assert not (tmp_path / "c").exists()
 
 
 def test_public_functions_and_classes_have_a_one_line_docstring() -> None:
