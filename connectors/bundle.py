@@ -20,10 +20,11 @@ import csv
 import dataclasses
 import hashlib
 import io
+import itertools
 import json
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,14 +32,24 @@ import numpy as np
 
 from connectors.bundle_checks import (
     MAX_MANIFEST_BYTES,
+    MAX_SERIES_BYTES,
     ShapeError,
     check_logs,
     check_series,
     check_shape,
+    member_chunks,
     plain_name,
     read_member,
 )
-from connectors.bundle_series import Points, Rows, read_rows, usable_points, written_rows
+from connectors.bundle_series import (
+    Points,
+    Rows,
+    line_blocks,
+    plain_runs,
+    read_rows,
+    usable_points,
+    written_rows,
+)
 from connectors.bundle_spool import Data, Files, SpooledFile, chunks_of, sha256_of
 from pmrecon import __version__
 from pmrecon.errors import EvidenceError
@@ -65,6 +76,8 @@ from pmrecon.model import points as as_points
 _T = TypeVar("_T")
 
 MANIFEST = "manifest.json"
+#: The bundle's points, its one large file.
+SERIES = "series.csv"
 FORMAT_README = """\
 pmrecon evidence bundle
 =======================
@@ -136,7 +149,7 @@ def serialize(evidence: Evidence, *, spool: bool = False) -> dict[str, Data]:
             json.dumps(x, ensure_ascii=False, sort_keys=True) + "\n" for x in samples
         )
     out: dict[str, Data] = {name: text.encode("utf-8") for name, text in files.items()}
-    out["series.csv"] = spooled if spooled is not None else b"".join(chunks)
+    out[SERIES] = spooled if spooled is not None else b"".join(chunks)
     return out
 
 
@@ -249,12 +262,50 @@ def read_bundle(path: Path) -> Evidence:
         raise EvidenceError(
             f"{path} is not an evidence bundle (no {MANIFEST}); point --source at a report's evidence/ folder"
         )
+    manifest, hashes = _manifest(head, str(path))
     files = {MANIFEST: head}
-    for name in _manifest(head, str(path))[1]:
+    # series.csv, the one large file, is hashed and parsed a chunk at a time when it is as
+    # pmrecon writes it: a bundle of any size is read without holding its bytes.
+    streamed = _streamed_rows(path, hashes[SERIES]) if SERIES in hashes else None
+    for name in hashes:
+        if name == SERIES and streamed is not None:
+            continue
         data = read_member(path, name)
         if data is not None:  # a missing file is named by evidence_from_files
             files[name] = data
-    return evidence_from_files(files, str(path))
+    if streamed is None:
+        return evidence_from_files(files, str(path))
+    raw = _verified(files, {k: v for k, v in hashes.items() if k != SERIES}, str(path))
+    return _evidence(manifest, {**raw, SERIES: b""}, str(path), lambda: streamed)
+
+
+def _streamed_rows(folder: Path, digest: str) -> Rows | None:
+    """series.csv's rows, read and hashed a chunk at a time, refused unless its hash is the
+    manifest's; None when it is not as pmrecon writes it (then it is read whole)."""
+    chunks = member_chunks(folder, SERIES, MAX_SERIES_BYTES)
+    if chunks is None:
+        _verify(SERIES, None, digest, str(folder))
+        return None  # not reached: a missing file is refused
+    sha = hashlib.sha256()
+
+    def hashed() -> Iterator[bytes]:
+        for chunk in chunks:
+            sha.update(chunk)
+            yield chunk
+
+    runs = plain_runs(line_blocks(hashed()))
+    if runs is None:
+        chunks.close()
+        return None
+    _check_digest(SERIES, sha.hexdigest(), digest, str(folder))
+
+    def epoch_text(i: int, t: float) -> str:  # for a message: row i's epoch as written
+        with open(folder / SERIES, "rb") as fh:
+            for line in itertools.islice(fh, i + 1, i + 2):
+                return line.split(b",")[2].decode("utf-8", "replace")
+        return repr(t)
+
+    return Rows(runs, lambda i: i + 2, epoch_text)
 
 
 def read_listed(path: Path, name: str) -> bytes | None:
@@ -298,11 +349,24 @@ def _manifest(data: bytes, where: str) -> tuple[dict[str, Any], dict[str, str]]:
 def _verify(name: str, data: bytes | None, digest: str, where: str) -> None:
     if data is None:
         raise EvidenceError(f"evidence file {where}/{name} is missing; the bundle is incomplete")
-    if hashlib.sha256(data).hexdigest() != digest:
+    _check_digest(name, hashlib.sha256(data).hexdigest(), digest, where)
+
+
+def _check_digest(name: str, actual: str, digest: str, where: str) -> None:
+    if actual != digest:
         raise EvidenceError(
             f"evidence file {where}/{name} does not match its SHA-256 in {MANIFEST}: "
             f"it was modified; restore the original bundle"
         )
+
+
+def _verified(files: dict[str, bytes], hashes: dict[str, str], where: str) -> dict[str, bytes]:
+    """The files the manifest lists, each checked against its hash."""
+    raw: dict[str, bytes] = {}
+    for name, digest in hashes.items():
+        _verify(name, files.get(name), digest, where)
+        raw[name] = files[name]
+    return raw
 
 
 def evidence_from_files(files: dict[str, bytes], where: str = "evidence") -> Evidence:
@@ -310,11 +374,8 @@ def evidence_from_files(files: dict[str, bytes], where: str = "evidence") -> Evi
     if MANIFEST not in files:
         raise EvidenceError(f"{where} is not an evidence bundle (no {MANIFEST})")
     manifest, hashes = _manifest(files[MANIFEST], where)
-    raw: dict[str, bytes] = {}
-    for name, digest in hashes.items():
-        _verify(name, files.get(name), digest, where)
-        raw[name] = files[name]
-    return _evidence(manifest, raw, where, lambda: read_rows(raw["series.csv"]))
+    raw = _verified(files, hashes, where)
+    return _evidence(manifest, raw, where, lambda: read_rows(raw[SERIES]))
 
 
 def evidence_as_read(evidence: Evidence, files: Files) -> Evidence:
@@ -387,8 +448,8 @@ def _deserialize(
 ) -> Evidence:
     warnings: list[Warning] = []
     points: Points = {}
-    if "series.csv" in raw:
-        points = _part("series.csv", lambda: usable_points(rows(), warnings))
+    if SERIES in raw:
+        points = _part(SERIES, lambda: usable_points(rows(), warnings))
     logs = _part("logs.json", lambda: _logs(raw)) if "logs.json" in raw else None
     window, baseline = _part(MANIFEST, lambda: _windows(manifest))
     evidence = Evidence(

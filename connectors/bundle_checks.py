@@ -16,8 +16,9 @@ import math
 import os
 import types
 import typing
+from collections.abc import Generator
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, BinaryIO, Union
 
 from pmrecon.errors import EvidenceError
 from pmrecon.fsutil import open_plain
@@ -26,6 +27,10 @@ from pmrecon.timeparse import EARLIEST, LATEST
 
 #: Largest file of a bundle read (a 24 h bundle's series.csv is about 70 MB).
 MAX_FILE_BYTES = 1 << 30
+#: Largest series.csv read a chunk at a time: the points held are about a quarter of its size.
+MAX_SERIES_BYTES = 8 << 30
+#: Bytes read at a time from a file read in chunks.
+MEMBER_CHUNK = 4 << 20
 #: Largest manifest read: it lists a dozen files.
 MAX_MANIFEST_BYTES = 1 << 20
 #: Largest number of seconds in a step, an interval or a duration: 100 years.
@@ -58,6 +63,50 @@ def read_member(folder: Path, name: str, limit: int | None = None) -> bytes | No
     Opened without following links and without blocking, checked on the open file, then
     read in one piece of its announced size: a file that grows while it is read is refused.
     """
+    opened = _open_member(folder, name, limit)
+    if opened is None:
+        return None
+    fh, size, path = opened
+    with fh:
+        try:
+            data = fh.read(size + 1)
+        except OSError as exc:
+            raise EvidenceError(f"evidence file {path} is unreadable: {exc.strerror}") from None
+    if len(data) > size:
+        raise _grew(path)
+    return data
+
+
+def member_chunks(folder: Path, name: str, limit: int) -> Generator[bytes, None, None] | None:
+    """:func:`read_member`'s bytes a chunk at a time (None when absent), with its checks: the
+    file's whole is never held."""
+    opened = _open_member(folder, name, limit)
+    if opened is None:
+        return None
+    fh, size, path = opened
+
+    def chunks() -> Generator[bytes, None, None]:
+        with fh:
+            left = size
+            while left > 0:
+                try:
+                    chunk = fh.read(min(MEMBER_CHUNK, left))
+                except OSError as exc:
+                    raise EvidenceError(
+                        f"evidence file {path} is unreadable: {exc.strerror}"
+                    ) from None
+                if not chunk:
+                    return  # shorter than announced: its hash says so
+                left -= len(chunk)
+                yield chunk
+            if fh.read(1):
+                raise _grew(path)
+
+    return chunks()
+
+
+def _open_member(folder: Path, name: str, limit: int | None) -> tuple[BinaryIO, int, Path] | None:
+    """``folder/name`` opened (None when absent) if it is a plain file of at most ``limit`` bytes."""
     if not plain_name(name):
         raise EvidenceError(
             f"evidence manifest in {folder} lists {name!r}, which is not a file of the folder; "
@@ -69,21 +118,20 @@ def read_member(folder: Path, name: str, limit: int | None = None) -> bytes | No
     if opened is None:
         return None
     fd, st = opened
-    with os.fdopen(fd, "rb") as fh:
-        if st.st_size > limit:
-            raise EvidenceError(
-                f"evidence file {path} holds {_size(st.st_size)}, more than the {_size(limit)} "
-                "a bundle file may hold; restore the original bundle"
-            )
-        try:
-            data = fh.read(st.st_size + 1)
-        except OSError as exc:
-            raise EvidenceError(f"evidence file {path} is unreadable: {exc.strerror}") from None
-    if len(data) > st.st_size:
+    fh = os.fdopen(fd, "rb")
+    if st.st_size > limit:
+        fh.close()
         raise EvidenceError(
-            f"evidence file {path} grew while it was read; stop what writes it, then rebuild"
+            f"evidence file {path} holds {_size(st.st_size)}, more than the {_size(limit)} "
+            "a bundle file may hold; restore the original bundle"
         )
-    return data
+    return fh, st.st_size, path
+
+
+def _grew(path: Path) -> EvidenceError:
+    return EvidenceError(
+        f"evidence file {path} grew while it was read; stop what writes it, then rebuild"
+    )
 
 
 def _size(n: int) -> str:

@@ -186,37 +186,66 @@ def _plain_rows(data: bytes) -> Rows | None:
     """The rows of a file as pmrecon writes them, parsed a chunk at a time in C; None for any
     other file (quotes, carriage returns, a line of other than 4 columns, a number float()
     refuses, ...), which the csv module then reads, naming the first wrong line."""
-    start = data.find(b"\n") + 1
-    if not start or not data.endswith(b"\n") or any(c in data for c in (b'"', b"\r", b"\0")):
+    if not data.endswith(b"\n"):
         return None
-    ids: list[str] = []
-    bounds: list[int] = []
-    epochs: list[np.ndarray] = []
-    values: list[np.ndarray] = []
-    total = 0
-    while start < len(data):
-        end = data.rfind(b"\n", start, start + CHUNK_BYTES) + 1 or data.find(b"\n", start) + 1
-        chunk = _plain_chunk(data[start:end])
-        if chunk is None:
-            return None
-        heads, t, v = chunk
-        for sid, offset in heads:
-            if not ids or sid != ids[-1]:
-                ids.append(sid)
-                bounds.append(total + offset)
-        epochs.append(t)
-        values.append(v)
-        total += len(t)
-        start = end
-    bounds.append(total)
-    runs = _runs(
-        ids, bounds, np.concatenate([np.empty(0), *epochs]), np.concatenate([np.empty(0), *values])
-    )
+    runs = plain_runs(_blocks(data))
 
     def epoch_text(i: int, _t: float) -> str:
         return data.split(b"\n", i + 2)[i + 1].split(b",")[2].decode("utf-8")
 
-    return Rows(runs, lambda i: i + 2, epoch_text)
+    return None if runs is None else Rows(runs, lambda i: i + 2, epoch_text)
+
+
+def _blocks(data: bytes) -> Iterator[bytes]:
+    """``data`` in blocks of whole lines of about :data:`CHUNK_BYTES`."""
+    start = 0
+    while start < len(data):
+        end = data.rfind(b"\n", start, start + CHUNK_BYTES) + 1 or data.find(b"\n", start) + 1
+        end = end or len(data)
+        yield data[start:end]
+        start = end
+
+
+def line_blocks(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """``chunks`` of a file regrouped into blocks of whole lines (the last one as it ends)."""
+    carry = b""
+    for chunk in chunks:
+        data = carry + chunk if carry else chunk
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            yield data[:cut]
+        carry = data[cut:]
+    if carry:
+        yield carry
+
+
+def plain_runs(blocks: Iterable[bytes]) -> list[Run] | None:
+    """The runs of a series.csv given as blocks of whole lines (its header first), parsed
+    in C a block at a time (:func:`_plain_chunk`); None at the first block that is not as
+    pmrecon writes it (the caller then reads the file with the csv module).
+
+    A run ends at its block's end: a series over two blocks is two runs, read as one.
+    """
+    runs: list[Run] = []
+    total = 0
+    header = True
+    for block in blocks:
+        if not block.endswith(b"\n") or any(c in block for c in (b'"', b"\r", b"\0")):
+            return None
+        if header:  # the header line is the first line of the first block
+            header = False
+            block = block[block.find(b"\n") + 1 :]
+            if not block:
+                continue
+        chunk = _plain_chunk(block)
+        if chunk is None:
+            return None
+        heads, epochs, values = chunk
+        for k, (sid, first) in enumerate(heads):
+            last = heads[k + 1][1] if k + 1 < len(heads) else len(epochs)
+            runs.append(Run(sid, total + first, epochs[first:last], values[first:last]))
+        total += len(epochs)
+    return None if header else runs
 
 
 def _runs(ids: list[str], bounds: list[int], epochs: np.ndarray, values: np.ndarray) -> list[Run]:
