@@ -165,10 +165,7 @@ def watch_writes() -> Iterator[None]:
     # Each module that imported the function by name gets the watching one.
     patches = [
         (pmrecon.result, "findings_json_bytes", findings_json_bytes),
-        *(
-            (m, "bundle_files", bundle_files)
-            for m in (connectors.bundle, pmrecon.api)
-        ),
+        *((m, "bundle_files", bundle_files) for m in (connectors.bundle, pmrecon.api)),
     ]
     saved = [(module, attr, getattr(module, attr)) for module, attr, _ in patches]
     for module, attr, wrapper in patches:
