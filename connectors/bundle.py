@@ -284,8 +284,7 @@ def _streamed_rows(folder: Path, digest: str) -> Rows | None:
     manifest's; None when it is not as pmrecon writes it (then it is read whole)."""
     chunks = member_chunks(folder, SERIES, MAX_SERIES_BYTES)
     if chunks is None:
-        _verify(SERIES, None, digest, str(folder))
-        return None  # not reached: a missing file is refused
+        raise _missing(SERIES, str(folder))
     sha = hashlib.sha256()
 
     def hashed() -> Iterator[bytes]:
@@ -348,8 +347,12 @@ def _manifest(data: bytes, where: str) -> tuple[dict[str, Any], dict[str, str]]:
 
 def _verify(name: str, data: bytes | None, digest: str, where: str) -> None:
     if data is None:
-        raise EvidenceError(f"evidence file {where}/{name} is missing; the bundle is incomplete")
+        raise _missing(name, where)
     _check_digest(name, hashlib.sha256(data).hexdigest(), digest, where)
+
+
+def _missing(name: str, where: str) -> EvidenceError:
+    return EvidenceError(f"evidence file {where}/{name} is missing; the bundle is incomplete")
 
 
 def _check_digest(name: str, actual: str, digest: str, where: str) -> None:

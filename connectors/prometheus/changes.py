@@ -34,7 +34,7 @@ from pmrecon.errors import ConnectorError
 from pmrecon.model import BUILD_VERSION_LABELS, Series, Warning, utc
 
 from .identity import ServiceId, service_name
-from .matrix import Columns
+from .slis import _points
 from .transport import PrometheusApi, fmt_step, fmt_ts
 
 #: The labels of a ``*_build_info`` series whose new value is a deploy.
@@ -269,7 +269,7 @@ def _to_series(
         service = owners.get(i) if family.kube else service_name(labels, identity)
         if service is None or service not in known:
             continue
-        xs, ys = _points(item.get("values") or [])
+        xs, ys, _ = _points(item.get("values") or [])
         if not xs:
             continue
         # a Deployment's series are named by where it runs, since its service may not say
@@ -342,21 +342,3 @@ def _kube_owners(
         for i, names in candidates.items()
         if len(names) == 1 and names[0] not in ambiguous
     }
-
-
-def _points(values: list[Any] | Columns) -> tuple[list[float], list[float]]:
-    """``[[t, "v"], ...]`` (or :class:`Columns`) as columns, NaN, ±Inf and malformed points left out."""
-    if isinstance(values, Columns):
-        times, finite, _ = values.finite()
-        return list(times), list(finite)
-    xs: list[float] = []
-    ys: list[float] = []
-    for pair in values:
-        try:
-            t, v = float(pair[0]), float(pair[1])
-        except (TypeError, ValueError, IndexError):
-            continue
-        if math.isfinite(v):
-            xs.append(t)
-            ys.append(v)
-    return xs, ys
